@@ -1,0 +1,76 @@
+/**
+ * Reason codes are Provenant's API: they appear in deny messages, metrics labels, CLI and JSON output.
+ * They are added or deprecated, never renamed. `docs/reasons.md` documents each one; a test keeps the two in step.
+ *
+ * Every code belongs to one category, which keeps four situations apart:
+ *   missing     nothing was found to check                       (NO_SIGNATURE)
+ *   invalid     something was found but it does not verify        (SIGNATURE_INVALID, DIGEST_MISMATCH)
+ *   untrusted   it verifies, but not against the policy's trust   (UNTRUSTED_SIGNER)
+ *   unavailable it could not be checked                           (REGISTRY_UNAVAILABLE, TIMEOUT)
+ *   input       the request, reference or policy itself is wrong  (INVALID_REFERENCE, INVALID_POLICY)
+ *   policy      the policy's own requirement is not met           (NO_MATCHING_POLICY, THRESHOLD_NOT_MET)
+ */
+export const REASONS = {
+  NO_MATCHING_POLICY: { category: 'policy', summary: 'No policy matches the image and --no-match denies it.' },
+  NO_SIGNATURE: { category: 'missing', summary: 'No signature is attached to the image digest.' },
+  UNTRUSTED_SIGNER: {
+    category: 'untrusted',
+    summary: "Signatures exist, but none is from any of the policy's authorities.",
+  },
+  SIGNATURE_INVALID: {
+    category: 'invalid',
+    summary: 'A signature or its payload is malformed or does not verify (tampered).',
+  },
+  DIGEST_MISMATCH: {
+    category: 'invalid',
+    summary: 'A valid signature was made for another digest than the image being checked.',
+  },
+  THRESHOLD_NOT_MET: {
+    category: 'policy',
+    summary: 'Fewer distinct authorities signed the image than the policy requires.',
+  },
+  REGISTRY_UNAVAILABLE: {
+    category: 'unavailable',
+    summary: 'The registry could not be reached or kept failing (network error, 5xx, 429).',
+  },
+  REGISTRY_AUTH_FAILED: { category: 'unavailable', summary: 'The registry refused the credentials (401/403).' },
+  REGISTRY_RESPONSE_INVALID: {
+    category: 'unavailable',
+    summary: 'The registry answered with something unusable: wrong digest, oversized, or unparseable content.',
+  },
+  IMAGE_NOT_FOUND: { category: 'missing', summary: 'The image tag or digest does not exist in the registry.' },
+  TIMEOUT: { category: 'unavailable', summary: 'The check did not finish within its deadline.' },
+  INVALID_REFERENCE: { category: 'input', summary: 'The image reference cannot be parsed.' },
+  INVALID_POLICY: { category: 'input', summary: 'A policy document is invalid.' },
+  INVALID_REQUEST: { category: 'input', summary: 'The admission request or manifest cannot be understood.' },
+  INTERNAL_ERROR: { category: 'unavailable', summary: 'An unexpected error; Provenant denies rather than guess.' },
+} as const satisfies Record<string, { category: ReasonCategory; summary: string }>;
+
+export type ReasonCategory = 'missing' | 'invalid' | 'untrusted' | 'unavailable' | 'input' | 'policy';
+export type ReasonCode = keyof typeof REASONS;
+
+export function isReasonCode(value: string): value is ReasonCode {
+  return Object.hasOwn(REASONS, value);
+}
+
+/** An error that carries a stable reason code; lower-level failures are kept in `cause`. */
+export class ProvenantError extends Error {
+  override readonly name = 'ProvenantError';
+  constructor(
+    readonly code: ReasonCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Maps anything thrown to a ProvenantError, so that no failure escapes without a code (fail closed). */
+export function toProvenantError(err: unknown, fallback: ReasonCode = 'INTERNAL_ERROR'): ProvenantError {
+  if (err instanceof ProvenantError) return err;
+  if (err instanceof Error && err.name === 'AbortError') {
+    return new ProvenantError('TIMEOUT', err.message || 'operation aborted', { cause: err });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new ProvenantError(fallback, message, { cause: err });
+}
