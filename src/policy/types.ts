@@ -1,0 +1,60 @@
+/**
+ * Policy model v1alpha1, group provenant.dev. These types mirror the CRD schema; keep them in step.
+ * `spec` is what users write; `CompiledPolicy` is the validated, immutable form that admissions use.
+ */
+import type { Authority } from '../verify/types.js';
+
+export const API_GROUP = 'provenant.dev';
+export const API_VERSION = 'provenant.dev/v1alpha1';
+
+export type PolicyMode = 'Enforce' | 'Warn' | 'Audit';
+export const POLICY_MODES: readonly PolicyMode[] = ['Enforce', 'Warn', 'Audit'];
+
+/** What happens to an image that no policy matches (`--no-match`). */
+export type NoMatchAction = 'deny' | 'allow' | 'warn';
+
+export interface ImagePattern {
+  /** `*` matches inside one path segment, `**` across segments; matched against the normalised reference. */
+  readonly glob: string;
+}
+
+export interface KeyAuthoritySpec {
+  readonly publicKey: string;
+}
+
+export interface AuthoritySpec {
+  readonly name: string;
+  readonly key?: KeyAuthoritySpec;
+}
+
+export interface SignaturesSpec {
+  /** Signatures are required from at least this many distinct authorities (default 1). */
+  readonly threshold?: number;
+}
+
+export interface ClusterImagePolicySpec {
+  readonly mode?: PolicyMode;
+  readonly images: readonly ImagePattern[];
+  readonly authorities: readonly AuthoritySpec[];
+  readonly signatures?: SignaturesSpec;
+  /** Where signatures are stored when not beside the image (cosign's COSIGN_REPOSITORY): `registry/path`. */
+  readonly signatureRepository?: string;
+}
+
+export interface ClusterImagePolicy {
+  readonly apiVersion: typeof API_VERSION;
+  readonly kind: 'ClusterImagePolicy';
+  readonly metadata: { readonly name: string; readonly uid?: string; readonly resourceVersion?: string };
+  readonly spec: ClusterImagePolicySpec;
+}
+
+/** A validated policy, ready for every admission. `fingerprint` changes whenever its content changes. */
+export interface CompiledPolicy {
+  readonly name: string;
+  readonly mode: PolicyMode;
+  readonly fingerprint: string;
+  readonly matches: (normalisedReference: string) => boolean;
+  readonly authorities: readonly Authority[];
+  readonly signatures?: { readonly threshold: number };
+  readonly signatureRepository?: { readonly registry: string; readonly path: string };
+}

@@ -1,0 +1,50 @@
+import type { ReasonCode } from './errors.js';
+import type { PolicyMode } from './policy/types.js';
+
+/** One fact behind a decision: which policy (and authority) failed, the stable code, and what was found. */
+export interface Reason {
+  readonly policy?: string;
+  readonly authority?: string;
+  readonly code: ReasonCode;
+  readonly message: string;
+}
+
+/** How one policy judged one image. */
+export interface PolicyOutcome {
+  readonly policy: string;
+  readonly mode: PolicyMode;
+  readonly satisfied: boolean;
+  /** Authorities whose signatures verified and were bound to the digest. */
+  readonly verifiedAuthorities: readonly string[];
+  readonly reasons: readonly Reason[];
+}
+
+/**
+ * The verdict for one image reference. `allowed` is false when any Enforce policy is unsatisfied (or when no
+ * policy matches and --no-match is deny); Warn-mode failures become `warnings`, Audit-mode ones `audit`.
+ */
+export interface ImageVerdict {
+  readonly image: string;
+  /** The digest that was verified; the mutating webhook pins to it. Absent when resolution failed. */
+  readonly digest?: string;
+  readonly allowed: boolean;
+  /** True when some Enforce policy matched the image, so pinning to `digest` is required. */
+  readonly enforced: boolean;
+  readonly outcomes: readonly PolicyOutcome[];
+  /** Reasons that deny (Enforce failures, no-match deny, errors). */
+  readonly reasons: readonly Reason[];
+  readonly warnings: readonly Reason[];
+  readonly audit: readonly Reason[];
+}
+
+/** Verifies a set of image references against the loaded policies; the webhook, `verify` and `check` share it. */
+export interface ImageVerifier {
+  verifyImages(images: readonly string[], options?: VerifyOptions): Promise<ImageVerdict[]>;
+}
+
+export interface VerifyOptions {
+  /** Deadline for the whole call; on expiry unfinished images get TIMEOUT verdicts naming what was slow. */
+  readonly signal?: AbortSignal;
+  /** Namespace of the workload, for namespaced policies (later). */
+  readonly namespace?: string;
+}
