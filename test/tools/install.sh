@@ -13,8 +13,6 @@ log() { echo "[tools] $*" >&2; }
 COSIGN3_VERSION="${COSIGN3_VERSION:-3.1.1}"
 COSIGN2_SUITE="trixie"
 KUBECTL_VERSION="${KUBECTL_VERSION:-1.36.4+ds-1}"
-HELM_VERSION="${HELM_VERSION:-v3.19.0}"
-K8S_VERSION="${K8S_VERSION:-1.34.2}"
 
 debian_uri() {
   awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || echo http://deb.debian.org/debian
@@ -72,13 +70,10 @@ if [ ! -x "$TOOLS/root-trixie/usr/bin/cosign" ]; then
 fi
 ln -sf "$TOOLS/root-trixie/usr/bin/cosign" "$TOOLS/bin/cosign2"
 
-# Go-built tools are only needed by the chart and end-to-end suites; skip with PROVENANT_SKIP_GO_TOOLS=1.
+# Go-built tools (helm, kube-apiserver) are only needed by the chart and end-to-end suites;
+# skip with PROVENANT_SKIP_GO_TOOLS=1. A first build takes about 5 minutes on 2 cores, then it is cached.
 if [ "${PROVENANT_SKIP_GO_TOOLS:-0}" != 1 ]; then
-  export GOFLAGS=-mod=mod GOTOOLCHAIN=local
-  if [ ! -x "$TOOLS/bin/helm" ]; then
-    log "helm $HELM_VERSION (go install)"
-    GOBIN="$TOOLS/bin" go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" >&2
-  fi
+  PROVENANT_TOOLS="$TOOLS" bash "$(dirname "$0")/install-go-tools.sh"
 fi
 
 log "cosign3: $("$TOOLS/bin/cosign3" version 2>/dev/null | awk '/GitVersion/{print $2}')"
