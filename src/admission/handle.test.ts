@@ -1,0 +1,96 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { denying, fakeVerifier } from '../../test/integration/admission/fake-verifier.js';
+import { fixtureBytes } from '../../test/integration/admission/fixtures.js';
+import { createLogger } from '../observability/logger.js';
+import { createMetrics } from '../observability/metrics.js';
+import type { ImageVerifier } from '../verdict.js';
+import { handleAdmissionBody, type HandlerDeps } from './handle.js';
+import { ADMISSION_V1, ADMISSION_V1BETA1 } from './review.js';
+
+function setup(verifier: ImageVerifier = fakeVerifier()) {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line !== '') lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  const metrics = createMetrics();
+  const deps: HandlerDeps = {
+    verifier,
+    timeoutMs: 2000,
+    excludedNamespaces: [],
+    metrics,
+    logger: createLogger({ destination }),
+  };
+  return { deps, lines, metrics };
+}
+
+describe('handleAdmissionBody', () => {
+  it('answers a valid review with 200 and logs one line with the decision', async () => {
+    const { deps, lines, metrics } = setup(fakeVerifier(denying({ code: 'NO_SIGNATURE', message: 'none' })));
+    const result = await handleAdmissionBody(fixtureBytes('rendered/pod-create.json'), 'validate', deps);
+    expect(result.httpStatus).toBe(200);
+    expect(result.body).toMatchObject({
+      apiVersion: ADMISSION_V1,
+      kind: 'AdmissionReview',
+      response: {
+        uid: '7d3f6a52-0b8e-4a0e-9c1a-000000000001',
+        allowed: false,
+        status: { reason: 'NO_SIGNATURE' },
+      },
+    });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      webhook: 'validate',
+      uid: '7d3f6a52-0b8e-4a0e-9c1a-000000000001',
+      operation: 'CREATE',
+      kind: 'Pod',
+      namespace: 'shop',
+      name: 'web',
+      decision: 'deny',
+      codes: ['NO_SIGNATURE'],
+    });
+    expect(lines[0]?.['images']).toHaveLength(3);
+    expect(typeof lines[0]?.['latencyMs']).toBe('number');
+    expect(await metrics.render()).toMatch(
+      /provenant_admissions_total\{webhook="validate",decision="deny",code="NO_SIGNATURE"\} 1/,
+    );
+  });
+
+  it('answers a body without a usable uid with HTTP 400 and an INVALID_REQUEST status', async () => {
+    const { deps, metrics } = setup();
+    const result = await handleAdmissionBody(new TextEncoder().encode('not json'), 'validate', deps);
+    expect(result.httpStatus).toBe(400);
+    expect(result.body.response).toMatchObject({
+      uid: '',
+      allowed: false,
+      status: { code: 400, reason: 'INVALID_REQUEST' },
+    });
+    expect(await metrics.render()).toMatch(/code="INVALID_REQUEST"\} 1/);
+  });
+
+  it('answers v1beta1 (01_deployment) in v1beta1 with a denial the API server can show', async () => {
+    const { deps } = setup();
+    const result = await handleAdmissionBody(
+      fixtureBytes('connaisseur/01_deployment.json'),
+      'validate',
+      deps,
+    );
+    expect(result.httpStatus).toBe(200);
+    expect(result.body.apiVersion).toBe(ADMISSION_V1BETA1);
+    expect(result.body.response).toMatchObject({
+      uid: '3a3a7b38-5512-4a85-94bb-3562269e0a6a',
+      allowed: false,
+      status: { reason: 'INVALID_REQUEST' },
+    });
+  });
+
+  it('logs the number of pinned images for a mutation', async () => {
+    const { deps, lines } = setup();
+    const result = await handleAdmissionBody(fixtureBytes('rendered/deployment-create.json'), 'mutate', deps);
+    expect(result.body.response.patchType).toBe('JSONPatch');
+    expect(lines[0]).toMatchObject({ webhook: 'mutate', decision: 'allow', patched: 2 });
+  });
+});

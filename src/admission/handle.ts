@@ -1,0 +1,120 @@
+/**
+ * From request body bytes to the AdmissionReview answer, with its metrics and log line. Transport-free, so
+ * the express app stays a thin shell and the whole path is testable without sockets.
+ */
+import { toProvenantError } from '../errors.js';
+import { logDecision, type Logger } from '../observability/logger.js';
+import type { AdmissionMetrics, AdmissionWebhook } from '../observability/metrics.js';
+import { decideAdmission, decideMutation, type AdmissionDecision, type DecideDeps } from './decide.js';
+import {
+  invalidRequestResponse,
+  toReviewResponse,
+  type AdmissionResponse,
+  type AdmissionReviewResponse,
+} from './response.js';
+import { ADMISSION_V1, parseAdmissionReview, type AdmissionReview } from './review.js';
+
+export interface HandlerDeps extends DecideDeps {
+  readonly metrics?: AdmissionMetrics;
+  readonly logger?: Logger;
+}
+
+export interface HandledReview {
+  /** 200 whenever there is a uid to answer; 400 when the body is not an AdmissionReview at all. */
+  readonly httpStatus: number;
+  readonly body: AdmissionReviewResponse;
+  readonly decision?: AdmissionDecision;
+}
+
+export async function handleAdmissionBody(
+  body: Uint8Array | undefined,
+  webhook: AdmissionWebhook,
+  deps: HandlerDeps,
+  startedAt: number = performance.now(),
+): Promise<HandledReview> {
+  const decoded = parseAdmissionReview(body);
+  if (!decoded.ok) {
+    // With a uid the API server displays our INVALID_REQUEST denial; without one it cannot match any answer.
+    const response = invalidRequestResponse(
+      decoded.uid ?? '',
+      400,
+      decoded.error.code,
+      decoded.error.message,
+    );
+    const httpStatus = decoded.uid === undefined ? 400 : 200;
+    record(deps, webhook, startedAt, response, [decoded.error.code], { uid: decoded.uid ?? '', images: [] });
+    return { httpStatus, body: toReviewResponse(response, decoded.apiVersion) };
+  }
+  return answer(decoded.review, webhook, deps, startedAt);
+}
+
+/** Decides an already decoded review; never rejects, since decide() itself turns failures into denials. */
+export async function answer(
+  review: AdmissionReview,
+  webhook: AdmissionWebhook,
+  deps: HandlerDeps,
+  startedAt: number = performance.now(),
+): Promise<HandledReview> {
+  const request = review.request;
+  let decision: AdmissionDecision;
+  try {
+    decision =
+      webhook === 'mutate' ? await decideMutation(review, deps) : await decideAdmission(review, deps);
+  } catch (err: unknown) {
+    // decide() does not throw; this guards against a future bug turning into a crashed request.
+    const error = toProvenantError(err);
+    const response = invalidRequestResponse(request.uid, 403, error.code, error.message);
+    record(deps, webhook, startedAt, response, [error.code], { uid: request.uid, images: [] });
+    return { httpStatus: 200, body: toReviewResponse(response, ADMISSION_V1) };
+  }
+  record(deps, webhook, startedAt, decision.response, decision.codes, {
+    uid: request.uid,
+    operation: request.operation,
+    kind: request.kind.kind,
+    ...(decision.workload.namespace === undefined ? {} : { namespace: decision.workload.namespace }),
+    name: decision.workload.name,
+    dryRun: request.dryRun,
+    images: decision.images.map((use) => use.image),
+    ...(decision.skipped === undefined ? {} : { skipped: decision.skipped }),
+    ...(decision.patch.length === 0 ? {} : { patched: decision.patch.length }),
+  });
+  return { httpStatus: 200, body: toReviewResponse(decision.response, ADMISSION_V1), decision };
+}
+
+interface LogContext {
+  readonly uid: string;
+  readonly operation?: string;
+  readonly kind?: string;
+  readonly namespace?: string;
+  readonly name?: string;
+  readonly dryRun?: boolean;
+  readonly images: readonly string[];
+  readonly skipped?: string;
+  readonly patched?: number;
+}
+
+function record(
+  deps: HandlerDeps,
+  webhook: AdmissionWebhook,
+  startedAt: number,
+  response: AdmissionResponse,
+  codes: readonly string[],
+  context: LogContext,
+): void {
+  const latencyMs = Math.max(0, performance.now() - startedAt);
+  const decision = response.allowed ? 'allow' : 'deny';
+  // Allowed answers are labelled "none"; denials carry their first reason code.
+  deps.metrics?.recordAdmission(webhook, decision, codes[0] ?? 'none', latencyMs / 1000);
+  if (deps.logger !== undefined) {
+    logDecision(deps.logger, {
+      webhook,
+      ...context,
+      images: [...new Set(context.images)],
+      decision,
+      codes,
+      latencyMs: Math.round(latencyMs * 10) / 10,
+      ...(context.patched === undefined ? {} : { patched: context.patched }),
+      ...(response.warnings === undefined ? {} : { warnings: response.warnings.length }),
+    });
+  }
+}

@@ -1,0 +1,75 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createLogger, logDecision } from './logger.js';
+
+function capture() {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line !== '') lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { lines, logger: createLogger({ destination }) };
+}
+
+describe('logger', () => {
+  it('writes one JSON line per decision with the fields operators search by', () => {
+    const { lines, logger } = capture();
+    logDecision(logger, {
+      webhook: 'validate',
+      uid: 'u-1',
+      operation: 'CREATE',
+      kind: 'Pod',
+      namespace: 'shop',
+      name: 'web',
+      images: ['ghcr.io/acme/web:1'],
+      decision: 'deny',
+      codes: ['NO_SIGNATURE'],
+      latencyMs: 12.5,
+    });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      level: 30,
+      uid: 'u-1',
+      kind: 'Pod',
+      namespace: 'shop',
+      name: 'web',
+      images: ['ghcr.io/acme/web:1'],
+      decision: 'deny',
+      codes: ['NO_SIGNATURE'],
+      latencyMs: 12.5,
+    });
+  });
+
+  it('bounds the image list', () => {
+    const { lines, logger } = capture();
+    const images = Array.from({ length: 200 }, (_, i) => `r/app:${i}`);
+    logDecision(logger, {
+      webhook: 'validate',
+      uid: 'u',
+      images,
+      decision: 'allow',
+      codes: [],
+      latencyMs: 1,
+    });
+    expect(lines[0]?.['images']).toHaveLength(50);
+    expect(lines[0]?.['imagesOmitted']).toBe(150);
+  });
+
+  it('redacts credentials wherever they are passed', () => {
+    const { lines, logger } = capture();
+    logger.info(
+      {
+        authorization: 'Bearer top-secret-1',
+        registry: { password: 'top-secret-2', auth: 'top-secret-3' },
+        req: { headers: { authorization: 'Basic top-secret-4', cookie: 'top-secret-5' } },
+        token: 'top-secret-6',
+      },
+      'registry call',
+    );
+    const text = JSON.stringify(lines);
+    expect(text).not.toMatch(/top-secret/);
+    expect(text).toContain('[REDACTED]');
+  });
+});

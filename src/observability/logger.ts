@@ -1,0 +1,79 @@
+/**
+ * Structured JSON logs (pino). Registry credentials, bearer tokens and passwords must never reach a log line,
+ * whoever passes them in by mistake: the redact paths below mask them at any of the first three levels.
+ */
+import { pino, type DestinationStream, type Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+const SECRET_KEYS = [
+  'authorization',
+  'Authorization',
+  'password',
+  'token',
+  'accessToken',
+  'refreshToken',
+  'identityToken',
+  'auth',
+  'auths',
+  'credentials',
+  'secret',
+  'cookie',
+];
+
+export const REDACT_PATHS: readonly string[] = SECRET_KEYS.flatMap((key) => [
+  key,
+  `*.${key}`,
+  `*.*.${key}`,
+  `*.*.*.${key}`,
+]);
+
+export interface LoggerOptions {
+  readonly level?: string;
+  /** Where lines go; stdout when absent. Tests pass a stream to read them back. */
+  readonly destination?: DestinationStream;
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const config = {
+    level: options.level ?? 'info',
+    base: { service: 'provenant' },
+    redact: { paths: [...REDACT_PATHS], censor: '[REDACTED]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  };
+  return options.destination === undefined ? pino(config) : pino(config, options.destination);
+}
+
+export interface DecisionLogEntry {
+  readonly webhook: string;
+  readonly uid: string;
+  readonly operation?: string;
+  readonly kind?: string;
+  readonly namespace?: string;
+  readonly name?: string;
+  readonly dryRun?: boolean;
+  readonly images: readonly string[];
+  readonly decision: 'allow' | 'deny';
+  readonly codes: readonly string[];
+  readonly latencyMs: number;
+  readonly skipped?: string;
+  readonly patched?: number;
+  readonly warnings?: number;
+}
+
+const MAX_LOGGED_IMAGES = 50;
+const MAX_LOGGED_IMAGE_LENGTH = 512;
+
+/** One line per answered AdmissionReview; image lists are bounded so a 200-container pod stays one sane line. */
+export function logDecision(logger: Logger, entry: DecisionLogEntry): void {
+  const images = entry.images
+    .slice(0, MAX_LOGGED_IMAGES)
+    .map((image) =>
+      image.length > MAX_LOGGED_IMAGE_LENGTH ? `${image.slice(0, MAX_LOGGED_IMAGE_LENGTH)}…` : image,
+    );
+  const omitted = entry.images.length - images.length;
+  logger.info(
+    { ...entry, images, ...(omitted > 0 ? { imagesOmitted: omitted } : {}) },
+    entry.decision === 'deny' ? 'admission denied' : 'admission allowed',
+  );
+}

@@ -1,0 +1,91 @@
+/**
+ * Prometheus metrics on a registry of our own: the process-wide default registry is shared with every library
+ * in the process, and tests create many instances side by side.
+ */
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type AdmissionWebhook = 'validate' | 'mutate';
+export type AdmissionDecisionLabel = 'allow' | 'deny';
+export type CacheLookupResult = 'hit' | 'miss' | 'shared';
+
+/** What the admission edge records: one call per answered AdmissionReview. */
+export interface AdmissionMetrics {
+  recordAdmission(
+    webhook: AdmissionWebhook,
+    decision: AdmissionDecisionLabel,
+    code: string,
+    seconds: number,
+  ): void;
+}
+
+/** What the verification core records; pass this port in, it does no I/O of its own. */
+export interface VerificationMetrics {
+  /**
+   * One registry HTTP request. `kind`: what was fetched (`manifest`, `blob`, `referrers`, `token`, …);
+   * `status`: the HTTP status code, or `error` / `timeout` when there was none.
+   */
+  recordRegistryRequest(registry: string, kind: string, status: string): void;
+  /** `shared`: joined an identical verification already in flight (single flight). */
+  recordCacheLookup(result: CacheLookupResult): void;
+}
+
+export interface ProvenantMetrics extends AdmissionMetrics, VerificationMetrics {
+  readonly registry: Registry;
+  readonly contentType: string;
+  /** The exposition text for GET /metrics. */
+  render(): Promise<string>;
+}
+
+/** Label values come from registries and policies; bound them so a hostile value cannot blow up memory. */
+const MAX_LABEL_LENGTH = 128;
+
+export function createMetrics(): ProvenantMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'provenant_' });
+
+  const admissions = new Counter({
+    name: 'provenant_admissions_total',
+    help: 'Answered AdmissionReviews by webhook, decision and reason code (first deny code; "none" when allowed cleanly).',
+    labelNames: ['webhook', 'decision', 'code'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'provenant_admission_duration_seconds',
+    help: 'Time from receiving an AdmissionReview body to answering it.',
+    labelNames: ['webhook'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const registryRequests = new Counter({
+    name: 'provenant_registry_requests_total',
+    help: 'Registry HTTP requests by registry host, request kind and status.',
+    labelNames: ['registry', 'kind', 'status'] as const,
+    registers: [registry],
+  });
+  const cache = new Counter({
+    name: 'provenant_verification_cache_total',
+    help: 'Verification cache lookups: hit, miss, or shared (joined an in-flight verification).',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    render: () => registry.metrics(),
+    recordAdmission(webhook, decision, code, seconds) {
+      admissions.inc({ webhook, decision, code: label(code) });
+      duration.observe({ webhook }, Math.max(0, seconds));
+    },
+    recordRegistryRequest(registryHost, kind, status) {
+      registryRequests.inc({ registry: label(registryHost), kind: label(kind), status: label(status) });
+    },
+    recordCacheLookup(result) {
+      cache.inc({ result });
+    },
+  };
+}
+
+function label(value: string): string {
+  return value.length > MAX_LABEL_LENGTH ? value.slice(0, MAX_LABEL_LENGTH) : value;
+}
