@@ -41,16 +41,29 @@ export interface ClusterImagePolicySpec {
   readonly signatureRepository?: string;
 }
 
+export type PolicyKind = 'ClusterImagePolicy' | 'ImagePolicy';
+
+/** A ClusterImagePolicy, or an ImagePolicy (namespaced: it only adds requirements in its own namespace). */
 export interface ClusterImagePolicy {
   readonly apiVersion: typeof API_VERSION;
-  readonly kind: 'ClusterImagePolicy';
-  readonly metadata: { readonly name: string; readonly uid?: string; readonly resourceVersion?: string };
+  readonly kind: PolicyKind;
+  readonly metadata: {
+    readonly name: string;
+    readonly namespace?: string;
+    readonly uid?: string;
+    readonly resourceVersion?: string;
+    readonly generation?: number;
+  };
   readonly spec: ClusterImagePolicySpec;
 }
 
 /** A validated policy, ready for every admission. `fingerprint` changes whenever its content changes. */
 export interface CompiledPolicy {
+  /** `name` for a ClusterImagePolicy, `namespace/name` for an ImagePolicy. */
   readonly name: string;
+  readonly kind: PolicyKind;
+  /** Set for an ImagePolicy: it applies to workloads in this namespace only. */
+  readonly namespace?: string;
   readonly mode: PolicyMode;
   readonly fingerprint: string;
   readonly matches: (normalisedReference: string) => boolean;

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import type { Clock } from '../clock.js';
+import { SingleFlightCache, type CacheOutcome } from './single-flight-cache.js';
+
+class ManualClock implements Clock {
+  t = 1_000;
+  now(): number {
+    return this.t;
+  }
+}
+
+function cache(clock: Clock, maxEntries = 10) {
+  return new SingleFlightCache<{ ok: boolean }>({
+    maxEntries,
+    clock,
+    ttlFor: (v) => (v.ok ? 60_000 : 1_000),
+  });
+}
+
+describe('SingleFlightCache', () => {
+  it('computes once and serves hits until the TTL ends', async () => {
+    const clock = new ManualClock();
+    const c = cache(clock);
+    let calls = 0;
+    const compute = async () => ({ ok: !!++calls });
+    const outcomes: CacheOutcome[] = [];
+    await c.get('k', compute, (o) => outcomes.push(o));
+    await c.get('k', compute, (o) => outcomes.push(o));
+    clock.t += 60_001;
+    await c.get('k', compute, (o) => outcomes.push(o));
+    expect(calls).toBe(2);
+    expect(outcomes).toEqual(['miss', 'hit', 'miss']);
+  });
+
+  it('keeps failures only for their short TTL', async () => {
+    const clock = new ManualClock();
+    const c = cache(clock);
+    let calls = 0;
+    const compute = async () => ({ ok: ++calls > 1 });
+    await c.get('k', compute);
+    await c.get('k', compute);
+    expect(calls).toBe(1);
+    clock.t += 1_001;
+    expect(await c.get('k', compute)).toEqual({ ok: true });
+    expect(calls).toBe(2);
+  });
+
+  it('shares one computation between concurrent callers', async () => {
+    const c = cache(new ManualClock());
+    let calls = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const compute = async () => {
+      calls++;
+      await gate;
+      return { ok: true };
+    };
+    const outcomes: CacheOutcome[] = [];
+    const all = Promise.all([1, 2, 3].map(() => c.get('k', compute, (o) => outcomes.push(o))));
+    release();
+    await all;
+    expect(calls).toBe(1);
+    expect(outcomes.sort()).toEqual(['miss', 'shared', 'shared']);
+  });
+
+  it('does not store rejections', async () => {
+    const c = cache(new ManualClock());
+    await expect(c.get('k', async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    expect(await c.get('k', async () => ({ ok: true }))).toEqual({ ok: true });
+  });
+
+  it('evicts the least recently used entry beyond its bound', async () => {
+    const c = cache(new ManualClock(), 2);
+    let calls = 0;
+    const compute = async () => ({ ok: !!++calls });
+    await c.get('a', compute);
+    await c.get('b', compute);
+    await c.get('a', compute); // a is now most recent
+    await c.get('c', compute); // evicts b
+    expect(c.size).toBe(2);
+    await c.get('a', compute);
+    expect(calls).toBe(3);
+    await c.get('b', compute);
+    expect(calls).toBe(4);
+  });
+});

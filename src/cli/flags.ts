@@ -1,0 +1,74 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { NoMatchAction } from '../policy/types.js';
+import { parseDuration } from './duration.js';
+import type { OutputFormat } from './output.js';
+import { UsageError } from './usage-error.js';
+
+/** Flags shared by every command that verifies images: where policies are, how to reach registries. */
+export const VERIFY_FLAGS = {
+  policy: { type: 'string', multiple: true },
+  'no-match': { type: 'string', default: 'deny' },
+  'registry-config': { type: 'string' },
+  'registry-ca': { type: 'string', multiple: true },
+  'insecure-registry': { type: 'string', multiple: true },
+  output: { type: 'string', short: 'o', default: 'text' },
+  timeout: { type: 'string', default: '30s' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+export interface VerifyFlags {
+  readonly policyPaths: string[];
+  readonly noMatch: NoMatchAction;
+  readonly registryConfig?: string;
+  readonly registryCa: string[];
+  readonly insecureRegistries: string[];
+  readonly output: OutputFormat;
+  readonly timeoutMs: number;
+}
+
+export function parseFlags<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+type VerifyValues = ReturnType<typeof parseFlags<typeof VERIFY_FLAGS>>['values'];
+
+export function verifyFlags(values: VerifyValues): VerifyFlags {
+  if (!values.policy?.length) throw new UsageError('--policy PATH is required (a YAML file or a directory)');
+  const noMatch = values['no-match'];
+  if (noMatch !== 'deny' && noMatch !== 'allow' && noMatch !== 'warn') {
+    throw new UsageError(`--no-match must be deny, allow or warn (got "${noMatch}")`);
+  }
+  const output = values.output;
+  if (output !== 'text' && output !== 'json')
+    throw new UsageError(`--output must be text or json (got "${output}")`);
+  for (const host of values['insecure-registry'] ?? []) {
+    if (!/^[^/\s]+$/.test(host)) throw new UsageError(`--insecure-registry takes HOST:PORT (got "${host}")`);
+  }
+  let timeoutMs: number;
+  try {
+    timeoutMs = parseDuration(values.timeout);
+  } catch (err) {
+    throw new UsageError(`--timeout: ${(err as Error).message}`);
+  }
+  return {
+    policyPaths: values.policy,
+    noMatch,
+    ...(values['registry-config'] ? { registryConfig: values['registry-config'] } : {}),
+    registryCa: values['registry-ca'] ?? [],
+    insecureRegistries: values['insecure-registry'] ?? [],
+    output,
+    timeoutMs,
+  };
+}
+
+export const VERIFY_FLAGS_HELP = `  --policy PATH              policy YAML file or directory (repeatable, required)
+  --no-match deny|allow|warn what to do with images no policy matches (default deny)
+  --registry-config FILE     Docker config.json with registry credentials
+  --registry-ca FILE         PEM CA certificate(s) for registries with a private CA (repeatable)
+  --insecure-registry HOST:PORT  use plain HTTP for this registry (repeatable)
+  --output text|json         output format (default text)
+  --timeout DURATION         deadline for the whole verification, e.g. 30s (default 30s)`;

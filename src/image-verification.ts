@@ -1,0 +1,235 @@
+import { SingleFlightCache, type CacheOutcome } from './cache/single-flight-cache.js';
+import type { Clock } from './clock.js';
+import { mapWithConcurrency } from './concurrency.js';
+import { ProvenantError, toProvenantError } from './errors.js';
+import { discoverSignatures, type DiscoveredSignatures } from './oci/discover.js';
+import { parseReference, type ImageReference, type Repository } from './oci/reference.js';
+import type { Registry } from './oci/registry.js';
+import type { PolicySet } from './policy/compile.js';
+import { evaluatePolicy } from './policy/evaluate.js';
+import type { CompiledPolicy, NoMatchAction } from './policy/types.js';
+import type { ImageVerdict, ImageVerifier, PolicyOutcome, Reason, VerifyOptions } from './verdict.js';
+import { verifySignature } from './verify/index.js';
+import type { SignatureCheck, VerifyContext } from './verify/types.js';
+
+export interface ImageVerificationOptions {
+  readonly registry: Registry;
+  /** The current policy snapshot; read once per call so a reload never mixes two sets in one decision. */
+  readonly policies: () => PolicySet;
+  readonly noMatch: NoMatchAction;
+  readonly clock: Clock;
+  /** How long a successful verification is remembered (ms). */
+  readonly cacheTtlMs: number;
+  /** How long a failed one is remembered (ms), so a fixed image is admitted soon after. */
+  readonly negativeCacheTtlMs: number;
+  readonly cacheMaxEntries: number;
+  /** Images verified at once within one call. */
+  readonly concurrency: number;
+  readonly onCache?: (outcome: CacheOutcome) => void;
+  /** Trust material for keyless authorities (trust roots). */
+  readonly verifyContext: VerifyContext;
+}
+
+/** What was verified for one (digest, policy): enough to evaluate the policy again without the registry. */
+interface VerificationRecord {
+  readonly checks: ReadonlyMap<string, readonly SignatureCheck[]>;
+  readonly signaturesFound: number;
+  readonly satisfied: boolean;
+}
+
+/**
+ * The core pipeline shared by the webhook, `provenant verify` and `provenant check`:
+ * reference → matching policies → digest → attached signatures → verification → policy evaluation.
+ */
+export class ImageVerificationService implements ImageVerifier {
+  readonly #cache: SingleFlightCache<VerificationRecord>;
+
+  constructor(private readonly options: ImageVerificationOptions) {
+    this.#cache = new SingleFlightCache({
+      maxEntries: options.cacheMaxEntries,
+      clock: options.clock,
+      ttlFor: (record) => (record.satisfied ? options.cacheTtlMs : options.negativeCacheTtlMs),
+    });
+  }
+
+  async verifyImages(images: readonly string[], options: VerifyOptions = {}): Promise<ImageVerdict[]> {
+    const policies = this.options.policies();
+    const distinct = [...new Set(images)];
+    const verdicts = await mapWithConcurrency(distinct, this.options.concurrency, (image) =>
+      this.#verifyImage(image, policies, options).catch((err: unknown) => errorVerdict(image, err)),
+    );
+    const byImage = new Map(distinct.map((image, i) => [image, verdicts[i] as ImageVerdict]));
+    return images.map((image) => byImage.get(image) as ImageVerdict);
+  }
+
+  async #verifyImage(image: string, policies: PolicySet, options: VerifyOptions): Promise<ImageVerdict> {
+    const { signal } = options;
+    const reference = parseReference(image);
+    const matching = policies.matching(reference, options.namespace);
+    // Only a ClusterImagePolicy lifts an image out of --no-match: an ImagePolicy may add requirements in
+    // its namespace but never turn a cluster-wide "deny unmatched" into an allow.
+    const noMatch = matching.some((p) => p.kind === 'ClusterImagePolicy') ? undefined : this.options.noMatch;
+    if (noMatch === 'deny' || matching.length === 0)
+      return noMatchVerdict(image, noMatch ?? this.options.noMatch);
+
+    let digest: string;
+    try {
+      digest = reference.digest ?? (await this.#resolveTag(reference, signal));
+    } catch (err) {
+      return combineOutcomes(
+        image,
+        undefined,
+        matching.map((policy) => failedOutcome(policy, err)),
+      );
+    }
+    const discoveries = new Map<string, Promise<DiscoveredSignatures>>();
+    const discover = (repo: Repository): Promise<DiscoveredSignatures> => {
+      const key = `${repo.registry}/${repo.path}`;
+      let found = discoveries.get(key);
+      if (!found) {
+        found = discoverSignatures(this.options.registry, repo, digest, signal ? { signal } : {});
+        discoveries.set(key, found);
+      }
+      return found;
+    };
+
+    const outcomes = await Promise.all(
+      matching
+        .map(async (policy) => {
+          const signatureRepo = policy.signatureRepository ?? reference;
+          const key = `${digest}|${signatureRepo.registry}/${signatureRepo.path}|${policy.fingerprint}`;
+          const record = await this.#cache.get(
+            key,
+            async () =>
+              verifyAgainstPolicy(policy, digest, await discover(signatureRepo), this.options.verifyContext),
+            this.options.onCache,
+          );
+          // Evaluated on every call, cached or not: the cache saves registry work and cryptography, never judgement.
+          return evaluatePolicy(policy, record.checks, record.signaturesFound);
+        })
+        .map((outcome, i) =>
+          outcome.catch((err: unknown) => failedOutcome(matching[i] as CompiledPolicy, err)),
+        ),
+    );
+    const verdict = combineOutcomes(image, digest, outcomes);
+    return noMatch === 'warn'
+      ? { ...verdict, warnings: [...verdict.warnings, noMatchReason(noMatch)] }
+      : verdict;
+  }
+
+  async #resolveTag(reference: ImageReference, signal?: AbortSignal): Promise<string> {
+    const tag = reference.tag ?? 'latest';
+    const digest = await this.options.registry.headManifest(reference, tag, signal ? { signal } : {});
+    if (!digest) {
+      throw new ProvenantError(
+        'IMAGE_NOT_FOUND',
+        `${reference.registry}/${reference.path}:${tag} does not exist`,
+      );
+    }
+    return digest;
+  }
+}
+
+function verifyAgainstPolicy(
+  policy: CompiledPolicy,
+  digest: string,
+  discovered: DiscoveredSignatures,
+  context: VerifyContext,
+): VerificationRecord {
+  const checks = new Map<string, SignatureCheck[]>();
+  let signaturesFound = discovered.unreadable.length;
+  for (const evidence of discovered.evidence) {
+    let counted = false;
+    for (const authority of policy.authorities) {
+      const check = verifySignature(evidence, digest, authority, context);
+      // An attestation is not an image signature; attestation requirements judge it separately.
+      if (!check.ok && check.code === 'NOT_AN_IMAGE_SIGNATURE') continue;
+      counted = true;
+      const list = checks.get(authority.name) ?? [];
+      list.push(check);
+      checks.set(authority.name, list);
+    }
+    if (counted) signaturesFound++;
+  }
+  for (const unreadable of discovered.unreadable) {
+    for (const authority of policy.authorities) {
+      const list = checks.get(authority.name) ?? [];
+      list.push({
+        ok: false,
+        source: unreadable.source,
+        authority: authority.name,
+        code: 'SIGNATURE_INVALID',
+        message: `${unreadable.source}: ${unreadable.message}`,
+      });
+      checks.set(authority.name, list);
+    }
+  }
+  const outcome = evaluatePolicy(policy, checks, signaturesFound);
+  return { checks, signaturesFound, satisfied: outcome.satisfied };
+}
+
+/** A policy that could not be checked is unsatisfied, with the error's code: under Enforce that denies. */
+function failedOutcome(policy: CompiledPolicy, err: unknown): PolicyOutcome {
+  const error = toProvenantError(err);
+  return {
+    policy: policy.name,
+    mode: policy.mode,
+    satisfied: false,
+    verifiedAuthorities: [],
+    reasons: [{ policy: policy.name, code: error.code, message: error.message }],
+  };
+}
+
+function combineOutcomes(
+  image: string,
+  digest: string | undefined,
+  outcomes: readonly PolicyOutcome[],
+): ImageVerdict {
+  const failed = (mode: PolicyOutcome['mode']): Reason[] =>
+    outcomes.filter((o) => o.mode === mode && !o.satisfied).flatMap((o) => o.reasons);
+  const reasons = failed('Enforce');
+  return {
+    image,
+    ...(digest ? { digest } : {}),
+    allowed: reasons.length === 0,
+    enforced: outcomes.some((o) => o.mode === 'Enforce'),
+    outcomes,
+    reasons,
+    warnings: failed('Warn'),
+    audit: failed('Audit'),
+  };
+}
+
+function noMatchReason(action: NoMatchAction): Reason {
+  return {
+    code: 'NO_MATCHING_POLICY',
+    message: `no ClusterImagePolicy matches the image (--no-match=${action})`,
+  };
+}
+
+function noMatchVerdict(image: string, action: NoMatchAction): ImageVerdict {
+  const reason = noMatchReason(action);
+  return {
+    image,
+    allowed: action !== 'deny',
+    enforced: false,
+    outcomes: [],
+    reasons: action === 'deny' ? [reason] : [],
+    warnings: action === 'warn' ? [reason] : [],
+    audit: [],
+  };
+}
+
+// Fail closed: an image whose reference cannot even be parsed (or any unexpected error) is denied with its code.
+function errorVerdict(image: string, err: unknown): ImageVerdict {
+  const error = toProvenantError(err);
+  return {
+    image,
+    allowed: false,
+    enforced: true,
+    outcomes: [],
+    reasons: [{ code: error.code, message: error.message }],
+    warnings: [],
+    audit: [],
+  };
+}

@@ -1,0 +1,204 @@
+import type { SignatureEvidence } from '../verify/types.js';
+import type { Repository } from './reference.js';
+import type { ReferrerDescriptor, Registry, RequestOptions } from './registry.js';
+
+// Media types of what cosign and sigstore clients attach to images (formats.md §1.2, §2.2).
+const SIMPLE_SIGNING_LAYER = 'application/vnd.dev.cosign.simplesigning.v1+json';
+const SIGSTORE_BUNDLE_PREFIX = 'application/vnd.dev.sigstore.bundle';
+
+/** Bounds on attacker-controlled attachments: a registry can list thousands; we check at most these. */
+export const DISCOVERY_LIMITS = {
+  maxSignatureLayers: 64,
+  maxReferrers: 64,
+  maxPayloadBytes: 1024 * 1024,
+  maxBundleBytes: 4 * 1024 * 1024,
+} as const;
+
+/** Something attached to the image that could not even be read as a signature; reported, never trusted. */
+export interface UnreadableEvidence {
+  readonly source: string;
+  readonly message: string;
+}
+
+export interface DiscoveredSignatures {
+  readonly evidence: readonly SignatureEvidence[];
+  readonly unreadable: readonly UnreadableEvidence[];
+}
+
+/**
+ * Everything attached to `digest` that may be an image signature, from both storage schemes: the legacy
+ * cosign tag `sha256-<hex>.sig` and sigstore bundles as OCI 1.1 referrers (API, or the fallback tag
+ * `sha256-<hex>` on registries without it). Nothing here is verified; `verify/` decides what counts.
+ */
+export async function discoverSignatures(
+  registry: Registry,
+  repo: Repository,
+  digest: string,
+  options: RequestOptions = {},
+): Promise<DiscoveredSignatures> {
+  const [legacy, bundles] = await Promise.all([
+    discoverLegacySignatures(registry, repo, digest, options),
+    discoverBundles(registry, repo, digest, options),
+  ]);
+  return {
+    evidence: [...legacy.evidence, ...bundles.evidence],
+    unreadable: [...legacy.unreadable, ...bundles.unreadable],
+  };
+}
+
+/** `sha256:abc…` → `sha256-abc…`, the tag schema shared by cosign and the OCI referrers fallback. */
+export function digestTag(digest: string): string {
+  return digest.replace(':', '-');
+}
+
+async function discoverLegacySignatures(
+  registry: Registry,
+  repo: Repository,
+  digest: string,
+  options: RequestOptions,
+): Promise<DiscoveredSignatures> {
+  const tag = `${digestTag(digest)}.sig`;
+  const manifest = await registry.getManifest(repo, tag, options);
+  if (!manifest) return { evidence: [], unreadable: [] };
+  const where = `${repo.registry}/${repo.path}:${tag}`;
+
+  const layers = parseJson(manifest.bytes)?.layers;
+  if (!Array.isArray(layers)) {
+    return {
+      evidence: [],
+      unreadable: [{ source: where, message: 'signature manifest has no layers array' }],
+    };
+  }
+  const evidence: SignatureEvidence[] = [];
+  const unreadable: UnreadableEvidence[] = [];
+  const candidates = layers.slice(0, DISCOVERY_LIMITS.maxSignatureLayers);
+  await Promise.all(
+    candidates.map(async (layer: unknown, i) => {
+      const source = `${where} layer ${i}`;
+      const descriptor = asDescriptor(layer);
+      if (!descriptor || descriptor.mediaType !== SIMPLE_SIGNING_LAYER) {
+        unreadable.push({ source, message: 'not a cosign simple-signing layer' });
+        return;
+      }
+      if (descriptor.size > DISCOVERY_LIMITS.maxPayloadBytes) {
+        unreadable.push({ source, message: `payload of ${descriptor.size} bytes exceeds the limit` });
+        return;
+      }
+      const payload = await registry.getBlob(
+        repo,
+        descriptor.digest,
+        DISCOVERY_LIMITS.maxPayloadBytes,
+        options,
+      );
+      evidence.push({
+        kind: 'cosign-simple-signing',
+        source,
+        payload,
+        annotations: descriptor.annotations ?? {},
+      });
+    }),
+  );
+  return { evidence: sortBySource(evidence), unreadable };
+}
+
+async function discoverBundles(
+  registry: Registry,
+  repo: Repository,
+  digest: string,
+  options: RequestOptions,
+): Promise<DiscoveredSignatures> {
+  const referrers = await listReferrers(registry, repo, digest, options);
+  const evidence: SignatureEvidence[] = [];
+  const unreadable: UnreadableEvidence[] = [];
+  // Index entries are unreliable: cosign 3's fallback index lists bundles with the empty config's
+  // artifactType and no annotations. Read each referrer manifest and judge it by its own content.
+  const candidates = referrers.slice(0, DISCOVERY_LIMITS.maxReferrers);
+  await Promise.all(
+    candidates.map(async (referrer) => {
+      const source = `${repo.registry}/${repo.path}@${referrer.digest}`;
+      const manifest = await registry.getManifest(repo, referrer.digest, options);
+      if (!manifest) {
+        unreadable.push({ source, message: 'listed referrer manifest does not exist' });
+        return;
+      }
+      // The manifest's `subject` is unsigned; a replayed referrer is caught by the bundle's own signed subject.
+      const body = parseJson(manifest.bytes);
+      const layers: (ReferrerDescriptor | undefined)[] = Array.isArray(body?.layers)
+        ? body.layers.map(asDescriptor)
+        : [];
+      const bundleLayers = layers.filter((l) => l?.mediaType.startsWith(SIGSTORE_BUNDLE_PREFIX));
+      const layer = bundleLayers[0];
+      if (!layer) return; // another kind of referrer (an SBOM, a notation signature): not ours to judge
+      if (bundleLayers.length !== 1) {
+        unreadable.push({
+          source,
+          message: `bundle referrer has ${bundleLayers.length} bundle layers, expected 1`,
+        });
+        return;
+      }
+      if (layer.size > DISCOVERY_LIMITS.maxBundleBytes) {
+        unreadable.push({ source, message: `bundle of ${layer.size} bytes exceeds the limit` });
+        return;
+      }
+      const bundle = await registry.getBlob(repo, layer.digest, DISCOVERY_LIMITS.maxBundleBytes, options);
+      evidence.push({ kind: 'sigstore-bundle', source, bundle });
+    }),
+  );
+  return { evidence: sortBySource(evidence), unreadable };
+}
+
+async function listReferrers(
+  registry: Registry,
+  repo: Repository,
+  digest: string,
+  options: RequestOptions,
+): Promise<ReferrerDescriptor[]> {
+  const fromApi = await registry.getReferrers(repo, digest, options);
+  if (fromApi) return fromApi;
+  const index = await registry.getManifest(repo, digestTag(digest), options);
+  if (!index) return [];
+  const manifests = parseJson(index.bytes)?.manifests;
+  if (!Array.isArray(manifests)) return [];
+  return manifests.map(asDescriptor).filter((d): d is ReferrerDescriptor => d !== undefined);
+}
+
+// Registry content is attacker controlled: parse defensively and keep only well-typed fields.
+function asDescriptor(value: unknown): ReferrerDescriptor | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  if (
+    typeof v.mediaType !== 'string' ||
+    typeof v.digest !== 'string' ||
+    !/^sha256:[a-f0-9]{64}$/.test(v.digest)
+  ) {
+    return undefined;
+  }
+  const size = typeof v.size === 'number' && Number.isSafeInteger(v.size) && v.size >= 0 ? v.size : 0;
+  const annotations = isStringRecord(v.annotations) ? v.annotations : undefined;
+  return {
+    mediaType: v.mediaType,
+    digest: v.digest,
+    size,
+    ...(typeof v.artifactType === 'string' ? { artifactType: v.artifactType } : {}),
+    ...(annotations ? { annotations } : {}),
+  };
+}
+
+function isStringRecord(value: unknown): value is Record<string, string> {
+  return (
+    typeof value === 'object' && value !== null && Object.values(value).every((x) => typeof x === 'string')
+  );
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- narrowed field by field by the callers
+function parseJson(bytes: Uint8Array): any {
+  try {
+    return JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function sortBySource<T extends { source: string }>(items: T[]): T[] {
+  return items.sort((a, b) => a.source.localeCompare(b.source, 'en', { numeric: true }));
+}

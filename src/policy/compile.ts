@@ -1,0 +1,116 @@
+import { createHash } from 'node:crypto';
+import { ProvenantError } from '../errors.js';
+import { parseRepository, type ImageReference } from '../oci/reference.js';
+import { compileGlob } from './glob.js';
+import type { CompiledPolicy } from './types.js';
+import { validatePolicy, type AuthorityCompiler, type PolicyProblem } from './validate.js';
+
+/** A policy document as read from a file (or, later, from the API server), before validation. */
+export interface PolicyDocument {
+  /** Where it came from, for error messages: a file path or `ClusterImagePolicy/<name>`. */
+  readonly source: string;
+  /** Position of the document in a multi-document YAML file, from 0. */
+  readonly index: number;
+  readonly value: unknown;
+}
+
+/** An immutable set of compiled policies; admissions read it, reloads replace it whole. */
+export interface PolicySet {
+  readonly policies: readonly CompiledPolicy[];
+  /** Changes whenever any policy changes; part of every cache key. */
+  readonly fingerprint: string;
+  /** Cluster policies matching the image, plus the namespace's own ImagePolicies when a namespace is given. */
+  matching(reference: ImageReference, namespace?: string): CompiledPolicy[];
+}
+
+/** Validates and compiles every document; throws INVALID_POLICY listing every problem with its location. */
+export function compilePolicies(
+  documents: readonly PolicyDocument[],
+  compileAuthority: AuthorityCompiler,
+): PolicySet {
+  const problems: string[] = [];
+  const compiled: CompiledPolicy[] = [];
+  const names = new Map<string, string>();
+
+  for (const doc of documents) {
+    const where = describeSource(doc);
+    const result = compileDocument(doc, compileAuthority);
+    if ('problems' in result) {
+      problems.push(...result.problems.map((p) => `${where}: ${p.field}: ${p.message}`));
+      continue;
+    }
+    const earlier = names.get(`${result.kind}/${result.name}`);
+    if (earlier) {
+      problems.push(`${where}: metadata.name: ${result.kind} "${result.name}" is also defined in ${earlier}`);
+      continue;
+    }
+    names.set(`${result.kind}/${result.name}`, where);
+    compiled.push(result);
+  }
+
+  if (problems.length) {
+    throw new ProvenantError('INVALID_POLICY', `invalid policy:\n  ${problems.join('\n  ')}`);
+  }
+  return toPolicySet(compiled);
+}
+
+/**
+ * Compiles one policy document on its own, for sources where each object lives and fails independently
+ * (the API server): returns the compiled policy or every problem found in it.
+ */
+export function compileDocument(
+  doc: PolicyDocument,
+  compileAuthority: AuthorityCompiler,
+): CompiledPolicy | { problems: PolicyProblem[] } {
+  const result = validatePolicy(doc.value, compileAuthority);
+  if ('problems' in result) return result;
+  const { policy, authorities } = result;
+  const namespace = policy.kind === 'ImagePolicy' ? policy.metadata.namespace : undefined;
+  const name = namespace ? `${namespace}/${policy.metadata.name}` : policy.metadata.name;
+  const globs = policy.spec.images.map((i) => compileGlob(i.glob));
+  const signatureRepository = policy.spec.signatureRepository;
+  return {
+    name,
+    kind: policy.kind,
+    ...(namespace ? { namespace } : {}),
+    mode: policy.spec.mode ?? 'Enforce',
+    fingerprint: sha256(JSON.stringify({ kind: policy.kind, name, spec: policy.spec })),
+    matches: (candidate) => globs.some((g) => g.test(candidate)),
+    authorities,
+    ...(policy.spec.signatures ? { signatures: { threshold: policy.spec.signatures.threshold ?? 1 } } : {}),
+    ...(signatureRepository ? { signatureRepository: parseRepository(signatureRepository) } : {}),
+  };
+}
+
+function describeSource(doc: PolicyDocument): string {
+  return `${doc.source} (document ${doc.index + 1})`;
+}
+
+export function toPolicySet(policies: readonly CompiledPolicy[]): PolicySet {
+  const fingerprint = sha256(policies.map((p) => p.fingerprint).join('\n'));
+  return {
+    policies,
+    fingerprint,
+    matching: (reference, namespace) => {
+      const candidates = referenceCandidates(reference);
+      return policies.filter(
+        (p) =>
+          (p.namespace === undefined || p.namespace === namespace) && candidates.some((c) => p.matches(c)),
+      );
+    },
+  };
+}
+
+/** A glob may or may not name a tag or digest; try the forms a user could have meant. */
+function referenceCandidates(ref: ImageReference): string[] {
+  const name = `${ref.registry}/${ref.path}`;
+  const out = [name];
+  if (ref.tag) out.push(`${name}:${ref.tag}`);
+  if (ref.digest) out.push(`${name}@${ref.digest}`);
+  if (ref.tag && ref.digest) out.push(`${name}:${ref.tag}@${ref.digest}`);
+  return out;
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}

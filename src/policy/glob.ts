@@ -1,0 +1,48 @@
+/**
+ * Image globs: `*` matches within one path segment, `**` across segments, `?` one character.
+ * A glob is written against the normalised reference (`docker.io/library/nginx`); a glob that names no
+ * registry is normalised the way Docker normalises a reference, so `nginx` and `library/*` work as users expect.
+ */
+export interface ImageGlob {
+  readonly source: string;
+  readonly normalised: string;
+  readonly test: (candidate: string) => boolean;
+}
+
+const GLOB_CHARS = /^[A-Za-z0-9._\-/:@*?[\]]+$/;
+
+export function compileGlob(glob: string): ImageGlob {
+  if (glob.length === 0 || glob.length > 512) throw new Error('must be 1 to 512 characters');
+  if (!GLOB_CHARS.test(glob)) throw new Error('may only contain reference characters and * ? wildcards');
+  if (/\*{3,}/.test(glob)) throw new Error('*** is not a valid wildcard (use * or **)');
+  const normalised = normaliseGlob(glob);
+  const regex = new RegExp(`^${translate(normalised)}$`);
+  return { source: glob, normalised, test: (candidate) => regex.test(candidate) };
+}
+
+function normaliseGlob(glob: string): string {
+  if (glob.startsWith('*')) return glob;
+  const slash = glob.indexOf('/');
+  const first = slash === -1 ? glob : glob.slice(0, slash);
+  const hasRegistry = slash !== -1 && (first.includes('.') || first.includes(':') || first === 'localhost');
+  if (hasRegistry) return glob.replace(/^index\.docker\.io\//, 'docker.io/');
+  return slash === -1 ? `docker.io/library/${glob}` : `docker.io/${glob}`;
+}
+
+function translate(glob: string): string {
+  let out = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i] as string;
+    if (c === '*' && glob[i + 1] === '*') {
+      out += '.*';
+      i++;
+    } else if (c === '*') {
+      out += '[^/]*';
+    } else if (c === '?') {
+      out += '[^/]';
+    } else {
+      out += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+    }
+  }
+  return out;
+}

@@ -1,0 +1,113 @@
+/**
+ * The OpenAPI v3 schema of a policy `spec`. It is the single source for two consumers: the policy-file
+ * loader (validated with ajv, unknown fields rejected) and the CRD (`kubectl explain` reads the descriptions).
+ * Keep it structural (every object lists its properties) so the API server accepts it as a CRD schema.
+ */
+export interface SchemaNode {
+  type?: 'object' | 'array' | 'string' | 'integer' | 'boolean';
+  description?: string;
+  properties?: Record<string, SchemaNode>;
+  required?: string[];
+  items?: SchemaNode;
+  enum?: string[];
+  pattern?: string;
+  minLength?: number;
+  maxLength?: number;
+  minItems?: number;
+  maxItems?: number;
+  minimum?: number;
+  maximum?: number;
+  default?: unknown;
+}
+
+const NAME_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+
+const keyAuthority: SchemaNode = {
+  type: 'object',
+  description: 'Trust a static public key (cosign key pairs, KMS-exported keys).',
+  required: ['publicKey'],
+  properties: {
+    publicKey: {
+      type: 'string',
+      description: 'PEM-encoded public key (ECDSA P-256/P-384/P-521, RSA or Ed25519).',
+      minLength: 1,
+      maxLength: 16384,
+    },
+  },
+};
+
+const authority: SchemaNode = {
+  type: 'object',
+  description: 'A named trust anchor. Signature and attestation requirements refer to authorities by name.',
+  required: ['name'],
+  properties: {
+    name: {
+      type: 'string',
+      description: 'Unique name of the authority within the policy (lowercase DNS label).',
+      pattern: NAME_PATTERN,
+      maxLength: 63,
+    },
+    key: keyAuthority,
+  },
+};
+
+export const policySpecSchema: SchemaNode = {
+  type: 'object',
+  description: 'Which images the policy governs, whom it trusts, and what it requires of them.',
+  required: ['images', 'authorities'],
+  properties: {
+    mode: {
+      type: 'string',
+      description:
+        'Enforce denies images that fail the policy; Warn admits them with a kubectl warning; Audit admits them and records an audit annotation.',
+      enum: ['Enforce', 'Warn', 'Audit'],
+      default: 'Enforce',
+    },
+    images: {
+      type: 'array',
+      description: 'Images the policy applies to. An image must satisfy every policy that matches it.',
+      minItems: 1,
+      maxItems: 256,
+      items: {
+        type: 'object',
+        required: ['glob'],
+        properties: {
+          glob: {
+            type: 'string',
+            description:
+              'Glob over the normalised reference (docker.io/library/nginx): * matches within a path segment, ** across segments.',
+            minLength: 1,
+            maxLength: 512,
+          },
+        },
+      },
+    },
+    authorities: {
+      type: 'array',
+      description: 'Named trust anchors: static keys (key) or, later, Fulcio identities (keyless).',
+      minItems: 1,
+      maxItems: 32,
+      items: authority,
+    },
+    signatures: {
+      type: 'object',
+      description:
+        'Require image signatures. Present (even empty) means signatures are required, by at least threshold distinct authorities.',
+      properties: {
+        threshold: {
+          type: 'integer',
+          description: 'Number of distinct authorities that must have signed the image (default 1).',
+          minimum: 1,
+          maximum: 32,
+        },
+      },
+    },
+    signatureRepository: {
+      type: 'string',
+      description:
+        "Repository (registry/path) where signatures are stored when not beside the image, as with cosign's COSIGN_REPOSITORY.",
+      minLength: 1,
+      maxLength: 512,
+    },
+  },
+};

@@ -1,0 +1,154 @@
+import { Ajv, type ErrorObject } from 'ajv';
+import { parseRepository } from '../oci/reference.js';
+import { compileGlob } from './glob.js';
+import { policySpecSchema, type SchemaNode } from './schema.js';
+import type { Authority } from '../verify/types.js';
+import { API_VERSION, type AuthoritySpec, type ClusterImagePolicy } from './types.js';
+
+/** One problem in one policy document, with the path of the offending field. */
+export interface PolicyProblem {
+  readonly field: string;
+  readonly message: string;
+}
+
+/**
+ * Turns an authority's spec into verifier-ready trust material, or says what is wrong with it
+ * (a bad PEM, an invalid regular expression). Supplied by verify/, which owns the cryptography.
+ */
+export type AuthorityCompiler = (spec: AuthoritySpec) => Authority;
+
+// Policy files reject unknown fields (a typo must not silently weaken a policy); the CRD prunes them instead.
+function strict(node: SchemaNode): object {
+  const out: Record<string, unknown> = { ...node };
+  if (node.properties) {
+    out.properties = Object.fromEntries(Object.entries(node.properties).map(([k, v]) => [k, strict(v)]));
+    out.additionalProperties = false;
+  }
+  if (node.items) out.items = strict(node.items);
+  delete out.default;
+  return out;
+}
+
+const documentSchema = {
+  type: 'object',
+  required: ['apiVersion', 'kind', 'metadata', 'spec'],
+  additionalProperties: false,
+  properties: {
+    apiVersion: { type: 'string', const: API_VERSION },
+    kind: { type: 'string', enum: ['ClusterImagePolicy', 'ImagePolicy'] },
+    // Objects from the API server carry more metadata (uid, labels, managedFields...): only these matter here.
+    metadata: {
+      type: 'object',
+      required: ['name'],
+      properties: {
+        name: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$', maxLength: 253 },
+        namespace: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 },
+      },
+    },
+    spec: strict(policySpecSchema),
+  },
+};
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validateShape = ajv.compile(documentSchema);
+
+/** Validates one parsed YAML document. Returns every problem found, not just the first. */
+export function validatePolicy(
+  value: unknown,
+  compileAuthority: AuthorityCompiler,
+): { policy: ClusterImagePolicy; authorities: Authority[] } | { problems: PolicyProblem[] } {
+  if (!validateShape(value)) {
+    return { problems: (validateShape.errors ?? []).map(describeSchemaError) };
+  }
+  const policy = value as unknown as ClusterImagePolicy;
+  const authorities: Authority[] = [];
+  const problems = semanticProblems(policy, (spec) => {
+    try {
+      authorities.push(compileAuthority(spec));
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  });
+  return problems.length ? { problems } : { policy, authorities };
+}
+
+function semanticProblems(
+  policy: ClusterImagePolicy,
+  compileAuthority: (spec: AuthoritySpec) => string | undefined,
+): PolicyProblem[] {
+  const problems: PolicyProblem[] = [];
+  const { spec } = policy;
+  if (policy.kind === 'ImagePolicy' && !policy.metadata.namespace) {
+    problems.push({ field: 'metadata.namespace', message: 'an ImagePolicy must name its namespace' });
+  }
+  if (policy.kind === 'ClusterImagePolicy' && policy.metadata.namespace) {
+    problems.push({
+      field: 'metadata.namespace',
+      message: 'a ClusterImagePolicy is cluster-scoped: remove the namespace',
+    });
+  }
+
+  spec.images.forEach((image, i) => {
+    try {
+      compileGlob(image.glob);
+    } catch (err) {
+      problems.push({ field: `spec.images[${i}].glob`, message: (err as Error).message });
+    }
+  });
+
+  const seen = new Set<string>();
+  spec.authorities.forEach((authority, i) => {
+    const field = `spec.authorities[${i}]`;
+    if (seen.has(authority.name))
+      problems.push({ field: `${field}.name`, message: `duplicate authority name "${authority.name}"` });
+    seen.add(authority.name);
+    const kinds = [authority.key].filter((k) => k !== undefined);
+    if (kinds.length !== 1) {
+      problems.push({ field, message: 'must set exactly one of: key' });
+    }
+    const problem = kinds.length === 1 ? compileAuthority(authority) : undefined;
+    if (problem) problems.push({ field: authority.key ? `${field}.key.publicKey` : field, message: problem });
+  });
+
+  if (spec.signatures) {
+    const threshold = spec.signatures.threshold ?? 1;
+    if (threshold > spec.authorities.length) {
+      problems.push({
+        field: 'spec.signatures.threshold',
+        message: `threshold ${threshold} is more than the ${spec.authorities.length} authorities the policy names`,
+      });
+    }
+  } else {
+    problems.push({ field: 'spec', message: 'the policy requires nothing: set spec.signatures' });
+  }
+
+  if (spec.signatureRepository !== undefined) {
+    try {
+      parseRepository(spec.signatureRepository);
+    } catch (err) {
+      problems.push({ field: 'spec.signatureRepository', message: (err as Error).message });
+    }
+  }
+  return problems;
+}
+
+function describeSchemaError(error: ErrorObject): PolicyProblem {
+  const field =
+    error.instancePath
+      .replace(/^\//, '')
+      .replace(/\/(\d+)(?=\/|$)/g, '[$1]')
+      .replaceAll('/', '.') || '(document)';
+  switch (error.keyword) {
+    case 'additionalProperties':
+      return { field, message: `unknown field "${String(error.params.additionalProperty)}"` };
+    case 'required':
+      return { field, message: `missing required field "${String(error.params.missingProperty)}"` };
+    case 'enum':
+      return { field, message: `must be one of ${(error.params.allowedValues as string[]).join(', ')}` };
+    case 'const':
+      return { field, message: `must be ${JSON.stringify(error.params.allowedValue)}` };
+    default:
+      return { field, message: error.message ?? 'is invalid' };
+  }
+}

@@ -1,0 +1,82 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCommand } from '../../src/cli/commands.js';
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `provenant ARGS` in-process (same code path as the binary, minus process start-up). */
+export async function provenant(args: string[]): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCommand(args, {
+    stdout: (t) => (stdout += `${t}\n`),
+    stderr: (t) => (stderr += `${t}\n`),
+  });
+  return { code, stdout, stderr };
+}
+
+/** JSON output of `verify`/`check`, as documented in the README. */
+export interface VerifyJson {
+  allowed: boolean;
+  results: {
+    image: string;
+    digest: string | null;
+    allowed: boolean;
+    warnings: string[];
+    reasons: { policy: string | null; authority: string | null; code: string; message: string }[];
+  }[];
+}
+
+export function parseVerifyJson(result: CliResult): VerifyJson {
+  try {
+    return JSON.parse(result.stdout) as VerifyJson;
+  } catch {
+    throw new Error(`not JSON (exit ${result.code}): ${result.stdout}\n${result.stderr}`);
+  }
+}
+
+export interface KeyPolicyOptions {
+  name?: string;
+  glob: string;
+  keys: Record<string, string>;
+  threshold?: number;
+  mode?: 'Enforce' | 'Warn' | 'Audit';
+  signatureRepository?: string;
+}
+
+/** Writes a ClusterImagePolicy with key authorities to a temp file and returns its path. */
+export async function writeKeyPolicy(options: KeyPolicyOptions): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'provenant-policy-'));
+  const authorities = Object.entries(options.keys)
+    .map(([name, pem]) => `    - name: ${name}\n      key:\n        publicKey: |\n${indent(pem, 10)}`)
+    .join('\n');
+  const yaml = `apiVersion: provenant.dev/v1alpha1
+kind: ClusterImagePolicy
+metadata:
+  name: ${options.name ?? 'test-policy'}
+spec:
+  mode: ${options.mode ?? 'Enforce'}
+  images:
+    - glob: "${options.glob}"
+  authorities:
+${authorities}
+  signatures:
+    threshold: ${options.threshold ?? 1}
+${options.signatureRepository ? `  signatureRepository: ${options.signatureRepository}\n` : ''}`;
+  const path = join(dir, 'policy.yaml');
+  await writeFile(path, yaml);
+  return path;
+}
+
+function indent(text: string, spaces: number): string {
+  return text
+    .trim()
+    .split('\n')
+    .map((l) => ' '.repeat(spaces) + l)
+    .join('\n');
+}
