@@ -1,4 +1,5 @@
-// Placeholder: the reference parser is being written (see src/oci/reference.ts owner). Shape is fixed here.
+import { ProvenantError } from '../errors.js';
+import { digestProblem } from './digest.js';
 
 /** A repository on a registry, normalised as Docker does (`docker.io`, `library/`). */
 export interface Repository {
@@ -14,4 +15,170 @@ export interface ImageReference extends Repository {
   readonly digest?: string;
   /** The text the user wrote. */
   readonly original: string;
+}
+
+export const DOCKER_HUB = 'docker.io';
+const LEGACY_DOCKER_HUB = 'index.docker.io';
+const OFFICIAL_PREFIX = 'library/';
+const DEFAULT_TAG = 'latest';
+const MAX_PATH_LENGTH = 255;
+// Docker sets no overall limit, but no valid reference comes near it (path ≤255, tag ≤128, digest ≤135,
+// DNS names ≤253); refusing longer text first keeps hostile input cheap to reject.
+const MAX_TEXT_LENGTH = 1024;
+
+// The grammar of distribution/reference (regexp.go), split into the parts we check one at a time so the
+// error can say which part is wrong.
+const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const HOST = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])`;
+const REGISTRY_PATTERN = new RegExp(`^${HOST}(?::[0-9]+)?$`);
+const PATH_COMPONENT_PATTERN = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const TAG_PATTERN = /^\w[\w.-]{0,127}$/;
+const IDENTIFIER_PATTERN = /^[a-f0-9]{64}$/;
+
+function invalid(text: string, problem: string): ProvenantError {
+  return new ProvenantError('INVALID_REFERENCE', `invalid image reference ${quote(text)}: ${problem}`);
+}
+
+/** Quotes untrusted text for a message: bounded length, control and non-ASCII characters escaped. */
+function quote(text: string): string {
+  const shown = text.length > 80 ? `${text.slice(0, 80)}…` : text;
+  return JSON.stringify(shown).replace(
+    /[^\x20-\x7e]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+function checkText(text: unknown): asserts text is string {
+  if (typeof text !== 'string') throw invalid(String(text), 'it is not a string');
+  if (text === '') throw invalid(text, 'it is empty');
+  if (text.length > MAX_TEXT_LENGTH) throw invalid(text, `it is longer than ${MAX_TEXT_LENGTH} characters`);
+  const bad = /[^\x21-\x7e]/.exec(text);
+  if (bad) {
+    throw invalid(
+      text,
+      `character ${quote(bad[0])} at position ${bad.index} is not allowed (printable ASCII only)`,
+    );
+  }
+}
+
+/**
+ * Splits a name (no tag, no digest) into registry and path the way Docker's splitDockerDomain does: the
+ * first component is a registry only if it is `localhost`, contains `.` or `:`, or has uppercase letters.
+ */
+function splitName(text: string, name: string): Repository {
+  if (name === '') throw invalid(text, 'the repository name is empty');
+  const slash = name.indexOf('/');
+  let registry = DOCKER_HUB;
+  let path = name;
+  if (slash >= 0) {
+    const first = name.slice(0, slash);
+    if (first === 'localhost' || /[.:]/.test(first) || first.toLowerCase() !== first) {
+      registry = first === LEGACY_DOCKER_HUB ? DOCKER_HUB : first;
+      path = name.slice(slash + 1);
+    }
+  }
+  if (registry === DOCKER_HUB && !path.includes('/')) path = OFFICIAL_PREFIX + path;
+
+  // Docker would re-read an invalid host as part of a domain-less path (`a_b.com/x`), a name no registry
+  // client can use; we refuse it instead.
+  if (!REGISTRY_PATTERN.test(registry)) throw invalid(text, `registry host ${quote(registry)} is invalid`);
+  if (path.toLowerCase() !== path) throw invalid(text, `repository path ${quote(path)} must be lowercase`);
+  for (const component of path.split('/')) {
+    if (!PATH_COMPONENT_PATTERN.test(component)) {
+      throw invalid(
+        text,
+        component === ''
+          ? `repository path ${quote(path)} has an empty component`
+          : `repository path component ${quote(component)} is invalid (lowercase letters and digits, separated by ".", "_", "__" or "-")`,
+      );
+    }
+  }
+  if (path.length > MAX_PATH_LENGTH) {
+    throw invalid(text, `repository path is ${path.length} characters long (at most ${MAX_PATH_LENGTH})`);
+  }
+  return { registry, path };
+}
+
+interface Parts {
+  readonly name: string;
+  readonly tag?: string;
+  readonly digest?: string;
+}
+
+function splitParts(text: string): Parts {
+  if (IDENTIFIER_PATTERN.test(text)) {
+    throw invalid(text, 'a bare 64-character hex string is an image ID, not a repository name');
+  }
+  let rest = text;
+  let digest: string | undefined;
+  const at = text.indexOf('@');
+  if (at >= 0) {
+    digest = text.slice(at + 1);
+    rest = text.slice(0, at);
+    const problem = digestProblem(digest);
+    if (problem !== undefined) throw invalid(text, `digest ${quote(digest)} ${problem}`);
+  }
+  // A ':' after the last '/' starts the tag; one before it belongs to a registry port.
+  const colon = rest.lastIndexOf(':');
+  if (colon > rest.lastIndexOf('/')) {
+    const tag = rest.slice(colon + 1);
+    if (!TAG_PATTERN.test(tag)) {
+      throw invalid(
+        text,
+        `tag ${quote(tag)} is invalid (letters, digits, "_", "." and "-", at most 128, not starting with "." or "-")`,
+      );
+    }
+    return digest === undefined
+      ? { name: rest.slice(0, colon), tag }
+      : { name: rest.slice(0, colon), tag, digest };
+  }
+  return digest === undefined ? { name: rest } : { name: rest, digest };
+}
+
+/**
+ * Parses an image reference as Docker's distribution/reference normalises it: `nginx` →
+ * `docker.io/library/nginx:latest`; `index.docker.io` → `docker.io`; `latest` only when neither tag nor
+ * digest is given. Throws INVALID_REFERENCE saying what is wrong.
+ */
+export function parseReference(text: string): ImageReference {
+  checkText(text);
+  const { name, tag, digest } = splitParts(text);
+  const repo = splitName(text, name);
+  if (digest === undefined) return { ...repo, tag: tag ?? DEFAULT_TAG, original: text };
+  // With both, the tag is kept for display; the digest is what gets resolved and verified.
+  return tag === undefined ? { ...repo, digest, original: text } : { ...repo, tag, digest, original: text };
+}
+
+/** Parses `registry/path` (a policy's signature repository, for instance); tags and digests are refused. */
+export function parseRepository(text: string): Repository {
+  checkText(text);
+  const { name, tag, digest } = splitParts(text);
+  if (tag !== undefined || digest !== undefined) {
+    throw invalid(text, 'a repository must not carry a tag or digest');
+  }
+  return splitName(text, name);
+}
+
+/** Whether `text` is a valid tag (`[\w][\w.-]{0,127}`). */
+export function isTag(text: string): boolean {
+  return TAG_PATTERN.test(text);
+}
+
+/** `registry/path`, e.g. `docker.io/library/nginx`. */
+export function repositoryName(repo: Repository): string {
+  return `${repo.registry}/${repo.path}`;
+}
+
+/** The canonical form `registry/path[:tag][@digest]`. */
+export function formatReference(ref: ImageReference): string {
+  const tag = ref.tag === undefined ? '' : `:${ref.tag}`;
+  const digest = ref.digest === undefined ? '' : `@${ref.digest}`;
+  return `${repositoryName(ref)}${tag}${digest}`;
+}
+
+/** The same reference pinned to `digest`; the tag stays, for display only. */
+export function withDigest(ref: ImageReference, digest: string): ImageReference {
+  const problem = digestProblem(digest);
+  if (problem !== undefined) throw invalid(digest, `digest ${problem}`);
+  return { ...ref, digest };
 }

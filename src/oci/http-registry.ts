@@ -1,0 +1,532 @@
+import { getCACertificates } from 'node:tls';
+import { Agent, type Dispatcher } from 'undici';
+import { ProvenantError } from '../errors.js';
+import {
+  anonymous,
+  basicAuthorization,
+  BearerTokens,
+  parseChallenges,
+  raceSignal,
+  type Challenge,
+  type CredentialStore,
+  type Credentials,
+  type TokenHttpRequest,
+  type TokenHttpResponse,
+} from './auth.js';
+import { digestOf, digestProblem, parseDigest, type ParsedDigest } from './digest.js';
+import { firstHeader, parseNextLink } from './http-headers.js';
+import { baseMediaType, isManifestMediaType, MANIFEST_MEDIA_TYPES, OCI_INDEX } from './media-types.js';
+import { DOCKER_HUB, isTag, parseRepository, repositoryName, type Repository } from './reference.js';
+import {
+  DISCARDED_BODY_BYTES,
+  invalidResponse,
+  RegistryTransport,
+  timeoutError,
+  type HttpRequest,
+  type HttpResponse,
+  type Operation,
+  type RegistryRequestEvent,
+  type RegistryRequestKind,
+  type TransportLimits,
+} from './registry-transport.js';
+import type { FetchedManifest, ReferrerDescriptor, Registry, RequestOptions } from './registry.js';
+
+export type { RegistryRequestEvent, RegistryRequestKind } from './registry-transport.js';
+
+export interface HttpRegistryLimits extends TransportLimits {
+  readonly maxManifestBytes: number;
+  /** Budget for a whole referrers listing, all pages together. */
+  readonly maxReferrersBytes: number;
+  readonly maxReferrersPages: number;
+}
+
+export const DEFAULT_LIMITS: HttpRegistryLimits = {
+  maxManifestBytes: 4 * 1024 * 1024,
+  maxReferrersBytes: 4 * 1024 * 1024,
+  maxReferrersPages: 16,
+  requestTimeoutMs: 10_000,
+  retries: 3,
+  retryBaseDelayMs: 200,
+  maxRedirects: 5,
+};
+
+export interface HttpRegistryOptions {
+  readonly credentials?: CredentialStore;
+  /** PEM certificates of private CAs, trusted in addition to the system roots. */
+  readonly caCertificates?: readonly string[];
+  /** `host:port` entries reached over plain HTTP; every other registry is HTTPS only. */
+  readonly insecureRegistries?: readonly string[];
+  readonly limits?: Partial<HttpRegistryLimits>;
+  readonly onRequest?: (event: RegistryRequestEvent) => void;
+  /** Replaces the undici Agent this client would build (tests, proxies); it is not closed by `close()`. */
+  readonly dispatcher?: Dispatcher;
+}
+
+const MAX_TOKEN_BYTES = 1024 * 1024;
+const DOCKER_HUB_API_HOST = 'registry-1.docker.io';
+
+type AuthState =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'basic' }
+  | { readonly kind: 'bearer'; readonly challenge: Challenge };
+
+function parseJsonObject(bytes: Uint8Array): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The Registry port over HTTP (OCI distribution API) with undici. One instance keeps one connection pool,
+ * one auth state per registry and one bearer-token cache; share it across requests and `close()` it on
+ * shutdown.
+ */
+export class HttpRegistry implements Registry {
+  private readonly limits: HttpRegistryLimits;
+  private readonly credentials: CredentialStore;
+  private readonly insecure: ReadonlySet<string>;
+  private readonly dispatcher: Dispatcher;
+  private readonly ownsDispatcher: boolean;
+  private readonly transport: RegistryTransport;
+  private readonly authStates = new Map<string, AuthState>();
+  private readonly pings = new Map<string, Promise<AuthState>>();
+  private readonly tokens: BearerTokens;
+
+  constructor(options: HttpRegistryOptions = {}) {
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.credentials = options.credentials ?? anonymous;
+    this.insecure = new Set((options.insecureRegistries ?? []).map((host) => host.toLowerCase()));
+    if (options.dispatcher !== undefined) {
+      this.dispatcher = options.dispatcher;
+      this.ownsDispatcher = false;
+    } else {
+      const ca = options.caCertificates ?? [];
+      this.dispatcher = new Agent(
+        ca.length > 0 ? { connect: { ca: [...getCACertificates('default'), ...ca] } } : {},
+      );
+      this.ownsDispatcher = true;
+    }
+    this.transport = new RegistryTransport(this.dispatcher, this.limits, options.onRequest);
+    this.tokens = new BearerTokens((request, registry) => this.tokenTransport(request, registry));
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsDispatcher) await this.dispatcher.close();
+  }
+
+  async getManifest(
+    repo: Repository,
+    reference: string,
+    options?: RequestOptions,
+  ): Promise<FetchedManifest | null> {
+    const target = this.target(repo, reference);
+    const op = this.operation(target.repo, 'manifest', `manifest ${target.name}`, options);
+    return this.guard(op, async () => {
+      const response = await this.authorized(op, target.repo, {
+        url: this.url(target.repo, `manifests/${reference}`),
+        method: 'GET',
+        headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') },
+        maxBytes: this.limits.maxManifestBytes,
+      });
+      if (response.status === 404) return null;
+      this.expectOk(op, response);
+      return this.checkManifest(op, reference, response);
+    });
+  }
+
+  async headManifest(repo: Repository, reference: string, options?: RequestOptions): Promise<string | null> {
+    const target = this.target(repo, reference);
+    const op = this.operation(target.repo, 'manifest', `manifest ${target.name}`, options);
+    const answer = await this.guard(op, async () => {
+      const response = await this.authorized(op, target.repo, {
+        url: this.url(target.repo, `manifests/${reference}`),
+        method: 'HEAD',
+        headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') },
+        maxBytes: 0,
+      });
+      if (response.status === 404) return null;
+      this.expectOk(op, response);
+      const contentType = baseMediaType(firstHeader(response.headers['content-type']));
+      if (contentType !== '' && !isManifestMediaType(contentType)) {
+        throw this.invalid(
+          op,
+          `answered with unsupported manifest type ${JSON.stringify(contentType.slice(0, 100))}`,
+        );
+      }
+      const announced = firstHeader(response.headers['docker-content-digest']);
+      if (announced !== undefined && digestProblem(announced) !== undefined) {
+        throw this.invalid(op, 'sent a malformed Docker-Content-Digest');
+      }
+      if (parseDigest(reference) !== undefined) {
+        if (announced !== undefined && announced !== reference) {
+          throw this.invalid(op, `announced digest ${announced} for a request by digest ${reference}`);
+        }
+        return reference;
+      }
+      return announced;
+    });
+    // Registries need not send Docker-Content-Digest; then the digest can only come from the bytes.
+    if (answer === undefined) return (await this.getManifest(repo, reference, options))?.digest ?? null;
+    return answer;
+  }
+
+  async getBlob(
+    repo: Repository,
+    digest: string,
+    maxBytes: number,
+    options?: RequestOptions,
+  ): Promise<Uint8Array> {
+    const target = this.target(repo, digest, 'digest');
+    const op = this.operation(target.repo, 'blob', `blob ${target.name}`, options);
+    return this.guard(op, async () => {
+      const response = await this.authorized(op, target.repo, {
+        url: this.url(target.repo, `blobs/${digest}`),
+        method: 'GET',
+        headers: {},
+        maxBytes,
+      });
+      if (response.status === 404) {
+        throw this.invalid(op, 'does not have a blob that a manifest refers to (HTTP 404)');
+      }
+      this.expectOk(op, response);
+      if (digestOf(response.body, target.digest?.algorithm) !== digest) {
+        throw this.invalid(op, 'served blob content whose digest differs from the one requested');
+      }
+      return response.body;
+    });
+  }
+
+  async getReferrers(
+    repo: Repository,
+    digest: string,
+    options?: RequestOptions,
+  ): Promise<ReferrerDescriptor[] | null> {
+    const target = this.target(repo, digest, 'digest');
+    const op = this.operation(target.repo, 'referrers', `referrers of ${target.name}`, options);
+    return this.guard(op, async () => {
+      const descriptors: ReferrerDescriptor[] = [];
+      let url: URL | undefined = this.url(target.repo, `referrers/${digest}`);
+      let budget = this.limits.maxReferrersBytes;
+      for (let page = 0; url !== undefined; page++) {
+        if (page >= this.limits.maxReferrersPages) {
+          throw this.invalid(op, `listed referrers over more than ${this.limits.maxReferrersPages} pages`);
+        }
+        const response = await this.authorized(op, target.repo, {
+          url,
+          method: 'GET',
+          headers: { accept: OCI_INDEX },
+          maxBytes: budget,
+        });
+        const contentType = baseMediaType(firstHeader(response.headers['content-type']));
+        // Registries without the API answer 404 (distribution 2.8), 400 or 406, or serve something else.
+        const unsupported =
+          [400, 404, 406].includes(response.status) || (response.status === 200 && contentType !== OCI_INDEX);
+        if (unsupported && page === 0) return null;
+        this.expectOk(op, response);
+        if (contentType !== OCI_INDEX) {
+          throw this.invalid(op, 'switched content type between referrers pages');
+        }
+        budget -= response.body.byteLength;
+        descriptors.push(...this.referrerDescriptors(op, response.body));
+        url = parseNextLink(response.headers.link, response.url);
+        if (url !== undefined && url.origin !== response.url.origin) {
+          throw this.invalid(op, 'pointed the next referrers page at another origin');
+        }
+      }
+      return descriptors;
+    });
+  }
+
+  /**
+   * Validates what goes into the URL path: the repository (re-parsed, which also normalises Docker Hub
+   * names) and the reference.
+   */
+  private target(
+    repo: Repository,
+    reference: string,
+    accept: 'tag-or-digest' | 'digest' = 'tag-or-digest',
+  ): { repo: Repository; name: string; digest: ParsedDigest | undefined } {
+    const normalised = parseRepository(repositoryName(repo));
+    const digest = parseDigest(reference);
+    if (digest === undefined && (accept === 'digest' || !isTag(reference))) {
+      const expected = accept === 'digest' ? 'a digest' : 'a tag or digest';
+      throw new ProvenantError(
+        'INVALID_REFERENCE',
+        `${JSON.stringify(reference.slice(0, 150))} is not ${expected}`,
+      );
+    }
+    const separator = digest === undefined ? ':' : '@';
+    return { repo: normalised, name: `${normalised.path}${separator}${reference}`, digest };
+  }
+
+  private operation(
+    repo: Repository,
+    kind: RegistryRequestKind,
+    what: string,
+    options: RequestOptions | undefined,
+  ): Operation {
+    return { registry: repo.registry, kind, what, signal: options?.signal };
+  }
+
+  private origin(registry: string): string {
+    const scheme = this.insecure.has(registry.toLowerCase()) ? 'http' : 'https';
+    return `${scheme}://${registry === DOCKER_HUB ? DOCKER_HUB_API_HOST : registry}`;
+  }
+
+  private url(repo: Repository, rest: string): URL {
+    return new URL(`${this.origin(repo.registry)}/v2/${repo.path}/${rest}`);
+  }
+
+  private invalid(op: Operation, problem: string): ProvenantError {
+    return invalidResponse(op, problem);
+  }
+
+  private expectOk(op: Operation, response: HttpResponse): void {
+    if (response.status === 200) return;
+    if (response.status >= 500) {
+      throw new ProvenantError(
+        'REGISTRY_UNAVAILABLE',
+        `registry ${op.registry} is unavailable: HTTP ${response.status} (${op.what})`,
+      );
+    }
+    throw this.invalid(op, `answered HTTP ${response.status}`);
+  }
+
+  /** Runs an operation so that nothing escapes without a reason code, and a passed deadline reads as one. */
+  private async guard<T>(op: Operation, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      if (err instanceof ProvenantError) throw err;
+      if (op.signal?.aborted) throw timeoutError(op, err);
+      throw new ProvenantError('INTERNAL_ERROR', `registry ${op.registry}: unexpected failure (${op.what})`, {
+        cause: err,
+      });
+    }
+  }
+
+  private checkManifest(op: Operation, reference: string, response: HttpResponse): FetchedManifest {
+    const body = response.body;
+    const requested = parseDigest(reference);
+    if (requested !== undefined && digestOf(body, requested.algorithm) !== reference) {
+      throw this.invalid(op, 'served a manifest whose digest differs from the one requested');
+    }
+    const announced = firstHeader(response.headers['docker-content-digest']);
+    if (announced !== undefined) {
+      const parsed = parseDigest(announced);
+      if (parsed === undefined) throw this.invalid(op, 'sent a malformed Docker-Content-Digest');
+      if (digestOf(body, parsed.algorithm) !== announced) {
+        throw this.invalid(op, 'sent a Docker-Content-Digest that does not match the manifest bytes');
+      }
+    }
+    const document = parseJsonObject(body);
+    if (document === undefined) throw this.invalid(op, 'served a manifest that is not a JSON object');
+    if (document['schemaVersion'] !== 2) {
+      throw this.invalid(op, 'served a manifest whose schemaVersion is not 2');
+    }
+    const contentType = baseMediaType(firstHeader(response.headers['content-type']));
+    const declared = document['mediaType'];
+    if (declared !== undefined && typeof declared !== 'string') {
+      throw this.invalid(op, 'served a manifest whose mediaType is not a string');
+    }
+    if (declared !== undefined && isManifestMediaType(contentType) && declared !== contentType) {
+      throw this.invalid(op, `served a ${declared} manifest as ${contentType}`);
+    }
+    const mediaType = declared ?? contentType;
+    if (!isManifestMediaType(mediaType)) {
+      throw this.invalid(op, `served unsupported manifest type ${JSON.stringify(mediaType.slice(0, 100))}`);
+    }
+    return { digest: requested === undefined ? digestOf(body) : reference, mediaType, bytes: body };
+  }
+
+  private referrerDescriptors(op: Operation, body: Uint8Array): ReferrerDescriptor[] {
+    const index = parseJsonObject(body);
+    if (index === undefined) {
+      throw this.invalid(op, 'listed referrers in something that is not a JSON object');
+    }
+    const manifests = index['manifests'] ?? [];
+    if (!Array.isArray(manifests)) throw this.invalid(op, 'listed referrers without a manifests array');
+    return manifests.map((raw: unknown) => {
+      const entry = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+      const { mediaType, digest, size, artifactType, annotations } = entry;
+      if (
+        typeof mediaType !== 'string' ||
+        typeof digest !== 'string' ||
+        parseDigest(digest) === undefined ||
+        typeof size !== 'number' ||
+        !Number.isSafeInteger(size) ||
+        size < 0 ||
+        (artifactType !== undefined && typeof artifactType !== 'string')
+      ) {
+        throw this.invalid(op, 'listed a malformed referrer descriptor');
+      }
+      let notes: Record<string, string> | undefined;
+      if (annotations !== undefined) {
+        if (typeof annotations !== 'object' || annotations === null || Array.isArray(annotations)) {
+          throw this.invalid(op, 'listed referrer annotations that are not an object');
+        }
+        notes = Object.create(null) as Record<string, string>;
+        for (const [key, value] of Object.entries(annotations)) {
+          if (typeof value !== 'string') {
+            throw this.invalid(op, 'listed a referrer annotation that is not a string');
+          }
+          notes[key] = value;
+        }
+      }
+      return {
+        mediaType,
+        digest,
+        size,
+        ...(artifactType === undefined ? {} : { artifactType }),
+        ...(notes === undefined ? {} : { annotations: notes }),
+      };
+    });
+  }
+
+  /**
+   * Sends a registry request with the credentials the registry asks for: learns the scheme from a ping
+   * (when we hold credentials) or from the first 401, then answers it once. A refusal after that is final.
+   */
+  private async authorized(op: Operation, repo: Repository, request: HttpRequest): Promise<HttpResponse> {
+    const credentials = this.credentials.lookup(repo.registry);
+    const scope = `repository:${repo.path}:pull`;
+    let state = this.authStates.get(repo.registry);
+    if (state === undefined && credentials !== undefined) state = await this.ping(op, repo.registry);
+    let authorization =
+      state === undefined ? undefined : await this.authorization(op, state, credentials, scope);
+
+    let response = await this.transport.exchange(op, request, authorization);
+    if (response.status === 401) {
+      const previous = state;
+      state = this.learn(op, response);
+      if (authorization !== undefined) {
+        // Refused Basic credentials stay refused; a refused token may just have expired, so trade once more.
+        if (state.kind !== 'bearer' && previous?.kind === state.kind) {
+          throw this.refused(op, repo, credentials, 401);
+        }
+        if (state.kind === 'bearer') this.tokens.forget(repo.registry);
+      }
+      authorization = await this.authorization(op, state, credentials, scope);
+      if (authorization === undefined) throw this.refused(op, repo, credentials, 401);
+      response = await this.transport.exchange(op, request, authorization);
+    }
+    if (response.status === 401 || response.status === 403) {
+      throw this.refused(op, repo, credentials, response.status);
+    }
+    return response;
+  }
+
+  private refused(
+    op: Operation,
+    repo: Repository,
+    credentials: Credentials | undefined,
+    status: number,
+  ): ProvenantError {
+    const who =
+      credentials === undefined
+        ? 'anonymous access (no credentials configured)'
+        : 'the configured credentials';
+    return new ProvenantError(
+      'REGISTRY_AUTH_FAILED',
+      `registry ${op.registry} refused ${who} for repository ${repo.path} (HTTP ${status}, ${op.what})`,
+    );
+  }
+
+  /** Records how a registry wants to be authenticated, from a 401's challenges. */
+  private learn(op: Operation, response: HttpResponse): AuthState {
+    const challenges = parseChallenges(response.headers['www-authenticate']);
+    const bearer = challenges.find((c) => c.scheme === 'bearer');
+    const basic = challenges.find((c) => c.scheme === 'basic');
+    let state: AuthState;
+    if (bearer !== undefined) {
+      BearerTokens.realmOf(bearer, op.registry);
+      state = { kind: 'bearer', challenge: bearer };
+    } else if (basic !== undefined) {
+      state = { kind: 'basic' };
+    } else {
+      throw this.invalid(op, 'answered 401 without a Basic or Bearer challenge');
+    }
+    this.authStates.set(op.registry, state);
+    return state;
+  }
+
+  private ping(op: Operation, registry: string): Promise<AuthState> {
+    let pending = this.pings.get(registry);
+    if (pending === undefined) {
+      const pingOp: Operation = { registry, kind: 'ping', what: 'the API root /v2/', signal: undefined };
+      pending = this.transport
+        .exchange(
+          pingOp,
+          {
+            url: new URL(`${this.origin(registry)}/v2/`),
+            method: 'GET',
+            headers: {},
+            maxBytes: DISCARDED_BODY_BYTES,
+          },
+          undefined,
+        )
+        .then((response) => {
+          const state: AuthState = response.status === 401 ? this.learn(pingOp, response) : { kind: 'none' };
+          this.authStates.set(registry, state);
+          return state;
+        })
+        .finally(() => this.pings.delete(registry));
+      this.pings.set(registry, pending);
+    }
+    return raceSignal(pending, op.signal);
+  }
+
+  private async authorization(
+    op: Operation,
+    state: AuthState,
+    credentials: Credentials | undefined,
+    scope: string,
+  ): Promise<string | undefined> {
+    switch (state.kind) {
+      case 'none':
+        return undefined;
+      case 'basic':
+        if (credentials?.kind === 'basic') {
+          return basicAuthorization(credentials.username, credentials.password);
+        }
+        if (credentials?.kind === 'registry-token') return `Bearer ${credentials.token}`;
+        return undefined;
+      case 'bearer': {
+        if (credentials?.kind === 'registry-token') return `Bearer ${credentials.token}`;
+        const token = await this.tokens.token(
+          { registry: op.registry, challenge: state.challenge, scope, credentials },
+          op.signal,
+        );
+        return `Bearer ${token}`;
+      }
+    }
+  }
+
+  private async tokenTransport(request: TokenHttpRequest, registry: string): Promise<TokenHttpResponse> {
+    const url = request.url;
+    const op: Operation = {
+      registry,
+      kind: 'token',
+      what: `a token from ${url.origin}${url.pathname}`,
+      signal: undefined,
+    };
+    // Credentials go out in clear text only where the operator accepted plain HTTP.
+    const plainAllowed =
+      this.insecure.has(url.host.toLowerCase()) || this.insecure.has(registry.toLowerCase());
+    if (url.protocol !== 'https:' && !plainAllowed) {
+      throw this.invalid(op, 'named a token service on plain HTTP');
+    }
+    const { authorization, ...headers } = request.headers;
+    const response = await this.transport.exchange(
+      op,
+      { ...request, headers, maxBytes: MAX_TOKEN_BYTES },
+      authorization,
+    );
+    return { status: response.status, body: response.body };
+  }
+}

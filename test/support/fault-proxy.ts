@@ -1,0 +1,286 @@
+/**
+ * A plain-HTTP proxy on loopback in front of a real test registry. It forwards everything unchanged
+ * until a test injects a fault for matching requests: an error status (with Retry-After), a hang, an
+ * oversized body, a wrong Docker-Content-Digest, another path's answer, a 307 redirect to a second loopback origin (which
+ * records whether an Authorization header reached it), or referrers listings split into linked pages.
+ * The registry behind it stays real; the proxy only bends its answers.
+ */
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TestRegistry } from './registry.js';
+
+export type Fault =
+  /** Answer with this status instead of forwarding; `retryAfter` becomes the Retry-After header. */
+  | { readonly kind: 'status'; readonly status: number; readonly retryAfter?: string }
+  /** Accept the request and never answer. */
+  | { readonly kind: 'hang' }
+  /** Forward, but replace the body with `bytes` bytes; announced in Content-Length or sent chunked. */
+  | { readonly kind: 'oversize'; readonly bytes: number; readonly announce: boolean }
+  /** Forward, but announce another (well-formed) Docker-Content-Digest. */
+  | { readonly kind: 'wrong-digest' }
+  /** Answer 307 to the same path on the redirect origin, which serves the upstream content. */
+  | { readonly kind: 'redirect' }
+  /** Answer with the registry's (well-formed, self-consistent) answer for another path. */
+  | { readonly kind: 'substitute'; readonly path: string }
+  /** Serve a referrers index in pages of `pageSize`, linked with `Link: <…>; rel="next"`. */
+  | { readonly kind: 'paginate'; readonly pageSize: number };
+
+export interface FaultRule {
+  readonly method?: string;
+  /** Substring of, or pattern for, the request path (query included). */
+  readonly path?: string | RegExp;
+  /** Matching requests that get the fault; unlimited when absent. */
+  readonly times?: number;
+  readonly fault: Fault;
+}
+
+export interface RecordedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly authorization: string | undefined;
+}
+
+export interface FaultProxy {
+  /** `127.0.0.1:PORT`, plain HTTP. */
+  readonly host: string;
+  /** Every request the proxy received, in order. */
+  readonly requests: RecordedRequest[];
+  /** The second origin that redirected requests land on. */
+  readonly redirectTarget: { readonly origin: string; readonly requests: RecordedRequest[] };
+  inject(rule: FaultRule): void;
+  /** Drops every rule and record. */
+  reset(): void;
+  stop(): Promise<void>;
+}
+
+export interface FaultProxyOptions {
+  /** Authorization the redirect origin uses to fetch from the upstream registry; Basic from the registry's user by default. */
+  readonly upstreamAuthorization?: string;
+}
+
+interface Upstream {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+}
+
+const WRONG_DIGEST = `sha256:${'0'.repeat(64)}`;
+const HOP_HEADERS = ['connection', 'keep-alive', 'transfer-encoding', 'host', 'content-length'];
+
+function forward(
+  registry: TestRegistry,
+  method: string,
+  path: string,
+  headers: IncomingHttpHeaders,
+  body: Buffer,
+): Promise<Upstream> {
+  const [hostname, port] = registry.host.split(':');
+  const outgoing: IncomingHttpHeaders = { ...headers };
+  for (const name of HOP_HEADERS) delete outgoing[name];
+  if (body.length > 0) outgoing['content-length'] = String(body.length);
+  const options = { hostname, port: Number(port), method, path, headers: outgoing };
+  return new Promise((resolve, reject) => {
+    const req = registry.tls ? httpsRequest({ ...options, ca: registry.caPem }) : httpRequest(options);
+    req.once('error', reject);
+    req.once('response', (res: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.once('error', reject);
+      res.once('end', () =>
+        resolve({ status: res.statusCode ?? 502, headers: res.headers, body: Buffer.concat(chunks) }),
+      );
+    });
+    req.end(body);
+  });
+}
+
+async function readAll(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function passHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && !HOP_HEADERS.includes(name)) out[name] = value;
+  }
+  return out;
+}
+
+function send(res: ServerResponse, upstream: Upstream, method: string): void {
+  res.writeHead(upstream.status, {
+    ...passHeaders(upstream.headers),
+    'content-length': String(upstream.body.length),
+  });
+  res.end(method === 'HEAD' ? undefined : upstream.body);
+}
+
+function listen(server: Server): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve(`127.0.0.1:${(server.address() as AddressInfo).port}`));
+  });
+}
+
+function matches(rule: FaultRule, method: string, path: string): boolean {
+  if (rule.method !== undefined && rule.method !== method) return false;
+  if (rule.path === undefined) return true;
+  return typeof rule.path === 'string' ? path.includes(rule.path) : rule.path.test(path);
+}
+
+function paginate(res: ServerResponse, upstream: Upstream, path: string, pageSize: number): void {
+  const url = new URL(path, 'http://proxy');
+  const page = Number(url.searchParams.get('page') ?? '0');
+  const index = JSON.parse(upstream.body.toString('utf8')) as { manifests?: { digest?: string }[] };
+  // Each page re-reads the whole listing upstream, so the order must not change between reads.
+  const all = [...(index.manifests ?? [])].sort((a, b) => String(a.digest).localeCompare(String(b.digest)));
+  const body = Buffer.from(
+    JSON.stringify({ ...index, manifests: all.slice(page * pageSize, (page + 1) * pageSize) }),
+  );
+  const headers: Record<string, string | string[]> = {
+    ...passHeaders(upstream.headers),
+    'content-length': String(body.length),
+  };
+  if ((page + 1) * pageSize < all.length) {
+    url.searchParams.set('page', String(page + 1));
+    headers['link'] = `<${url.pathname}${url.search}>; rel="next"`;
+  }
+  res.writeHead(upstream.status, headers);
+  res.end(body);
+}
+
+export async function startFaultProxy(
+  registry: TestRegistry,
+  options: FaultProxyOptions = {},
+): Promise<FaultProxy> {
+  const rules: { rule: FaultRule; left: number }[] = [];
+  const requests: RecordedRequest[] = [];
+  const redirected: RecordedRequest[] = [];
+  const upstreamAuthorization =
+    options.upstreamAuthorization ??
+    (registry.username !== undefined && registry.password !== undefined
+      ? `Basic ${Buffer.from(`${registry.username}:${registry.password}`).toString('base64')}`
+      : undefined);
+
+  const side = createServer((req, res) => {
+    const path = req.url ?? '/';
+    redirected.push({ method: req.method ?? 'GET', path, authorization: req.headers.authorization });
+    const headers: IncomingHttpHeaders = { ...req.headers };
+    delete headers.authorization;
+    if (upstreamAuthorization !== undefined) headers.authorization = upstreamAuthorization;
+    forward(registry, req.method ?? 'GET', path, headers, Buffer.alloc(0)).then(
+      (upstream) => send(res, upstream, req.method ?? 'GET'),
+      () => res.writeHead(502).end(),
+    );
+  });
+  const sideHost = await listen(side);
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const method = req.method ?? 'GET';
+    const path = req.url ?? '/';
+    requests.push({ method, path, authorization: req.headers.authorization });
+    const body = await readAll(req);
+    const entry = rules.find((r) => r.left > 0 && matches(r.rule, method, path));
+    if (entry !== undefined) entry.left--;
+    const fault = entry?.rule.fault;
+
+    switch (fault?.kind) {
+      case 'hang':
+        return;
+      case 'status':
+        res.writeHead(fault.status, {
+          'content-type': 'application/json',
+          ...(fault.retryAfter === undefined ? {} : { 'retry-after': fault.retryAfter }),
+        });
+        res.end('{"errors":[{"code":"UNAVAILABLE","message":"injected fault"}]}');
+        return;
+      case 'redirect':
+        res.writeHead(307, { location: `http://${sideHost}${path}`, 'content-length': '0' });
+        res.end();
+        return;
+      default:
+        break;
+    }
+
+    const upstreamPath =
+      fault?.kind === 'paginate'
+        ? path.replace(/[?&]page=\d+/, '')
+        : fault?.kind === 'substitute'
+          ? fault.path
+          : path;
+    const upstream = await forward(registry, method, upstreamPath, req.headers, body);
+    switch (fault?.kind) {
+      case 'wrong-digest':
+        send(
+          res,
+          { ...upstream, headers: { ...upstream.headers, 'docker-content-digest': WRONG_DIGEST } },
+          method,
+        );
+        return;
+      case 'oversize': {
+        const headers = passHeaders(upstream.headers);
+        if (fault.announce) headers['content-length'] = String(fault.bytes);
+        res.writeHead(200, headers);
+        const chunk = Buffer.alloc(64 * 1024, 0x20);
+        let left = fault.bytes;
+        const pump = () => {
+          while (left > 0) {
+            const piece = chunk.subarray(0, Math.min(left, chunk.length));
+            left -= piece.length;
+            if (!res.write(piece)) {
+              res.once('drain', pump);
+              return;
+            }
+          }
+          res.end();
+        };
+        res.once('close', () => (left = 0));
+        pump();
+        return;
+      }
+      case 'paginate':
+        if (upstream.status === 200) return paginate(res, upstream, path, fault.pageSize);
+        return send(res, upstream, method);
+      default:
+        send(res, upstream, method);
+    }
+  };
+
+  const proxy = createServer((req, res) => {
+    handle(req, res).catch(() => {
+      if (!res.headersSent) res.writeHead(502).end();
+      else res.destroy();
+    });
+  });
+  const host = await listen(proxy);
+
+  const close = (server: Server) =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+
+  return {
+    host,
+    requests,
+    redirectTarget: { origin: `http://${sideHost}`, requests: redirected },
+    inject: (rule) => rules.push({ rule, left: rule.times ?? Number.POSITIVE_INFINITY }),
+    reset: () => {
+      rules.length = 0;
+      requests.length = 0;
+      redirected.length = 0;
+    },
+    stop: async () => {
+      await Promise.all([close(proxy), close(side)]);
+    },
+  };
+}
