@@ -16,6 +16,15 @@ export default defineConfig({
         },
       },
       {
+        // sigstore-conformance: every bundle-verify case through the real CLI as subprocesses (140 runs).
+        test: {
+          name: 'conformance',
+          include: ['test/conformance/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 600_000,
+        },
+      },
+      {
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],

@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { NoMatchAction } from '../policy/types.js';
 import { parseDuration } from './duration.js';
@@ -11,6 +12,7 @@ export const VERIFY_FLAGS = {
   'registry-config': { type: 'string' },
   'registry-ca': { type: 'string', multiple: true },
   'insecure-registry': { type: 'string', multiple: true },
+  'trust-root': { type: 'string', multiple: true },
   output: { type: 'string', short: 'o', default: 'text' },
   timeout: { type: 'string', default: '30s' },
   help: { type: 'boolean', short: 'h' },
@@ -22,6 +24,8 @@ export interface VerifyFlags {
   readonly registryConfig?: string;
   readonly registryCa: string[];
   readonly insecureRegistries: string[];
+  /** Custom Sigstore trusted roots that keyless authorities can name in `trustRoot`. */
+  readonly trustRoots: { readonly name: string; readonly path: string }[];
   readonly output: OutputFormat;
   readonly timeoutMs: number;
 }
@@ -60,9 +64,21 @@ export function verifyFlags(values: VerifyValues): VerifyFlags {
     ...(values['registry-config'] ? { registryConfig: values['registry-config'] } : {}),
     registryCa: values['registry-ca'] ?? [],
     insecureRegistries: values['insecure-registry'] ?? [],
+    trustRoots: (values['trust-root'] ?? []).map(parseTrustRootFlag),
     output,
     timeoutMs,
   };
+}
+
+/** `NAME=FILE`, or `FILE` named after its base name without extension (`corp.json` → `corp`). */
+function parseTrustRootFlag(text: string): { name: string; path: string } {
+  const eq = text.indexOf('=');
+  const name = eq > 0 ? text.slice(0, eq) : basename(text).replace(/\.json$/i, '');
+  const path = eq > 0 ? text.slice(eq + 1) : text;
+  if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name) || !path) {
+    throw new UsageError(`--trust-root takes NAME=FILE with a lowercase NAME (got "${text}")`);
+  }
+  return { name, path };
 }
 
 export const VERIFY_FLAGS_HELP = `  --policy PATH              policy YAML file or directory (repeatable, required)
@@ -70,5 +86,6 @@ export const VERIFY_FLAGS_HELP = `  --policy PATH              policy YAML file 
   --registry-config FILE     Docker config.json with registry credentials
   --registry-ca FILE         PEM CA certificate(s) for registries with a private CA (repeatable)
   --insecure-registry HOST:PORT  use plain HTTP for this registry (repeatable)
+  --trust-root NAME=FILE     a trusted_root.json that keyless authorities can name as trustRoot (repeatable)
   --output text|json         output format (default text)
   --timeout DURATION         deadline for the whole verification, e.g. 30s (default 30s)`;

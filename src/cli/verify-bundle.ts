@@ -18,7 +18,13 @@ FILE_OR_DIGEST is the artifact, or sha256:<hex> of it. Without --trusted-root th
 public-good root is used. Exit 0 only when the bundle verifies; 1 when it does not; 2 for bad usage.`;
 
 const EXIT = { verified: 0, failed: 1, usage: 2 } as const;
-const FLAGS = ['--bundle', '--certificate-identity', '--certificate-oidc-issuer', '--key', '--trusted-root'] as const;
+const FLAGS = [
+  '--bundle',
+  '--certificate-identity',
+  '--certificate-oidc-issuer',
+  '--key',
+  '--trusted-root',
+] as const;
 type Flag = (typeof FLAGS)[number];
 // Identity and issuer are compared exactly, like cosign's --certificate-identity / --certificate-oidc-issuer.
 const CLI_THRESHOLDS = { tlogThreshold: 1, ctlogThreshold: 1, timestampThreshold: 1 };

@@ -20,6 +20,8 @@ export interface SchemaNode {
   default?: unknown;
 }
 
+import { CERTIFICATE_EXTENSION_NAMES } from '../verify/index.js';
+
 const NAME_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 
 const keyAuthority: SchemaNode = {
@@ -36,6 +38,48 @@ const keyAuthority: SchemaNode = {
   },
 };
 
+const stringField = (description: string): SchemaNode => ({ type: 'string', description, minLength: 1, maxLength: 1024 });
+
+const keylessIdentity: SchemaNode = {
+  type: 'object',
+  description: 'An allowed signer identity: every field set must match (regular expressions are anchored).',
+  properties: {
+    issuer: stringField('OIDC issuer of the Fulcio certificate, exactly (e.g. https://token.actions.githubusercontent.com).'),
+    issuerRegExp: stringField('OIDC issuer as an anchored regular expression.'),
+    subject: stringField("The certificate's subject alternative name (URI, e-mail), exactly."),
+    subjectRegExp: stringField('The subject alternative name as an anchored regular expression.'),
+  },
+};
+
+const certificateConstraints: SchemaNode = {
+  type: 'object',
+  description:
+    'Constraints on Fulcio certificate extensions by name (v2 OIDs, falling back to v1), each exact or as <name>RegExp (anchored).',
+  properties: Object.fromEntries(
+    CERTIFICATE_EXTENSION_NAMES.flatMap((name) => [
+      [name, stringField(`Fulcio extension ${name}, exactly.`)],
+      [`${name}RegExp`, stringField(`Fulcio extension ${name} as an anchored regular expression.`)],
+    ]),
+  ),
+};
+
+const keylessAuthority: SchemaNode = {
+  type: 'object',
+  description: 'Trust Fulcio-certified (keyless) signatures from the listed identities.',
+  required: ['identities'],
+  properties: {
+    trustRoot: {
+      type: 'string',
+      description: 'Which Sigstore instance to trust: public-good (default), github, or the name of a TrustRoot.',
+      minLength: 1,
+      maxLength: 253,
+      default: 'public-good',
+    },
+    identities: { type: 'array', minItems: 1, maxItems: 32, items: keylessIdentity, description: 'Allowed identities; one must match.' },
+    certificate: certificateConstraints,
+  },
+};
+
 const authority: SchemaNode = {
   type: 'object',
   description: 'A named trust anchor. Signature and attestation requirements refer to authorities by name.',
@@ -48,6 +92,7 @@ const authority: SchemaNode = {
       maxLength: 63,
     },
     key: keyAuthority,
+    keyless: keylessAuthority,
   },
 };
 
@@ -84,7 +129,7 @@ export const policySpecSchema: SchemaNode = {
     },
     authorities: {
       type: 'array',
-      description: 'Named trust anchors: static keys (key) or, later, Fulcio identities (keyless).',
+      description: 'Named trust anchors: static keys (key) or Fulcio identities (keyless).',
       minItems: 1,
       maxItems: 32,
       items: authority,

@@ -2,7 +2,7 @@
  * Policy model v1alpha1, group provenant.dev. These types mirror the CRD schema; keep them in step.
  * `spec` is what users write; `CompiledPolicy` is the validated, immutable form that admissions use.
  */
-import type { Authority } from '../verify/types.js';
+import type { Authority, CertificateExtensionPolicy, KeylessIdentity } from '../verify/types.js';
 
 export const API_GROUP = 'provenant.dev';
 export const API_VERSION = 'provenant.dev/v1alpha1';
@@ -22,9 +22,16 @@ export interface KeyAuthoritySpec {
   readonly publicKey: string;
 }
 
+export interface KeylessAuthoritySpec {
+  readonly trustRoot?: string;
+  readonly identities: readonly KeylessIdentity[];
+  readonly certificate?: CertificateExtensionPolicy;
+}
+
 export interface AuthoritySpec {
   readonly name: string;
   readonly key?: KeyAuthoritySpec;
+  readonly keyless?: KeylessAuthoritySpec;
 }
 
 export interface SignaturesSpec {

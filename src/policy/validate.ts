@@ -103,12 +103,14 @@ function semanticProblems(
     if (seen.has(authority.name))
       problems.push({ field: `${field}.name`, message: `duplicate authority name "${authority.name}"` });
     seen.add(authority.name);
-    const kinds = [authority.key].filter((k) => k !== undefined);
+    const kinds = [authority.key, authority.keyless].filter((k) => k !== undefined);
     if (kinds.length !== 1) {
-      problems.push({ field, message: 'must set exactly one of: key' });
+      problems.push({ field, message: 'must set exactly one of: key, keyless' });
     }
     const problem = kinds.length === 1 ? compileAuthority(authority) : undefined;
-    if (problem) problems.push({ field: authority.key ? `${field}.key.publicKey` : field, message: problem });
+    if (problem) {
+      problems.push({ field: authority.key ? `${field}.key.publicKey` : `${field}.keyless`, message: problem });
+    }
   });
 
   if (spec.signatures) {

@@ -1,4 +1,5 @@
 import type { ReasonCode } from '../errors.js';
+import type { TrustStore } from '../trust/trust-store.js';
 
 /**
  * What discovery found attached to an image digest, still unverified. Every field here is attacker
@@ -15,8 +16,8 @@ export type SignatureEvidence =
   /** A sigstore bundle (v0.1–v0.3) found as an OCI referrer: the exact JSON bytes of the bundle blob. */
   | { readonly kind: 'sigstore-bundle'; readonly source: string; readonly bundle: Uint8Array };
 
-/** A trust anchor that a policy names. Keyless authorities (Fulcio identities) join this union later. */
-export type Authority = KeyAuthority;
+/** A trust anchor that a policy names: a public key, or Fulcio-issued identities under a trust root. */
+export type Authority = KeyAuthority | KeylessAuthority;
 
 export interface KeyAuthority {
   readonly kind: 'key';
@@ -25,14 +26,107 @@ export interface KeyAuthority {
   readonly publicKeyPem: string;
 }
 
+/** A key authority whose PEM was parsed once by `compileKeyAuthority`; `verifySignature` reuses the key. */
+export interface CompiledKeyAuthority extends KeyAuthority {
+  /** Sigstore's key id: base64 of sha256 over the DER SubjectPublicKeyInfo (what cosign writes as `publicKey.hint`). */
+  readonly keyId: string;
+  /** `sha256:<hex>` over the DER SubjectPublicKeyInfo, for messages. */
+  readonly fingerprint: string;
+  /** e.g. `ecdsa-p256`, `rsa-2048`, `ed25519`. */
+  readonly keyType: string;
+}
+
+/**
+ * Keyless (Fulcio) signers: a certificate chaining to `trustRoot`'s CA at the signature's trusted time, whose
+ * identity matches one of `identities` and whose extensions match `certificate`. Every RegExp is anchored
+ * (`^(?:…)$`); a leading `(?i)` makes it case-insensitive, as in Go.
+ */
+export interface KeylessAuthority {
+  readonly kind: 'keyless';
+  readonly name: string;
+  /** `public-good`, `github`, or the name of a custom trusted root in the trust store. */
+  readonly trustRoot: string;
+  /** At least one; an identity matches when every field it sets matches. */
+  readonly identities: readonly KeylessIdentity[];
+  readonly certificate?: CertificateExtensionPolicy;
+}
+
+export interface KeylessIdentity {
+  /** OIDC issuer (Fulcio extension 1.3.6.1.4.1.57264.1.8, falling back to .1). */
+  readonly issuer?: string;
+  readonly issuerRegExp?: string;
+  /** The certificate's SAN: URI, e-mail, or Fulcio username (otherName). */
+  readonly subject?: string;
+  readonly subjectRegExp?: string;
+}
+
+/** Fulcio certificate extensions by name (sigstore/fulcio docs/oid-info.md); the OIDs are in `fulcio-extensions.ts`. */
+export type CertificateExtensionName =
+  | 'buildSignerURI'
+  | 'buildSignerDigest'
+  | 'runnerEnvironment'
+  | 'sourceRepositoryURI'
+  | 'sourceRepositoryDigest'
+  | 'sourceRepositoryRef'
+  | 'sourceRepositoryIdentifier'
+  | 'sourceRepositoryOwnerURI'
+  | 'sourceRepositoryOwnerIdentifier'
+  | 'buildConfigURI'
+  | 'buildConfigDigest'
+  | 'buildTrigger'
+  | 'runInvocationURI'
+  | 'sourceRepositoryVisibilityAtSigning'
+  | 'deploymentEnvironment'
+  | 'githubWorkflowTrigger'
+  | 'githubWorkflowSHA'
+  | 'githubWorkflowName'
+  | 'githubWorkflowRepository'
+  | 'githubWorkflowRef';
+
+/** Each extension is matched exactly (`name`) or by anchored RegExp (`nameRegExp`), never both. */
+export type CertificateExtensionPolicy = {
+  readonly [K in CertificateExtensionName]?: string;
+} & {
+  readonly [K in `${CertificateExtensionName}RegExp`]?: string;
+};
+
+/** What the caller passes besides evidence and authority. Keyless authorities need the trust store. */
+export interface VerifyContext {
+  readonly trustStore?: TrustStore;
+}
+
 /** Who signed, as far as it was verified. */
 export interface VerifiedSigner {
   readonly authority: string;
   /** Human-readable: the key's fingerprint, or the certificate identity for keyless. */
   readonly identity: string;
+  /** Key authorities: Sigstore key id (base64 sha256 of the SPKI). */
+  readonly keyId?: string;
+  /** Keyless: the OIDC issuer and the SAN that matched the policy. */
+  readonly issuer?: string;
+  readonly subject?: string;
+  /** Keyless: the decoded Fulcio extensions of the signing certificate, by name. */
+  readonly extensions?: Readonly<Partial<Record<CertificateExtensionName, string>>>;
 }
 
-/** The outcome of checking one piece of evidence against one authority for one image digest. */
+/** The codes a failed check can carry. */
+export type SignatureCheckCode = Extract<
+  ReasonCode,
+  | 'SIGNATURE_INVALID'
+  | 'DIGEST_MISMATCH'
+  | 'UNTRUSTED_SIGNER'
+  | 'UNSUPPORTED_FORMAT'
+  | 'CERTIFICATE_INVALID'
+  | 'TLOG_INVALID'
+  | 'TIMESTAMP_INVALID'
+  | 'NOT_AN_IMAGE_SIGNATURE'
+>;
+
+/**
+ * The outcome of checking one piece of evidence against one authority for one image digest.
+ * `NOT_AN_IMAGE_SIGNATURE` marks an attestation (an in-toto statement with another predicateType): callers
+ * should leave it out of signature requirements rather than report it.
+ */
 export type SignatureCheck =
   | {
       readonly ok: true;
@@ -43,7 +137,11 @@ export type SignatureCheck =
       readonly ok: false;
       readonly source: string;
       readonly authority: string;
-      readonly code: Extract<ReasonCode, 'SIGNATURE_INVALID' | 'DIGEST_MISMATCH' | 'UNTRUSTED_SIGNER'>;
+      readonly code: SignatureCheckCode;
       /** What was found versus what was expected, for a person; never includes secrets. */
       readonly message: string;
+      /** Set with NOT_AN_IMAGE_SIGNATURE: the statement's predicateType. */
+      readonly predicateType?: string;
+      /** The underlying error (e.g. @sigstore/verify's), for logs; never shown to users. */
+      readonly cause?: unknown;
     };

@@ -1,0 +1,104 @@
+import type { TrustedRoot } from '@sigstore/protobuf-specs';
+import { toTrustMaterial, type TrustMaterial } from '@sigstore/verify';
+import { ProvenantError } from '../errors.js';
+import { GITHUB_TRUSTED_ROOT } from './github-trusted-root.js';
+import { PUBLIC_GOOD_TRUSTED_ROOT } from './public-good-trusted-root.js';
+import { parseTrustedRoot } from './trusted-root.js';
+
+/** How many independent proofs a keyless signature needs under one trust root (@sigstore/verify options). */
+export interface VerifierThresholds {
+  readonly tlogThreshold: number;
+  readonly ctlogThreshold: number;
+  readonly timestampThreshold: number;
+}
+
+/** One named trust root, ready for @sigstore/verify. */
+export interface TrustRoot {
+  readonly name: string;
+  readonly trustedRoot: TrustedRoot;
+  readonly trustMaterial: TrustMaterial;
+  readonly thresholds: VerifierThresholds;
+}
+
+/** Trust-root name → material and thresholds. Immutable; build a new one when configuration changes. */
+export interface TrustStore {
+  get(name: string): TrustRoot | undefined;
+  names(): readonly string[];
+}
+
+export interface CustomTrustRoot {
+  /** The trusted_root.json content: bytes, text, or parsed JSON. */
+  readonly trustedRoot: unknown;
+  readonly thresholds?: Partial<VerifierThresholds>;
+}
+
+export const PUBLIC_GOOD = 'public-good';
+export const GITHUB = 'github';
+
+// Public good requires an SCT, a Rekor entry and a trusted time (Sigstore client spec). GitHub's private
+// instance has no Rekor and no CT log: its only proof of time is its TSA (gh uses WithSignedTimestamps(1)).
+const PUBLIC_GOOD_THRESHOLDS: VerifierThresholds = {
+  tlogThreshold: 1,
+  ctlogThreshold: 1,
+  timestampThreshold: 1,
+};
+const GITHUB_THRESHOLDS: VerifierThresholds = { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 1 };
+
+/**
+ * Builds a trust store holding the embedded `public-good` and `github` roots plus any custom roots.
+ * A custom root may not reuse a built-in name; its thresholds default to public good's. Throws
+ * ProvenantError('TRUST_ROOT_INVALID') for a bad root or threshold.
+ */
+export function createTrustStore(custom: Readonly<Record<string, CustomTrustRoot>> = {}): TrustStore {
+  const roots = new Map<string, TrustRoot>();
+  roots.set(PUBLIC_GOOD, buildTrustRoot(PUBLIC_GOOD, PUBLIC_GOOD_TRUSTED_ROOT, PUBLIC_GOOD_THRESHOLDS));
+  roots.set(GITHUB, buildTrustRoot(GITHUB, GITHUB_TRUSTED_ROOT, GITHUB_THRESHOLDS));
+  for (const [name, spec] of Object.entries(custom)) {
+    if (roots.has(name)) {
+      throw new ProvenantError(
+        'TRUST_ROOT_INVALID',
+        `trusted root name "${name}" is built in; choose another name`,
+      );
+    }
+    roots.set(
+      name,
+      buildTrustRoot(name, spec.trustedRoot, { ...PUBLIC_GOOD_THRESHOLDS, ...spec.thresholds }),
+    );
+  }
+  const names = [...roots.keys()];
+  return { get: (name) => roots.get(name), names: () => names };
+}
+
+/** One validated trust root; also used by the CLI for `--trusted-root FILE`. */
+export function buildTrustRoot(name: string, json: unknown, thresholds: VerifierThresholds): TrustRoot {
+  checkThresholds(name, thresholds);
+  const trustedRoot = parseTrustedRoot(json, name);
+  let trustMaterial: TrustMaterial;
+  try {
+    trustMaterial = toTrustMaterial(trustedRoot);
+  } catch (err) {
+    // e.g. @sigstore/verify reads every RSA key whose keyDetails say PKCS#1 v1.5 as a bare PKCS#1 key
+    throw new ProvenantError('TRUST_ROOT_INVALID', `trusted root "${name}" keys cannot be loaded`, {
+      cause: err,
+    });
+  }
+  return { name, trustedRoot, trustMaterial, thresholds };
+}
+
+function checkThresholds(name: string, thresholds: VerifierThresholds): void {
+  for (const [key, value] of Object.entries(thresholds)) {
+    if (!Number.isInteger(value) || value < 0) {
+      throw new ProvenantError(
+        'TRUST_ROOT_INVALID',
+        `trusted root "${name}": ${key} must be an integer >= 0`,
+      );
+    }
+  }
+  // A certificate is only meaningful at a trusted time: without one it would be checked against nothing.
+  if (thresholds.timestampThreshold < 1) {
+    throw new ProvenantError(
+      'TRUST_ROOT_INVALID',
+      `trusted root "${name}": timestampThreshold must be at least 1`,
+    );
+  }
+}

@@ -1,0 +1,32 @@
+import { ProvenantError } from '../errors.js';
+import type { SignatureCheckCode } from './types.js';
+
+/** A failed check as data: the stable code, what was found versus expected, and the underlying error. */
+export interface CheckFailure {
+  readonly ok: false;
+  readonly code: SignatureCheckCode;
+  readonly message: string;
+  readonly cause?: unknown;
+}
+
+const CHECK_CODES: ReadonlySet<string> = new Set<SignatureCheckCode>([
+  'SIGNATURE_INVALID',
+  'DIGEST_MISMATCH',
+  'UNTRUSTED_SIGNER',
+  'UNSUPPORTED_FORMAT',
+  'CERTIFICATE_INVALID',
+  'TLOG_INVALID',
+  'TIMESTAMP_INVALID',
+  'NOT_AN_IMAGE_SIGNATURE',
+]);
+
+/**
+ * Turns a verification failure into data. Errors that are the caller's (INVALID_POLICY, INVALID_REFERENCE,
+ * TRUST_ROOT_INVALID) are rethrown: they are not a property of the evidence and must not be reported as one.
+ */
+export function toCheckFailure(err: unknown): CheckFailure {
+  if (err instanceof ProvenantError && CHECK_CODES.has(err.code)) {
+    return { ok: false, code: err.code as SignatureCheckCode, message: err.message, cause: err.cause };
+  }
+  throw err;
+}

@@ -1,0 +1,43 @@
+import { X509Certificate } from '@sigstore/core';
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Strict standard base64 (Go's StdEncoding, which cosign uses); undefined when the text is not exactly that. */
+export function decodeBase64(text: string): Buffer<ArrayBuffer> | undefined {
+  return BASE64.test(text) ? Buffer.from(text, 'base64') : undefined;
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+?)-----END CERTIFICATE-----/g;
+
+/** Every CERTIFICATE block of a PEM text as a parsed certificate; undefined when any block is malformed. */
+export function parsePemCertificates(pem: string): X509Certificate[] | undefined {
+  const certificates: X509Certificate[] = [];
+  for (const match of pem.matchAll(PEM_CERTIFICATE)) {
+    const der = decodeBase64((match[1] ?? '').replace(/\s+/g, ''));
+    if (der === undefined || der.length === 0) return undefined;
+    try {
+      certificates.push(X509Certificate.parse(der));
+    } catch {
+      return undefined;
+    }
+  }
+  return certificates;
+}
+
+/** `sha256:<hex>` split into the in-toto digest name and the lowercase hex. */
+export interface ImageDigest {
+  readonly algorithm: 'sha256' | 'sha384' | 'sha512';
+  readonly hex: string;
+  readonly text: string;
+}
+
+const DIGEST = /^(sha256|sha384|sha512):([0-9a-f]+)$/;
+const HEX_LENGTH = { sha256: 64, sha384: 96, sha512: 128 } as const;
+
+export function parseImageDigest(text: string): ImageDigest | undefined {
+  const match = DIGEST.exec(text);
+  const algorithm = match?.[1] as ImageDigest['algorithm'] | undefined;
+  const hex = match?.[2];
+  if (algorithm === undefined || hex === undefined || hex.length !== HEX_LENGTH[algorithm]) return undefined;
+  return { algorithm, hex, text };
+}

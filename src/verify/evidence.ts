@@ -1,0 +1,131 @@
+import {
+  BUNDLE_V01_MEDIA_TYPE,
+  BUNDLE_V02_MEDIA_TYPE,
+  BUNDLE_V03_LEGACY_MEDIA_TYPE,
+  BUNDLE_V03_MEDIA_TYPE,
+  bundleFromJSON,
+  type Bundle,
+  type Envelope,
+  type MessageSignature,
+} from '@sigstore/bundle';
+import { X509Certificate } from '@sigstore/core';
+import { ProvenantError } from '../errors.js';
+import { legacyToBundle } from './cosign-legacy.js';
+import { parseStatement, type Statement } from './in-toto.js';
+import { parseSimpleSigning, type SimpleSigningClaim } from './simple-signing.js';
+import type { SignatureEvidence } from './types.js';
+
+/** Evidence decoded into a bundle and classified by content, before any signature check. */
+export type PreparedEvidence =
+  | {
+      readonly kind: 'simple-signing';
+      readonly bundle: Bundle;
+      readonly payload: Uint8Array;
+      readonly claim: SimpleSigningClaim;
+    }
+  | {
+      readonly kind: 'statement';
+      readonly bundle: Bundle;
+      readonly envelope: Envelope;
+      readonly statement: Statement;
+    }
+  | { readonly kind: 'message'; readonly bundle: Bundle; readonly messageSignature: MessageSignature };
+
+const KNOWN_MEDIA_TYPES = new Set([
+  BUNDLE_V01_MEDIA_TYPE,
+  BUNDLE_V02_MEDIA_TYPE,
+  BUNDLE_V03_LEGACY_MEDIA_TYPE,
+  BUNDLE_V03_MEDIA_TYPE,
+]);
+
+// Evidence is checked against every authority of every matching policy; decode it once per object.
+const cache = new WeakMap<SignatureEvidence, PreparedEvidence | ProvenantError>();
+
+/** Decodes and classifies evidence; throws ProvenantError with a SignatureCheck code when it is malformed. */
+export function prepareEvidence(evidence: SignatureEvidence): PreparedEvidence {
+  let result = cache.get(evidence);
+  if (result === undefined) {
+    try {
+      result =
+        evidence.kind === 'cosign-simple-signing'
+          ? prepareLegacy(evidence.payload, evidence.annotations)
+          : prepareBundle(evidence.bundle);
+    } catch (err) {
+      result =
+        err instanceof ProvenantError
+          ? err
+          : new ProvenantError('SIGNATURE_INVALID', 'evidence cannot be decoded', { cause: err });
+    }
+    cache.set(evidence, result);
+  }
+  if (result instanceof ProvenantError) throw result;
+  return result;
+}
+
+/** Parses bundle JSON bytes; an unknown media type is UNSUPPORTED_FORMAT, anything else malformed SIGNATURE_INVALID. */
+export function parseBundle(bytes: Uint8Array): Bundle {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (err) {
+    throw new ProvenantError('SIGNATURE_INVALID', 'bundle is not UTF-8 JSON', { cause: err });
+  }
+  const mediaType = (json as { mediaType?: unknown } | null)?.mediaType;
+  if (typeof mediaType !== 'string' || !KNOWN_MEDIA_TYPES.has(mediaType)) {
+    // @sigstore/bundle validates any `version=N.N` as the latest version; a future format must not pass as 0.3.
+    throw new ProvenantError(
+      'UNSUPPORTED_FORMAT',
+      `bundle mediaType ${JSON.stringify(mediaType)} is not a supported Sigstore bundle (v0.1-v0.3)`,
+    );
+  }
+  let bundle: Bundle;
+  try {
+    bundle = bundleFromJSON(json);
+  } catch (err) {
+    const fields = (err as { fields?: unknown }).fields;
+    const detail = Array.isArray(fields) ? `: ${fields.join(', ')}` : '';
+    throw new ProvenantError('SIGNATURE_INVALID', `bundle is malformed${detail}`, { cause: err });
+  }
+  rejectRootInChain(bundle);
+  return bundle;
+}
+
+function prepareLegacy(payload: Uint8Array, annotations: Readonly<Record<string, string>>): PreparedEvidence {
+  const claim = parseSimpleSigning(payload);
+  if (typeof claim === 'string') throw new ProvenantError('SIGNATURE_INVALID', `simple-signing ${claim}`);
+  return { kind: 'simple-signing', bundle: legacyToBundle(payload, annotations), payload, claim };
+}
+
+/** Decodes bundle bytes into prepared evidence (not cached: the CLI and tests call it directly). */
+export function prepareBundle(bytes: Uint8Array): PreparedEvidence {
+  const bundle = parseBundle(bytes);
+  const content = bundle.content;
+  if (content.$case === 'messageSignature') {
+    return { kind: 'message', bundle, messageSignature: content.messageSignature };
+  }
+  const envelope = content.dsseEnvelope;
+  const statement = parseStatement(envelope.payloadType, envelope.payload);
+  if (typeof statement === 'string') throw new ProvenantError('SIGNATURE_INVALID', statement);
+  return { kind: 'statement', bundle, envelope, statement };
+}
+
+// A chain that carries its own root lets the bundle vouch for itself; the trust root alone supplies anchors
+// (sigstore-conformance bundle-with-root-cert_fail).
+function rejectRootInChain(bundle: Bundle): void {
+  const material = bundle.verificationMaterial.content;
+  if (material.$case !== 'x509CertificateChain') return;
+  for (const raw of material.x509CertificateChain.certificates) {
+    let cert: X509Certificate;
+    try {
+      cert = X509Certificate.parse(Buffer.from(raw.rawBytes));
+    } catch (err) {
+      throw new ProvenantError('SIGNATURE_INVALID', 'bundle certificate is not DER', { cause: err });
+    }
+    if (cert.subject.equals(cert.issuer)) {
+      throw new ProvenantError(
+        'CERTIFICATE_INVALID',
+        'bundle certificate chain contains a self-signed root certificate',
+      );
+    }
+  }
+}

@@ -1,0 +1,116 @@
+import { ASN1Obj, type X509Certificate } from '@sigstore/core';
+import { ProvenantError } from '../errors.js';
+import type { CertificateExtensionName } from './types.js';
+
+const FULCIO = '1.3.6.1.4.1.57264.1';
+const ISSUER_V1 = `${FULCIO}.1`;
+const ISSUER_V2 = `${FULCIO}.8`;
+const USERNAME_SAN = `${FULCIO}.7`;
+
+/**
+ * Fulcio certificate extensions (sigstore/fulcio docs/oid-info.md). `.1`–`.6` hold raw UTF-8 bytes in the
+ * extnValue; `.8` onwards hold a DER UTF8String, which must be decoded rather than compared as bytes
+ * (formats.md §3.2, and why @sigstore/verify's raw `oids` policy does not work for them).
+ */
+export const FULCIO_EXTENSIONS: Readonly<Record<CertificateExtensionName, { oid: string; der: boolean }>> = {
+  githubWorkflowTrigger: { oid: `${FULCIO}.2`, der: false },
+  githubWorkflowSHA: { oid: `${FULCIO}.3`, der: false },
+  githubWorkflowName: { oid: `${FULCIO}.4`, der: false },
+  githubWorkflowRepository: { oid: `${FULCIO}.5`, der: false },
+  githubWorkflowRef: { oid: `${FULCIO}.6`, der: false },
+  buildSignerURI: { oid: `${FULCIO}.9`, der: true },
+  buildSignerDigest: { oid: `${FULCIO}.10`, der: true },
+  runnerEnvironment: { oid: `${FULCIO}.11`, der: true },
+  sourceRepositoryURI: { oid: `${FULCIO}.12`, der: true },
+  sourceRepositoryDigest: { oid: `${FULCIO}.13`, der: true },
+  sourceRepositoryRef: { oid: `${FULCIO}.14`, der: true },
+  sourceRepositoryIdentifier: { oid: `${FULCIO}.15`, der: true },
+  sourceRepositoryOwnerURI: { oid: `${FULCIO}.16`, der: true },
+  sourceRepositoryOwnerIdentifier: { oid: `${FULCIO}.17`, der: true },
+  buildConfigURI: { oid: `${FULCIO}.18`, der: true },
+  buildConfigDigest: { oid: `${FULCIO}.19`, der: true },
+  buildTrigger: { oid: `${FULCIO}.20`, der: true },
+  runInvocationURI: { oid: `${FULCIO}.21`, der: true },
+  sourceRepositoryVisibilityAtSigning: { oid: `${FULCIO}.22`, der: true },
+  deploymentEnvironment: { oid: `${FULCIO}.23`, der: true },
+};
+
+export const CERTIFICATE_EXTENSION_NAMES = Object.keys(
+  FULCIO_EXTENSIONS,
+) as readonly CertificateExtensionName[];
+
+/** The identity a Fulcio leaf certifies. */
+export interface FulcioIdentity {
+  readonly issuer: string | undefined;
+  readonly subject: string | undefined;
+  readonly extensions: Readonly<Partial<Record<CertificateExtensionName, string>>>;
+}
+
+/** Reads issuer, SAN and named extensions; a malformed value is CERTIFICATE_INVALID, never silently skipped. */
+export function readFulcioIdentity(cert: X509Certificate): FulcioIdentity {
+  const extensions: Partial<Record<CertificateExtensionName, string>> = {};
+  for (const name of CERTIFICATE_EXTENSION_NAMES) {
+    const { oid, der } = FULCIO_EXTENSIONS[name];
+    const value = extensionText(cert, oid, der);
+    if (value !== undefined) extensions[name] = value;
+  }
+  const issuerV2 = extensionText(cert, ISSUER_V2, true);
+  const issuerV1 = extensionText(cert, ISSUER_V1, false);
+  // Fulcio writes both; disagreeing copies mean a forged or broken certificate (slsa-verifier does the same).
+  if (issuerV1 !== undefined && issuerV2 !== undefined && issuerV1 !== issuerV2) {
+    throw new ProvenantError(
+      'CERTIFICATE_INVALID',
+      `certificate issuer extensions disagree: ${issuerV2} vs ${issuerV1}`,
+    );
+  }
+  return { issuer: issuerV2 ?? issuerV1, subject: subjectAltName(cert), extensions };
+}
+
+function extensionText(cert: X509Certificate, oid: string, der: boolean): string | undefined {
+  const ext = cert.extension(oid);
+  if (ext === undefined) return undefined;
+  const bytes = der ? utf8StringContent(ext.value) : ext.value;
+  const text = bytes === undefined ? undefined : decodeUtf8(bytes);
+  if (text === undefined) {
+    throw new ProvenantError(
+      'CERTIFICATE_INVALID',
+      `certificate extension ${oid} is not ${der ? 'a DER UTF8String' : 'UTF-8'}`,
+    );
+  }
+  return text;
+}
+
+/** Content of a DER UTF8String (tag 0x0C) that fills `bytes` exactly. */
+function utf8StringContent(bytes: Buffer): Buffer | undefined {
+  try {
+    const obj = ASN1Obj.parseBuffer(Buffer.from(bytes));
+    if (obj.tag.number !== 0x0c || !obj.tag.isUniversal() || obj.toDER().length !== bytes.length)
+      return undefined;
+    return obj.value;
+  } catch {
+    return undefined;
+  }
+}
+
+function decodeUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+// Fulcio issues exactly one SAN: an e-mail, a URI, or a username otherName; more than one is ambiguous.
+function subjectAltName(cert: X509Certificate): string | undefined {
+  const ext = cert.extSubjectAltName;
+  if (ext === undefined) return undefined;
+  let count: number;
+  try {
+    count = ASN1Obj.parseBuffer(Buffer.from(ext.value)).subs.length;
+  } catch (err) {
+    throw new ProvenantError('CERTIFICATE_INVALID', 'certificate SAN extension is malformed', { cause: err });
+  }
+  if (count !== 1)
+    throw new ProvenantError('CERTIFICATE_INVALID', `certificate has ${count} SANs; Fulcio issues one`);
+  return ext.uri ?? ext.rfc822Name ?? ext.otherName(USERNAME_SAN);
+}

@@ -1,0 +1,128 @@
+import { X509Certificate } from '@sigstore/core';
+import { Verifier, VerificationError, toSignedEntity, type SignedEntity } from '@sigstore/verify';
+import { ProvenantError } from '../errors.js';
+import type { TrustRoot, TrustStore } from '../trust/trust-store.js';
+import type { PreparedEvidence } from './evidence.js';
+import { readFulcioIdentity } from './fulcio-extensions.js';
+import { compileIdentityPolicy, identityMismatch } from './identity-matcher.js';
+import { fromSigstoreError } from './sigstore-errors.js';
+import { assertSupportedTlogEntries, signatureContentFor, type Artifact } from './signed-entity.js';
+import type { KeylessAuthority, VerifiedSigner } from './types.js';
+
+/**
+ * Validates a keyless authority at policy time: identities and RegExps compile, and (when a trust store is
+ * given) the trust root exists. Returns the same authority; its compiled matchers are cached for verification.
+ * Throws ProvenantError('INVALID_POLICY').
+ */
+export function compileKeylessAuthority(
+  authority: KeylessAuthority,
+  trustStore?: TrustStore,
+): KeylessAuthority {
+  compileIdentityPolicy(authority);
+  if (trustStore !== undefined) trustRootFor(authority, trustStore);
+  return authority;
+}
+
+/**
+ * Verifies a Fulcio-certified signature under the authority's trust root: the certificate chains to the root's
+ * CA and is valid at the signature's trusted time (SET-verified integratedTime, or an RFC 3161 timestamp),
+ * never at wall-clock time; SCTs, tlog entries and timestamps meet the root's thresholds; and the certified
+ * identity matches the policy (anchored). Throws ProvenantError with a SignatureCheck code.
+ */
+export function verifyKeyless(
+  prepared: PreparedEvidence,
+  authority: KeylessAuthority,
+  root: TrustRoot,
+  artifact?: Artifact,
+): VerifiedSigner {
+  const policy = compileIdentityPolicy(authority);
+  const leaf = leafCertificate(prepared);
+  if (leaf === undefined) {
+    throw new ProvenantError(
+      'UNTRUSTED_SIGNER',
+      `signed with a key, not a certificate; authority "${authority.name}" is keyless`,
+    );
+  }
+  assertSupportedTlogEntries(prepared);
+  const entity = signedEntity(prepared, artifact);
+  try {
+    new Verifier(root.trustMaterial, root.thresholds).verify(entity);
+  } catch (err) {
+    if (err instanceof VerificationError && err.code === 'CERTIFICATE_ERROR' && !issuedByRoot(leaf, root)) {
+      // Valid or not, a certificate from another CA (e.g. Sigstore staging) is simply not this authority's.
+      throw new ProvenantError(
+        'UNTRUSTED_SIGNER',
+        `certificate for ${leaf.subjectAltName ?? '(no SAN)'} was not issued by a CA of trust root "${root.name}"`,
+        { cause: err },
+      );
+    }
+    throw fromSigstoreError(err);
+  }
+  const found = readFulcioIdentity(leaf);
+  const mismatch = identityMismatch(policy, found);
+  if (mismatch !== undefined) throw new ProvenantError('UNTRUSTED_SIGNER', mismatch);
+  return {
+    authority: authority.name,
+    identity: `${found.subject ?? '(no SAN)'} (issuer ${found.issuer ?? 'unknown'})`,
+    ...(found.issuer === undefined ? {} : { issuer: found.issuer }),
+    ...(found.subject === undefined ? {} : { subject: found.subject }),
+    extensions: found.extensions,
+  };
+}
+
+/** The authority's trust root from the store; a missing one is a policy error (INVALID_POLICY). */
+export function trustRootFor(authority: KeylessAuthority, store: TrustStore | undefined): TrustRoot {
+  if (store === undefined) {
+    throw new ProvenantError('INVALID_POLICY', `keyless authority "${authority.name}" needs a trust store`);
+  }
+  const root = store.get(authority.trustRoot);
+  if (root === undefined) {
+    throw new ProvenantError(
+      'INVALID_POLICY',
+      `keyless authority "${authority.name}" names trust root "${authority.trustRoot}"; known: ${store.names().join(', ')}`,
+    );
+  }
+  return root;
+}
+
+function signedEntity(prepared: PreparedEvidence, artifact: Artifact | undefined): SignedEntity {
+  let entity: SignedEntity;
+  try {
+    entity = toSignedEntity(prepared.bundle);
+  } catch (err) {
+    throw new ProvenantError('SIGNATURE_INVALID', 'bundle certificate or timestamp cannot be decoded', {
+      cause: err,
+    });
+  }
+  return { ...entity, signature: signatureContentFor(prepared, artifact) };
+}
+
+function leafCertificate(prepared: PreparedEvidence): X509Certificate | undefined {
+  const material = prepared.bundle.verificationMaterial.content;
+  const raw =
+    material.$case === 'certificate'
+      ? material.certificate.rawBytes
+      : material.$case === 'x509CertificateChain'
+        ? material.x509CertificateChain.certificates[0]?.rawBytes
+        : undefined;
+  if (raw === undefined) return undefined;
+  try {
+    return X509Certificate.parse(Buffer.from(raw));
+  } catch (err) {
+    throw new ProvenantError('SIGNATURE_INVALID', 'signing certificate is not DER', { cause: err });
+  }
+}
+
+// Whether any CA certificate of the root signed the leaf, regardless of time: separates "another instance"
+// (untrusted) from "this CA, but expired or otherwise invalid at the signature time" (invalid).
+function issuedByRoot(leaf: X509Certificate, root: TrustRoot): boolean {
+  return root.trustMaterial.certificateAuthorities.some((ca) =>
+    ca.certChain.some((issuer) => {
+      try {
+        return leaf.issuer.equals(issuer.subject) && leaf.verify(issuer);
+      } catch {
+        return false;
+      }
+    }),
+  );
+}

@@ -1,0 +1,35 @@
+/** The `critical` claims of a cosign simple-signing payload (sigstore/sigstore pkg/signature/payload). */
+export interface SimpleSigningClaim {
+  readonly type: string;
+  readonly dockerManifestDigest: string;
+  readonly dockerReference?: string;
+}
+
+export const COSIGN_SIGNATURE_TYPE = 'cosign container image signature';
+
+/**
+ * Parses the exact payload bytes (never a re-serialisation). Returns a reason string when the payload is not a
+ * simple-signing document; the payload is attacker-controlled until its signature verified, so parse defensively.
+ */
+export function parseSimpleSigning(payload: Uint8Array): SimpleSigningClaim | string {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
+  } catch {
+    return 'payload is not UTF-8 JSON';
+  }
+  const critical = field(doc, 'critical');
+  const type = field(critical, 'type');
+  const digest = field(field(critical, 'image'), 'docker-manifest-digest');
+  const reference = field(field(critical, 'identity'), 'docker-reference');
+  if (typeof type !== 'string') return 'payload has no critical.type';
+  if (typeof digest !== 'string') return 'payload has no critical.image.docker-manifest-digest';
+  return typeof reference === 'string'
+    ? { type, dockerManifestDigest: digest, dockerReference: reference }
+    : { type, dockerManifestDigest: digest };
+}
+
+function field(value: unknown, name: string): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  return Object.hasOwn(value, name) ? (value as Record<string, unknown>)[name] : undefined;
+}
