@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
 const pureCore = ['src/policy/**', 'src/verify/**', 'src/kube/extract.ts', 'src/oci/reference.ts'];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'charts/**', 'manifests/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'charts/**', 'manifests/**', '.tmp/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
