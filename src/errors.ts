@@ -3,8 +3,9 @@
  * They are added or deprecated, never renamed. `docs/reasons.md` documents each one; a test keeps the two in step.
  *
  * Every code belongs to one category, which keeps four situations apart:
- *   missing     nothing was found to check                       (NO_SIGNATURE)
- *   invalid     something was found but it does not verify        (SIGNATURE_INVALID, DIGEST_MISMATCH)
+ *   missing     nothing was found to check                       (NO_SIGNATURE, NOT_AN_IMAGE_SIGNATURE)
+ *   invalid     something was found but it does not verify        (SIGNATURE_INVALID, DIGEST_MISMATCH,
+ *                                                                  CERTIFICATE_INVALID, TLOG_INVALID, ...)
  *   untrusted   it verifies, but not against the policy's trust   (UNTRUSTED_SIGNER)
  *   unavailable it could not be checked                           (REGISTRY_UNAVAILABLE, TIMEOUT)
  *   input       the request, reference or policy itself is wrong  (INVALID_REFERENCE, INVALID_POLICY)
@@ -25,9 +26,72 @@ export const REASONS = {
     category: 'invalid',
     summary: 'A valid signature was made for another digest than the image being checked.',
   },
+  UNSUPPORTED_FORMAT: {
+    category: 'invalid',
+    summary:
+      'A signature uses a format or version Provenant does not verify (e.g. an unknown bundle version).',
+  },
+  CERTIFICATE_INVALID: {
+    category: 'invalid',
+    summary:
+      'A signing certificate does not chain to the trust root at the signature time, or its SCTs fail.',
+  },
+  TLOG_INVALID: {
+    category: 'invalid',
+    summary: 'A transparency-log entry is missing, does not verify, or does not match the signature.',
+  },
+  TIMESTAMP_INVALID: {
+    category: 'invalid',
+    summary: 'A signed timestamp is missing or does not verify, so the signature time cannot be trusted.',
+  },
+  NOT_AN_IMAGE_SIGNATURE: {
+    category: 'missing',
+    summary:
+      'The item is an attestation, not an image signature; it does not count toward signature requirements.',
+  },
   THRESHOLD_NOT_MET: {
     category: 'policy',
     summary: 'Fewer distinct authorities signed the image than the policy requires.',
+  },
+  ATTESTATION_MISSING: {
+    category: 'missing',
+    summary: 'No attestation of the required predicate type is attached to the image digest.',
+  },
+  ATTESTATION_INVALID: {
+    category: 'invalid',
+    summary: 'An attestation verifies, but its statement is malformed or contradicts itself.',
+  },
+  ATTESTATION_TOO_OLD: {
+    category: 'policy',
+    summary: 'An attestation was signed longer ago than maxAge allows, or its signing time is unknown.',
+  },
+  SLSA_LEVEL_TOO_LOW: {
+    category: 'policy',
+    summary: 'The provenance or VSA shows a lower SLSA Build level than the requirement asks for.',
+  },
+  SLSA_BUILDER_UNTRUSTED: {
+    category: 'untrusted',
+    summary: 'The provenance builder is not accepted, or its builder.id disagrees with the signing identity.',
+  },
+  SLSA_SOURCE_MISMATCH: {
+    category: 'policy',
+    summary: 'The image was built from another repository or ref than the requirement allows.',
+  },
+  VSA_VERIFIER_UNTRUSTED: {
+    category: 'untrusted',
+    summary: 'A verification summary comes from a verifier the requirement does not list.',
+  },
+  VSA_FAILED: {
+    category: 'policy',
+    summary: 'A verification summary reports a result other than PASSED.',
+  },
+  VSA_RESOURCE_MISMATCH: {
+    category: 'policy',
+    summary: 'A verification summary was issued for another resource than the requirement allows.',
+  },
+  CONDITION_FAILED: {
+    category: 'policy',
+    summary: "An attestation does not meet one of the requirement's CEL conditions.",
   },
   REGISTRY_UNAVAILABLE: {
     category: 'unavailable',
@@ -42,6 +106,10 @@ export const REASONS = {
   TIMEOUT: { category: 'unavailable', summary: 'The check did not finish within its deadline.' },
   INVALID_REFERENCE: { category: 'input', summary: 'The image reference cannot be parsed.' },
   INVALID_POLICY: { category: 'input', summary: 'A policy document is invalid.' },
+  TRUST_ROOT_INVALID: {
+    category: 'input',
+    summary: 'A trusted_root.json is malformed or incomplete (e.g. a key without its validity start).',
+  },
   INVALID_REQUEST: { category: 'input', summary: 'The admission request or manifest cannot be understood.' },
   INTERNAL_ERROR: { category: 'unavailable', summary: 'An unexpected error; Provenant denies rather than guess.' },
 } as const satisfies Record<string, { category: ReasonCategory; summary: string }>;

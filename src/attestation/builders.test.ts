@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import { realAttestation, type RealAttestationName } from '../../test/support/real-attestations.js';
+import { rateBuilder } from './builders.js';
+import { readProvenance, type ProvenanceFacts } from './provenance.js';
+import type { AttestationSigner, CompiledBuilder } from './types.js';
+import { compileUriGlob } from './uri-glob.js';
+
+const GENERATOR =
+  'https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml';
+
+function real(name: RealAttestationName): { facts: ProvenanceFacts; signer: AttestationSigner } {
+  const { attestation } = realAttestation(name);
+  const facts = readProvenance(attestation.statement);
+  if (typeof facts === 'string') throw new Error(facts);
+  return { facts, signer: attestation.signer };
+}
+
+/**
+ * The generator provenance re-signed at another ref: the builder.id and the certificate SAN move together,
+ * as they would for a real build at that ref, so only the tag rule decides.
+ */
+function generatorAt(ref: string): { facts: ProvenanceFacts; signer: AttestationSigner } {
+  const { facts, signer } = real('generator-container');
+  const id = `${GENERATOR}@${ref}`;
+  return { facts: { ...facts, builderId: id }, signer: { ...signer, identity: id } };
+}
+
+const builders = (...entries: [string, number?][]): CompiledBuilder[] =>
+  entries.map(([id, level]) => ({ id: compileUriGlob(id), ...(level !== undefined ? { level } : {}) }));
+
+describe('rateBuilder', () => {
+  it.each<
+    [
+      string,
+      { facts: ProvenanceFacts; signer: AttestationSigner },
+      CompiledBuilder[] | undefined,
+      number | 'untrusted',
+    ]
+  >([
+    ['generator at v2.1.0', real('generator-container'), undefined, 3],
+    // slsa-verifier IsValidBuilderTag: only vX.Y.Z release tags are trusted.
+    ['generator at v2.1.0-rc.1', generatorAt('refs/tags/v2.1.0-rc.1'), undefined, 1],
+    ['generator at v2.1', generatorAt('refs/tags/v2.1'), undefined, 1],
+    ['generator at v02.1.0', generatorAt('refs/tags/v02.1.0'), undefined, 1],
+    ['generator at main', generatorAt('refs/heads/main'), undefined, 1],
+    [
+      'generator at main, trusted at 3 by the policy',
+      generatorAt('refs/heads/main'),
+      builders([GENERATOR, 3]),
+      3,
+    ],
+    ['generator, policy lists it without a level', real('generator-container'), builders([GENERATOR]), 3],
+    ['generator, policy caps it at 2', real('generator-container'), builders([GENERATOR, 2]), 2],
+    [
+      'generator, policy pins another tag',
+      real('generator-container'),
+      builders([`${GENERATOR}@refs/tags/v2.0.0`]),
+      'untrusted',
+    ],
+    [
+      'generator, policy pins tags by glob',
+      real('generator-container'),
+      builders([`${GENERATOR}@refs/tags/v2.*`]),
+      3,
+    ],
+    ['GitHub attestation', real('bcr-module'), undefined, 2],
+    [
+      'GitHub attestation from an allow-listed reusable workflow',
+      real('bcr-module'),
+      builders(['https://github.com/bazel-contrib/**', 3]),
+      3,
+    ],
+    [
+      'GitHub attestation signed by its own workflow, rated 3',
+      real('opa-provider'),
+      builders(['https://github.com/github/**', 3]),
+      2,
+    ],
+    [
+      'reusable workflow on a self-hosted runner, rated 3',
+      (() => {
+        const r = real('bcr-module');
+        return {
+          ...r,
+          signer: { ...r.signer, certificate: { ...r.signer.certificate, runnerEnvironment: 'self-hosted' } },
+        };
+      })(),
+      builders(['https://github.com/bazel-contrib/**', 3]),
+      2,
+    ],
+    ['forged builder.id', real('bcr-wrong-signer'), undefined, 'untrusted'],
+    [
+      'unknown non-GitHub builder signed by a key',
+      (() => {
+        const r = real('bcr-module');
+        return {
+          facts: { ...r.facts, builderId: 'https://cloudbuild.googleapis.com/GoogleHostedWorker' },
+          signer: { authority: 'gcb', identity: 'sha256:ab' },
+        };
+      })(),
+      undefined,
+      1,
+    ],
+    [
+      'non-GitHub builder signed by a key, trusted by the policy',
+      (() => {
+        const r = real('bcr-module');
+        return {
+          facts: { ...r.facts, builderId: 'https://cloudbuild.googleapis.com/GoogleHostedWorker' },
+          signer: { authority: 'gcb', identity: 'sha256:ab' },
+        };
+      })(),
+      builders(['https://cloudbuild.googleapis.com/GoogleHostedWorker', 3]),
+      3,
+    ],
+  ])('%s', (_, { facts, signer }, list, expected) => {
+    const rating = rateBuilder(facts, signer, list);
+    if (expected === 'untrusted') expect(rating.ok).toBe(false);
+    else expect(rating).toMatchObject({ ok: true, level: expected });
+  });
+});

@@ -1,0 +1,152 @@
+import type { ProvenanceFacts } from './provenance.js';
+import type { AttestationSigner, CompiledBuilder } from './types.js';
+
+export const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.com';
+/** buildType of GitHub artifact attestations (actions/attest-build-provenance). */
+export const GITHUB_WORKFLOW_BUILD_TYPE = 'https://actions.github.io/buildtypes/workflow/v1';
+
+const GENERATOR_WORKFLOWS = 'https://github.com/slsa-framework/slsa-github-generator/.github/workflows/';
+/**
+ * slsa-github-generator reusable workflows whose certificate SAN is the builder.id itself
+ * (slsa-verifier verifiers/internal/gha/builder.go and slsaprovenance/common/builders.go). The BYOB
+ * delegators are left out on purpose: their provenance names the calling tool as builder, not the signer.
+ */
+const SLSA_GITHUB_GENERATOR_BUILDERS = new Set(
+  [
+    'generator_container_slsa3.yml',
+    'generator_generic_slsa3.yml',
+    'builder_go_slsa3.yml',
+    'builder_container-based_slsa3.yml',
+    'builder_docker-based_slsa3.yml',
+  ].map((file) => GENERATOR_WORKFLOWS + file),
+);
+
+// slsa-verifier IsValidBuilderTag: exactly vMAJOR.MINOR.PATCH, no pre-release or build metadata, because
+// only release tags of the generator are immutable and reviewed.
+const RELEASE_TAG = /^refs\/tags\/v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/;
+
+const GITHUB_WORKFLOW_ID = /^https:\/\/github\.com\/[^/]+\/[^/]+\/\.github\/workflows\/[^@]+@.+$/;
+
+export type BuilderRating =
+  | { readonly ok: true; readonly level: number; readonly basis: string }
+  | { readonly ok: false; readonly message: string };
+
+/**
+ * Looks up the SLSA Build level of a provenance by (signer identity, builder.id), as SLSA's
+ * verifying-artifacts procedure describes: the claimed builder must be the one that signed; known builders
+ * get their level, unknown ones level 1; `builders` (when the policy sets it) is the list of builders accepted.
+ */
+export function rateBuilder(
+  facts: ProvenanceFacts,
+  signer: AttestationSigner,
+  builders: readonly CompiledBuilder[] | undefined,
+): BuilderRating {
+  const disagreement = identityDisagreement(facts.builderId, signer);
+  if (disagreement !== undefined) return { ok: false, message: disagreement };
+
+  const builtIn = builtInRating(facts, signer);
+  if (builders === undefined) return { ok: true, ...builtIn };
+
+  const entry = builders.find((b) => matchesBuilder(b, facts.builderId));
+  if (entry === undefined) {
+    return {
+      ok: false,
+      message: `builder ${facts.builderId} is not one this requirement accepts (builders: ${builders
+        .map((b) => b.id.source)
+        .join(', ')})`,
+    };
+  }
+  if (entry.level === undefined) return { ok: true, ...builtIn };
+  return { ok: true, ...capPolicyLevel(entry.level, entry.id.source, signer) };
+}
+
+/** A glob without `@` names a builder at any ref, as slsa-verifier's bare --builder-id does. */
+export function matchesBuilder(builder: CompiledBuilder, builderId: string): boolean {
+  if (builder.id.source.includes('@')) return builder.id.test(builderId);
+  const at = builderId.lastIndexOf('@');
+  return builder.id.test(at === -1 ? builderId : builderId.slice(0, at));
+}
+
+function isGithubActionsSigner(signer: AttestationSigner): boolean {
+  return signer.certificate !== undefined && signer.issuer === GITHUB_ACTIONS_ISSUER;
+}
+
+/**
+ * GitHub Actions certificates name the workflow that ran (SAN = https://github.com/<job_workflow_ref>), and
+ * both slsa-github-generator and GitHub artifact attestations set builder.id to exactly that. Anything else
+ * is a workflow claiming to be another builder (the bcr wrong-signer fixture does this).
+ */
+function identityDisagreement(builderId: string, signer: AttestationSigner): string | undefined {
+  if (isGithubActionsSigner(signer)) {
+    if (builderId === signer.identity) return undefined;
+    return `provenance claims builder ${builderId}, but it was signed by the GitHub workflow ${signer.identity}`;
+  }
+  if (GITHUB_WORKFLOW_ID.test(builderId)) {
+    return `provenance claims the GitHub workflow builder ${builderId}, but it was signed by ${describeSigner(
+      signer,
+    )}, not by that workflow's GitHub Actions certificate`;
+  }
+  return undefined;
+}
+
+function describeSigner(signer: AttestationSigner): string {
+  return signer.issuer === undefined ? signer.identity : `${signer.identity} (issuer ${signer.issuer})`;
+}
+
+function builtInRating(facts: ProvenanceFacts, signer: AttestationSigner): { level: number; basis: string } {
+  if (!isGithubActionsSigner(signer)) {
+    return {
+      level: 1,
+      basis: `builder ${facts.builderId} is not a builder Provenant knows; signed by authority ${signer.authority}`,
+    };
+  }
+  const [workflow, ref] = splitRef(facts.builderId);
+  if (SLSA_GITHUB_GENERATOR_BUILDERS.has(workflow)) {
+    if (ref !== undefined && RELEASE_TAG.test(ref)) {
+      return { level: 3, basis: `slsa-github-generator reusable workflow at release tag ${ref}` };
+    }
+    return {
+      level: 1,
+      basis: `slsa-github-generator at ${ref ?? 'no ref'}, not a vX.Y.Z release tag`,
+    };
+  }
+  if (facts.buildType === GITHUB_WORKFLOW_BUILD_TYPE) {
+    return {
+      level: 2,
+      basis: 'GitHub artifact attestation; L3 needs an allow-listed reusable workflow in slsa.builders',
+    };
+  }
+  return { level: 1, basis: `GitHub workflow ${workflow} is not a known SLSA builder` };
+}
+
+/**
+ * A policy may trust a builder at a level, but a GitHub workflow that attests its own run (signer = the
+ * top-level workflow, Fulcio .9 = .18) lets user-defined steps reach the signing token: that is Build L2
+ * at most, however the policy rates it. L3 also needs a GitHub-hosted runner (formats.md §4.6).
+ */
+function capPolicyLevel(
+  level: number,
+  glob: string,
+  signer: AttestationSigner,
+): { level: number; basis: string } {
+  const listed = `listed in slsa.builders as ${glob} at level ${level}`;
+  if (level < 3 || !isGithubActionsSigner(signer)) return { level, basis: listed };
+  const cert = signer.certificate ?? {};
+  const signerWorkflow = splitRef(cert.buildSignerURI ?? signer.identity)[0];
+  const caller = cert.buildConfigURI;
+  if (caller === undefined || splitRef(caller)[0] === signerWorkflow) {
+    return {
+      level: 2,
+      basis: `${listed}, but it is not a reusable workflow called by another workflow (Build Signer URI ${signerWorkflow}, Build Config URI ${caller ?? 'absent'}): L2 at most`,
+    };
+  }
+  if (cert.runnerEnvironment !== undefined && cert.runnerEnvironment !== 'github-hosted') {
+    return { level: 2, basis: `${listed}, but it ran on a ${cert.runnerEnvironment} runner: L2 at most` };
+  }
+  return { level, basis: `${listed}; reusable workflow called by ${caller}` };
+}
+
+function splitRef(id: string): [string, string | undefined] {
+  const at = id.lastIndexOf('@');
+  return at === -1 ? [id, undefined] : [id.slice(0, at), id.slice(at + 1)];
+}

@@ -1,0 +1,161 @@
+import { describe, expect, it } from 'vitest';
+import {
+  compileAttestationRequirement,
+  compileAttestationRequirements,
+  normaliseRepositoryGlob,
+} from './compile.js';
+import type { AttestationRequirementSpec } from './types.js';
+
+const AUTHORITIES = ['ci', 'release'];
+
+/** The brief's example policy: L3 from our repository, and an SBOM with packages. */
+const PROVENANCE: AttestationRequirementSpec = {
+  name: 'provenance',
+  predicateType: 'https://slsa.dev/provenance/v1',
+  authorities: ['ci'],
+  slsa: {
+    minBuildLevel: 3,
+    builders: [{ id: 'https://github.com/acme/build/.github/workflows/build.yml@refs/tags/v*', level: 3 }],
+    source: { repository: 'https://github.com/acme/app', refs: ['refs/heads/main', 'refs/tags/v*'] },
+  },
+};
+const SBOM: AttestationRequirementSpec = {
+  name: 'sbom',
+  predicateType: 'https://spdx.dev/Document',
+  authorities: ['ci'],
+  maxAge: '720h',
+  conditions: [{ expression: 'size(predicate.packages) > 0', message: 'SBOM lists no packages' }],
+};
+
+describe('compileAttestationRequirement', () => {
+  it('compiles the example requirements', () => {
+    const provenance = compileAttestationRequirement(PROVENANCE, AUTHORITIES);
+    expect(provenance.slsa).toMatchObject({ minBuildLevel: 3, verifiers: [] });
+    expect(provenance.slsa?.source?.repository?.test('https://github.com/acme/app')).toBe(true);
+    const sbom = compileAttestationRequirement(SBOM, AUTHORITIES);
+    expect(sbom).toMatchObject({ maxAgeMs: 720 * 3_600_000, maxAge: '720h' });
+    expect(sbom.predicateType.matches('https://spdx.dev/Document/v2.3')).toBe(true);
+    expect(sbom.conditions).toHaveLength(1);
+  });
+
+  it.each<[string, AttestationRequirementSpec, string]>([
+    [
+      'unknown authority',
+      { ...SBOM, authorities: ['ci', 'nightly'] },
+      '.authorities: unknown authority "nightly"',
+    ],
+    ['no authority', { ...SBOM, authorities: [] }, '.authorities: must name at least one authority'],
+    ['bad predicate type', { ...SBOM, predicateType: 'sbom' }, '.predicateType:'],
+    ['days in maxAge', { ...SBOM, maxAge: '30d' }, '.maxAge: "30d" is not a duration'],
+    [
+      'CEL that does not parse',
+      { ...SBOM, conditions: [{ expression: 'size(predicate.packages) >' }] },
+      '.conditions[0].expression: does not parse',
+    ],
+    [
+      'CEL on an unknown variable',
+      { ...SBOM, conditions: [{ expression: 'sbom.packages != null' }] },
+      '.conditions[0].expression: does not type-check',
+    ],
+    [
+      'bad builder glob',
+      { ...PROVENANCE, slsa: { builders: [{ id: 'https://github.com/***' }] } },
+      '.slsa.builders[0].id: *** is not a valid wildcard',
+    ],
+    [
+      'builder level 4',
+      { ...PROVENANCE, slsa: { builders: [{ id: 'https://x.example/b', level: 4 }] } },
+      '.slsa.builders[0].level',
+    ],
+    [
+      'empty builder list',
+      { ...PROVENANCE, slsa: { builders: [] } },
+      '.slsa.builders: an empty list accepts no builder',
+    ],
+    ['minBuildLevel 5', { ...PROVENANCE, slsa: { minBuildLevel: 5 } }, '.slsa.minBuildLevel'],
+    ['minBuildLevel 2.5', { ...PROVENANCE, slsa: { minBuildLevel: 2.5 } }, '.slsa.minBuildLevel'],
+    [
+      'short ref',
+      { ...PROVENANCE, slsa: { source: { refs: ['main'] } } },
+      '.slsa.source.refs[0]: "main" is not a full git ref',
+    ],
+    ['empty source', { ...PROVENANCE, slsa: { source: {} } }, '.slsa.source: set repository, refs or both'],
+    [
+      'repository that is not a URL',
+      { ...PROVENANCE, slsa: { source: { repository: 'acme' } } },
+      '.slsa.source.repository',
+    ],
+    [
+      'slsa on an SBOM',
+      { ...SBOM, slsa: { minBuildLevel: 1 } },
+      '.slsa: applies to SLSA provenance or VSA predicate types',
+    ],
+    [
+      'VSA without verifiers',
+      { ...SBOM, predicateType: 'slsa-vsa', slsa: { minBuildLevel: 2 } },
+      '.slsa.verifiers: a VSA requirement must list',
+    ],
+    [
+      'builders on a VSA',
+      {
+        ...SBOM,
+        predicateType: 'slsa-vsa',
+        slsa: {
+          builders: [{ id: 'https://x.example/b' }],
+          verifiers: [{ id: 'https://v.example', resourceUri: '**' }],
+        },
+      },
+      '.slsa: builders and source apply to provenance',
+    ],
+    [
+      'malformed verified level',
+      {
+        ...PROVENANCE,
+        slsa: {
+          verifiers: [{ id: 'https://v.example', resourceUri: '**', verifiedLevels: ['SLSA_BUILD_3'] }],
+        },
+      },
+      '.slsa.verifiers[0].verifiedLevels[0]',
+    ],
+  ])('rejects %s, naming the field', (_, spec, message) => {
+    const attempt = () => compileAttestationRequirement(spec, AUTHORITIES, 'spec.attestations[0]');
+    expect(attempt).toThrow(expect.objectContaining({ code: 'INVALID_POLICY' }));
+    expect(attempt).toThrow(`spec.attestations[0]${message}`);
+  });
+
+  it('reports every problem at once', () => {
+    const spec = { ...SBOM, authorities: ['nightly'], maxAge: '1w', conditions: [{ expression: '(' }] };
+    expect(() => compileAttestationRequirement(spec, AUTHORITIES)).toThrow(
+      /authorities.*maxAge.*conditions\[0\]/,
+    );
+  });
+});
+
+describe('compileAttestationRequirements', () => {
+  it('compiles a list', () => {
+    expect(compileAttestationRequirements([PROVENANCE, SBOM], AUTHORITIES)).toMatchObject({
+      requirements: [{ name: 'provenance' }, { name: 'sbom' }],
+    });
+  });
+
+  it('lists duplicate names and per-entry problems with their index', () => {
+    const result = compileAttestationRequirements([SBOM, { ...SBOM, maxAge: 'soon' }], AUTHORITIES);
+    expect(result).toEqual({
+      problems: [
+        { field: 'spec.attestations[1].name', message: 'duplicate name "sbom"' },
+        { field: 'spec.attestations[1].maxAge', message: expect.stringContaining('not a duration') },
+      ],
+    });
+  });
+});
+
+describe('normaliseRepositoryGlob', () => {
+  it.each([
+    ['https://github.com/Acme/App', 'https://github.com/acme/app'],
+    ['github.com/acme/*', 'https://github.com/acme/*'],
+    ['git+https://github.com/acme/app.git', 'https://github.com/acme/app'],
+    ['https://GitLab.example/Group/**', 'https://gitlab.example/Group/**'],
+  ])('%s → %s', (glob, expected) => {
+    expect(normaliseRepositoryGlob(glob)).toBe(expected);
+  });
+});

@@ -1,0 +1,132 @@
+import { Environment, type ASTNode } from '@marcbachmann/cel-js';
+import type { CompiledCondition, ConditionInput, ConditionResult } from './types.js';
+
+/**
+ * CEL conditions over an attestation. CEL has no loops beyond the list macros and no I/O, but a macro nested
+ * in a macro over attacker-sized lists is quadratic: an SBOM with 10,000 packages and `all(a, all(b, …))` would
+ * stall admission. The library has no runtime cost meter, so the bound is static, as Kubernetes' CEL cost
+ * estimate is: macros nest at most two deep (checked when the policy compiles) and, before each evaluation,
+ * (AST nodes) × (elements in the statement)^(nesting) must stay under `CEL_COST_LIMIT`.
+ */
+export const CEL_COST_LIMIT = 2_000_000;
+const MAX_MACRO_NESTING = 2;
+const LIMITS = {
+  maxAstNodes: 512,
+  maxDepth: 32,
+  maxListElements: 256,
+  maxMapEntries: 64,
+  maxCallArguments: 8,
+};
+const MACROS = new Set(['all', 'exists', 'exists_one', 'map', 'filter']);
+
+// Building an environment is costly and it never changes: one for every condition of every policy.
+const ENVIRONMENT = new Environment({ limits: LIMITS })
+  .registerVariable('predicate', 'dyn')
+  .registerVariable('statement', 'dyn')
+  .registerVariable('image', 'map<string, string>');
+
+/** Compiles one condition; throws an Error saying what is wrong (syntax, types, nesting) for the policy author. */
+export function compileCondition(expression: string, message?: string): CompiledCondition {
+  let parsed: ReturnType<Environment['parse']>;
+  try {
+    parsed = ENVIRONMENT.parse(expression);
+  } catch (err) {
+    throw new Error(`does not parse: ${describeCelError(err)}`, { cause: err });
+  }
+  const checked = parsed.check();
+  if (!checked.valid) throw new Error(`does not type-check: ${describeCelError(checked.error)}`);
+  if (checked.type !== 'bool' && checked.type !== 'dyn') {
+    throw new Error(`yields ${checked.type ?? 'an unknown type'}, not bool`);
+  }
+  const shape = measureAst(parsed.ast);
+  if (shape.nesting > MAX_MACRO_NESTING) {
+    throw new Error(`nests list macros ${shape.nesting} deep; at most ${MAX_MACRO_NESTING} are allowed`);
+  }
+
+  const evaluate = (input: ConditionInput): ConditionResult => {
+    if (shape.nesting > 0) {
+      const size = Math.max(1, countElements(input.statement, CEL_COST_LIMIT));
+      const cost = shape.nodes * size ** shape.nesting;
+      if (cost > CEL_COST_LIMIT) {
+        return {
+          ok: false,
+          problem: `would cost about ${Math.round(cost).toLocaleString('en')} steps on this attestation (${size} elements), more than the limit of ${CEL_COST_LIMIT.toLocaleString('en')}`,
+        };
+      }
+    }
+    let value: unknown;
+    try {
+      value = parsed({
+        predicate: input.statement.predicate ?? null,
+        statement: input.statement,
+        image: { digest: input.image.digest, reference: input.image.reference },
+      });
+    } catch (err) {
+      return { ok: false, problem: `could not be evaluated: ${describeCelError(err)}` };
+    }
+    if (value === true) return { ok: true };
+    if (value === false) return { ok: false, problem: 'is false' };
+    return { ok: false, problem: `yields ${typeof value}, not a bool` };
+  };
+  return { expression, ...(message !== undefined ? { message } : {}), evaluate };
+}
+
+function describeCelError(err: unknown): string {
+  if (err instanceof Error) {
+    const { summary, range } = err as Error & { summary?: string; range?: { start: number } };
+    const text = summary ?? err.message.split('\n')[0] ?? err.message;
+    return range === undefined ? text : `${text} (at offset ${range.start})`;
+  }
+  return String(err);
+}
+
+/** AST size and how deep list macros nest (a macro's receiver runs once; its predicate once per element). */
+export function measureAst(root: ASTNode): { nodes: number; nesting: number } {
+  let nodes = 0;
+  const visit = (node: ASTNode): number => {
+    nodes++;
+    if (node.op === 'value' || node.op === 'id') return 0;
+    if (node.op === 'rcall') {
+      const [name, receiver, args] = node.args;
+      const inner = Math.max(0, ...args.map(visit));
+      const outer = visit(receiver);
+      return Math.max(outer, MACROS.has(name) ? inner + 1 : inner);
+    }
+    return Math.max(0, ...childNodes(node.args).map(visit));
+  };
+  const nesting = visit(root);
+  return { nodes, nesting };
+}
+
+function childNodes(args: unknown): ASTNode[] {
+  const found: ASTNode[] = [];
+  const stack: unknown[] = [args];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (Array.isArray(item)) stack.push(...item);
+    else if (isAstNode(item)) found.push(item);
+  }
+  return found;
+}
+
+function isAstNode(value: unknown): value is ASTNode {
+  return typeof value === 'object' && value !== null && 'op' in value && 'args' in value;
+}
+
+/** List elements plus map entries in `value`, counting no further than `cap`. */
+export function countElements(value: unknown, cap: number): number {
+  let count = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0 && count <= cap) {
+    const item = stack.pop();
+    // Push one at a time: spreading a list of 100,000 SBOM packages would overflow the argument limit.
+    const children = Array.isArray(item)
+      ? item
+      : typeof item === 'object' && item !== null
+        ? Object.values(item)
+        : [];
+    count += children.length;
+    for (const child of children) stack.push(child);
+  }
+  return count;
+}
