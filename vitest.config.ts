@@ -25,6 +25,16 @@ export default defineConfig({
         },
       },
       {
+        // The Helm chart and CRDs, rendered and validated by a real kube-apiserver.
+        test: {
+          name: 'chart',
+          include: ['test/chart/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+      {
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],

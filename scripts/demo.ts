@@ -12,7 +12,11 @@ try {
   const signed = await pushRandomImage(registry, 'demo/app', 'v1');
   const unsigned = await pushRandomImage(registry, 'demo/app', 'v2');
   await cosignSign(2, key, signed.digestRef, registry);
-  const policy = await writeKeyPolicy({ name: 'demo-signed', glob: `${registry.host}/demo/**`, keys: { release: key.publicKeyPem } });
+  const policy = await writeKeyPolicy({
+    name: 'demo-signed',
+    glob: `${registry.host}/demo/**`,
+    keys: { release: key.publicKeyPem },
+  });
 
   const args = ['verify', signed.ref, unsigned.ref, '--policy', policy, '--insecure-registry', registry.host];
   console.log(`$ provenant ${args.join(' ')}\n`);

@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+# Provenant's container image. Build: docker build -t provenant .
+#
+# Stage 1 compiles TypeScript with the full toolchain (npm ci, npm run build = tsc -p tsconfig.build.json
+# into dist/), then drops devDependencies. Stage 2 is a distroless Node.js 24 runtime with no shell, no
+# package manager and no compiler: only dist/, the production node_modules and package.json (whose
+# "type": "module" makes Node load dist/ as ES modules), owned by root and run as UID 65532.
+
+FROM node:24-bookworm-slim AS build
+WORKDIR /src
+ENV npm_config_audit=false npm_config_fund=false npm_config_update_notifier=false
+# Dependencies first: the layer is reused as long as the lock file does not change.
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev
+
+FROM gcr.io/distroless/nodejs24-debian12:nonroot
+WORKDIR /app
+# The base image runs /nodejs/bin/node but does not put it on PATH; adding it lets the entrypoint say "node".
+ENV NODE_ENV=production \
+    PATH=/nodejs/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+COPY --from=build /src/package.json ./package.json
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+# nonroot is 65532:65532 in distroless; stated numerically so that runAsNonRoot can verify it.
+USER 65532:65532
+EXPOSE 8443
+ENTRYPOINT ["node", "dist/cli/main.js"]
