@@ -61,7 +61,8 @@ const FAILURE_CODES: Readonly<Record<string, string>> = {
   'derived/happy-path-v0.3+wrong-san': 'UNTRUSTED_SIGNER',
   'cosign-oci-attestation/wrong-identity': 'UNTRUSTED_SIGNER',
   'cosign-oci-attestation/other-image-digest': 'DIGEST_MISMATCH',
-  'github-attestation-container/public-good-root': 'TIMESTAMP_INVALID', // GitHub's TSA is not public good's
+  // GitHub's CA (and TSA) are not public good's: another instance, as with staging above.
+  'github-attestation-container/public-good-root': 'UNTRUSTED_SIGNER',
   'github-attestation-bcr/module-bazel-wrong-signer': 'UNTRUSTED_SIGNER',
   'github-attestation-bcr/module-bazel-no-builder-id': 'INVALID_POLICY', // no builder id: no policy to check
 };

@@ -48,8 +48,10 @@ export function verifyKeyless(
   try {
     new Verifier(root.trustMaterial, root.thresholds).verify(entity);
   } catch (err) {
-    if (err instanceof VerificationError && err.code === 'CERTIFICATE_ERROR' && !issuedByRoot(leaf, root)) {
+    if (err instanceof VerificationError && !issuedByRoot(leaf, root)) {
       // Valid or not, a certificate from another CA (e.g. Sigstore staging) is simply not this authority's.
+      // Whichever check fails first says nothing more: another instance's TSA timestamp (cosign 3 gets one)
+      // fails before the chain is looked at, and would otherwise read as a forged timestamp.
       throw new ProvenantError(
         'UNTRUSTED_SIGNER',
         `certificate for ${leaf.subjectAltName ?? '(no SAN)'} was not issued by a CA of trust root "${root.name}"`,

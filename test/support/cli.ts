@@ -1,7 +1,9 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { dump } from 'js-yaml';
 import { runCommand } from '../../src/cli/commands.js';
+import type { KeylessAuthoritySpec } from '../../src/policy/types.js';
 
 export interface CliResult {
   readonly code: number;
@@ -70,6 +72,34 @@ ${authorities}
 ${options.signatureRepository ? `  signatureRepository: ${options.signatureRepository}\n` : ''}`;
   const path = join(dir, 'policy.yaml');
   await writeFile(path, yaml);
+  return path;
+}
+
+export interface KeylessPolicyOptions {
+  name?: string;
+  glob: string;
+  /** Authority name → its `keyless` block, written as a user would (trustRoot defaults to public-good). */
+  authorities: Record<string, KeylessAuthoritySpec>;
+  threshold?: number;
+  mode?: 'Enforce' | 'Warn' | 'Audit';
+}
+
+/** Writes a ClusterImagePolicy with keyless authorities to a temp file and returns its path. */
+export async function writeKeylessPolicy(options: KeylessPolicyOptions): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'provenant-policy-'));
+  const policy = {
+    apiVersion: 'provenant.dev/v1alpha1',
+    kind: 'ClusterImagePolicy',
+    metadata: { name: options.name ?? 'test-policy' },
+    spec: {
+      mode: options.mode ?? 'Enforce',
+      images: [{ glob: options.glob }],
+      authorities: Object.entries(options.authorities).map(([name, keyless]) => ({ name, keyless })),
+      signatures: { threshold: options.threshold ?? 1 },
+    },
+  };
+  const path = join(dir, 'policy.yaml');
+  await writeFile(path, dump(policy, { lineWidth: -1 }));
   return path;
 }
 
