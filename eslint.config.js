@@ -22,7 +22,15 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: ['undici', 'node:http', 'node:https', 'node:net', 'node:fs', 'node:fs/promises', 'node:process'],
+          paths: [
+            'undici',
+            'node:http',
+            'node:https',
+            'node:net',
+            'node:fs',
+            'node:fs/promises',
+            'node:process',
+          ],
         },
       ],
       'no-restricted-globals': ['error', 'fetch', 'process'],

@@ -12,7 +12,10 @@
  *   policy      the policy's own requirement is not met           (NO_MATCHING_POLICY, THRESHOLD_NOT_MET)
  */
 export const REASONS = {
-  NO_MATCHING_POLICY: { category: 'policy', summary: 'No policy matches the image and --no-match denies it.' },
+  NO_MATCHING_POLICY: {
+    category: 'policy',
+    summary: 'No policy matches the image and --no-match denies it.',
+  },
   NO_SIGNATURE: { category: 'missing', summary: 'No signature is attached to the image digest.' },
   UNTRUSTED_SIGNER: {
     category: 'untrusted',
@@ -97,12 +100,19 @@ export const REASONS = {
     category: 'unavailable',
     summary: 'The registry could not be reached or kept failing (network error, 5xx, 429).',
   },
-  REGISTRY_AUTH_FAILED: { category: 'unavailable', summary: 'The registry refused the credentials (401/403).' },
+  REGISTRY_AUTH_FAILED: {
+    category: 'unavailable',
+    summary: 'The registry refused the credentials (401/403).',
+  },
   REGISTRY_RESPONSE_INVALID: {
     category: 'unavailable',
-    summary: 'The registry answered with something unusable: wrong digest, oversized, or unparseable content.',
+    summary:
+      'The registry answered with something unusable: wrong digest, oversized, or unparseable content.',
   },
-  IMAGE_NOT_FOUND: { category: 'missing', summary: 'The image tag or digest does not exist in the registry.' },
+  IMAGE_NOT_FOUND: {
+    category: 'missing',
+    summary: 'The image tag or digest does not exist in the registry.',
+  },
   TIMEOUT: { category: 'unavailable', summary: 'The check did not finish within its deadline.' },
   INVALID_REFERENCE: { category: 'input', summary: 'The image reference cannot be parsed.' },
   INVALID_POLICY: { category: 'input', summary: 'A policy document is invalid.' },
@@ -111,7 +121,10 @@ export const REASONS = {
     summary: 'A trusted_root.json is malformed or incomplete (e.g. a key without its validity start).',
   },
   INVALID_REQUEST: { category: 'input', summary: 'The admission request or manifest cannot be understood.' },
-  INTERNAL_ERROR: { category: 'unavailable', summary: 'An unexpected error; Provenant denies rather than guess.' },
+  INTERNAL_ERROR: {
+    category: 'unavailable',
+    summary: 'An unexpected error; Provenant denies rather than guess.',
+  },
 } as const satisfies Record<string, { category: ReasonCategory; summary: string }>;
 
 export type ReasonCategory = 'missing' | 'invalid' | 'untrusted' | 'unavailable' | 'input' | 'policy';

@@ -172,7 +172,7 @@ describe('decideAdmission', () => {
       const decision = await decideAdmission(review, deps(verifier));
       expect(decision.response).toMatchObject({
         allowed: false,
-        status: { code: 403, reason: 'UNTRUSTED_SIGNER' },
+        status: { code: 403, details: { causes: [{ reason: 'UNTRUSTED_SIGNER' }] } },
       });
       expect(decision.codes).toEqual(['UNTRUSTED_SIGNER']);
       const lines = decision.response.status?.message.split('\n') ?? [];
@@ -187,7 +187,7 @@ describe('decideAdmission', () => {
         reviewFixture('connaisseur/02_pod.json'),
         deps(fakeVerifier(() => ({ allowed: false, reasons: [] }))),
       );
-      expect(decision.response.status?.reason).toBe('INTERNAL_ERROR');
+      expect(decision.response.status?.details.causes[0]?.reason).toBe('INTERNAL_ERROR');
     });
 
     it('with INTERNAL_ERROR when the verifier leaves an image out', async () => {
@@ -217,7 +217,7 @@ describe('decideAdmission', () => {
     ])('fail closed when the verifier %s', async (_name, verifier: ImageVerifier, code) => {
       const decision = await decideAdmission(reviewFixture('connaisseur/02_pod.json'), deps(verifier));
       expect(decision.response.allowed).toBe(false);
-      expect(decision.response.status?.reason).toBe(code);
+      expect(decision.response.status?.details.causes[0]?.reason).toBe(code);
     });
 
     it('with INVALID_REQUEST for a kind Provenant does not read', async () => {
@@ -226,7 +226,7 @@ describe('decideAdmission', () => {
       });
       const verifier = fakeVerifier();
       const decision = await decideAdmission(review, deps(verifier));
-      expect(decision.response.status?.reason).toBe('INVALID_REQUEST');
+      expect(decision.response.status?.details.causes[0]?.reason).toBe('INVALID_REQUEST');
       expect(verifier.calls).toHaveLength(0);
     });
 
@@ -235,7 +235,7 @@ describe('decideAdmission', () => {
         object: { metadata: { name: 'x' }, spec: { containers: 'nginx' } },
       });
       const decision = await decideAdmission(review, deps(fakeVerifier()));
-      expect(decision.response.status?.reason).toBe('INVALID_REQUEST');
+      expect(decision.response.status?.details.causes[0]?.reason).toBe('INVALID_REQUEST');
       expect(decision.response.status?.message).toContain('spec.containers');
     });
   });
@@ -277,7 +277,7 @@ describe('decideAdmission', () => {
       const review = podWithContainers(['ghcr.io/acme/a:1', 'ghcr.io/acme/b:1']);
       const decision = await decideAdmission(review, deps(verifier, { timeoutMs: 150 }));
       expect(decision.response.allowed).toBe(false);
-      expect(decision.response.status?.reason).toBe('TIMEOUT');
+      expect(decision.response.status?.details.causes[0]?.reason).toBe('TIMEOUT');
       expect(decision.verdicts.map((v) => v.reasons[0]?.code)).toEqual(['TIMEOUT', 'TIMEOUT']);
       expect(decision.verdicts[0]?.reasons[0]?.message).toContain('ghcr.io/acme/b:1');
       expect(verifier.options[0]?.signal?.aborted).toBe(true);
@@ -289,7 +289,7 @@ describe('decideAdmission', () => {
         reviewFixture('connaisseur/02_pod.json'),
         deps(verifier, { timeoutMs: 150 }),
       );
-      expect(decision.response.status?.reason).toBe('TIMEOUT');
+      expect(decision.response.status?.details.causes[0]?.reason).toBe('TIMEOUT');
       expect(decision.verdicts[0]?.enforced).toBe(true);
       expect(decision.verdicts[0]?.reasons[0]?.message).toContain('ghcr.io');
     });
@@ -373,7 +373,7 @@ describe('decideMutation', () => {
         deps(verifier),
       );
       expect(decision.response.allowed).toBe(false);
-      expect(decision.response.status?.reason).toBe('INTERNAL_ERROR');
+      expect(decision.response.status?.details.causes[0]?.reason).toBe('INTERNAL_ERROR');
     },
   );
 });

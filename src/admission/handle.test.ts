@@ -38,7 +38,7 @@ describe('handleAdmissionBody', () => {
       response: {
         uid: '7d3f6a52-0b8e-4a0e-9c1a-000000000001',
         allowed: false,
-        status: { reason: 'NO_SIGNATURE' },
+        status: { reason: 'Forbidden', details: { causes: [{ reason: 'NO_SIGNATURE' }] } },
       },
     });
     expect(lines).toHaveLength(1);
@@ -66,7 +66,7 @@ describe('handleAdmissionBody', () => {
     expect(result.body.response).toMatchObject({
       uid: '',
       allowed: false,
-      status: { code: 400, reason: 'INVALID_REQUEST' },
+      status: { code: 400, details: { causes: [{ reason: 'INVALID_REQUEST' }] } },
     });
     expect(await metrics.render()).toMatch(/code="INVALID_REQUEST"\} 1/);
   });
@@ -83,7 +83,7 @@ describe('handleAdmissionBody', () => {
     expect(result.body.response).toMatchObject({
       uid: '3a3a7b38-5512-4a85-94bb-3562269e0a6a',
       allowed: false,
-      status: { reason: 'INVALID_REQUEST' },
+      status: { details: { causes: [{ reason: 'INVALID_REQUEST' }] } },
     });
   });
 

@@ -27,7 +27,11 @@ describe('responses', () => {
 
   it('deny is a 403 with the reason code', () => {
     const response = denyResponse(uid, 'NO_SIGNATURE', 'Pod a/b: 1 of 1 image failed verification');
-    expect(response).toMatchObject({ uid, allowed: false, status: { code: 403, reason: 'NO_SIGNATURE' } });
+    expect(response).toMatchObject({
+      uid,
+      allowed: false,
+      status: { code: 403, details: { causes: [{ reason: 'NO_SIGNATURE' }] } },
+    });
   });
 
   it('deny bounds and sanitises its message but keeps its lines', () => {

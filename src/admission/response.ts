@@ -11,8 +11,11 @@ import { runeLength, sanitizeText, truncateBytes, truncateRunes } from './text.j
 
 export interface AdmissionStatus {
   readonly code: number;
+  /** The Kubernetes status reason (kubectl prints `Error from server (<reason>)`): Forbidden or BadRequest. */
   readonly reason: string;
   readonly message: string;
+  /** Provenant's reason code, machine-readable; it also leads the message lines. */
+  readonly details: { readonly causes: readonly { readonly reason: ReasonCode }[] };
 }
 
 export interface AdmissionResponse {
@@ -58,7 +61,10 @@ export function allowResponse(uid: string, extras: ResponseExtras = {}): Admissi
   return { uid, allowed: true, ...encodeExtras(extras) };
 }
 
-/** A denial: HTTP-style 403 with the first reason code as `status.reason`, which kubectl and clients can match. */
+/**
+ * A denial: 403 Forbidden, as kubectl users expect (`Error from server (Forbidden): ...`), with Provenant's
+ * first reason code in `status.details.causes` for clients and at the start of each message line for people.
+ */
 export function denyResponse(
   uid: string,
   code: ReasonCode,
@@ -68,7 +74,12 @@ export function denyResponse(
   return {
     uid,
     allowed: false,
-    status: { code: 403, reason: code, message: boundMessage(message) },
+    status: {
+      code: 403,
+      reason: 'Forbidden',
+      message: boundMessage(message),
+      details: { causes: [{ reason: code }] },
+    },
     ...encodeExtras(extras),
   };
 }
@@ -81,7 +92,12 @@ export function invalidRequestResponse(uid: string, httpCode: number, code: Reas
   return {
     uid,
     allowed: false,
-    status: { code: httpCode, reason: code, message: boundMessage(message) },
+    status: {
+      code: httpCode,
+      reason: httpCode === 403 ? 'Forbidden' : 'BadRequest',
+      message: boundMessage(message),
+      details: { causes: [{ reason: code }] },
+    },
   } satisfies AdmissionResponse;
 }
 

@@ -1,31 +1,65 @@
-import type { ImageVerdict, Reason } from '../verdict.js';
+import type { AttestationEvidence } from '../attestation/types.js';
+import type { AttestationOutcome, ImageVerdict, Reason } from '../verdict.js';
 
 export type OutputFormat = 'text' | 'json';
 
 /** The JSON shape shared by `verify` and `check`; fields are added, never renamed. */
 export function toJson(verdicts: readonly ImageVerdict[]): string {
-  return JSON.stringify(
-    {
-      allowed: verdicts.every((v) => v.allowed),
-      results: verdicts.map((v) => ({
-        image: v.image,
-        digest: v.digest ?? null,
-        allowed: v.allowed,
-        warnings: v.warnings.map(formatReason),
-        reasons: v.reasons.map(reasonJson),
-        audit: v.audit.map(reasonJson),
-        policies: v.outcomes.map((o) => ({
-          policy: o.policy,
-          mode: o.mode,
-          satisfied: o.satisfied,
-          verifiedAuthorities: o.verifiedAuthorities,
-          reasons: o.reasons.map(reasonJson),
-        })),
+  return JSON.stringify(verdictsJson(verdicts), null, 2);
+}
+
+/** The value behind `toJson`, for commands that add fields of their own (`check` adds `objects`). */
+export function verdictsJson(verdicts: readonly ImageVerdict[]) {
+  return {
+    allowed: verdicts.every((v) => v.allowed),
+    results: verdicts.map((v) => ({
+      image: v.image,
+      digest: v.digest ?? null,
+      allowed: v.allowed,
+      warnings: v.warnings.map(formatReason),
+      reasons: v.reasons.map(reasonJson),
+      audit: v.audit.map(reasonJson),
+      policies: v.outcomes.map((o) => ({
+        policy: o.policy,
+        mode: o.mode,
+        satisfied: o.satisfied,
+        verifiedAuthorities: o.verifiedAuthorities,
+        reasons: o.reasons.map(reasonJson),
+        attestations: (o.attestations ?? []).map((a) => attestationJson(o.policy, a)),
       })),
-    },
-    null,
-    2,
-  );
+      // Every attestation requirement of every matching policy, flattened: what each needed and what met it.
+      attestations: v.outcomes.flatMap((o) =>
+        (o.attestations ?? []).map((a) => attestationJson(o.policy, a)),
+      ),
+    })),
+  };
+}
+
+function attestationJson(policy: string, outcome: AttestationOutcome) {
+  const e: AttestationEvidence | undefined = outcome.evidence;
+  return {
+    policy,
+    name: outcome.requirement,
+    satisfied: outcome.satisfied,
+    predicateType: e?.predicateType ?? null,
+    source: e?.source ?? null,
+    authority: e?.authority ?? null,
+    signer: e?.signer ?? null,
+    signedAt: e?.signedAt ?? null,
+    slsa:
+      e?.slsa === undefined
+        ? null
+        : {
+            via: e.slsa.via,
+            level: e.slsa.level,
+            levelBasis: e.slsa.levelBasis,
+            builder: e.slsa.builder ?? null,
+            buildType: e.slsa.buildType ?? null,
+            repository: e.slsa.repository ?? null,
+            ref: e.slsa.ref ?? null,
+            commit: e.slsa.commit ?? null,
+          },
+  };
 }
 
 /** One line per image for a person: denials carry every reason, with policy, authority and code. */
@@ -37,7 +71,19 @@ export function toText(verdicts: readonly ImageVerdict[]): string {
       lines.push(`denied  ${name}: ${v.reasons.map(formatReason).join('; ')}`);
     } else {
       const verified = v.outcomes.flatMap((o) => o.verifiedAuthorities.map((a) => `${o.policy}/${a}`));
-      lines.push(`allowed ${name}${verified.length ? ` (verified: ${verified.join(', ')})` : ''}`);
+      const attested = v.outcomes.flatMap((o) =>
+        (o.attestations ?? [])
+          .filter((a) => a.satisfied)
+          .map((a) => {
+            const level = a.evidence?.slsa === undefined ? '' : ` SLSA L${a.evidence.slsa.level}`;
+            return `${o.policy}/${a.requirement}${level}`;
+          }),
+      );
+      const details = [
+        ...(verified.length ? [`verified: ${verified.join(', ')}`] : []),
+        ...(attested.length ? [`attested: ${attested.join(', ')}`] : []),
+      ];
+      lines.push(`allowed ${name}${details.length ? ` (${details.join('; ')})` : ''}`);
     }
     for (const w of v.warnings) lines.push(`warning ${name}: ${formatReason(w)}`);
     for (const a of v.audit) lines.push(`audit   ${name}: ${formatReason(a)}`);

@@ -1,11 +1,17 @@
 import { readFile } from 'node:fs/promises';
+import type { CacheOutcome } from '../cache/single-flight-cache.js';
 import { systemClock } from '../clock.js';
-import { compilePolicies } from '../policy/compile.js';
 import { readPolicyDocuments } from '../config/policy-files.js';
+import { FilePolicyStore, type PolicyStoreEvents } from '../config/policy-store.js';
 import { ImageVerificationService } from '../image-verification.js';
 import { anonymous, parseDockerConfig } from '../oci/auth.js';
-import { HttpRegistry } from '../oci/http-registry.js';
-import { compileAuthoritySpec } from '../policy/authorities.js';
+import { HttpRegistry, type RegistryRequestEvent } from '../oci/http-registry.js';
+import { authorityCompiler } from '../policy/authorities.js';
+import { compilePolicies, type PolicySet } from '../policy/compile.js';
+import type { NoMatchAction } from '../policy/types.js';
+import type { LogSink } from '../kube/log.js';
+import type { TrustRootObject } from '../kube/trust-root-spec.js';
+import { createTrustStore, type CustomTrustRoot, type TrustStore } from '../trust/index.js';
 import type { VerifyFlags } from './flags.js';
 import { UsageError } from './usage-error.js';
 
@@ -15,33 +21,250 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
+export type RegistryFlags = Pick<VerifyFlags, 'registryConfig' | 'registryCa' | 'insecureRegistries'>;
+
+export interface RegistryHooks {
+  /** Every registry HTTP exchange (metrics, request counting in tests and the bench). */
+  readonly onRequest?: (event: RegistryRequestEvent) => void;
+}
+
 /** Reads the registry flags into a registry client: credentials, private CAs, plain-HTTP registries. */
-export async function createRegistry(
-  flags: Pick<VerifyFlags, 'registryConfig' | 'registryCa' | 'insecureRegistries'>,
-) {
+export async function createRegistry(flags: RegistryFlags, hooks: RegistryHooks = {}): Promise<HttpRegistry> {
   const credentials = flags.registryConfig
     ? parseDockerConfig(await readFlagFile('--registry-config', flags.registryConfig))
     : anonymous;
   const caCertificates = await Promise.all(flags.registryCa.map((f) => readFlagFile('--registry-ca', f)));
-  return new HttpRegistry({ credentials, caCertificates, insecureRegistries: flags.insecureRegistries });
+  return new HttpRegistry({
+    credentials,
+    caCertificates,
+    insecureRegistries: flags.insecureRegistries,
+    ...(hooks.onRequest === undefined ? {} : { onRequest: hooks.onRequest }),
+  });
 }
 
-/** One-shot runtime for `verify` and `check`: policies loaded once, no cache worth keeping. */
-export async function createRuntime(flags: VerifyFlags): Promise<Runtime> {
-  const policies = compilePolicies(await readPolicyDocuments(flags.policyPaths), compileAuthoritySpec);
-  const registry = await createRegistry(flags);
-  const verifier = new ImageVerificationService({
+export interface CacheSettings {
+  /** How long a satisfied verification is reused (ms). */
+  readonly cacheTtlMs: number;
+  /** How long a failed one is reused (ms); short, so a freshly signed image is admitted soon. */
+  readonly negativeCacheTtlMs: number;
+  readonly cacheMaxEntries: number;
+  readonly onCache?: (outcome: CacheOutcome) => void;
+}
+
+/**
+ * Within one command run an image (or two references to one digest) is verified once: `check` decides many
+ * documents that often share images. The process ends soon after, so nothing outlives the run.
+ */
+export const ONE_SHOT_CACHE: CacheSettings = {
+  cacheTtlMs: 10 * 60_000,
+  negativeCacheTtlMs: 10 * 60_000,
+  cacheMaxEntries: 10_000,
+};
+
+/** The verification core as every command wires it: the same registry client, policies and trust for all. */
+export function createVerifier(
+  registry: HttpRegistry,
+  policies: () => PolicySet,
+  noMatch: NoMatchAction,
+  cache: CacheSettings,
+  trustStore: TrustStore,
+): ImageVerificationService {
+  return new ImageVerificationService({
     registry,
-    policies: () => policies,
-    noMatch: flags.noMatch,
+    policies,
+    noMatch,
     clock: systemClock,
-    cacheTtlMs: 0,
-    negativeCacheTtlMs: 0,
-    cacheMaxEntries: 1,
+    cacheTtlMs: cache.cacheTtlMs,
+    negativeCacheTtlMs: cache.negativeCacheTtlMs,
+    cacheMaxEntries: cache.cacheMaxEntries,
     concurrency: 8,
-    verifyContext: {},
+    ...(cache.onCache === undefined ? {} : { onCache: cache.onCache }),
+    verifyContext: { trustStore },
   });
+}
+
+/** One-shot runtime for `verify` and `check`: policies loaded once, a cache for the length of the run. */
+export async function createRuntime(flags: VerifyFlags): Promise<Runtime> {
+  const trustStore = await createTrustStoreFromFlags(flags);
+  const policies = compilePolicies(
+    await readPolicyDocuments(flags.policyPaths),
+    authorityCompiler(trustStore),
+  );
+  const registry = await createRegistry(flags);
+  const verifier = createVerifier(registry, () => policies, flags.noMatch, ONE_SHOT_CACHE, trustStore);
   return { verifier, registry, close: () => registry.close() };
+}
+
+/** Where a long-lived runtime's policies come from: files or the API server. */
+export interface PolicySource {
+  /** The snapshot admissions read; empty until ready. */
+  readonly current: PolicySet;
+  /** True once a first valid set is in force; /readyz follows it. */
+  readonly ready: boolean;
+}
+
+export interface ServiceRuntime extends Runtime {
+  readonly policies: PolicySource;
+}
+
+export interface ServiceRuntimeOptions {
+  readonly cache: CacheSettings;
+  readonly registryHooks?: RegistryHooks;
+  readonly policyEvents?: PolicyStoreEvents;
+}
+
+/**
+ * Long-lived runtime for `serve`: policies are loaded once (an invalid initial set throws INVALID_POLICY,
+ * since there is nothing good to keep yet), then watched and swapped atomically; the cache lives as long
+ * as the process, keyed by policy fingerprint so an edited policy never reuses an old answer.
+ */
+export async function createServiceRuntime(
+  flags: VerifyFlags,
+  options: ServiceRuntimeOptions,
+): Promise<ServiceRuntime> {
+  const trustStore = await createTrustStoreFromFlags(flags);
+  const policies = new FilePolicyStore(
+    flags.policyPaths,
+    authorityCompiler(trustStore),
+    options.policyEvents,
+  );
+  await policies.load();
+  const registry = await createRegistry(flags, options.registryHooks);
+  const verifier = createVerifier(registry, () => policies.current, flags.noMatch, options.cache, trustStore);
+  policies.watch();
+  return {
+    verifier,
+    registry,
+    policies,
+    close: async () => {
+      policies.close();
+      await registry.close();
+    },
+  };
+}
+
+export interface KubeServiceRuntimeOptions extends Omit<ServiceRuntimeOptions, 'policyEvents'> {
+  /** A kubeconfig file; without it $KUBECONFIG, ~/.kube/config or the in-cluster service account. */
+  readonly kubeconfig?: string;
+  readonly logger: LogSink;
+}
+
+/**
+ * Long-lived runtime for `serve --kubernetes`: ClusterImagePolicy, ImagePolicy and TrustRoot objects are
+ * listed and watched (KubePolicyStore). It resolves at once; the store becomes ready after its first full
+ * sync, and until then /readyz says not ready, so the Service sends no admissions to an empty policy set.
+ */
+export async function createKubeServiceRuntime(
+  flags: VerifyFlags,
+  options: KubeServiceRuntimeOptions,
+): Promise<ServiceRuntime> {
+  // Loaded on demand: client-node is large, and `verify` and `check` never need it.
+  const { createPolicyStatusWriter, createResourceWatchFactory, loadKubeConfig } =
+    await import('../kube/client.js');
+  const { KubePolicyStore } = await import('../kube/policy-informer.js');
+  let kubeConfig: ReturnType<typeof loadKubeConfig>;
+  try {
+    kubeConfig = loadKubeConfig(options.kubeconfig);
+  } catch (err) {
+    throw new UsageError(`--kubeconfig: ${(err as Error).message}`);
+  }
+  const fileRoots = await readTrustRootFiles(flags);
+  // Verification reads trust through this one object, so TrustRoot changes reach verdicts and compilation alike.
+  const trust = new SwappableTrustStore(createTrustStore(fileRoots));
+  const store = new KubePolicyStore({
+    watches: createResourceWatchFactory(kubeConfig),
+    status: createPolicyStatusWriter(kubeConfig),
+    compileAuthority: authorityCompiler(trust),
+    logger: options.logger,
+    onTrustRootsChanged: (roots) => {
+      trust.replace(createTrustStore({ ...fileRoots, ...trustRootMaterial(roots, options.logger) }));
+      store.setAuthorityCompiler(
+        authorityCompiler(trust),
+        roots.map((r) => `${r.name}@${r.uid ?? ''}/${r.resourceVersion}`).join(','),
+      );
+    },
+  });
+  // Rejects only when stopped before the first sync; readiness is the store's `ready`.
+  store.start().catch(() => undefined);
+  const registry = await createRegistry(flags, options.registryHooks);
+  const verifier = createVerifier(registry, () => store.current, flags.noMatch, options.cache, trust);
+  return {
+    verifier,
+    registry,
+    policies: store,
+    close: async () => {
+      await store.stop();
+      await registry.close();
+    },
+  };
+}
+
+/** A TrustStore whose contents can be replaced whole while admissions keep reading it. */
+class SwappableTrustStore implements TrustStore {
+  constructor(private current: TrustStore) {}
+
+  get(name: string) {
+    return this.current.get(name);
+  }
+
+  names() {
+    return this.current.names();
+  }
+
+  replace(next: TrustStore): void {
+    this.current = next;
+  }
+}
+
+/**
+ * Inline `trustedRoot` TrustRoots become custom roots. Each is checked on its own, so one bad or
+ * unsupported object leaves the others (and the policies naming them) in force.
+ */
+function trustRootMaterial(
+  roots: readonly TrustRootObject[],
+  logger: LogSink,
+): Record<string, CustomTrustRoot> {
+  const material: Record<string, CustomTrustRoot> = {};
+  for (const root of roots) {
+    if (!('trustedRoot' in root.spec)) {
+      logger.warn(
+        { trustRoot: root.name },
+        'TrustRoot with spec.tuf is not supported yet; policies naming it stay invalid',
+      );
+      continue;
+    }
+    const custom: CustomTrustRoot = { trustedRoot: root.spec.trustedRoot };
+    try {
+      createTrustStore({ [root.name]: custom });
+      material[root.name] = custom;
+    } catch (err) {
+      logger.warn(
+        { trustRoot: root.name, error: (err as Error).message },
+        'TrustRoot not usable; policies naming it stay invalid',
+      );
+    }
+  }
+  return material;
+}
+
+/**
+ * The embedded public-good and GitHub roots, plus each `--trust-root NAME=FILE`: verification works
+ * air-gapped, and no network is touched for trust unless a policy's TrustRoot asks for TUF.
+ */
+export async function createTrustStoreFromFlags(flags: Pick<VerifyFlags, 'trustRoots'>): Promise<TrustStore> {
+  return createTrustStore(await readTrustRootFiles(flags));
+}
+
+async function readTrustRootFiles(
+  flags: Pick<VerifyFlags, 'trustRoots'>,
+): Promise<Record<string, CustomTrustRoot>> {
+  return Object.fromEntries(
+    await Promise.all(
+      flags.trustRoots.map(
+        async ({ name, path }) => [name, { trustedRoot: await readFlagFile('--trust-root', path) }] as const,
+      ),
+    ),
+  );
 }
 
 async function readFlagFile(flag: string, path: string): Promise<string> {

@@ -41,6 +41,9 @@ export async function verifyCommand(argv: string[], io: CommandIo): Promise<numb
 export function isInputError(err: unknown): boolean {
   return (
     err instanceof UsageError ||
-    (err instanceof ProvenantError && (err.code === 'INVALID_REFERENCE' || err.code === 'INVALID_POLICY' || err.code === 'TRUST_ROOT_INVALID'))
+    (err instanceof ProvenantError &&
+      (err.code === 'INVALID_REFERENCE' ||
+        err.code === 'INVALID_POLICY' ||
+        err.code === 'TRUST_ROOT_INVALID'))
   );
 }

@@ -32,7 +32,11 @@ export interface Registry {
    * Returns null when the registry does not support the API (404, 400, 406, or a non-index answer), so
    * the caller falls back to the referrers tag schema.
    */
-  getReferrers(repo: Repository, digest: string, options?: RequestOptions): Promise<ReferrerDescriptor[] | null>;
+  getReferrers(
+    repo: Repository,
+    digest: string,
+    options?: RequestOptions,
+  ): Promise<ReferrerDescriptor[] | null>;
 }
 
 export interface ReferrerDescriptor {

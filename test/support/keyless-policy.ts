@@ -29,6 +29,8 @@ export function keylessAuthorityFor(c: ExpectationCase, trustRoot: string): Keyl
     name: c.id,
     trustRoot,
     identities: [identity],
-    ...(typeof sourceUri === 'string' ? { certificate: { sourceRepositoryURI: `https://${sourceUri}` } } : {}),
+    ...(typeof sourceUri === 'string'
+      ? { certificate: { sourceRepositoryURI: `https://${sourceUri}` } }
+      : {}),
   };
 }

@@ -23,7 +23,7 @@ interface ReviewBody {
   response: {
     uid: string;
     allowed: boolean;
-    status?: { code: number; reason: string; message: string };
+    status?: { code: number; reason: string; message: string; details: { causes: { reason: string }[] } };
     patchType?: string;
     patch?: string;
     warnings?: string[];
@@ -198,7 +198,7 @@ describe('POST /validate with broken or hostile bodies', () => {
     );
     expect(response.status).toBe(200);
     const status = response.json<ReviewBody>().response.status;
-    expect(status?.reason).toBe('NO_SIGNATURE');
+    expect(status?.details.causes[0]?.reason).toBe('NO_SIGNATURE');
     expect(Buffer.byteLength(status?.message ?? '')).toBeLessThanOrEqual(4096);
     expect(status?.message.split('\n')).toHaveLength(3);
     expect(status?.message).not.toContain('\u202E');
@@ -280,7 +280,10 @@ describe('deadline', () => {
     const elapsed = Date.now() - started;
     expect(response.status).toBe(200);
     const review = response.json<ReviewBody>();
-    expect(review.response).toMatchObject({ allowed: false, status: { code: 403, reason: 'TIMEOUT' } });
+    expect(review.response).toMatchObject({
+      allowed: false,
+      status: { code: 403, details: { causes: [{ reason: 'TIMEOUT' }] } },
+    });
     expect(elapsed).toBeLessThan(2900);
     await expectHealthy();
   });
