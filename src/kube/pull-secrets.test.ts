@@ -1,0 +1,242 @@
+import { describe, expect, it } from 'vitest';
+import type { Credentials } from '../oci/auth.js';
+import type { LogSink } from './log.js';
+import {
+  DOCKER_CFG,
+  DOCKER_CONFIG_JSON,
+  keyringFromSecrets,
+  matchHostPart,
+  PullSecretResolver,
+  type KubeSecretsReader,
+  type PullSecret,
+  type ServiceAccountPullSecrets,
+} from './pull-secrets.js';
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const basic = (username: string): Credentials => ({ kind: 'basic', username, password: `${username}-pw` });
+const entry = (username: string) => ({ auth: b64(`${username}:${username}-pw`) });
+
+function dockerConfigJson(auths: Record<string, unknown>): PullSecret {
+  return { type: DOCKER_CONFIG_JSON, data: { '.dockerconfigjson': b64(JSON.stringify({ auths })) } };
+}
+function dockercfg(auths: Record<string, unknown>): PullSecret {
+  return { type: DOCKER_CFG, data: { '.dockercfg': b64(JSON.stringify(auths)) } };
+}
+const named = (secret: PullSecret, source = 'ns/s') => ({ source, secret });
+
+describe('matchHostPart (Go path.Match)', () => {
+  it.each([
+    ['*', 'registry', true],
+    ['reg*', 'registry', true],
+    ['r?gistry', 'registry', true],
+    ['[a-r]egistry', 'registry', true],
+    ['[^r]egistry', 'registry', false],
+    ['registry', 'registry2', false],
+    ['[', 'x', false],
+    ['a\\*', 'a*', true],
+  ])('%s vs %s → %s', (pattern, name, expected) => {
+    expect(matchHostPart(pattern, name)).toBe(expected);
+  });
+});
+
+describe('keyringFromSecrets', () => {
+  it('matches host-only keys, with scheme and /v1/ or /v2/ dropped', () => {
+    const keyring = keyringFromSecrets([
+      named(dockerConfigJson({ 'https://ghcr.io/v2/': entry('gh'), 'quay.io': entry('quay') })),
+    ]);
+    expect(keyring.lookup('ghcr.io', 'acme/app')).toEqual(basic('gh'));
+    expect(keyring.lookup('ghcr.io')).toEqual(basic('gh'));
+    expect(keyring.lookup('quay.io', 'x/y')).toEqual(basic('quay'));
+    expect(keyring.lookup('gcr.io', 'x/y')).toBeUndefined();
+  });
+
+  it('prefers the longest matching path, and needs the repository to use a path key', () => {
+    const keyring = keyringFromSecrets([
+      named(
+        dockerConfigJson({
+          'ghcr.io': entry('org'),
+          'ghcr.io/acme': entry('acme'),
+          'ghcr.io/acme/api': entry('api'),
+        }),
+      ),
+    ]);
+    expect(keyring.lookup('ghcr.io', 'acme/api')).toEqual(basic('api'));
+    expect(keyring.lookup('ghcr.io', 'acme/web')).toEqual(basic('acme'));
+    expect(keyring.lookup('ghcr.io', 'other/web')).toEqual(basic('org'));
+    expect(keyring.lookup('ghcr.io')).toEqual(basic('org'));
+    expect(keyring.candidates('ghcr.io', 'acme/api')).toEqual([basic('api'), basic('acme'), basic('org')]);
+  });
+
+  it('matches the path as a plain string prefix, as the kubelet does', () => {
+    const keyring = keyringFromSecrets([named(dockerConfigJson({ 'ghcr.io/acme': entry('acme') }))]);
+    expect(keyring.lookup('ghcr.io', 'acme-tools/x')).toEqual(basic('acme'));
+    expect(keyring.lookup('ghcr.io', 'acm')).toBeUndefined();
+  });
+
+  it('matches *. globs part by part, never across parts', () => {
+    const keyring = keyringFromSecrets([
+      named(dockerConfigJson({ '*.azurecr.io': entry('acr'), '*.io': entry('io') })),
+    ]);
+    expect(keyring.lookup('corp.azurecr.io', 'app')).toEqual(basic('acr'));
+    expect(keyring.lookup('a.b.azurecr.io', 'app')).toBeUndefined();
+    expect(keyring.lookup('azurecr.io', 'app')).toEqual(basic('io'));
+    expect(keyring.lookup('quay.io', 'app')).toEqual(basic('io'));
+  });
+
+  it('puts an exact host before a glob of the same host', () => {
+    const keyring = keyringFromSecrets([
+      named(dockerConfigJson({ '*.example.com': entry('glob') }), 'ns/a'),
+      named(dockerConfigJson({ 'eu.example.com': entry('exact') }), 'ns/b'),
+    ]);
+    expect(keyring.lookup('eu.example.com', 'x')).toEqual(basic('exact'));
+  });
+
+  it('requires the same port', () => {
+    const keyring = keyringFromSecrets([named(dockerConfigJson({ 'registry.local:5000': entry('five') }))]);
+    expect(keyring.lookup('registry.local:5000', 'x')).toEqual(basic('five'));
+    expect(keyring.lookup('registry.local', 'x')).toBeUndefined();
+    expect(keyring.lookup('registry.local:5001', 'x')).toBeUndefined();
+  });
+
+  it('folds Docker Hub aliases', () => {
+    const keyring = keyringFromSecrets([
+      named(dockerConfigJson({ 'https://index.docker.io/v1/': entry('hub') })),
+    ]);
+    expect(keyring.lookup('docker.io', 'library/nginx')).toEqual(basic('hub'));
+    expect(keyring.lookup('registry-1.docker.io', 'library/nginx')).toEqual(basic('hub'));
+  });
+
+  it('reads legacy dockercfg secrets and ignores secrets of other types', () => {
+    const keyring = keyringFromSecrets([
+      named({
+        type: 'Opaque',
+        data: { '.dockerconfigjson': b64(JSON.stringify({ auths: { 'quay.io': entry('opaque') } })) },
+      }),
+      named(dockercfg({ 'quay.io': entry('legacy') })),
+    ]);
+    expect(keyring.lookup('quay.io', 'x')).toEqual(basic('legacy'));
+  });
+
+  it('keeps the order of the secrets for the same key', () => {
+    const keyring = keyringFromSecrets([
+      named(dockerConfigJson({ 'quay.io': entry('first') }), 'ns/a'),
+      named(dockerConfigJson({ 'https://quay.io': entry('second') }), 'ns/b'),
+    ]);
+    expect(keyring.candidates('quay.io', 'x')).toEqual([basic('first'), basic('second')]);
+  });
+
+  it('reads tokens and username/password entries like oci/auth does', () => {
+    const keyring = keyringFromSecrets([
+      named(
+        dockerConfigJson({
+          'a.io': { identitytoken: 'refresh' },
+          'b.io': { username: 'u', password: 'p' },
+          'c.io': { email: 'only@example.com' },
+        }),
+      ),
+    ]);
+    expect(keyring.lookup('a.io', 'x')).toEqual({ kind: 'identity-token', token: 'refresh' });
+    expect(keyring.lookup('b.io', 'x')).toEqual({ kind: 'basic', username: 'u', password: 'p' });
+    expect(keyring.lookup('c.io', 'x')).toBeUndefined();
+  });
+
+  it('skips a malformed secret as a whole and reports it by name only', () => {
+    const problems: string[] = [];
+    const keyring = keyringFromSecrets(
+      [
+        named({ type: DOCKER_CONFIG_JSON, data: { '.dockerconfigjson': b64('{not json') } }, 'ns/broken'),
+        named(dockerConfigJson({ 'quay.io': { auth: '!!!' }, 'ghcr.io': entry('half') }), 'ns/half'),
+        named(dockerConfigJson({ 'quay.io': entry('good') }), 'ns/good'),
+      ],
+      (source, problem) => problems.push(`${source}: ${problem}`),
+    );
+    expect(keyring.lookup('quay.io', 'x')).toEqual(basic('good'));
+    expect(keyring.lookup('ghcr.io', 'x')).toBeUndefined();
+    expect(problems.map((p) => p.split(':')[0])).toEqual(['ns/broken', 'ns/half']);
+    expect(problems.join('\n')).not.toContain('half-pw');
+  });
+});
+
+class FakeReader implements KubeSecretsReader {
+  readonly secrets = new Map<string, PullSecret>();
+  readonly accounts = new Map<string, ServiceAccountPullSecrets>();
+  readonly reads: string[] = [];
+  failing = new Set<string>();
+
+  async readSecret(namespace: string, name: string) {
+    this.reads.push(`secret ${namespace}/${name}`);
+    if (this.failing.has(`${namespace}/${name}`)) throw Object.assign(new Error('forbidden'), { code: 403 });
+    return this.secrets.get(`${namespace}/${name}`);
+  }
+  async readServiceAccount(namespace: string, name: string) {
+    this.reads.push(`sa ${namespace}/${name}`);
+    return this.accounts.get(`${namespace}/${name}`);
+  }
+}
+
+const silent: LogSink = { debug() {}, info() {}, warn() {}, error() {} };
+
+describe('PullSecretResolver', () => {
+  it('combines pod secrets, then the service account, then the policy signature secrets', async () => {
+    const reader = new FakeReader();
+    reader.secrets.set('apps/pod-secret', dockerConfigJson({ 'ghcr.io': entry('pod') }));
+    reader.secrets.set(
+      'apps/sa-secret',
+      dockerConfigJson({ 'ghcr.io': entry('sa'), 'quay.io': entry('sa-quay') }),
+    );
+    reader.secrets.set('provenant/sigs', dockerConfigJson({ 'ghcr.io/acme-sigs': entry('sigs') }));
+    reader.accounts.set('apps/builder', { imagePullSecrets: [{ name: 'sa-secret' }, { name: 'missing' }] });
+    const resolver = new PullSecretResolver(reader, { logger: silent });
+    const keyring = await resolver.forPod({
+      namespace: 'apps',
+      serviceAccountName: 'builder',
+      imagePullSecrets: [{ name: 'pod-secret' }, {}],
+      signaturePullSecrets: [{ namespace: 'provenant', name: 'sigs' }],
+    });
+    expect(keyring.candidates('ghcr.io', 'acme/app')).toEqual([basic('pod'), basic('sa')]);
+    expect(keyring.lookup('quay.io', 'x')).toEqual(basic('sa-quay'));
+    expect(keyring.lookup('ghcr.io', 'acme-sigs/app')).toEqual(basic('sigs'));
+  });
+
+  it('uses the "default" service account and works with no secrets at all', async () => {
+    const reader = new FakeReader();
+    const resolver = new PullSecretResolver(reader, { logger: silent });
+    const keyring = await resolver.forPod({ namespace: 'apps' });
+    expect(reader.reads).toEqual(['sa apps/default']);
+    expect(keyring.lookup('ghcr.io', 'x')).toBeUndefined();
+  });
+
+  it('caches reads (found or missing) for the TTL and shares concurrent ones', async () => {
+    const reader = new FakeReader();
+    reader.secrets.set('apps/s', dockerConfigJson({ 'ghcr.io': entry('one') }));
+    let now = 0;
+    const resolver = new PullSecretResolver(reader, {
+      logger: silent,
+      clock: { now: () => now },
+      ttlMs: 30_000,
+    });
+    const pod = { namespace: 'apps', imagePullSecrets: [{ name: 's' }, { name: 'gone' }] };
+    await Promise.all([resolver.forPod(pod), resolver.forPod(pod)]);
+    await resolver.forPod(pod);
+    expect(reader.reads.sort()).toEqual(['sa apps/default', 'secret apps/gone', 'secret apps/s']);
+
+    reader.secrets.set('apps/s', dockerConfigJson({ 'ghcr.io': entry('two') }));
+    now = 29_999;
+    expect((await resolver.forPod(pod)).lookup('ghcr.io')).toEqual(basic('one'));
+    now = 30_001;
+    expect((await resolver.forPod(pod)).lookup('ghcr.io')).toEqual(basic('two'));
+  });
+
+  it('goes on without a secret it cannot read, and does not cache the failure', async () => {
+    const reader = new FakeReader();
+    reader.secrets.set('apps/s', dockerConfigJson({ 'ghcr.io': entry('one') }));
+    reader.failing.add('apps/s');
+    const warnings: object[] = [];
+    const resolver = new PullSecretResolver(reader, { logger: { ...silent, warn: (f) => warnings.push(f) } });
+    const pod = { namespace: 'apps', imagePullSecrets: [{ name: 's' }] };
+    expect((await resolver.forPod(pod)).lookup('ghcr.io')).toBeUndefined();
+    expect(warnings).toEqual([expect.objectContaining({ secret: 'apps/s', status: 403 })]);
+    reader.failing.clear();
+    expect((await resolver.forPod(pod)).lookup('ghcr.io')).toEqual(basic('one'));
+  });
+});

@@ -1,0 +1,306 @@
+/**
+ * Registry credentials for a workload, found the way the kubelet finds them for a Pod: the Pod's
+ * `imagePullSecrets`, then its service account's (`spec.serviceAccountName`, or "default"), plus the
+ * `signaturePullSecrets` a policy names for its signature repository. Secrets of type
+ * kubernetes.io/dockerconfigjson and kubernetes.io/dockercfg are read; a missing Secret or service account
+ * is skipped (the kubelet skips it too) and logged.
+ *
+ * Matching (k8s.io/kubernetes pkg/credentialprovider keyring.go, go-containerregistry k8schain): a key may
+ * carry a scheme and a path (`https://registry.example/v1/` is the host; `/v1/` and `/v2/` are dropped);
+ * the key's host must match the registry host part by part (same number of dot-separated parts, `*` and
+ * `?` globs inside a part, identical port) and its path must be a string prefix of the repository path
+ * (so `ghcr.io/acme` also covers `ghcr.io/acme-tools/x`, as in the kubelet). The most specific key wins:
+ * longer keys first, then reverse lexical order (the kubelet's order), then the order of the secrets.
+ *
+ * RBAC: `get` on secrets and serviceaccounts in every namespace whose workloads are admitted (a
+ * ClusterRole), and on secrets in the namespaces signaturePullSecrets point to.
+ */
+import { systemClock, type Clock } from '../clock.js';
+import { SingleFlightCache } from '../cache/single-flight-cache.js';
+import {
+  canonicalRegistryHost,
+  parseDockerConfig,
+  type Credentials,
+  type CredentialStore,
+} from '../oci/auth.js';
+import { describeError, type LogSink } from './log.js';
+
+/** A Secret as far as pull credentials go; `data` values are base64, as the API returns them. */
+export interface PullSecret {
+  readonly type?: string;
+  readonly data: Readonly<Record<string, string>>;
+}
+
+export interface ServiceAccountPullSecrets {
+  readonly imagePullSecrets: readonly { readonly name: string }[];
+}
+
+/** Reads Secrets and ServiceAccounts; resolves undefined when the object does not exist. */
+export interface KubeSecretsReader {
+  readSecret(namespace: string, name: string): Promise<PullSecret | undefined>;
+  readServiceAccount(namespace: string, name: string): Promise<ServiceAccountPullSecrets | undefined>;
+}
+
+export interface SecretRef {
+  readonly namespace: string;
+  readonly name: string;
+}
+
+/** What a Pod (or a pod template, with the workload's namespace) says about pull credentials. */
+export interface PodPullSecrets {
+  readonly namespace: string;
+  readonly serviceAccountName?: string | undefined;
+  readonly imagePullSecrets?: readonly { readonly name?: string | undefined }[] | undefined;
+  /** From the matching policies; may live in other namespaces. */
+  readonly signaturePullSecrets?: readonly SecretRef[] | undefined;
+}
+
+/**
+ * A CredentialStore that can also match by repository path. Without `repository` only keys without a path
+ * match (a key like `ghcr.io/acme` cannot be decided from the host alone).
+ */
+export interface Keyring extends CredentialStore {
+  lookup(registryHost: string, repository?: string): Credentials | undefined;
+  /** Every matching credential, best first: the kubelet tries them in this order until one works. */
+  candidates(registryHost: string, repository?: string): readonly Credentials[];
+}
+
+export const DOCKER_CONFIG_JSON = 'kubernetes.io/dockerconfigjson';
+export const DOCKER_CFG = 'kubernetes.io/dockercfg';
+
+interface KeyringEntry {
+  readonly key: string;
+  readonly hostParts: readonly string[];
+  readonly port: string;
+  readonly path: string;
+  readonly credentials: Credentials;
+}
+
+interface ParsedLocation {
+  readonly host: string;
+  readonly port: string;
+  readonly path: string;
+}
+
+/** `https://Host:5000/v2/a/b` → host `host`, port `5000`, path `/a/b`; Docker Hub aliases fold into docker.io. */
+function parseLocation(raw: string): ParsedLocation | undefined {
+  const withoutScheme = raw.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
+  const slash = withoutScheme.indexOf('/');
+  const authority = slash < 0 ? withoutScheme : withoutScheme.slice(0, slash);
+  let path = slash < 0 ? '' : withoutScheme.slice(slash).replace(/[?#].*$/, '');
+  if (authority === '' || /[@\s]/.test(authority)) return undefined;
+  let host = authority;
+  let port = '';
+  const bracketed = /^(\[[^\]]*\])(?::(\d+))?$/.exec(authority);
+  if (bracketed) {
+    host = bracketed[1] ?? '';
+    port = bracketed[2] ?? '';
+  } else {
+    const colon = authority.lastIndexOf(':');
+    if (colon >= 0) {
+      host = authority.slice(0, colon);
+      port = authority.slice(colon + 1);
+      if (!/^\d*$/.test(port) || host.includes(':')) return undefined;
+    }
+  }
+  host = canonicalRegistryHost(host);
+  if (path.startsWith('/v1/') || path.startsWith('/v2/')) path = path.slice(3);
+  if (path === '/') path = '';
+  return { host, port, path };
+}
+
+/** Go's path.Match for one host part: `*`, `?`, `[...]` classes (`^` negates), `\` escapes. */
+export function matchHostPart(pattern: string, name: string): boolean {
+  let source = '^';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern.charAt(i);
+    if (c === '*') source += '.*';
+    else if (c === '?') source += '.';
+    else if (c === '\\') {
+      if (i + 1 >= pattern.length) return false;
+      source += escapeRegExp(pattern.charAt(++i));
+    } else if (c === '[') {
+      const end = pattern.indexOf(']', i + 1);
+      if (end < 0) return false;
+      let body = pattern.slice(i + 1, end);
+      const negated = body.startsWith('^');
+      if (negated) body = body.slice(1);
+      if (body === '') return false;
+      source += `[${negated ? '^' : ''}${body.replace(/[\]\\^]/g, '\\$&')}]`;
+      i = end;
+    } else source += escapeRegExp(c);
+  }
+  try {
+    return new RegExp(`${source}$`, 's').test(name);
+  } catch {
+    return false;
+  }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+}
+
+function matches(entry: KeyringEntry, target: ParsedLocation): boolean {
+  if (entry.port !== target.port) return false;
+  const parts = target.host.split('.');
+  if (parts.length !== entry.hostParts.length) return false;
+  if (!target.path.startsWith(entry.path)) return false;
+  return entry.hostParts.every((p, i) => matchHostPart(p, parts[i] ?? ''));
+}
+
+/** The `auths` map of one secret, or undefined when the secret holds no usable Docker config. */
+function authsOf(secret: PullSecret): Record<string, unknown> | undefined {
+  const field =
+    secret.type === DOCKER_CONFIG_JSON
+      ? '.dockerconfigjson'
+      : secret.type === DOCKER_CFG
+        ? '.dockercfg'
+        : undefined;
+  const raw = field === undefined ? undefined : secret.data[field];
+  if (raw === undefined || raw === '') return undefined;
+  const document = JSON.parse(Buffer.from(raw, 'base64').toString('utf8')) as unknown;
+  if (typeof document !== 'object' || document === null || Array.isArray(document))
+    throw new Error('not a JSON object');
+  const auths = field === '.dockercfg' ? document : (document as Record<string, unknown>)['auths'];
+  if (auths === undefined || auths === null) return {};
+  if (typeof auths !== 'object' || Array.isArray(auths)) throw new Error('"auths" is not an object');
+  return auths as Record<string, unknown>;
+}
+
+/** Credentials of one config entry, parsed by oci/auth so that both readers agree on every field. */
+function entryCredentials(key: string, entry: unknown): Credentials | undefined {
+  return parseDockerConfig(JSON.stringify({ auths: { [key]: entry } })).lookup(key);
+}
+
+export interface NamedPullSecret {
+  /** `namespace/name`, for log lines. */
+  readonly source: string;
+  readonly secret: PullSecret;
+}
+
+/**
+ * Builds the keyring of several secrets, in priority order. A secret that cannot be parsed is skipped as a
+ * whole (and reported through `onInvalid`): half of a broken secret is worse than none.
+ */
+export function keyringFromSecrets(
+  secrets: readonly NamedPullSecret[],
+  onInvalid: (source: string, problem: string) => void = () => {},
+): Keyring {
+  const entries: KeyringEntry[] = [];
+  for (const { source, secret } of secrets) {
+    try {
+      const auths = authsOf(secret);
+      if (auths === undefined) continue;
+      const found: KeyringEntry[] = [];
+      for (const [key, raw] of Object.entries(auths)) {
+        const location = parseLocation(key);
+        if (location === undefined) continue;
+        const credentials = entryCredentials(key, raw);
+        if (credentials === undefined) continue;
+        const normalisedKey = `${location.host}${location.port ? `:${location.port}` : ''}${location.path}`;
+        found.push({ key: normalisedKey, hostParts: location.host.split('.'), ...location, credentials });
+      }
+      entries.push(...found);
+    } catch (err) {
+      onInvalid(source, describeError(err).error);
+    }
+  }
+  // Stable sort: equal keys keep the order of the secrets.
+  entries.sort((a, b) => b.key.length - a.key.length || (a.key < b.key ? 1 : a.key > b.key ? -1 : 0));
+
+  const candidates = (registryHost: string, repository?: string): Credentials[] => {
+    const target = parseLocation(repository === undefined ? registryHost : `${registryHost}/${repository}`);
+    if (target === undefined) return [];
+    return entries.filter((e) => matches(e, target)).map((e) => e.credentials);
+  };
+  return {
+    candidates,
+    lookup: (registryHost, repository) => candidates(registryHost, repository)[0],
+  };
+}
+
+export interface PullSecretResolverOptions {
+  readonly logger: LogSink;
+  readonly clock?: Clock;
+  /** How long a Secret or ServiceAccount read (found or missing) is reused; default 30 s. */
+  readonly ttlMs?: number;
+  /** Bound on cached objects; default 1000. */
+  readonly maxEntries?: number;
+}
+
+type Cached<T> = { readonly found: true; readonly value: T } | { readonly found: false };
+
+/** Resolves a workload's pull secrets into a Keyring; reads are cached briefly and shared when concurrent. */
+export class PullSecretResolver {
+  readonly #secrets: SingleFlightCache<Cached<PullSecret>>;
+  readonly #accounts: SingleFlightCache<Cached<ServiceAccountPullSecrets>>;
+
+  constructor(
+    private readonly reader: KubeSecretsReader,
+    private readonly options: PullSecretResolverOptions,
+  ) {
+    const cache = {
+      maxEntries: options.maxEntries ?? 1000,
+      clock: options.clock ?? systemClock,
+      ttlFor: () => options.ttlMs ?? 30_000,
+    };
+    this.#secrets = new SingleFlightCache(cache);
+    this.#accounts = new SingleFlightCache(cache);
+  }
+
+  async forPod(pod: PodPullSecrets): Promise<Keyring> {
+    const refs: SecretRef[] = [];
+    for (const r of pod.imagePullSecrets ?? [])
+      if (r.name) refs.push({ namespace: pod.namespace, name: r.name });
+    const accountName = pod.serviceAccountName || 'default';
+    const account = await this.#read(this.#accounts, 'serviceaccount', pod.namespace, accountName, () =>
+      this.reader.readServiceAccount(pod.namespace, accountName),
+    );
+    for (const r of account?.imagePullSecrets ?? []) refs.push({ namespace: pod.namespace, name: r.name });
+    refs.push(...(pod.signaturePullSecrets ?? []));
+
+    const unique = [...new Map(refs.map((r) => [`${r.namespace}/${r.name}`, r])).values()];
+    const secrets = await Promise.all(
+      unique.map(async (r) => {
+        const secret = await this.#read(this.#secrets, 'secret', r.namespace, r.name, () =>
+          this.reader.readSecret(r.namespace, r.name),
+        );
+        return secret === undefined ? [] : [{ source: `${r.namespace}/${r.name}`, secret }];
+      }),
+    );
+    return keyringFromSecrets(secrets.flat(), (source, problem) =>
+      this.options.logger.warn({ secret: source, problem }, 'pull secret ignored: not a valid Docker config'),
+    );
+  }
+
+  async #read<T>(
+    cache: SingleFlightCache<Cached<T>>,
+    what: 'secret' | 'serviceaccount',
+    namespace: string,
+    name: string,
+    read: () => Promise<T | undefined>,
+  ): Promise<T | undefined> {
+    try {
+      const cached = await cache.get(`${namespace}/${name}`, async () => {
+        const value = await read();
+        if (value === undefined) {
+          this.options.logger.info(
+            { [what]: `${namespace}/${name}` },
+            `${what} for pull credentials not found; skipped`,
+          );
+          return { found: false } as const;
+        }
+        return { found: true, value } as const;
+      });
+      return cached.found ? cached.value : undefined;
+    } catch (err) {
+      // The kubelet goes on without a secret it cannot read; so do we (the registry decides what anonymous gets).
+      this.options.logger.warn(
+        { [what]: `${namespace}/${name}`, ...describeError(err) },
+        `reading ${what} for pull credentials failed; skipped`,
+      );
+      return undefined;
+    }
+  }
+}
