@@ -186,7 +186,7 @@ function toCheckJson(subjects: readonly CheckSubject[], decisions: readonly Admi
     namespace: decision.workload.namespace ?? null,
     name: decision.workload.name,
     allowed: decision.response.allowed,
-    reason: decision.response.status?.reason ?? null,
+    reason: decision.response.status?.details.causes[0]?.reason ?? null,
     message: decision.response.status?.message ?? null,
     codes: decision.codes,
     images: decision.images.map((use) => ({ container: use.container, image: use.image })),

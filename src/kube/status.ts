@@ -10,11 +10,22 @@ import type { PolicyProblem } from '../policy/validate.js';
 import { describeError, type LogSink } from './log.js';
 import { describeRef, type KubeObject, type ObjectRef } from './policy-resources.js';
 
-export type ReadyReason = 'Valid' | 'InvalidPolicy' | 'InvalidTrustRoot';
+/**
+ * Why an object is (not) ready. For a TrustRoot with `spec.tuf` (src/kube/trust-roots.ts): `Fetching` (Unknown)
+ * until the first fetch ends, `TrustRootUnavailable` when it failed, `RefreshFailed` (still True) when a
+ * refresh failed and the last verified copy stays in use.
+ */
+export type ReadyReason =
+  | 'Valid'
+  | 'InvalidPolicy'
+  | 'InvalidTrustRoot'
+  | 'Fetching'
+  | 'TrustRootUnavailable'
+  | 'RefreshFailed';
 
 /** What the Ready condition should say; lastTransitionTime is filled in when writing. */
 export interface ReadyState {
-  readonly status: 'True' | 'False';
+  readonly status: 'True' | 'False' | 'Unknown';
   readonly reason: ReadyReason;
   readonly message: string;
 }
@@ -86,8 +97,9 @@ export function readyStateFor(inputs: ReadyInputs): ReadyState {
         ? 'The policy is not enforced until it is fixed.'
         : 'The trust root is not used until it is fixed.'
       : `The last valid version${last === 'unknown' ? '' : ` (generation ${last})`} stays in ${policy ? 'force' : 'use'}.`;
-  const budget = MAX_MESSAGE_CHARS - consequence.length - 1;
-  return { status: 'False', reason, message: `${formatProblems(inputs.problems, budget)} ${consequence}` };
+  const budget = MAX_MESSAGE_CHARS - consequence.length - 2;
+  const problems = formatProblems(inputs.problems, budget);
+  return { status: 'False', reason, message: `${problems}${problems.endsWith('.') ? '' : '.'} ${consequence}` };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -113,7 +113,7 @@ describe('provenant check', () => {
         timeoutMs: flags.timeoutMs,
         excludedNamespaces: [],
       });
-      expect(webhook.body.response.status?.reason).toBe('UNTRUSTED_SIGNER');
+      expect(webhook.body.response.status?.details.causes[0]?.reason).toBe('UNTRUSTED_SIGNER');
       expect(result.stdout.trim()).toBe(webhook.body.response.status?.message);
     } finally {
       await runtime.close();

@@ -53,7 +53,7 @@ async function kubectl(args: string[], input?: string) {
 
 async function decide(): Promise<string> {
   const response = await server.review('/validate', podReview([{ name: 'app', image: signed.digestRef }]));
-  return response.allowed ? 'allowed' : (response.status?.reason ?? 'denied');
+  return response.allowed ? 'allowed' : (response.status?.details.causes[0]?.reason ?? 'denied');
 }
 
 beforeAll(async () => {

@@ -34,7 +34,7 @@ async function policyText(key: CosignKeyPair): Promise<string> {
 
 async function decide(): Promise<string> {
   const response = await server.review('/validate', podReview([{ name: 'app', image: image.digestRef }]));
-  return response.allowed ? 'allowed' : (response.status?.reason ?? 'denied');
+  return response.allowed ? 'allowed' : (response.status?.details.causes[0]?.reason ?? 'denied');
 }
 
 function pollDecision() {
