@@ -3,18 +3,13 @@
  * place, so the server reloads them when the files change instead of needing a restart. Without files (local
  * runs, tests) a throwaway CA and serving certificate are generated; the CA's key is never written to disk.
  */
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
-import { createHash, webcrypto } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
 import { createSecureContext } from 'node:tls';
-
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
-
-const ECDSA_P256 = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+import { generateWebhookCertificate } from '../certs/generate.js';
 
 export interface GeneratedCertificate {
   readonly caFile: string;
@@ -33,58 +28,17 @@ export interface GenerateOptions {
 }
 
 export async function generateServingCertificate(options: GenerateOptions): Promise<GeneratedCertificate> {
-  const now = options.now ?? new Date();
-  // Backdated a little: clocks in a cluster are not perfectly in step.
-  const notBefore = new Date(now.getTime() - 5 * 60_000);
-  const notAfter = new Date(now.getTime() + (options.validityDays ?? 365) * 86_400_000);
-  const subtle = webcrypto.subtle;
-
-  const caKeys = (await subtle.generateKey(ECDSA_P256, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const ca = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: randomSerial(),
-    name: 'CN=Provenant local CA',
-    notBefore,
-    notAfter,
-    keys: caKeys,
-    signingAlgorithm: ECDSA_P256,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
-    ],
-  });
-
   const names = [...new Set(['localhost', '127.0.0.1', '::1', ...(options.names ?? [])])];
-  const leafKeys = (await subtle.generateKey(ECDSA_P256, true, [
-    'sign',
-    'verify',
-  ])) as webcrypto.CryptoKeyPair;
-  const leaf = await x509.X509CertificateGenerator.create({
-    serialNumber: randomSerial(),
-    subject: `CN=${names.find((n) => isIP(n) === 0 && n !== 'localhost') ?? 'localhost'}`,
-    issuer: ca.subject,
-    notBefore,
-    notAfter,
-    publicKey: leafKeys.publicKey,
-    signingKey: caKeys.privateKey,
-    signingAlgorithm: ECDSA_P256,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension(
-        names.map((value) =>
-          isIP(value) === 0 ? { type: 'dns' as const, value } : { type: 'ip' as const, value },
-        ),
-      ),
-      await x509.SubjectKeyIdentifierExtension.create(leafKeys.publicKey),
-      await x509.AuthorityKeyIdentifierExtension.create(ca),
-    ],
+  // The first DNS name becomes the common name: prefer a real name over localhost.
+  const dnsNames = names
+    .filter((n) => isIP(n) === 0)
+    .sort((a, b) => Number(a === 'localhost') - Number(b === 'localhost'));
+  const generated = await generateWebhookCertificate({
+    dnsNames,
+    ipAddresses: names.filter((n) => isIP(n) !== 0),
+    validityDays: options.validityDays ?? 365,
+    now: options.now ?? new Date(),
   });
-  const keyPem = x509.PemConverter.encode(
-    await subtle.exportKey('pkcs8', leafKeys.privateKey),
-    'PRIVATE KEY',
-  );
 
   await mkdir(options.dir, { recursive: true, mode: 0o700 });
   const files = {
@@ -92,11 +46,10 @@ export async function generateServingCertificate(options: GenerateOptions): Prom
     certFile: join(options.dir, 'tls.crt'),
     keyFile: join(options.dir, 'tls.key'),
   };
-  const caPem = ca.toString('pem');
-  await writeFile(files.caFile, caPem + '\n');
-  await writeFile(files.certFile, `${leaf.toString('pem')}\n`);
-  await writeFile(files.keyFile, keyPem + '\n', { mode: 0o600 });
-  return { ...files, caPem };
+  await writeFile(files.caFile, generated.caPem);
+  await writeFile(files.certFile, generated.certPem);
+  await writeFile(files.keyFile, generated.keyPem, { mode: 0o600 });
+  return { ...files, caPem: generated.caPem };
 }
 
 export interface CertificateFiles {
@@ -188,9 +141,3 @@ function fingerprint(material: KeyMaterial): string {
   return createHash('sha256').update(material.cert).update('\0').update(material.key).digest('hex');
 }
 
-/** Positive 16-byte serial (RFC 5280 allows up to 20 octets; the top bit must be clear). */
-function randomSerial(): string {
-  const bytes = webcrypto.getRandomValues(new Uint8Array(16));
-  bytes[0] = (bytes[0] ?? 0) & 0x7f;
-  return Buffer.from(bytes).toString('hex');
-}

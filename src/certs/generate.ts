@@ -24,7 +24,10 @@ export interface WebhookCertificate {
 }
 
 export interface GenerateOptions {
+  /** DNS names; the first is also the subject's common name. */
   readonly dnsNames: readonly string[];
+  /** IP addresses, for a webhook reached by address (local runs, external-URL mode). */
+  readonly ipAddresses?: readonly string[];
   readonly validityDays: number;
   readonly now: Date;
   /** The bundle being replaced; its first certificate is kept if it is still valid at `now`. */
@@ -75,9 +78,10 @@ export async function generateWebhookCertificate(options: GenerateOptions): Prom
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension(
-        options.dnsNames.map((value) => ({ type: 'dns' as const, value })),
-      ),
+      new x509.SubjectAlternativeNameExtension([
+        ...options.dnsNames.map((value) => ({ type: 'dns' as const, value })),
+        ...(options.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
+      ]),
       await x509.SubjectKeyIdentifierExtension.create(leafKeys.publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(ca),
     ],
