@@ -1,3 +1,4 @@
+import { globRegExp } from '../policy/glob.js';
 import type { UriGlob } from './types.js';
 
 /**
@@ -10,28 +11,10 @@ export function compileUriGlob(glob: string): UriGlob {
   // Whitespace and control characters never occur in the URIs and refs these globs match: a typo.
   if (/[\s\p{Cc}]/u.test(glob)) throw new Error('must not contain whitespace or control characters');
   if (/\*{3,}/.test(glob)) throw new Error('*** is not a valid wildcard (use * or **)');
-  const regex = new RegExp(`^${translate(glob)}$`);
+  const regex = globRegExp(glob);
   return { source: glob, test: (candidate) => regex.test(candidate) };
 }
 
 export function hasWildcard(glob: string): boolean {
   return /[*?]/.test(glob);
-}
-
-function translate(glob: string): string {
-  let out = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i] as string;
-    if (c === '*' && glob[i + 1] === '*') {
-      out += '.*';
-      i++;
-    } else if (c === '*') {
-      out += '[^/]*';
-    } else if (c === '?') {
-      out += '[^/]';
-    } else {
-      out += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-    }
-  }
-  return out;
 }

@@ -16,7 +16,7 @@ export function compileGlob(glob: string): ImageGlob {
   if (!GLOB_CHARS.test(glob)) throw new Error('may only contain reference characters and * ? wildcards');
   if (/\*{3,}/.test(glob)) throw new Error('*** is not a valid wildcard (use * or **)');
   const normalised = normaliseGlob(glob);
-  const regex = new RegExp(`^${translate(normalised)}$`);
+  const regex = globRegExp(normalised);
   return { source: glob, normalised, test: (candidate) => regex.test(candidate) };
 }
 
@@ -27,6 +27,14 @@ function normaliseGlob(glob: string): string {
   const hasRegistry = slash !== -1 && (first.includes('.') || first.includes(':') || first === 'localhost');
   if (hasRegistry) return glob.replace(/^index\.docker\.io\//, 'docker.io/');
   return slash === -1 ? `docker.io/library/${glob}` : `docker.io/${glob}`;
+}
+
+/**
+ * The anchored regular expression for a glob: `*` within one `/`-separated segment, `**` across segments,
+ * `?` one character other than `/`; everything else literal, so no regex metacharacter leaks through.
+ */
+export function globRegExp(glob: string): RegExp {
+  return new RegExp(`^${translate(glob)}$`);
 }
 
 function translate(glob: string): string {
