@@ -120,6 +120,11 @@ export const REASONS = {
     category: 'input',
     summary: 'A trusted_root.json is malformed or incomplete (e.g. a key without its validity start).',
   },
+  TRUST_ROOT_UNAVAILABLE: {
+    category: 'unavailable',
+    summary:
+      "A TrustRoot's TUF repository could not be reached, or what it served did not verify (signature, expiry, hash).",
+  },
   INVALID_REQUEST: { category: 'input', summary: 'The admission request or manifest cannot be understood.' },
   INTERNAL_ERROR: {
     category: 'unavailable',

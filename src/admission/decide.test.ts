@@ -8,7 +8,14 @@ import {
 } from '../../test/integration/admission/fake-verifier.js';
 import { reviewFixture, withRequest } from '../../test/integration/admission/fixtures.js';
 import type { ImageVerifier } from '../verdict.js';
-import { decideAdmission, decideMutation, type DecideDeps } from './decide.js';
+import type { CredentialStore } from '../oci/auth.js';
+import {
+  decideAdmission,
+  decideMutation,
+  type AdmittedWorkload,
+  type DecideDeps,
+  type WorkloadCredentials,
+} from './decide.js';
 import type { AdmissionReview } from './review.js';
 
 function deps(verifier: ImageVerifier, extra: Partial<DecideDeps> = {}): DecideDeps {
@@ -152,6 +159,64 @@ describe('decideAdmission', () => {
     await decideAdmission(reviewFixture('rendered/pod-create.json'), deps(verifier));
     expect(verifier.options[0]?.namespace).toBe('shop');
     expect(verifier.options[0]?.signal).toBeInstanceOf(AbortSignal);
+  });
+
+  describe('with workload credentials', () => {
+    const store = { lookup: () => ({ kind: 'basic' as const, username: 'u', password: 'p' }) };
+    function recording(answer: () => Promise<CredentialStore | undefined> = async () => store) {
+      const asked: AdmittedWorkload[] = [];
+      const source: WorkloadCredentials = {
+        forWorkload: (workload) => {
+          asked.push(workload);
+          return answer();
+        },
+      };
+      return { asked, source };
+    }
+
+    it("hands the verifier the credentials found for the request's object and namespace", async () => {
+      const verifier = fakeVerifier();
+      const { asked, source } = recording();
+      const review = reviewFixture('rendered/deployment-create.json');
+      await decideAdmission(review, deps(verifier, { workloadCredentials: source }));
+      expect(asked).toEqual([
+        { kind: review.request.kind, namespace: 'shop', object: review.request.object },
+      ]);
+      expect(verifier.options[0]?.credentials).toBe(store);
+    });
+
+    it('asks for none when nothing is verified', async () => {
+      const verifier = fakeVerifier();
+      const { asked, source } = recording();
+      const excluded = withRequest(reviewFixture('rendered/pod-create.json'), { namespace: 'kube-system' });
+      await decideAdmission(excluded, deps(verifier, { workloadCredentials: source }));
+      await decideAdmission(
+        reviewFixture('rendered/deployment-update-scale.json'),
+        deps(verifier, { workloadCredentials: source }),
+      );
+      expect(asked).toEqual([]);
+    });
+
+    it("verifies with the verifier's own credentials when the workload brings none", async () => {
+      const verifier = fakeVerifier();
+      const { source } = recording(async () => undefined);
+      await decideAdmission(
+        reviewFixture('rendered/pod-create.json'),
+        deps(verifier, { workloadCredentials: source }),
+      );
+      expect(verifier.options[0]).not.toHaveProperty('credentials');
+    });
+
+    it('counts finding them against the deadline', async () => {
+      const verifier = fakeVerifier();
+      const { source } = recording(() => new Promise(() => undefined));
+      const decision = await decideAdmission(
+        reviewFixture('rendered/pod-create.json'),
+        deps(verifier, { workloadCredentials: source, timeoutMs: 200 }),
+      );
+      expect(decision.codes).toEqual(['TIMEOUT']);
+      expect(verifier.calls).toHaveLength(0);
+    });
   });
 
   describe('denies', () => {

@@ -14,6 +14,7 @@ import {
   type ObjectKind,
 } from '../kube/extract.js';
 import { describeWorkload, type WorkloadRef } from '../kube/workload.js';
+import type { CredentialStore } from '../oci/auth.js';
 import type { ImageVerdict, ImageVerifier, Reason } from '../verdict.js';
 import {
   distinctCodes,
@@ -38,6 +39,25 @@ export interface DecideDeps {
   readonly excludedNamespaces: readonly string[];
   /** For `durationMs` only; deadlines use real timers. */
   readonly clock?: Clock;
+  /** Registry credentials the workload itself brings; without it only the verifier's own are used. */
+  readonly workloadCredentials?: WorkloadCredentials;
+}
+
+/** The admitted object, as far as finding the credentials it would be pulled with goes. */
+export interface AdmittedWorkload {
+  readonly kind: ObjectKind;
+  readonly namespace: string;
+  /** As the request carries it: not yet validated by the API server, so read defensively. */
+  readonly object: unknown;
+}
+
+/**
+ * Finds the registry credentials a workload would be pulled with (in a cluster: its imagePullSecrets and
+ * its service account's, as the kubelet uses them). They serve this admission's registry requests only,
+ * before the verifier's own credentials.
+ */
+export interface WorkloadCredentials {
+  forWorkload(workload: AdmittedWorkload): Promise<CredentialStore | undefined>;
 }
 
 /** Why no verification ran, when none did. */
@@ -117,7 +137,11 @@ async function decide(
     if (uses.length === 0) return finish({ response: allowResponse(request.uid), skipped: 'no-new-images' });
 
     const images = distinctImages(uses);
-    const verdicts = await verifyWithDeadline(images, deps, request.namespace);
+    const admitted =
+      request.namespace === undefined
+        ? undefined
+        : { kind: request.kind, namespace: request.namespace, object: request.object };
+    const verdicts = await verifyWithDeadline(images, deps, admitted);
     const outcome = judge(workload, uses, verdicts);
     if (outcome.codes.length > 0) {
       const [first] = outcome.codes;
@@ -168,7 +192,7 @@ function usesToVerify(kind: ObjectKind, object: unknown, oldObject: unknown): Im
 async function verifyWithDeadline(
   images: readonly string[],
   deps: DecideDeps,
-  namespace: string | undefined,
+  workload: AdmittedWorkload | undefined,
 ): Promise<ImageVerdict[]> {
   const budget = Math.max(1, deps.timeoutMs);
   const grace = Math.min(MAX_ABORT_GRACE_MS, Math.floor(budget / 5));
@@ -184,13 +208,17 @@ async function verifyWithDeadline(
   const backstop = new Promise<'backstop'>((resolve) => {
     timers.push(setTimeout(() => resolve('backstop'), budget));
   });
+  // Finding credentials reads the API server, so it runs inside the budget too: the backstop covers it.
   const work = Promise.resolve()
-    .then(() =>
-      deps.verifier.verifyImages(images, {
+    .then(async () => {
+      const credentials =
+        workload === undefined ? undefined : await deps.workloadCredentials?.forWorkload(workload);
+      return deps.verifier.verifyImages(images, {
         signal: controller.signal,
-        ...(namespace === undefined ? {} : { namespace }),
-      }),
-    )
+        ...(workload === undefined ? {} : { namespace: workload.namespace }),
+        ...(credentials === undefined ? {} : { credentials }),
+      });
+    })
     .then(
       (verdicts) => ({ ok: true as const, verdicts }),
       (error: unknown) => ({ ok: false as const, error }),

@@ -1,5 +1,7 @@
 import { readFile } from 'node:fs/promises';
+import type { WorkloadCredentials } from '../admission/decide.js';
 import type { CacheOutcome } from '../cache/single-flight-cache.js';
+import type { WebhookCertificateApi } from '../certs/index.js';
 import { systemClock } from '../clock.js';
 import { readPolicyDocuments } from '../config/policy-files.js';
 import { FilePolicyStore, type PolicyStoreEvents } from '../config/policy-store.js';
@@ -10,7 +12,6 @@ import { authorityCompiler } from '../policy/authorities.js';
 import { compilePolicies, type PolicySet } from '../policy/compile.js';
 import type { NoMatchAction } from '../policy/types.js';
 import type { LogSink } from '../kube/log.js';
-import type { TrustRootObject } from '../kube/trust-root-spec.js';
 import { createTrustStore, type CustomTrustRoot, type TrustStore } from '../trust/index.js';
 import type { VerifyFlags } from './flags.js';
 import { UsageError } from './usage-error.js';
@@ -143,6 +144,13 @@ export async function createServiceRuntime(
   };
 }
 
+export interface KubeServiceRuntime extends ServiceRuntime {
+  /** Each admitted workload's pull secrets (and its service account's), read from the API server. */
+  readonly workloadCredentials: WorkloadCredentials;
+  /** The Secret and webhook configurations behind self-managed serving certificates. */
+  readonly webhookCertificates: WebhookCertificateApi;
+}
+
 export interface KubeServiceRuntimeOptions extends Omit<ServiceRuntimeOptions, 'policyEvents'> {
   /** A kubeconfig file; without it $KUBECONFIG, ~/.kube/config or the in-cluster service account. */
   readonly kubeconfig?: string;
@@ -153,15 +161,23 @@ export interface KubeServiceRuntimeOptions extends Omit<ServiceRuntimeOptions, '
  * Long-lived runtime for `serve --kubernetes`: ClusterImagePolicy, ImagePolicy and TrustRoot objects are
  * listed and watched (KubePolicyStore). It resolves at once; the store becomes ready after its first full
  * sync, and until then /readyz says not ready, so the Service sends no admissions to an empty policy set.
+ * Each admission's registry requests also carry the workload's pull secrets (see workloadCredentials).
  */
 export async function createKubeServiceRuntime(
   flags: VerifyFlags,
   options: KubeServiceRuntimeOptions,
-): Promise<ServiceRuntime> {
+): Promise<KubeServiceRuntime> {
   // Loaded on demand: client-node is large, and `verify` and `check` never need it.
-  const { createPolicyStatusWriter, createResourceWatchFactory, loadKubeConfig } =
-    await import('../kube/client.js');
+  const {
+    createPolicyStatusWriter,
+    createResourceWatchFactory,
+    createSecretsReader,
+    createWebhookCertificateApi,
+    loadKubeConfig,
+  } = await import('../kube/client.js');
   const { KubePolicyStore } = await import('../kube/policy-informer.js');
+  const { PullSecretResolver } = await import('../kube/pull-secrets.js');
+  const { pullSecretCredentials } = await import('../kube/workload-pull-secrets.js');
   let kubeConfig: ReturnType<typeof loadKubeConfig>;
   try {
     kubeConfig = loadKubeConfig(options.kubeconfig);
@@ -171,28 +187,39 @@ export async function createKubeServiceRuntime(
   const fileRoots = await readTrustRootFiles(flags);
   // Verification reads trust through this one object, so TrustRoot changes reach verdicts and compilation alike.
   const trust = new SwappableTrustStore(createTrustStore(fileRoots));
+  const { KubeTrustRoots } = await import('../kube/trust-roots.js');
+  const { TufClient } = await import('../trust-sources/tuf.js');
+  // Inline TrustRoots as they are, TUF ones fetched and refreshed; nothing goes online unless one names a mirror.
+  const trustRoots = new KubeTrustRoots({
+    fileRoots,
+    fetcher: new TufClient(),
+    logger: options.logger,
+    onChange: (next, version) => {
+      trust.replace(next);
+      store.setAuthorityCompiler(authorityCompiler(trust), version);
+    },
+    onCondition: (name, state) => store.setTrustRootCondition(name, state),
+  });
   const store = new KubePolicyStore({
     watches: createResourceWatchFactory(kubeConfig),
     status: createPolicyStatusWriter(kubeConfig),
     compileAuthority: authorityCompiler(trust),
     logger: options.logger,
-    onTrustRootsChanged: (roots) => {
-      trust.replace(createTrustStore({ ...fileRoots, ...trustRootMaterial(roots, options.logger) }));
-      store.setAuthorityCompiler(
-        authorityCompiler(trust),
-        roots.map((r) => `${r.name}@${r.uid ?? ''}/${r.resourceVersion}`).join(','),
-      );
-    },
+    onTrustRootsChanged: (roots) => trustRoots.update(roots),
   });
   // Rejects only when stopped before the first sync; readiness is the store's `ready`.
   store.start().catch(() => undefined);
   const registry = await createRegistry(flags, options.registryHooks);
   const verifier = createVerifier(registry, () => store.current, flags.noMatch, options.cache, trust);
+  const pullSecrets = new PullSecretResolver(createSecretsReader(kubeConfig), { logger: options.logger });
   return {
     verifier,
     registry,
     policies: store,
+    workloadCredentials: pullSecretCredentials(pullSecrets),
+    webhookCertificates: createWebhookCertificateApi(kubeConfig),
     close: async () => {
+      trustRoots.stop();
       await store.stop();
       await registry.close();
     },
@@ -214,37 +241,6 @@ class SwappableTrustStore implements TrustStore {
   replace(next: TrustStore): void {
     this.current = next;
   }
-}
-
-/**
- * Inline `trustedRoot` TrustRoots become custom roots. Each is checked on its own, so one bad or
- * unsupported object leaves the others (and the policies naming them) in force.
- */
-function trustRootMaterial(
-  roots: readonly TrustRootObject[],
-  logger: LogSink,
-): Record<string, CustomTrustRoot> {
-  const material: Record<string, CustomTrustRoot> = {};
-  for (const root of roots) {
-    if (!('trustedRoot' in root.spec)) {
-      logger.warn(
-        { trustRoot: root.name },
-        'TrustRoot with spec.tuf is not supported yet; policies naming it stay invalid',
-      );
-      continue;
-    }
-    const custom: CustomTrustRoot = { trustedRoot: root.spec.trustedRoot };
-    try {
-      createTrustStore({ [root.name]: custom });
-      material[root.name] = custom;
-    } catch (err) {
-      logger.warn(
-        { trustRoot: root.name, error: (err as Error).message },
-        'TrustRoot not usable; policies naming it stay invalid',
-      );
-    }
-  }
-  return material;
 }
 
 /**

@@ -5,13 +5,24 @@ import type { ParseArgsConfig } from 'node:util';
 import { startServer, type RunningServer, type TlsSource } from '../admission/server.js';
 import { readKeyMaterial } from '../admission/tls.js';
 import type { CacheOutcome } from '../cache/single-flight-cache.js';
+import {
+  ensureWebhookCertificates,
+  startCertificateRotation,
+  type CertificateFilePaths,
+  type CertificateRotation,
+  type EnsuredCertificates,
+  type WebhookCertificateApi,
+  type WebhookCertificateOptions,
+} from '../certs/index.js';
+import { systemClock } from '../clock.js';
+import { describeError } from '../kube/log.js';
 import type { RegistryRequestEvent } from '../oci/http-registry.js';
-import { createLogger } from '../observability/logger.js';
+import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { parseDuration } from './duration.js';
 import { parseFlags, VERIFY_FLAGS, VERIFY_FLAGS_HELP, verifyFlags, type VerifyFlags } from './flags.js';
 import { EXIT, type CommandIo } from './io.js';
-import { createKubeServiceRuntime, createServiceRuntime } from './runtime.js';
+import { createKubeServiceRuntime, createServiceRuntime, type KubeServiceRuntime } from './runtime.js';
 import { UsageError } from './usage-error.js';
 
 // `verify`'s --timeout and --output do not apply to a server; every other shared flag (policies,
@@ -42,7 +53,14 @@ Server:
   --tls-key FILE             its private key (PEM); reloaded when the file changes
   --tls-dir DIR              without --tls-cert/--tls-key: where to write a generated CA and serving
                              certificate (default: a temporary directory, removed on exit)
-  --tls-san NAME             extra DNS name or IP for the generated certificate (repeatable)
+  --tls-san NAME             extra DNS name or IP for the generated certificate (repeatable); with
+                             --tls-secret: the webhook Service's name, SERVICE.NAMESPACE.svc
+  --tls-secret NAMESPACE/NAME  with --kubernetes, self-managed certificates: keep a CA and serving
+                             certificate for the Service in this Secret (created, or filled when empty),
+                             renew them before they expire, and serve them (written under --tls-dir)
+  --validating-webhook-configuration NAME  with --tls-secret: put the CA into the caBundle of every
+                             webhook of this ValidatingWebhookConfiguration
+  --mutating-webhook-configuration NAME  with --tls-secret: the same for this MutatingWebhookConfiguration
 
 Admission:
   --admission-timeout DURATION  budget for one admission decision (default 8s; keep it below the
@@ -55,7 +73,7 @@ Admission:
   --cache-size N             verifications kept (default 10000)
   --log-level LEVEL          fatal, error, warn, info, debug, trace or silent (default info)`;
 
-const SERVE_FLAGS = {
+export const SERVE_FLAGS = {
   ...SHARED_FLAGS,
   kubernetes: { type: 'boolean' },
   kubeconfig: { type: 'string' },
@@ -65,6 +83,9 @@ const SERVE_FLAGS = {
   'tls-key': { type: 'string' },
   'tls-dir': { type: 'string' },
   'tls-san': { type: 'string', multiple: true },
+  'tls-secret': { type: 'string' },
+  'validating-webhook-configuration': { type: 'string' },
+  'mutating-webhook-configuration': { type: 'string' },
   'admission-timeout': { type: 'string', default: '8s' },
   'exclude-namespace': { type: 'string', multiple: true, default: ['kube-system'] as string[] },
   'cache-ttl': { type: 'string', default: '10m' },
@@ -82,10 +103,14 @@ export interface ServeFlags {
     { readonly kind: 'files' } | { readonly kind: 'kubernetes'; readonly kubeconfig?: string };
   readonly port: number;
   readonly host: string;
-  /** Certificate files, or where to generate them (undefined: a temporary directory). */
+  /**
+   * Certificate files; or where to generate them (undefined: a temporary directory); or a Secret holding
+   * self-managed ones, written for the server to `dir` (undefined: a temporary directory).
+   */
   readonly tls:
     | { readonly kind: 'files'; readonly certFile: string; readonly keyFile: string }
-    | { readonly kind: 'generate'; readonly dir?: string; readonly names: readonly string[] };
+    | { readonly kind: 'generate'; readonly dir?: string; readonly names: readonly string[] }
+    | SecretTlsFlags;
   readonly admissionTimeoutMs: number;
   readonly excludedNamespaces: readonly string[];
   readonly cacheTtlMs: number;
@@ -94,7 +119,85 @@ export interface ServeFlags {
   readonly logLevel: string;
 }
 
+export interface SecretTlsFlags {
+  readonly kind: 'secret';
+  readonly namespace: string;
+  readonly secretName: string;
+  /** The webhook Service, in `namespace`: the certificate is for `<serviceName>.<namespace>.svc`. */
+  readonly serviceName: string;
+  readonly webhookNames: { readonly validating?: string; readonly mutating?: string };
+  readonly dir?: string;
+}
+
 type ServeValues = ReturnType<typeof parseFlags<typeof SERVE_FLAGS>>['values'];
+
+// DNS-1123 label (a namespace, a Service) and subdomain (a Secret, a webhook configuration).
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/**
+ * --tls-secret NAMESPACE/NAME with its companions. The Service comes from the one --tls-san, which must
+ * be the name the API server dials, `<service>.<namespace>.svc` in the Secret's namespace: that is what
+ * the chart passes, and the only name a self-managed certificate is issued for.
+ */
+function secretTlsFlags(values: ServeValues, kubernetes: boolean): SecretTlsFlags | undefined {
+  const secret = values['tls-secret'];
+  const validating = values['validating-webhook-configuration'];
+  const mutating = values['mutating-webhook-configuration'];
+  if (secret === undefined) {
+    if (validating !== undefined || mutating !== undefined) {
+      throw new UsageError(
+        '--validating-webhook-configuration and --mutating-webhook-configuration only apply with --tls-secret',
+      );
+    }
+    return undefined;
+  }
+  if (values['tls-cert'] !== undefined || values['tls-key'] !== undefined) {
+    throw new UsageError(
+      '--tls-secret and --tls-cert/--tls-key are alternatives: a self-managed certificate, or certificate files',
+    );
+  }
+  if (!kubernetes) throw new UsageError('--tls-secret needs --kubernetes: the Secret is in the cluster');
+  const [namespace = '', secretName = '', ...rest] = secret.split('/');
+  if (rest.length > 0 || !DNS_LABEL.test(namespace) || !DNS_SUBDOMAIN.test(secretName)) {
+    throw new UsageError(`--tls-secret takes NAMESPACE/NAME (got "${secret}")`);
+  }
+  const sans = values['tls-san'] ?? [];
+  const [san] = sans;
+  const parts = san?.split('.') ?? [];
+  const [serviceName = ''] = parts;
+  if (
+    sans.length !== 1 ||
+    parts.length !== 3 ||
+    parts[1] !== namespace ||
+    parts[2] !== 'svc' ||
+    !DNS_LABEL.test(serviceName)
+  ) {
+    throw new UsageError(
+      `--tls-secret needs exactly one --tls-san naming the webhook Service as SERVICE.${namespace}.svc` +
+        ` (got ${sans.length === 0 ? 'none' : sans.map((n) => `"${n}"`).join(', ')})`,
+    );
+  }
+  for (const [flag, name] of [
+    ['--validating-webhook-configuration', validating],
+    ['--mutating-webhook-configuration', mutating],
+  ] as const) {
+    if (name !== undefined && !DNS_SUBDOMAIN.test(name)) {
+      throw new UsageError(`${flag} takes the name of the configuration (got "${name}")`);
+    }
+  }
+  return {
+    kind: 'secret',
+    namespace,
+    secretName,
+    serviceName,
+    webhookNames: {
+      ...(validating === undefined ? {} : { validating }),
+      ...(mutating === undefined ? {} : { mutating }),
+    },
+    ...(values['tls-dir'] === undefined ? {} : { dir: values['tls-dir'] }),
+  };
+}
 
 export function serveFlags(values: ServeValues): ServeFlags {
   const kubernetes = values.kubernetes === true;
@@ -118,6 +221,7 @@ export function serveFlags(values: ServeValues): ServeFlags {
   if (!/^\d{1,5}$/.test(values.port) || port > 65535) {
     throw new UsageError(`--port must be 0-65535 (got "${values.port}")`);
   }
+  const secretTls = secretTlsFlags(values, kubernetes);
   const certFile = values['tls-cert'];
   const keyFile = values['tls-key'];
   if ((certFile === undefined) !== (keyFile === undefined)) {
@@ -147,13 +251,14 @@ export function serveFlags(values: ServeValues): ServeFlags {
     port,
     host,
     tls:
-      certFile !== undefined && keyFile !== undefined
+      secretTls ??
+      (certFile !== undefined && keyFile !== undefined
         ? { kind: 'files', certFile, keyFile }
         : {
             kind: 'generate',
             ...(values['tls-dir'] === undefined ? {} : { dir: values['tls-dir'] }),
             names: [...hostNames, ...(values['tls-san'] ?? [])],
-          },
+          }),
     admissionTimeoutMs,
     excludedNamespaces: values['exclude-namespace'].filter((ns) => ns !== ''),
     cacheTtlMs: duration('--cache-ttl', values['cache-ttl']),
@@ -210,7 +315,7 @@ export async function serve(flags: ServeFlags, io: CommandIo, stop: AbortSignal)
       metrics.recordRegistryRequest(event.registry, event.kind, String(event.status)),
   };
   let fingerprint: string | undefined;
-  const runtime =
+  const kube: KubeServiceRuntime | undefined =
     flags.policies.kind === 'kubernetes'
       ? await createKubeServiceRuntime(flags.verify, {
           cache,
@@ -218,30 +323,43 @@ export async function serve(flags: ServeFlags, io: CommandIo, stop: AbortSignal)
           logger,
           ...(flags.policies.kubeconfig === undefined ? {} : { kubeconfig: flags.policies.kubeconfig }),
         })
-      : await createServiceRuntime(flags.verify, {
-          cache,
-          registryHooks,
-          policyEvents: {
-            loaded: (set) => {
-              // Folders are watched, so unrelated files trigger reloads too; only a real change is worth a line.
-              if (set.fingerprint === fingerprint) return;
-              logger.info(
-                { policies: set.policies.map((p) => p.name), fingerprint: set.fingerprint.slice(0, 12) },
-                fingerprint === undefined ? 'policies loaded' : 'policies reloaded',
-              );
-              fingerprint = set.fingerprint;
-            },
-            rejected: (reason) =>
-              logger.error({ reason }, 'policy change rejected; keeping the last good set'),
-          },
-        });
+      : undefined;
+  const runtime =
+    kube ??
+    (await createServiceRuntime(flags.verify, {
+      cache,
+      registryHooks,
+      policyEvents: {
+        loaded: (set) => {
+          // Folders are watched, so unrelated files trigger reloads too; only a real change is worth a line.
+          if (set.fingerprint === fingerprint) return;
+          logger.info(
+            { policies: set.policies.map((p) => p.name), fingerprint: set.fingerprint.slice(0, 12) },
+            fingerprint === undefined ? 'policies loaded' : 'policies reloaded',
+          );
+          fingerprint = set.fingerprint;
+        },
+        rejected: (reason) => logger.error({ reason }, 'policy change rejected; keeping the last good set'),
+      },
+    }));
 
   let temporaryTlsDir: string | undefined;
+  let rotation: CertificateRotation | undefined;
+  /** With --tls-secret: the CA bundle the webhook configurations now trust, as a file. */
+  let secretCaFile: string | undefined;
   let running: RunningServer | undefined;
   try {
     let tls: TlsSource;
     if (flags.tls.kind === 'files') {
       tls = flags.tls;
+    } else if (flags.tls.kind === 'secret') {
+      if (kube === undefined) throw new UsageError('--tls-secret needs --kubernetes');
+      // The chart's root filesystem is read-only; the OS temporary directory (an emptyDir there) is not.
+      const certDir = flags.tls.dir ?? (temporaryTlsDir = await mkdtemp(join(tmpdir(), 'provenant-tls-')));
+      const managed = await selfManagedCertificates(flags.tls, certDir, kube.webhookCertificates, logger);
+      rotation = managed.rotation;
+      secretCaFile = managed.files.caFile;
+      tls = { kind: 'files', certFile: managed.files.certFile, keyFile: managed.files.keyFile };
     } else {
       const dir = flags.tls.dir ?? (temporaryTlsDir = await mkdtemp(join(tmpdir(), 'provenant-tls-')));
       tls = { kind: 'generate', dir, names: flags.tls.names };
@@ -252,6 +370,7 @@ export async function serve(flags: ServeFlags, io: CommandIo, stop: AbortSignal)
         timeoutMs: flags.admissionTimeoutMs,
         excludedNamespaces: flags.excludedNamespaces,
         isReady: () => runtime.policies.ready,
+        ...(kube === undefined ? {} : { workloadCredentials: kube.workloadCredentials }),
         metrics,
         logger,
       },
@@ -259,11 +378,12 @@ export async function serve(flags: ServeFlags, io: CommandIo, stop: AbortSignal)
       host: flags.host,
       tls,
     });
+    const caFile = running.caFile ?? secretCaFile;
     logger.info(
       {
         url: running.url,
         port: running.port,
-        ...(running.caFile === undefined ? {} : { caFile: running.caFile }),
+        ...(caFile === undefined ? {} : { caFile }),
         certFile: running.certFile,
         keyFile: running.keyFile,
         admissionTimeoutMs: flags.admissionTimeoutMs,
@@ -290,11 +410,60 @@ export async function serve(flags: ServeFlags, io: CommandIo, stop: AbortSignal)
     running = undefined;
     return EXIT.allowed;
   } finally {
+    rotation?.stop();
     await running?.close();
     await runtime.close();
     if (temporaryTlsDir !== undefined) await rm(temporaryTlsDir, { recursive: true, force: true });
     logger.info('stopped');
   }
+}
+
+/** Self-managed certificates live a year and are renewed a month before they expire. */
+const CERTIFICATE_VALIDITY_DAYS = 365;
+const CERTIFICATE_RENEW_BEFORE_DAYS = 30;
+
+/**
+ * --tls-secret: before anything listens, the Secret holds a valid certificate for the Service (created or
+ * renewed here, or adopted from another replica), both webhook configurations trust its CA, and the files
+ * the server loads are current. Then the same check runs periodically: it renews before expiry, picks up
+ * another replica's renewal (the server reloads the rewritten files) and restores a caBundle that a chart
+ * upgrade reset. A failure at start is fatal: without a certificate the API server cannot call us anyway.
+ */
+async function selfManagedCertificates(
+  tls: SecretTlsFlags,
+  certDir: string,
+  api: WebhookCertificateApi,
+  logger: Logger,
+): Promise<{ files: CertificateFilePaths; rotation: CertificateRotation }> {
+  const secret = `${tls.namespace}/${tls.secretName}`;
+  const options: WebhookCertificateOptions = {
+    secretName: tls.secretName,
+    namespace: tls.namespace,
+    serviceName: tls.serviceName,
+    webhookNames: tls.webhookNames,
+    validityDays: CERTIFICATE_VALIDITY_DAYS,
+    renewBeforeDays: CERTIFICATE_RENEW_BEFORE_DAYS,
+    certDir,
+  };
+  const deps = { api, clock: systemClock, logger };
+  let ensured: EnsuredCertificates;
+  try {
+    ensured = await ensureWebhookCertificates(options, deps);
+  } catch (err) {
+    logger.error({ secret, ...describeError(err) }, 'webhook certificates could not be set up');
+    throw err;
+  }
+  logger.info(
+    {
+      secret,
+      notAfter: ensured.notAfter.toISOString(),
+      renewAt: ensured.renewAt.toISOString(),
+      generated: ensured.generated,
+      patched: ensured.patched,
+    },
+    'webhook certificates ready',
+  );
+  return { files: ensured.files, rotation: startCertificateRotation(options, deps) };
 }
 
 /** Stops accepting connections and lets admissions in flight finish, up to `graceMs`; then closes the rest. */

@@ -96,6 +96,17 @@ export function extractImageUses(kind: ObjectKind, object: unknown): ImageUse[] 
 }
 
 /**
+ * The object's pod spec (a Pod's, or a controller's pod template's), or undefined when the kind has none
+ * or the object is not shaped like one. Lenient: extractImageUses reports shape problems.
+ */
+export function podSpecOf(kind: ObjectKind, object: unknown): Record<string, unknown> | undefined {
+  const path = POD_SPEC_PATHS.get(`${kind.group}/${kind.kind}`);
+  let node: unknown = object;
+  for (const segment of path ?? []) node = isRecord(node) ? own(node, segment) : undefined;
+  return path !== undefined && isRecord(node) ? node : undefined;
+}
+
+/**
  * The uses an UPDATE must verify: containers that are new or whose image changed. A container is identified
  * by its list and name, as Kubernetes does; an unchanged image was admitted when it was set.
  * Without `previous` (CREATE, or an unreadable oldObject) everything is verified.

@@ -385,6 +385,53 @@ describe('KubePolicyStore', () => {
     await store.stop();
   });
 
+  it('writes the condition the trust material reports for a valid TrustRoot, but not over spec problems', async () => {
+    const { store, watch, writer } = setup({
+      onTrustRootsChanged: () => {
+        late.store?.setTrustRootCondition('mirror', {
+          status: 'False',
+          reason: 'TrustRootUnavailable',
+          message: 'Fetching trusted_root.json failed: connect ECONNREFUSED.',
+        });
+        late.store?.setTrustRootCondition('broken', { status: 'True', reason: 'Valid', message: 'fine' });
+      },
+    });
+    const late: { store?: KubePolicyStore } = { store };
+    const root = Buffer.from(JSON.stringify({ signed: { _type: 'root' }, signatures: [] })).toString(
+      'base64',
+    );
+    watch('TrustRoot').listing = [
+      trustRoot('mirror', { tuf: { mirror: 'https://tuf.example', root } }),
+      trustRoot('broken', { tuf: { mirror: 'not a url', root } }),
+    ];
+    const started = store.start();
+    await vi.advanceTimersByTimeAsync(0);
+    await started;
+    await store.settled();
+    expect(writer.last('mirror')?.conditions[0]).toMatchObject({
+      status: 'False',
+      reason: 'TrustRootUnavailable',
+    });
+    expect(writer.last('broken')?.conditions[0]).toMatchObject({
+      status: 'False',
+      reason: 'InvalidTrustRoot',
+    });
+
+    // Later news from a refresh is written without any change to the object.
+    store.setTrustRootCondition('mirror', { status: 'True', reason: 'Valid', message: 'in use' });
+    await vi.advanceTimersByTimeAsync(100);
+    await store.settled();
+    expect(writer.last('mirror')?.conditions[0]).toMatchObject({ status: 'True', reason: 'Valid' });
+    store.setTrustRootCondition('mirror', undefined);
+    await vi.advanceTimersByTimeAsync(100);
+    await store.settled();
+    expect(writer.last('mirror')?.conditions[0]).toMatchObject({
+      status: 'True',
+      message: 'The trust root is valid and in use.',
+    });
+    await store.stop();
+  });
+
   it('waits for trust material at the first sync, so policies naming a custom root are never reported invalid', async () => {
     const late: { store?: KubePolicyStore } = {};
     const { store, watch, writer } = setup({

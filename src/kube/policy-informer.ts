@@ -22,7 +22,7 @@ import {
   type PolicyResource,
   type PolicyResourceKind,
 } from './policy-resources.js';
-import { readyStateFor, StatusReconciler, type PolicyStatusWriter } from './status.js';
+import { readyStateFor, StatusReconciler, type PolicyStatusWriter, type ReadyState } from './status.js';
 import { validateTrustRootSpec, type TrustRootObject } from './trust-root-spec.js';
 
 /** What a watch reports. `broken` means it stopped after having connected; start() brings it back. */
@@ -102,6 +102,8 @@ export class KubePolicyStore {
   #started: Promise<void> | undefined;
   #settleStart: { resolve: () => void; reject: (err: Error) => void } | undefined;
   readonly #entries = new Map<string, Entry>();
+  /** What the trust material behind each TrustRoot says about it (setTrustRootCondition). */
+  readonly #trustRootConditions = new Map<string, ReadyState>();
   readonly #statusDirty = new Set<string>();
   readonly #listed = new Set<PolicyResourceKind>();
   readonly #runners: WatchRunner[];
@@ -164,6 +166,20 @@ export class KubePolicyStore {
     this.#compileAuthority = compileAuthority;
     this.#compilerVersion = version ?? `change-${++this.#compilerChanges}`;
     this.#recompileAll = true;
+    this.#schedule();
+  }
+
+  /**
+   * The Ready condition of TrustRoot `name` while its spec is valid, from whoever builds its material (a TUF
+   * fetch can fail, or still be running, long after the spec was accepted); undefined returns it to the
+   * default. A spec that is invalid is still reported as such.
+   */
+  setTrustRootCondition(name: string, state: ReadyState | undefined): void {
+    if (state === undefined) this.#trustRootConditions.delete(name);
+    else this.#trustRootConditions.set(name, state);
+    const key = describeRef({ resource: POLICY_RESOURCES.TrustRoot, name });
+    if (!this.#entries.has(key)) return;
+    this.#statusDirty.add(key);
     this.#schedule();
   }
 
@@ -287,11 +303,15 @@ export class KubePolicyStore {
     for (const key of this.#statusDirty) {
       const entry = this.#entries.get(key);
       if (entry === undefined) continue;
-      const desired = readyStateFor({
-        kind: isRoot(entry) ? 'trust-root' : 'policy',
-        ...(entry.problems === undefined ? {} : { problems: entry.problems }),
-        ...(entry.good === undefined ? {} : { lastGoodGeneration: entry.good.generation ?? 'unknown' }),
-      });
+      const material = isRoot(entry) ? this.#trustRootConditions.get(entry.ref.name) : undefined;
+      const desired =
+        material !== undefined && entry.problems === undefined
+          ? material
+          : readyStateFor({
+              kind: isRoot(entry) ? 'trust-root' : 'policy',
+              ...(entry.problems === undefined ? {} : { problems: entry.problems }),
+              ...(entry.good === undefined ? {} : { lastGoodGeneration: entry.good.generation ?? 'unknown' }),
+            });
       this.#statuses.reconcile(key, entry.ref, entry.object, desired);
     }
     this.#statusDirty.clear();

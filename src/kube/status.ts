@@ -16,12 +16,7 @@ import { describeRef, type KubeObject, type ObjectRef } from './policy-resources
  * refresh failed and the last verified copy stays in use.
  */
 export type ReadyReason =
-  | 'Valid'
-  | 'InvalidPolicy'
-  | 'InvalidTrustRoot'
-  | 'Fetching'
-  | 'TrustRootUnavailable'
-  | 'RefreshFailed';
+  'Valid' | 'InvalidPolicy' | 'InvalidTrustRoot' | 'Fetching' | 'TrustRootUnavailable' | 'RefreshFailed';
 
 /** What the Ready condition should say; lastTransitionTime is filled in when writing. */
 export interface ReadyState {
@@ -99,7 +94,11 @@ export function readyStateFor(inputs: ReadyInputs): ReadyState {
       : `The last valid version${last === 'unknown' ? '' : ` (generation ${last})`} stays in ${policy ? 'force' : 'use'}.`;
   const budget = MAX_MESSAGE_CHARS - consequence.length - 2;
   const problems = formatProblems(inputs.problems, budget);
-  return { status: 'False', reason, message: `${problems}${problems.endsWith('.') ? '' : '.'} ${consequence}` };
+  return {
+    status: 'False',
+    reason,
+    message: `${problems}${problems.endsWith('.') ? '' : '.'} ${consequence}`,
+  };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

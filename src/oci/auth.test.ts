@@ -8,6 +8,7 @@ import {
   parseChallenges,
   parseDockerConfig,
   type Challenge,
+  type Credentials,
   type TokenHttpRequest,
   type TokenHttpResponse,
 } from './auth.js';
@@ -326,13 +327,76 @@ describe('BearerTokens', () => {
     expect(service.calls).toHaveLength(1);
   });
 
-  it('forgets tokens of a registry', async () => {
+  it('forgets the tokens one set of credentials got from a registry, and only those', async () => {
     let issued = 0;
     const service = fakeService(() => json(200, { token: `t${++issued}` }));
     const tokens = new BearerTokens(service.transport);
+    const robot = { kind: 'basic' as const, username: 'robot', password: 'pw' };
     await tokens.token({ registry: 'r', challenge: bearer, scope });
+    await tokens.token({ registry: 'r', challenge: bearer, scope, credentials: robot });
     tokens.forget('r');
-    expect(await tokens.token({ registry: 'r', challenge: bearer, scope })).toBe('t2');
+    expect(await tokens.token({ registry: 'r', challenge: bearer, scope })).toBe('t3');
+    expect(await tokens.token({ registry: 'r', challenge: bearer, scope, credentials: robot })).toBe('t2');
+    tokens.forget('r', { ...robot });
+    expect(await tokens.token({ registry: 'r', challenge: bearer, scope, credentials: robot })).toBe('t4');
+  });
+
+  describe('when credentials differ per request (pull secrets of different namespaces)', () => {
+    const teamA = { kind: 'basic' as const, username: 'team-a', password: 'a-secret' };
+    const teamB = { kind: 'basic' as const, username: 'team-b', password: 'b-secret' };
+
+    it('never serves one set of credentials a token traded for another, or for anonymous access', async () => {
+      const holders = new Map([
+        [basicAuthorization('team-a', 'a-secret'), 'team-a'],
+        [basicAuthorization('team-b', 'b-secret'), 'team-b'],
+      ]);
+      const service = fakeService((request) =>
+        json(200, { token: `for-${holders.get(request.headers['authorization'] ?? '') ?? 'anonymous'}` }),
+      );
+      const tokens = new BearerTokens(service.transport);
+      const ask = (credentials?: Credentials) =>
+        tokens.token({ registry: 'r', challenge: bearer, scope, ...(credentials ? { credentials } : {}) });
+      const a = await ask(teamA);
+      const b = await ask(teamB);
+      const anonymous = await ask();
+      expect(a).toBe('for-team-a');
+      expect(b).toBe('for-team-b');
+      expect(anonymous).toBe('for-anonymous');
+      expect(service.calls).toHaveLength(3);
+      // Each is cached under its own identity: asking again costs nothing and returns the same token.
+      expect([await ask(teamA), await ask(teamB), await ask()]).toEqual([a, b, anonymous]);
+      expect(service.calls).toHaveLength(3);
+    });
+
+    it('tells apart credentials that differ only in the password, or only in the kind', async () => {
+      let issued = 0;
+      const service = fakeService(() => json(200, { token: `t${++issued}` }));
+      const tokens = new BearerTokens(service.transport);
+      const ask = (credentials: Credentials) =>
+        tokens.token({ registry: 'r', challenge: bearer, scope, credentials });
+      await ask(teamA);
+      await ask({ ...teamA, password: 'rotated' });
+      await ask({ kind: 'identity-token', token: 'same' });
+      await ask({ kind: 'registry-token', token: 'same' });
+      expect(service.calls).toHaveLength(4);
+      // Equal credentials from another secret object are the same identity.
+      await ask({ kind: 'basic', username: 'team-a', password: 'a-secret' });
+      expect(service.calls).toHaveLength(4);
+    });
+
+    it('does not let a request join an exchange made with other credentials', async () => {
+      const releases: ((r: TokenHttpResponse) => void)[] = [];
+      const service = fakeService(() => new Promise<TokenHttpResponse>((resolve) => releases.push(resolve)));
+      const tokens = new BearerTokens(service.transport);
+      const a = tokens.token({ registry: 'r', challenge: bearer, scope, credentials: teamA });
+      const b = tokens.token({ registry: 'r', challenge: bearer, scope, credentials: teamB });
+      await Promise.resolve();
+      expect(service.calls).toHaveLength(2);
+      releases[0]?.(json(200, { token: 'a' }));
+      releases[1]?.(json(401, {}));
+      expect(await a).toBe('a');
+      expect(await codeOf(() => b)).toBe('REGISTRY_AUTH_FAILED');
+    });
   });
 
   it('lets a waiting caller give up without failing the others', async () => {

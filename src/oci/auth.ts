@@ -1,3 +1,4 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import { ProvenantError } from '../errors.js';
 import { DOCKER_HUB } from './reference.js';
 
@@ -13,8 +14,12 @@ export type Credentials =
   | { readonly kind: 'registry-token'; readonly token: string };
 
 export interface CredentialStore {
-  /** Credentials for a registry host (`ghcr.io`, `127.0.0.1:5000`, `docker.io`), or undefined for anonymous. */
-  lookup(registryHost: string): Credentials | undefined;
+  /**
+   * Credentials for a registry host (`ghcr.io`, `127.0.0.1:5000`, `docker.io`), or undefined for anonymous.
+   * `repository` (`acme/api`) lets a store with path-scoped keys (`ghcr.io/acme`, as pull secrets may
+   * have) pick the most specific one; a store keyed by host alone ignores it.
+   */
+  lookup(registryHost: string, repository?: string): Credentials | undefined;
 }
 
 const DOCKER_HUB_ALIASES = new Set([DOCKER_HUB, 'index.docker.io', 'registry-1.docker.io']);
@@ -327,12 +332,13 @@ export function tokenHttpRequest(url: URL, request: TokenRequest): TokenHttpRequ
 }
 
 /**
- * Bearer tokens per registry, realm and scope, cached until shortly before `expires_in` runs out.
- * Concurrent requests for the same token share one exchange.
+ * Bearer tokens per registry, credentials, realm and scope, cached until shortly before `expires_in` runs
+ * out. Concurrent requests for the same token share one exchange.
  */
 export class BearerTokens {
   private readonly cache = new Map<string, CachedToken>();
   private readonly inFlight = new Map<string, Promise<CachedToken>>();
+  private readonly identityKey = randomBytes(32);
 
   constructor(
     private readonly transport: TokenTransport,
@@ -366,6 +372,7 @@ export class BearerTokens {
     const url = BearerTokens.realmOf(request.challenge, request.registry);
     const key = [
       request.registry,
+      this.identity(request.credentials),
       url.href,
       request.challenge.params.get('service') ?? '',
       request.scope,
@@ -382,9 +389,25 @@ export class BearerTokens {
     return fresh.token;
   }
 
-  /** Forgets a token the registry refused, so the next request trades again. */
-  forget(registry: string): void {
-    for (const key of this.cache.keys()) if (key.startsWith(`${registry}\n`)) this.cache.delete(key);
+  /** Forgets the tokens `credentials` (or anonymous access) got from `registry`, to trade again next time. */
+  forget(registry: string, credentials?: Credentials): void {
+    const prefix = `${registry}\n${this.identity(credentials)}\n`;
+    for (const key of this.cache.keys()) if (key.startsWith(prefix)) this.cache.delete(key);
+  }
+
+  /**
+   * Which credentials a token was traded for, as a keyed hash: once credentials come per request (each
+   * workload's pull secrets), a token one namespace's credentials obtained must never be sent for another's
+   * request, even for the same scope. The key is random per instance, so the cache keys reveal nothing
+   * about the secrets even to someone who sees them.
+   */
+  private identity(credentials: Credentials | undefined): string {
+    if (credentials === undefined) return 'anonymous';
+    const fields =
+      credentials.kind === 'basic'
+        ? [credentials.kind, credentials.username, credentials.password]
+        : [credentials.kind, credentials.token];
+    return createHmac('sha256', this.identityKey).update(JSON.stringify(fields)).digest('base64url');
   }
 
   private async exchange(key: string, url: URL, request: TokenRequest): Promise<CachedToken> {

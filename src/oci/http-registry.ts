@@ -126,13 +126,19 @@ export class HttpRegistry implements Registry {
   ): Promise<FetchedManifest | null> {
     const target = this.target(repo, reference);
     const op = this.operation(target.repo, 'manifest', `manifest ${target.name}`, options);
+    const credentials = this.credentialsFor(target.repo, options);
     return this.guard(op, async () => {
-      const response = await this.authorized(op, target.repo, {
-        url: this.url(target.repo, `manifests/${reference}`),
-        method: 'GET',
-        headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') },
-        maxBytes: this.limits.maxManifestBytes,
-      });
+      const response = await this.authorized(
+        op,
+        target.repo,
+        {
+          url: this.url(target.repo, `manifests/${reference}`),
+          method: 'GET',
+          headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') },
+          maxBytes: this.limits.maxManifestBytes,
+        },
+        credentials,
+      );
       if (response.status === 404) return null;
       this.expectOk(op, response);
       return this.checkManifest(op, reference, response);
@@ -142,13 +148,19 @@ export class HttpRegistry implements Registry {
   async headManifest(repo: Repository, reference: string, options?: RequestOptions): Promise<string | null> {
     const target = this.target(repo, reference);
     const op = this.operation(target.repo, 'manifest', `manifest ${target.name}`, options);
+    const credentials = this.credentialsFor(target.repo, options);
     const answer = await this.guard(op, async () => {
-      const response = await this.authorized(op, target.repo, {
-        url: this.url(target.repo, `manifests/${reference}`),
-        method: 'HEAD',
-        headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') },
-        maxBytes: 0,
-      });
+      const response = await this.authorized(
+        op,
+        target.repo,
+        {
+          url: this.url(target.repo, `manifests/${reference}`),
+          method: 'HEAD',
+          headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') },
+          maxBytes: 0,
+        },
+        credentials,
+      );
       if (response.status === 404) return null;
       this.expectOk(op, response);
       const contentType = baseMediaType(firstHeader(response.headers['content-type']));
@@ -183,13 +195,19 @@ export class HttpRegistry implements Registry {
   ): Promise<Uint8Array> {
     const target = this.target(repo, digest, 'digest');
     const op = this.operation(target.repo, 'blob', `blob ${target.name}`, options);
+    const credentials = this.credentialsFor(target.repo, options);
     return this.guard(op, async () => {
-      const response = await this.authorized(op, target.repo, {
-        url: this.url(target.repo, `blobs/${digest}`),
-        method: 'GET',
-        headers: {},
-        maxBytes,
-      });
+      const response = await this.authorized(
+        op,
+        target.repo,
+        {
+          url: this.url(target.repo, `blobs/${digest}`),
+          method: 'GET',
+          headers: {},
+          maxBytes,
+        },
+        credentials,
+      );
       if (response.status === 404) {
         throw this.invalid(op, 'does not have a blob that a manifest refers to (HTTP 404)');
       }
@@ -208,6 +226,7 @@ export class HttpRegistry implements Registry {
   ): Promise<ReferrerDescriptor[] | null> {
     const target = this.target(repo, digest, 'digest');
     const op = this.operation(target.repo, 'referrers', `referrers of ${target.name}`, options);
+    const credentials = this.credentialsFor(target.repo, options);
     return this.guard(op, async () => {
       const descriptors: ReferrerDescriptor[] = [];
       let url: URL | undefined = this.url(target.repo, `referrers/${digest}`);
@@ -216,12 +235,17 @@ export class HttpRegistry implements Registry {
         if (page >= this.limits.maxReferrersPages) {
           throw this.invalid(op, `listed referrers over more than ${this.limits.maxReferrersPages} pages`);
         }
-        const response = await this.authorized(op, target.repo, {
-          url,
-          method: 'GET',
-          headers: { accept: OCI_INDEX },
-          maxBytes: budget,
-        });
+        const response = await this.authorized(
+          op,
+          target.repo,
+          {
+            url,
+            method: 'GET',
+            headers: { accept: OCI_INDEX },
+            maxBytes: budget,
+          },
+          credentials,
+        );
         const contentType = baseMediaType(firstHeader(response.headers['content-type']));
         // Registries without the API answer 404 (distribution 2.8), 400 or 406, or serve something else.
         const unsupported =
@@ -271,6 +295,18 @@ export class HttpRegistry implements Registry {
     options: RequestOptions | undefined,
   ): Operation {
     return { registry: repo.registry, kind, what, signal: options?.signal };
+  }
+
+  /**
+   * The request's own credentials (a workload's pull secrets) come first; a registry they do not cover gets
+   * this client's (`--registry-config`), as the kubelet adds the node's credentials to the pod's. Kept out
+   * of the Operation, which travels into errors and metrics events.
+   */
+  private credentialsFor(repo: Repository, options: RequestOptions | undefined): Credentials | undefined {
+    return (
+      options?.credentials?.lookup(repo.registry, repo.path) ??
+      this.credentials.lookup(repo.registry, repo.path)
+    );
   }
 
   private origin(registry: string): string {
@@ -392,8 +428,12 @@ export class HttpRegistry implements Registry {
    * Sends a registry request with the credentials the registry asks for: learns the scheme from a ping
    * (when we hold credentials) or from the first 401, then answers it once. A refusal after that is final.
    */
-  private async authorized(op: Operation, repo: Repository, request: HttpRequest): Promise<HttpResponse> {
-    const credentials = this.credentials.lookup(repo.registry);
+  private async authorized(
+    op: Operation,
+    repo: Repository,
+    request: HttpRequest,
+    credentials: Credentials | undefined,
+  ): Promise<HttpResponse> {
     const scope = `repository:${repo.path}:pull`;
     let state = this.authStates.get(repo.registry);
     if (state === undefined && credentials !== undefined) state = await this.ping(op, repo.registry);
@@ -409,7 +449,7 @@ export class HttpRegistry implements Registry {
         if (state.kind !== 'bearer' && previous?.kind === state.kind) {
           throw this.refused(op, repo, credentials, 401);
         }
-        if (state.kind === 'bearer') this.tokens.forget(repo.registry);
+        if (state.kind === 'bearer') this.tokens.forget(repo.registry, credentials);
       }
       authorization = await this.authorization(op, state, credentials, scope);
       if (authorization === undefined) throw this.refused(op, repo, credentials, 401);

@@ -1,3 +1,4 @@
+import type { CredentialStore } from './auth.js';
 import type { Repository } from './reference.js';
 
 /** A manifest exactly as the registry served it: the digest is sha256 of these bytes, never of re-serialised JSON. */
@@ -10,6 +11,11 @@ export interface FetchedManifest {
 export interface RequestOptions {
   /** Aborts the request (and any retry wait) when the admission deadline passes. */
   readonly signal?: AbortSignal;
+  /**
+   * Credentials for this request only (a workload's pull secrets, looked up by registry host and repository
+   * path), preferred over the client's own; a registry they do not cover falls back to those.
+   */
+  readonly credentials?: CredentialStore;
 }
 
 /**

@@ -17,6 +17,8 @@ export interface HttpsRequest {
   readonly method?: string;
   readonly body?: Buffer | string;
   readonly headers?: Record<string, string>;
+  /** The name the certificate must carry when it is not the URL's host (SNI and hostname check). */
+  readonly servername?: string;
 }
 
 export function httpsRequest(options: HttpsRequest): Promise<HttpsResponse> {
@@ -27,6 +29,7 @@ export function httpsRequest(options: HttpsRequest): Promise<HttpsResponse> {
         method: options.method ?? (options.body === undefined ? 'GET' : 'POST'),
         ca: typeof options.ca === 'string' ? options.ca : [...options.ca],
         agent: false,
+        ...(options.servername === undefined ? {} : { servername: options.servername }),
         headers: {
           ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
           ...options.headers,

@@ -165,6 +165,28 @@ describe('token service specifics', () => {
     }
   });
 
+  it("keeps each request's credentials and tokens to that request", async () => {
+    const events: RegistryRequestEvent[] = [];
+    const client = clientWith(registry, undefined, (e) => events.push(e));
+    const as = (credentials: Credentials) => ({
+      credentials: credentialStoreFrom([[registry.host, credentials]]),
+    });
+    try {
+      expect((await client.getManifest(repo(), 'v1', as(basic())))?.digest).toBe(image.digest);
+      // Same registry and scope, a token already cached: other credentials still trade their own, and fail.
+      expect(await codeOf(client.getManifest(repo(), 'v1', as({ ...basic(), password: 'wrong' })))).toBe(
+        'REGISTRY_AUTH_FAILED',
+      );
+      expect(await codeOf(client.getManifest(repo(), 'v1'))).toBe('REGISTRY_AUTH_FAILED');
+      expect((await client.getManifest(repo(), 'v1', as(basic())))?.digest).toBe(image.digest);
+      const manifests = events.filter((e) => e.kind === 'manifest').map((e) => e.status);
+      expect(manifests[0]).toBe(200);
+      expect(manifests.at(-1)).toBe(200);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('trades an identity token (OAuth2 refresh token) for access', async () => {
     const refresh = (await tokenFromServer('scope=repository:team/app:pull&offline_token=true'))[
       'refresh_token'

@@ -55,6 +55,8 @@ export interface ServeOptions {
   /** A PEM to trust instead of the generated CA (when `--tls-cert` is given). */
   readonly caPem?: string;
   readonly startTimeoutMs?: number;
+  /** The name the server's certificate is checked for, when not 127.0.0.1 (a self-managed Service certificate). */
+  readonly servername?: string;
 }
 
 const live = new Set<ChildProcess>();
@@ -139,9 +141,11 @@ export async function startServe(args: readonly string[], options: ServeOptions 
   const caFile = listening['caFile'];
   const caPem = options.caPem ?? (typeof caFile === 'string' ? await readFile(caFile, 'utf8') : '');
 
-  const get = (path: string): Promise<HttpsResponse> => httpsRequest({ url: `${url}${path}`, ca: caPem });
+  const servername = options.servername === undefined ? {} : { servername: options.servername };
+  const get = (path: string): Promise<HttpsResponse> =>
+    httpsRequest({ url: `${url}${path}`, ca: caPem, ...servername });
   const post = (path: string, body: string | Buffer, headers: Record<string, string> = {}) =>
-    httpsRequest({ url: `${url}${path}`, ca: caPem, body, headers });
+    httpsRequest({ url: `${url}${path}`, ca: caPem, body, headers, ...servername });
 
   const readyBy = Date.now() + 10_000;
   while ((await get('/readyz').catch(() => undefined))?.status !== 200) {

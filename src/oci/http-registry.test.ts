@@ -1,0 +1,198 @@
+/**
+ * Which credentials HttpRegistry sends when a request brings its own (a workload's pull secrets), and that
+ * bearer tokens never cross from one set of credentials to another. The registry and token service are
+ * undici MockAgent dispatchers recording the Authorization headers; test/integration/oci covers real ones.
+ */
+import { createHash } from 'node:crypto';
+import { MockAgent } from 'undici';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ProvenantError } from '../errors.js';
+import { basicAuthorization, credentialStoreFrom, type Credentials, type CredentialStore } from './auth.js';
+import { HttpRegistry } from './http-registry.js';
+import { OCI_MANIFEST } from './media-types.js';
+import { parseRepository } from './reference.js';
+
+const MANIFEST = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, layers: [] }));
+const DIGEST = `sha256:${createHash('sha256').update(MANIFEST).digest('hex')}`;
+const basic = (username: string): Credentials => ({ kind: 'basic', username, password: `${username}-pw` });
+const store = (entries: Record<string, Credentials>): CredentialStore =>
+  credentialStoreFrom(Object.entries(entries));
+
+/** A request header as the mock dispatcher sees it (a Headers object or a plain record). */
+function header(opts: { headers?: unknown }, name: string): string | undefined {
+  const headers = opts.headers;
+  if (headers instanceof Headers) return headers.get(name) ?? undefined;
+  if (typeof headers !== 'object' || headers === null) return undefined;
+  const found = Object.entries(headers).find(([key]) => key.toLowerCase() === name);
+  return typeof found?.[1] === 'string' ? found[1] : undefined;
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    return err instanceof ProvenantError ? err.code : `not a ProvenantError: ${String(err)}`;
+  }
+  return 'resolved';
+}
+
+let agent: MockAgent;
+let client: HttpRegistry;
+/** Authorization header (or "none") of every manifest request, in order. */
+let sent: string[];
+
+beforeEach(() => {
+  agent = new MockAgent();
+  agent.disableNetConnect();
+  client = new HttpRegistry({ dispatcher: agent, limits: { retries: 0 } });
+  sent = [];
+});
+afterEach(async () => {
+  await client.close();
+  await agent.close();
+});
+
+describe('with a Basic-auth registry', () => {
+  const users = new Set(['pod', 'team', 'node'].map((u) => basicAuthorization(u, `${u}-pw`)));
+
+  beforeEach(() => {
+    const registry = agent.get('https://reg.example');
+    const challenge = { headers: { 'www-authenticate': 'Basic realm="reg.example"' } };
+    registry.intercept({ path: '/v2/' }).reply(401, '', challenge).persist();
+    registry
+      .intercept({ path: (p) => p.includes('/manifests/') })
+      .reply((opts) => {
+        const authorization = header(opts, 'authorization');
+        sent.push(authorization ?? 'none');
+        return authorization !== undefined && users.has(authorization)
+          ? {
+              statusCode: 200,
+              data: MANIFEST,
+              responseOptions: { headers: { 'content-type': OCI_MANIFEST } },
+            }
+          : { statusCode: 401, data: '', responseOptions: challenge };
+      })
+      .persist();
+  });
+
+  const repo = (path = 'team/app') => parseRepository(`reg.example/${path}`);
+
+  it("prefers the request's credentials to the client's", async () => {
+    client = new HttpRegistry({
+      dispatcher: agent,
+      limits: { retries: 0 },
+      credentials: store({ 'reg.example': basic('node') }),
+    });
+    const manifest = await client.getManifest(repo(), 'v1', {
+      credentials: store({ 'reg.example': basic('pod') }),
+    });
+    expect(manifest?.digest).toBe(DIGEST);
+    expect(sent).toEqual([basicAuthorization('pod', 'pod-pw')]);
+  });
+
+  it("falls back to the client's credentials for a registry the request's do not cover", async () => {
+    client = new HttpRegistry({
+      dispatcher: agent,
+      limits: { retries: 0 },
+      credentials: store({ 'reg.example': basic('node') }),
+    });
+    await client.getManifest(repo(), 'v1', { credentials: store({ 'other.example': basic('pod') }) });
+    expect(sent).toEqual([basicAuthorization('node', 'node-pw')]);
+  });
+
+  it('looks credentials up by host and repository path, so path-scoped keys can match', async () => {
+    const lookups: [string, string | undefined][] = [];
+    const scoped: CredentialStore = {
+      lookup: (host, repository) => {
+        lookups.push([host, repository]);
+        return repository?.startsWith('team/') ? basic('team') : undefined;
+      },
+    };
+    await client.getManifest(repo('team/app'), 'v1', { credentials: scoped });
+    expect(await codeOf(client.getManifest(repo('other/app'), 'v1', { credentials: scoped }))).toBe(
+      'REGISTRY_AUTH_FAILED',
+    );
+    expect(lookups).toEqual([
+      ['reg.example', 'team/app'],
+      ['reg.example', 'other/app'],
+    ]);
+    expect(sent[0]).toBe(basicAuthorization('team', 'team-pw'));
+  });
+
+  it('uses what a request brings for that request only', async () => {
+    await client.getManifest(repo(), 'v1', { credentials: store({ 'reg.example': basic('pod') }) });
+    expect(await codeOf(client.getManifest(repo(), 'v1'))).toBe('REGISTRY_AUTH_FAILED');
+    expect(sent.slice(1).every((a) => a === 'none')).toBe(true);
+  });
+});
+
+describe('with a token-auth registry', () => {
+  /** Token requests, by who asked. */
+  let exchanges: string[];
+
+  beforeEach(() => {
+    exchanges = [];
+    const challenge = {
+      headers: {
+        'www-authenticate': 'Bearer realm="https://auth.example/token",service="reg.example"',
+      },
+    };
+    const holders = new Map(['team-a', 'team-b'].map((u) => [basicAuthorization(u, `${u}-pw`), u]));
+    agent
+      .get('https://auth.example')
+      .intercept({ path: (p) => p.startsWith('/token?') })
+      .reply((opts) => {
+        const who = holders.get(header(opts, 'authorization') ?? '') ?? 'anonymous';
+        exchanges.push(who);
+        return {
+          statusCode: 200,
+          data: JSON.stringify({ token: `token-of-${who}`, expires_in: 300 }),
+          responseOptions: { headers: { 'content-type': 'application/json' } },
+        };
+      })
+      .persist();
+    const registry = agent.get('https://reg.example');
+    registry.intercept({ path: '/v2/' }).reply(401, '', challenge).persist();
+    registry
+      .intercept({ path: (p) => p.includes('/manifests/') })
+      .reply((opts) => {
+        const authorization = header(opts, 'authorization');
+        sent.push(authorization ?? 'none');
+        // Only team A may pull.
+        return authorization === 'Bearer token-of-team-a'
+          ? {
+              statusCode: 200,
+              data: MANIFEST,
+              responseOptions: { headers: { 'content-type': OCI_MANIFEST } },
+            }
+          : { statusCode: 401, data: '', responseOptions: challenge };
+      })
+      .persist();
+  });
+
+  const repo = parseRepository('reg.example/team/app');
+  const as = (user: string) => ({ credentials: store({ 'reg.example': basic(user) }) });
+
+  it("never sends one request's token with another's credentials, or anonymously", async () => {
+    expect((await client.getManifest(repo, 'v1', as('team-a')))?.digest).toBe(DIGEST);
+    // Same scope, same registry: team B must trade its own credentials, and is refused.
+    expect(await codeOf(client.getManifest(repo, 'v1', as('team-b')))).toBe('REGISTRY_AUTH_FAILED');
+    expect(await codeOf(client.getManifest(repo, 'v1'))).toBe('REGISTRY_AUTH_FAILED');
+    // A refused token may have expired, so each is traded once more before the refusal is final.
+    expect(sent).toEqual([
+      'Bearer token-of-team-a',
+      'Bearer token-of-team-b',
+      'Bearer token-of-team-b',
+      'Bearer token-of-anonymous',
+      'Bearer token-of-anonymous',
+    ]);
+    expect(exchanges).toEqual(['team-a', 'team-b', 'team-b', 'anonymous', 'anonymous']);
+  });
+
+  it('reuses a token for later requests with the same credentials', async () => {
+    await client.getManifest(repo, 'v1', as('team-a'));
+    await client.getManifest(repo, 'v1', as('team-a'));
+    await client.getManifest(repo, DIGEST, as('team-a'));
+    expect(exchanges).toEqual(['team-a']);
+  });
+});
