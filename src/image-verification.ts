@@ -4,12 +4,13 @@ import { mapWithConcurrency } from './concurrency.js';
 import { ProvenantError, toProvenantError } from './errors.js';
 import { discoverSignatures, type DiscoveredSignatures } from './oci/discover.js';
 import { parseReference, type ImageReference, type Repository } from './oci/reference.js';
-import type { Registry } from './oci/registry.js';
+import type { Registry, RequestOptions } from './oci/registry.js';
 import type { PolicySet } from './policy/compile.js';
-import { evaluatePolicy } from './policy/evaluate.js';
+import { evaluatePolicy, type FailedAttestation } from './policy/evaluate.js';
 import type { CompiledPolicy, NoMatchAction } from './policy/types.js';
+import type { VerifiedAttestation } from './attestation/types.js';
 import type { ImageVerdict, ImageVerifier, PolicyOutcome, Reason, VerifyOptions } from './verdict.js';
-import { verifySignature } from './verify/index.js';
+import { claimedPredicateType, isAttestation, verifyAttestation, verifySignature } from './verify/index.js';
 import type { SignatureCheck, VerifyContext } from './verify/types.js';
 
 export interface ImageVerificationOptions {
@@ -34,6 +35,9 @@ export interface ImageVerificationOptions {
 interface VerificationRecord {
   readonly checks: ReadonlyMap<string, readonly SignatureCheck[]>;
   readonly signaturesFound: number;
+  /** Attestations verified against the policy's authorities and bound to the digest (none without requirements). */
+  readonly attestations: readonly VerifiedAttestation[];
+  readonly failedAttestations: readonly FailedAttestation[];
   readonly satisfied: boolean;
 }
 
@@ -63,7 +67,11 @@ export class ImageVerificationService implements ImageVerifier {
   }
 
   async #verifyImage(image: string, policies: PolicySet, options: VerifyOptions): Promise<ImageVerdict> {
-    const { signal } = options;
+    const { signal, credentials } = options;
+    const request: RequestOptions = {
+      ...(signal ? { signal } : {}),
+      ...(credentials ? { credentials } : {}),
+    };
     const reference = parseReference(image);
     const matching = policies.matching(reference, options.namespace);
     // Only a ClusterImagePolicy lifts an image out of --no-match: an ImagePolicy may add requirements in
@@ -74,7 +82,7 @@ export class ImageVerificationService implements ImageVerifier {
 
     let digest: string;
     try {
-      digest = reference.digest ?? (await this.#resolveTag(reference, signal));
+      digest = reference.digest ?? (await this.#resolveTag(reference, request));
     } catch (err) {
       return combineOutcomes(
         image,
@@ -82,30 +90,49 @@ export class ImageVerificationService implements ImageVerifier {
         matching.map((policy) => failedOutcome(policy, err)),
       );
     }
+    // The `.att` tag costs a request; read it only when some matching policy has attestation requirements.
+    const readAttestations = matching.some((p) => (p.attestations?.length ?? 0) > 0);
     const discoveries = new Map<string, Promise<DiscoveredSignatures>>();
     const discover = (repo: Repository): Promise<DiscoveredSignatures> => {
       const key = `${repo.registry}/${repo.path}`;
       let found = discoveries.get(key);
       if (!found) {
-        found = discoverSignatures(this.options.registry, repo, digest, signal ? { signal } : {});
+        found = discoverSignatures(this.options.registry, repo, digest, {
+          attestations: readAttestations,
+          ...request,
+        });
         discoveries.set(key, found);
       }
       return found;
     };
+    const imageReference = `${reference.registry}/${reference.path}@${digest}`;
 
     const outcomes = await Promise.all(
       matching
         .map(async (policy) => {
           const signatureRepo = policy.signatureRepository ?? reference;
+          // Not keyed by credentials: a result found with one workload's pull secrets may serve another
+          // workload naming the same digest. That admits nothing unverified (the signatures checked are the
+          // same whoever fetched them), and that workload's kubelet still needs its own credentials to pull
+          // the image. Tags are resolved above on every call, with the caller's credentials.
           const key = `${digest}|${signatureRepo.registry}/${signatureRepo.path}|${policy.fingerprint}`;
           const record = await this.#cache.get(
             key,
             async () =>
-              verifyAgainstPolicy(policy, digest, await discover(signatureRepo), this.options.verifyContext),
+              verifyAgainstPolicy(policy, digest, await discover(signatureRepo), {
+                verifyContext: this.options.verifyContext,
+                imageReference,
+                now: new Date(this.options.clock.now()),
+              }),
             this.options.onCache,
           );
-          // Evaluated on every call, cached or not: the cache saves registry work and cryptography, never judgement.
-          return evaluatePolicy(policy, record.checks, record.signaturesFound);
+          // Evaluated on every call, cached or not: the cache saves registry work and cryptography, never
+          // judgement (an attestation's maxAge is measured against the clock of this call).
+          return evaluateRecord(policy, record, {
+            imageDigest: digest,
+            imageReference,
+            now: new Date(this.options.clock.now()),
+          });
         })
         .map((outcome, i) =>
           outcome.catch((err: unknown) => failedOutcome(matching[i] as CompiledPolicy, err)),
@@ -117,9 +144,9 @@ export class ImageVerificationService implements ImageVerifier {
       : verdict;
   }
 
-  async #resolveTag(reference: ImageReference, signal?: AbortSignal): Promise<string> {
+  async #resolveTag(reference: ImageReference, request: RequestOptions): Promise<string> {
     const tag = reference.tag ?? 'latest';
-    const digest = await this.options.registry.headManifest(reference, tag, signal ? { signal } : {});
+    const digest = await this.options.registry.headManifest(reference, tag, request);
     if (!digest) {
       throw new ProvenantError(
         'IMAGE_NOT_FOUND',
@@ -134,8 +161,9 @@ function verifyAgainstPolicy(
   policy: CompiledPolicy,
   digest: string,
   discovered: DiscoveredSignatures,
-  context: VerifyContext,
+  options: { verifyContext: VerifyContext; imageReference: string; now: Date },
 ): VerificationRecord {
+  const context = options.verifyContext;
   const checks = new Map<string, SignatureCheck[]>();
   let signaturesFound = discovered.unreadable.length;
   for (const evidence of discovered.evidence) {
@@ -164,8 +192,68 @@ function verifyAgainstPolicy(
       checks.set(authority.name, list);
     }
   }
-  const outcome = evaluatePolicy(policy, checks, signaturesFound);
-  return { checks, signaturesFound, satisfied: outcome.satisfied };
+  const { attestations, failedAttestations } = verifyAttestations(policy, digest, discovered, context);
+  const record = { checks, signaturesFound, attestations, failedAttestations, satisfied: false };
+  const outcome = evaluateRecord(policy, record, {
+    imageDigest: digest,
+    imageReference: options.imageReference,
+    now: options.now,
+  });
+  return { ...record, satisfied: outcome.satisfied };
+}
+
+/**
+ * Verifies every attestation found against every authority of the policy. Requirements then count only
+ * those signed by an authority they name; verifying against the others too lets a deny say "signed by
+ * authority X, which this requirement does not accept" rather than "missing".
+ */
+function verifyAttestations(
+  policy: CompiledPolicy,
+  digest: string,
+  discovered: DiscoveredSignatures,
+  context: VerifyContext,
+): { attestations: VerifiedAttestation[]; failedAttestations: FailedAttestation[] } {
+  const attestations: VerifiedAttestation[] = [];
+  const failedAttestations: FailedAttestation[] = [];
+  if ((policy.attestations?.length ?? 0) === 0) return { attestations, failedAttestations };
+  for (const evidence of discovered.evidence.filter(isAttestation)) {
+    const predicateType = claimedPredicateType(evidence);
+    for (const authority of policy.authorities) {
+      const check = verifyAttestation(evidence, digest, authority, context);
+      if (check.ok) {
+        attestations.push(check.attestation);
+        continue;
+      }
+      failedAttestations.push({
+        source: check.source,
+        authority: check.authority,
+        code: check.code,
+        message: check.message,
+        ...(predicateType !== undefined ? { predicateType } : {}),
+      });
+    }
+  }
+  const referrers = discovered.unreadable.filter((u) => u.origin === 'referrer');
+  for (const unreadable of [...discovered.unreadableAttestations, ...referrers]) {
+    failedAttestations.push({
+      source: unreadable.source,
+      code: 'SIGNATURE_INVALID',
+      message: unreadable.message,
+    });
+  }
+  return { attestations, failedAttestations };
+}
+
+function evaluateRecord(
+  policy: CompiledPolicy,
+  record: Omit<VerificationRecord, 'satisfied'>,
+  context: { imageDigest: string; imageReference: string; now: Date },
+): PolicyOutcome {
+  return evaluatePolicy(policy, record.checks, record.signaturesFound, {
+    verified: record.attestations,
+    failed: record.failedAttestations,
+    context,
+  });
 }
 
 /** A policy that could not be checked is unsatisfied, with the error's code: under Enforce that denies. */

@@ -1,4 +1,6 @@
+import type { AttestationEvidence } from './attestation/types.js';
 import type { ReasonCode } from './errors.js';
+import type { CredentialStore } from './oci/auth.js';
 import type { PolicyMode } from './policy/types.js';
 
 /** One fact behind a decision: which policy (and authority) failed, the stable code, and what was found. */
@@ -17,6 +19,17 @@ export interface PolicyOutcome {
   /** Authorities whose signatures verified and were bound to the digest. */
   readonly verifiedAuthorities: readonly string[];
   readonly reasons: readonly Reason[];
+  /** One per attestation requirement of the policy, in policy order; absent when it has none. */
+  readonly attestations?: readonly AttestationOutcome[];
+}
+
+/** How one attestation requirement was judged, with a summary of the attestation that met it (or came closest). */
+export interface AttestationOutcome {
+  /** The requirement's name in the policy. */
+  readonly requirement: string;
+  readonly satisfied: boolean;
+  /** Only verified facts: source, signer, signing time, and for SLSA the level, builder and source. */
+  readonly evidence?: AttestationEvidence;
 }
 
 /**
@@ -47,4 +60,9 @@ export interface VerifyOptions {
   readonly signal?: AbortSignal;
   /** Namespace of the workload, for namespaced policies (later). */
   readonly namespace?: string;
+  /**
+   * Registry credentials for this call only (the workload's pull secrets), tried before the registry
+   * client's own. Results are cached by digest and policy, not by credentials (see image-verification.ts).
+   */
+  readonly credentials?: CredentialStore;
 }

@@ -140,4 +140,3 @@ export function watchCertificateFiles(
 function fingerprint(material: KeyMaterial): string {
   return createHash('sha256').update(material.cert).update('\0').update(material.key).digest('hex');
 }
-

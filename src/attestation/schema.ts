@@ -178,6 +178,8 @@ export const attestationsSchema: SchemaNode = {
   type: 'array',
   description:
     'Attestations the image must carry. Each requirement is met when at least one attestation of its type, signed by one of its authorities, passes all of its checks.',
+  // An empty list would pass the "requires something" rule while requiring nothing.
+  minItems: 1,
   maxItems: 32,
   items: requirement,
 };

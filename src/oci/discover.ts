@@ -2,8 +2,9 @@ import type { SignatureEvidence } from '../verify/types.js';
 import type { Repository } from './reference.js';
 import type { ReferrerDescriptor, Registry, RequestOptions } from './registry.js';
 
-// Media types of what cosign and sigstore clients attach to images (formats.md §1.2, §2.2).
+// Media types of what cosign and sigstore clients attach to images (formats.md §1.2, §1.6, §2.2).
 const SIMPLE_SIGNING_LAYER = 'application/vnd.dev.cosign.simplesigning.v1+json';
+const DSSE_ENVELOPE_LAYER = 'application/vnd.dsse.envelope.v1+json';
 const SIGSTORE_BUNDLE_PREFIX = 'application/vnd.dev.sigstore.bundle';
 
 /** Bounds on attacker-controlled attachments: a registry can list thousands; we check at most these. */
@@ -12,37 +13,61 @@ export const DISCOVERY_LIMITS = {
   maxReferrers: 64,
   maxPayloadBytes: 1024 * 1024,
   maxBundleBytes: 4 * 1024 * 1024,
+  /** A DSSE envelope of a `.att` layer; SBOM attestations are the large ones. */
+  maxEnvelopeBytes: 4 * 1024 * 1024,
 } as const;
 
 /** Something attached to the image that could not even be read as a signature; reported, never trusted. */
 export interface UnreadableEvidence {
   readonly source: string;
   readonly message: string;
+  /** Where it was found: a bundle referrer may have held a signature or an attestation. */
+  readonly origin?: 'sig' | 'att' | 'referrer';
 }
 
 export interface DiscoveredSignatures {
+  /** Signatures and attestations; `verify/` tells them apart by content. */
   readonly evidence: readonly SignatureEvidence[];
+  /**
+   * Unreadable `.sig` layers and bundle referrers: they count as signatures that failed, and unreadable
+   * referrers also as attestations that failed.
+   */
   readonly unreadable: readonly UnreadableEvidence[];
+  /** Unreadable `.att` layers: never signatures; reported only when an attestation requirement finds nothing. */
+  readonly unreadableAttestations: readonly UnreadableEvidence[];
+}
+
+export interface DiscoveryOptions extends RequestOptions {
+  /** Also read the legacy `.att` tag (only policies with attestation requirements need it). Default false. */
+  readonly attestations?: boolean;
 }
 
 /**
- * Everything attached to `digest` that may be an image signature, from both storage schemes: the legacy
- * cosign tag `sha256-<hex>.sig` and sigstore bundles as OCI 1.1 referrers (API, or the fallback tag
- * `sha256-<hex>` on registries without it). Nothing here is verified; `verify/` decides what counts.
+ * Everything attached to `digest` that may be an image signature or attestation, from both storage schemes:
+ * the legacy cosign tags `sha256-<hex>.sig` (and `.att`, when asked) and sigstore bundles as OCI 1.1 referrers
+ * (API, or the fallback tag `sha256-<hex>` on registries without it). Nothing here is verified; `verify/`
+ * decides what counts.
  */
 export async function discoverSignatures(
   registry: Registry,
   repo: Repository,
   digest: string,
-  options: RequestOptions = {},
+  options: DiscoveryOptions = {},
 ): Promise<DiscoveredSignatures> {
-  const [legacy, bundles] = await Promise.all([
-    discoverLegacySignatures(registry, repo, digest, options),
-    discoverBundles(registry, repo, digest, options),
+  const { attestations = false, ...request } = options;
+  const [legacy, bundles, legacyAttestations] = await Promise.all([
+    discoverLegacyLayers(registry, repo, digest, LEGACY_SIGNATURES, request),
+    discoverBundles(registry, repo, digest, request),
+    attestations
+      ? discoverLegacyLayers(registry, repo, digest, LEGACY_ATTESTATIONS, request)
+      : { evidence: [], unreadable: [] },
   ]);
+  const from = (origin: NonNullable<UnreadableEvidence['origin']>, found: Found): UnreadableEvidence[] =>
+    found.unreadable.map((u) => ({ ...u, origin }));
   return {
-    evidence: [...legacy.evidence, ...bundles.evidence],
-    unreadable: [...legacy.unreadable, ...bundles.unreadable],
+    evidence: [...legacy.evidence, ...bundles.evidence, ...legacyAttestations.evidence],
+    unreadable: [...from('sig', legacy), ...from('referrer', bundles)],
+    unreadableAttestations: from('att', legacyAttestations),
   };
 }
 
@@ -51,13 +76,61 @@ export function digestTag(digest: string): string {
   return digest.replace(':', '-');
 }
 
-async function discoverLegacySignatures(
+interface Found {
+  readonly evidence: readonly SignatureEvidence[];
+  readonly unreadable: readonly UnreadableEvidence[];
+}
+
+/** How one legacy cosign tag scheme is read: its suffix, its layers' media type and size bound. */
+interface LegacyScheme {
+  readonly suffix: 'sig' | 'att';
+  readonly manifestWhat: string;
+  readonly layerMediaType: string;
+  readonly what: string;
+  readonly maxBytes: number;
+  readonly toEvidence: (
+    source: string,
+    blob: Uint8Array,
+    annotations: Readonly<Record<string, string>>,
+  ) => SignatureEvidence;
+}
+
+const LEGACY_SIGNATURES: LegacyScheme = {
+  suffix: 'sig',
+  manifestWhat: 'signature manifest',
+  layerMediaType: SIMPLE_SIGNING_LAYER,
+  what: 'cosign simple-signing layer',
+  maxBytes: DISCOVERY_LIMITS.maxPayloadBytes,
+  toEvidence: (source, payload, annotations) => ({
+    kind: 'cosign-simple-signing',
+    source,
+    payload,
+    annotations,
+  }),
+};
+
+const LEGACY_ATTESTATIONS: LegacyScheme = {
+  suffix: 'att',
+  manifestWhat: 'attestation manifest',
+  layerMediaType: DSSE_ENVELOPE_LAYER,
+  what: 'DSSE envelope layer',
+  maxBytes: DISCOVERY_LIMITS.maxEnvelopeBytes,
+  toEvidence: (source, envelope, annotations) => ({
+    kind: 'cosign-attestation',
+    source,
+    envelope,
+    annotations,
+  }),
+};
+
+async function discoverLegacyLayers(
   registry: Registry,
   repo: Repository,
   digest: string,
+  scheme: LegacyScheme,
   options: RequestOptions,
-): Promise<DiscoveredSignatures> {
-  const tag = `${digestTag(digest)}.sig`;
+): Promise<Found> {
+  const tag = `${digestTag(digest)}.${scheme.suffix}`;
   const manifest = await registry.getManifest(repo, tag, options);
   if (!manifest) return { evidence: [], unreadable: [] };
   const where = `${repo.registry}/${repo.path}:${tag}`;
@@ -66,7 +139,7 @@ async function discoverLegacySignatures(
   if (!Array.isArray(layers)) {
     return {
       evidence: [],
-      unreadable: [{ source: where, message: 'signature manifest has no layers array' }],
+      unreadable: [{ source: where, message: `${scheme.manifestWhat} has no layers array` }],
     };
   }
   const evidence: SignatureEvidence[] = [];
@@ -76,26 +149,19 @@ async function discoverLegacySignatures(
     candidates.map(async (layer: unknown, i) => {
       const source = `${where} layer ${i}`;
       const descriptor = asDescriptor(layer);
-      if (!descriptor || descriptor.mediaType !== SIMPLE_SIGNING_LAYER) {
-        unreadable.push({ source, message: 'not a cosign simple-signing layer' });
+      if (!descriptor || descriptor.mediaType !== scheme.layerMediaType) {
+        unreadable.push({ source, message: `not a ${scheme.what}` });
         return;
       }
-      if (descriptor.size > DISCOVERY_LIMITS.maxPayloadBytes) {
-        unreadable.push({ source, message: `payload of ${descriptor.size} bytes exceeds the limit` });
+      if (descriptor.size > scheme.maxBytes) {
+        unreadable.push({
+          source,
+          message: `${scheme.suffix === 'sig' ? 'payload' : 'envelope'} of ${descriptor.size} bytes exceeds the limit`,
+        });
         return;
       }
-      const payload = await registry.getBlob(
-        repo,
-        descriptor.digest,
-        DISCOVERY_LIMITS.maxPayloadBytes,
-        options,
-      );
-      evidence.push({
-        kind: 'cosign-simple-signing',
-        source,
-        payload,
-        annotations: descriptor.annotations ?? {},
-      });
+      const blob = await registry.getBlob(repo, descriptor.digest, scheme.maxBytes, options);
+      evidence.push(scheme.toEvidence(source, blob, descriptor.annotations ?? {}));
     }),
   );
   return { evidence: sortBySource(evidence), unreadable };
@@ -106,7 +172,7 @@ async function discoverBundles(
   repo: Repository,
   digest: string,
   options: RequestOptions,
-): Promise<DiscoveredSignatures> {
+): Promise<Found> {
   const referrers = await listReferrers(registry, repo, digest, options);
   const evidence: SignatureEvidence[] = [];
   const unreadable: UnreadableEvidence[] = [];

@@ -64,7 +64,7 @@ export function compileDocument(
 ): CompiledPolicy | { problems: PolicyProblem[] } {
   const result = validatePolicy(doc.value, compileAuthority);
   if ('problems' in result) return result;
-  const { policy, authorities } = result;
+  const { policy, authorities, attestations } = result;
   const namespace = policy.kind === 'ImagePolicy' ? policy.metadata.namespace : undefined;
   const name = namespace ? `${namespace}/${policy.metadata.name}` : policy.metadata.name;
   const globs = policy.spec.images.map((i) => compileGlob(i.glob));
@@ -78,6 +78,7 @@ export function compileDocument(
     matches: (candidate) => globs.some((g) => g.test(candidate)),
     authorities,
     ...(policy.spec.signatures ? { signatures: { threshold: policy.spec.signatures.threshold ?? 1 } } : {}),
+    ...(attestations.length > 0 ? { attestations } : {}),
     ...(signatureRepository ? { signatureRepository: parseRepository(signatureRepository) } : {}),
   };
 }

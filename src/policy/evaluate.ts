@@ -1,15 +1,134 @@
+import { evaluateAttestationRequirement } from '../attestation/evaluate.js';
+import { SLSA_VSA_V1 } from '../attestation/predicate-type.js';
+import type {
+  CompiledAttestationRequirement,
+  EvaluationContext,
+  VerifiedAttestation,
+} from '../attestation/types.js';
 import type { ReasonCode } from '../errors.js';
 import type { SignatureCheck } from '../verify/types.js';
-import type { PolicyOutcome, Reason } from '../verdict.js';
+import type { AttestationOutcome, PolicyOutcome, Reason } from '../verdict.js';
 import type { CompiledPolicy } from './types.js';
+
+/** An attestation that did not verify (or could not be read), kept to explain a requirement left unmet. */
+export interface FailedAttestation {
+  readonly source: string;
+  /** The authority it was checked against; absent when it could not even be read. */
+  readonly authority?: string;
+  /** The predicate type it claims, unverified: only used to tell which requirement it concerns. */
+  readonly predicateType?: string;
+  readonly code: ReasonCode;
+  readonly message: string;
+}
+
+/** What was found for a policy's attestation requirements, and when and for which image they are judged. */
+export interface AttestationFindings {
+  /** Attestations verified against the policy's authorities and bound to the image digest. */
+  readonly verified: readonly VerifiedAttestation[];
+  readonly failed: readonly FailedAttestation[];
+  readonly context: EvaluationContext;
+}
 
 /**
  * Judges one image against one policy from the verification results. Runs on every admission, cached
- * verification results included, so a tightened policy takes effect at once.
+ * verification results included, so a tightened policy (or a clock past an attestation's maxAge) takes
+ * effect at once.
  *
  * `checks` holds, per authority name, the result of checking every signature found against that authority.
+ * `attestations` is what was verified for the policy's attestation requirements; without it every requirement
+ * is unmet (fail closed). The policy is satisfied only when its signatures (if required) and every
+ * attestation requirement are.
  */
 export function evaluatePolicy(
+  policy: CompiledPolicy,
+  checks: ReadonlyMap<string, readonly SignatureCheck[]>,
+  signaturesFound: number,
+  attestations?: AttestationFindings,
+): PolicyOutcome {
+  const signatures = evaluateSignatures(policy, checks, signaturesFound);
+  const requirements = policy.attestations ?? [];
+  if (requirements.length === 0) return signatures;
+  const results = requirements.map((req) => evaluateRequirement(policy.name, req, attestations));
+  return {
+    ...signatures,
+    satisfied: signatures.satisfied && results.every((r) => r.outcome.satisfied),
+    reasons: [...signatures.reasons, ...results.flatMap((r) => r.reasons)],
+    attestations: results.map((r) => r.outcome),
+  };
+}
+
+function evaluateRequirement(
+  policy: string,
+  req: CompiledAttestationRequirement,
+  findings: AttestationFindings | undefined,
+): { outcome: AttestationOutcome; reasons: Reason[] } {
+  if (findings === undefined) {
+    return {
+      outcome: { requirement: req.name, satisfied: false },
+      reasons: [
+        {
+          policy,
+          code: 'ATTESTATION_MISSING',
+          message: `attestation ${req.name}: attestations were not looked up`,
+        },
+      ],
+    };
+  }
+  const evaluation = evaluateAttestationRequirement(req, findings.verified, findings.context);
+  const outcome: AttestationOutcome = {
+    requirement: req.name,
+    satisfied: evaluation.satisfied,
+    ...(evaluation.evidence !== undefined ? { evidence: evaluation.evidence } : {}),
+  };
+  const reasons = evaluation.satisfied ? [] : explainUnmet(req, evaluation.reasons, findings.failed);
+  return { outcome, reasons: reasons.map((r) => ({ policy, ...r })) };
+}
+
+/**
+ * When nothing trusted of the required type verified, the evaluator can only say "missing" or "signed by
+ * another authority"; attestations that failed verification say more (one copied from another image is
+ * DIGEST_MISMATCH, a tampered one SIGNATURE_INVALID). As for signatures, each named authority reports its
+ * most telling failure.
+ */
+function explainUnmet(
+  req: CompiledAttestationRequirement,
+  reasons: readonly Reason[],
+  failed: readonly FailedAttestation[],
+): Reason[] {
+  const missing = reasons.every((r) => r.code === 'ATTESTATION_MISSING');
+  const untrusted = reasons.every((r) => r.code === 'UNTRUSTED_SIGNER');
+  if (!missing && !untrusted) return [...reasons];
+  const acceptsVsa = (req.slsa?.verifiers.length ?? 0) > 0;
+  const relevant = failed.filter(
+    (f) =>
+      f.predicateType === undefined ||
+      req.predicateType.matches(f.predicateType) ||
+      (acceptsVsa && f.predicateType === SLSA_VSA_V1),
+  );
+  const unread = relevant
+    .filter((f) => f.authority === undefined)
+    .map((f) => ({ code: f.code, message: `attestation ${req.name}: ${f.source}: ${f.message}` }));
+  const perAuthority = req.authorities.flatMap((authority) => {
+    const failures = relevant.filter((f) => f.authority === authority);
+    failures.sort((a, b) => priority(a.code) - priority(b.code));
+    const first = failures[0];
+    // "Signed by another authority" adds nothing to the evaluator's own UNTRUSTED_SIGNER reason.
+    if (first === undefined || (untrusted && first.code === 'UNTRUSTED_SIGNER')) return [];
+    const others = failures.length > 1 ? ` (${failures.length} attestations checked)` : '';
+    return [
+      {
+        authority,
+        code: first.code,
+        message: `attestation ${req.name}: ${first.source}: ${first.message}${others}`,
+      },
+    ];
+  });
+  const explained = [...perAuthority, ...unread];
+  if (explained.length === 0) return [...reasons];
+  return missing ? explained : [...reasons, ...explained];
+}
+
+function evaluateSignatures(
   policy: CompiledPolicy,
   checks: ReadonlyMap<string, readonly SignatureCheck[]>,
   signaturesFound: number,
@@ -66,6 +185,11 @@ const PRIORITY: readonly ReasonCode[] = [
   'UNSUPPORTED_FORMAT',
   'UNTRUSTED_SIGNER',
 ];
+
+function priority(code: ReasonCode): number {
+  const index = PRIORITY.indexOf(code);
+  return index === -1 ? PRIORITY.length : index;
+}
 
 function strongestFailure(
   policy: string,

@@ -20,6 +20,7 @@ export interface SchemaNode {
   default?: unknown;
 }
 
+import { attestationsSchema } from '../attestation/schema.js';
 import { CERTIFICATE_EXTENSION_NAMES } from '../verify/index.js';
 
 const NAME_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
@@ -38,13 +39,20 @@ const keyAuthority: SchemaNode = {
   },
 };
 
-const stringField = (description: string): SchemaNode => ({ type: 'string', description, minLength: 1, maxLength: 1024 });
+const stringField = (description: string): SchemaNode => ({
+  type: 'string',
+  description,
+  minLength: 1,
+  maxLength: 1024,
+});
 
 const keylessIdentity: SchemaNode = {
   type: 'object',
   description: 'An allowed signer identity: every field set must match (regular expressions are anchored).',
   properties: {
-    issuer: stringField('OIDC issuer of the Fulcio certificate, exactly (e.g. https://token.actions.githubusercontent.com).'),
+    issuer: stringField(
+      'OIDC issuer of the Fulcio certificate, exactly (e.g. https://token.actions.githubusercontent.com).',
+    ),
     issuerRegExp: stringField('OIDC issuer as an anchored regular expression.'),
     subject: stringField("The certificate's subject alternative name (URI, e-mail), exactly."),
     subjectRegExp: stringField('The subject alternative name as an anchored regular expression.'),
@@ -70,12 +78,19 @@ const keylessAuthority: SchemaNode = {
   properties: {
     trustRoot: {
       type: 'string',
-      description: 'Which Sigstore instance to trust: public-good (default), github, or the name of a TrustRoot.',
+      description:
+        'Which Sigstore instance to trust: public-good (default), github, or the name of a TrustRoot.',
       minLength: 1,
       maxLength: 253,
       default: 'public-good',
     },
-    identities: { type: 'array', minItems: 1, maxItems: 32, items: keylessIdentity, description: 'Allowed identities; one must match.' },
+    identities: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 32,
+      items: keylessIdentity,
+      description: 'Allowed identities; one must match.',
+    },
     certificate: certificateConstraints,
   },
 };
@@ -147,10 +162,11 @@ export const policySpecSchema: SchemaNode = {
         },
       },
     },
+    attestations: attestationsSchema,
     signatureRepository: {
       type: 'string',
       description:
-        "Repository (registry/path) where signatures are stored when not beside the image, as with cosign's COSIGN_REPOSITORY.",
+        "Repository (registry/path) where signatures and attestations are stored when not beside the image, as with cosign's COSIGN_REPOSITORY.",
       minLength: 1,
       maxLength: 512,
     },

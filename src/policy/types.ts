@@ -2,6 +2,7 @@
  * Policy model v1alpha1, group provenant.dev. These types mirror the CRD schema; keep them in step.
  * `spec` is what users write; `CompiledPolicy` is the validated, immutable form that admissions use.
  */
+import type { AttestationRequirementSpec, CompiledAttestationRequirement } from '../attestation/types.js';
 import type { Authority, CertificateExtensionPolicy, KeylessIdentity } from '../verify/types.js';
 
 export const API_GROUP = 'provenant.dev';
@@ -44,7 +45,9 @@ export interface ClusterImagePolicySpec {
   readonly images: readonly ImagePattern[];
   readonly authorities: readonly AuthoritySpec[];
   readonly signatures?: SignaturesSpec;
-  /** Where signatures are stored when not beside the image (cosign's COSIGN_REPOSITORY): `registry/path`. */
+  /** Attestations the image must carry (SLSA provenance, SBOMs, ...); a policy needs this or `signatures`. */
+  readonly attestations?: readonly AttestationRequirementSpec[];
+  /** Where signatures (and attestations) are stored when not beside the image (cosign's COSIGN_REPOSITORY): `registry/path`. */
   readonly signatureRepository?: string;
 }
 
@@ -76,5 +79,7 @@ export interface CompiledPolicy {
   readonly matches: (normalisedReference: string) => boolean;
   readonly authorities: readonly Authority[];
   readonly signatures?: { readonly threshold: number };
+  /** Every requirement must be met; absent or empty when the policy asks for signatures only. */
+  readonly attestations?: readonly CompiledAttestationRequirement[];
   readonly signatureRepository?: { readonly registry: string; readonly path: string };
 }

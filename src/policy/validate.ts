@@ -1,4 +1,6 @@
 import { Ajv, type ErrorObject } from 'ajv';
+import { compileAttestationRequirements } from '../attestation/compile.js';
+import type { CompiledAttestationRequirement } from '../attestation/types.js';
 import { parseRepository } from '../oci/reference.js';
 import { compileGlob } from './glob.js';
 import { policySpecSchema, type SchemaNode } from './schema.js';
@@ -56,7 +58,9 @@ const validateShape = ajv.compile(documentSchema);
 export function validatePolicy(
   value: unknown,
   compileAuthority: AuthorityCompiler,
-): { policy: ClusterImagePolicy; authorities: Authority[] } | { problems: PolicyProblem[] } {
+):
+  | { policy: ClusterImagePolicy; authorities: Authority[]; attestations: CompiledAttestationRequirement[] }
+  | { problems: PolicyProblem[] } {
   if (!validateShape(value)) {
     return { problems: (validateShape.errors ?? []).map(describeSchemaError) };
   }
@@ -70,7 +74,14 @@ export function validatePolicy(
       return (err as Error).message;
     }
   });
-  return problems.length ? { problems } : { policy, authorities };
+  // Requirements may name only this policy's authorities; CEL, globs and durations are checked here too.
+  const compiled = compileAttestationRequirements(
+    policy.spec.attestations ?? [],
+    policy.spec.authorities.map((a) => a.name),
+  );
+  if ('problems' in compiled) problems.push(...compiled.problems);
+  if (problems.length > 0 || 'problems' in compiled) return { problems };
+  return { policy, authorities, attestations: compiled.requirements };
 }
 
 function semanticProblems(
@@ -109,7 +120,10 @@ function semanticProblems(
     }
     const problem = kinds.length === 1 ? compileAuthority(authority) : undefined;
     if (problem) {
-      problems.push({ field: authority.key ? `${field}.key.publicKey` : `${field}.keyless`, message: problem });
+      problems.push({
+        field: authority.key ? `${field}.key.publicKey` : `${field}.keyless`,
+        message: problem,
+      });
     }
   });
 
@@ -121,8 +135,12 @@ function semanticProblems(
         message: `threshold ${threshold} is more than the ${spec.authorities.length} authorities the policy names`,
       });
     }
-  } else {
-    problems.push({ field: 'spec', message: 'the policy requires nothing: set spec.signatures' });
+  } else if ((spec.attestations ?? []).length === 0) {
+    // The CRD's CEL rule says the same (scripts/generate-crds.ts REQUIREMENTS).
+    problems.push({
+      field: 'spec',
+      message: 'the policy requires nothing: set spec.signatures or spec.attestations',
+    });
   }
 
   if (spec.signatureRepository !== undefined) {

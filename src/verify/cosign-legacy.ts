@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { BUNDLE_V01_MEDIA_TYPE, bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import { ProvenantError } from '../errors.js';
-import { decodeBase64, parsePemCertificates } from './encoding.js';
+import { decodeBase64, decodeDsseBase64, parsePemCertificates } from './encoding.js';
 
 /** Layer annotation keys; note the two prefixes (cosign pkg/oci/static/signature.go). */
 export const LEGACY_ANNOTATIONS = {
@@ -10,6 +10,8 @@ export const LEGACY_ANNOTATIONS = {
   chain: 'dev.sigstore.cosign/chain',
   rekorBundle: 'dev.sigstore.cosign/bundle',
   rfc3161: 'dev.sigstore.cosign/rfc3161timestamp',
+  /** `.att` layers only: the predicate type the attestation was published under (unsigned). */
+  predicateType: 'predicateType',
 } as const;
 
 /**
@@ -42,6 +44,67 @@ export function legacyToBundle(payload: Uint8Array, annotations: Readonly<Record
     return bundleFromJSON(json);
   } catch (err) {
     throw malformed(`layer annotations do not form a valid signature bundle`, err);
+  }
+}
+
+/**
+ * Converts a legacy `.att` layer into a v0.1 Sigstore bundle with DSSE content (formats.md §3.8): the layer
+ * blob is the DSSE envelope, whose one signature covers the PAE of its payload; certificate, Rekor SET and
+ * RFC 3161 timestamp come from the annotations as for `.sig`. The signature annotation is empty on `.att`
+ * layers and is ignored. Base64 in the envelope may be standard or URL-safe; it is decoded here and handed on
+ * canonically, so what is verified is exactly the decoded bytes.
+ * Throws ProvenantError('SIGNATURE_INVALID') for a malformed envelope or annotations.
+ */
+export function legacyAttestationToBundle(
+  envelope: Uint8Array,
+  annotations: Readonly<Record<string, string>>,
+): Bundle {
+  const parsed = parseJson(decodeUtf8(envelope), 'DSSE envelope') as {
+    payloadType?: unknown;
+    payload?: unknown;
+    signatures?: unknown;
+  };
+  const { payloadType, payload, signatures } = parsed;
+  if (typeof payloadType !== 'string' || typeof payload !== 'string') {
+    throw malformed('DSSE envelope has no payloadType or payload');
+  }
+  const payloadBytes = decodeDsseBase64(payload);
+  if (payloadBytes === undefined) throw malformed('DSSE payload is not base64');
+  // A bundle holds exactly one signature, and cosign writes exactly one; several would each need a signer.
+  if (!Array.isArray(signatures) || signatures.length !== 1) {
+    throw malformed(
+      `DSSE envelope has ${Array.isArray(signatures) ? signatures.length : 'no'} signatures; a cosign attestation has one`,
+    );
+  }
+  const { sig, keyid } = (signatures[0] ?? {}) as { sig?: unknown; keyid?: unknown };
+  const sigBytes = typeof sig === 'string' ? decodeDsseBase64(sig) : undefined;
+  if (sigBytes === undefined || sigBytes.length === 0) throw malformed('DSSE signature is not base64');
+
+  const json = {
+    mediaType: BUNDLE_V01_MEDIA_TYPE,
+    verificationMaterial: {
+      ...keyMaterial(annotations[LEGACY_ANNOTATIONS.certificate]),
+      tlogEntries: tlogEntries(annotations[LEGACY_ANNOTATIONS.rekorBundle]),
+      timestampVerificationData: { rfc3161Timestamps: timestamps(annotations[LEGACY_ANNOTATIONS.rfc3161]) },
+    },
+    dsseEnvelope: {
+      payload: payloadBytes.toString('base64'),
+      payloadType,
+      signatures: [{ sig: sigBytes.toString('base64'), keyid: typeof keyid === 'string' ? keyid : '' }],
+    },
+  };
+  try {
+    return bundleFromJSON(json);
+  } catch (err) {
+    throw malformed(`attestation layer does not form a valid signature bundle`, err);
+  }
+}
+
+function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (err) {
+    throw malformed('DSSE envelope is not UTF-8', err);
   }
 }
 

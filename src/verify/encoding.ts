@@ -7,6 +7,21 @@ export function decodeBase64(text: string): Buffer<ArrayBuffer> | undefined {
   return BASE64.test(text) ? Buffer.from(text, 'base64') : undefined;
 }
 
+// One alphabet or the other, never mixed, with at most the padding that completes the last quantum.
+const DSSE_BASE64 = /^(?:[A-Za-z0-9+/]*|[A-Za-z0-9_-]*)={0,2}$/;
+
+/**
+ * DSSE allows standard or URL-safe base64, padded or not (secure-systems-lab/dsse envelope.md); undefined when
+ * the text is neither. Returns the bytes, so callers re-encode them canonically rather than pass the text on.
+ */
+export function decodeDsseBase64(text: string): Buffer<ArrayBuffer> | undefined {
+  if (!DSSE_BASE64.test(text)) return undefined;
+  const bare = text.replace(/=+$/, '');
+  if (bare.length % 4 === 1 || (bare.length !== text.length && text.length % 4 !== 0)) return undefined;
+  // Node's base64 decoder reads both alphabets.
+  return Buffer.from(bare, 'base64');
+}
+
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+?)-----END CERTIFICATE-----/g;
 
 /** Every CERTIFICATE block of a PEM text as a parsed certificate; undefined when any block is malformed. */

@@ -10,7 +10,7 @@ import {
 } from '@sigstore/bundle';
 import { X509Certificate } from '@sigstore/core';
 import { ProvenantError } from '../errors.js';
-import { legacyToBundle } from './cosign-legacy.js';
+import { legacyAttestationToBundle, legacyToBundle } from './cosign-legacy.js';
 import { parseStatement, type Statement } from './in-toto.js';
 import { parseSimpleSigning, type SimpleSigningClaim } from './simple-signing.js';
 import type { SignatureEvidence } from './types.js';
@@ -46,10 +46,7 @@ export function prepareEvidence(evidence: SignatureEvidence): PreparedEvidence {
   let result = cache.get(evidence);
   if (result === undefined) {
     try {
-      result =
-        evidence.kind === 'cosign-simple-signing'
-          ? prepareLegacy(evidence.payload, evidence.annotations)
-          : prepareBundle(evidence.bundle);
+      result = prepareUncached(evidence);
     } catch (err) {
       result =
         err instanceof ProvenantError
@@ -60,6 +57,17 @@ export function prepareEvidence(evidence: SignatureEvidence): PreparedEvidence {
   }
   if (result instanceof ProvenantError) throw result;
   return result;
+}
+
+function prepareUncached(evidence: SignatureEvidence): PreparedEvidence {
+  switch (evidence.kind) {
+    case 'cosign-simple-signing':
+      return prepareLegacy(evidence.payload, evidence.annotations);
+    case 'sigstore-bundle':
+      return prepareBundle(evidence.bundle);
+    case 'cosign-attestation':
+      return fromDsseBundle(legacyAttestationToBundle(evidence.envelope, evidence.annotations));
+  }
 }
 
 /** Parses bundle JSON bytes; an unknown media type is UNSUPPORTED_FORMAT, anything else malformed SIGNATURE_INVALID. */
@@ -102,6 +110,14 @@ export function prepareBundle(bytes: Uint8Array): PreparedEvidence {
   const content = bundle.content;
   if (content.$case === 'messageSignature') {
     return { kind: 'message', bundle, messageSignature: content.messageSignature };
+  }
+  return fromDsseBundle(bundle);
+}
+
+function fromDsseBundle(bundle: Bundle): PreparedEvidence {
+  const content = bundle.content;
+  if (content.$case !== 'dsseEnvelope') {
+    throw new ProvenantError('SIGNATURE_INVALID', 'bundle holds no DSSE envelope');
   }
   const envelope = content.dsseEnvelope;
   const statement = parseStatement(envelope.payloadType, envelope.payload);

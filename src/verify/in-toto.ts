@@ -1,7 +1,11 @@
-/** An in-toto Statement (v0.1 or v1) as far as signature binding needs it. */
+/** An in-toto Statement (v0.1 or v1): what signature binding needs, and the predicate for attestations. */
 export interface Statement {
+  /** `_type`: `https://in-toto.io/Statement/v1` or `…/v0.1`. */
+  readonly type: string;
   readonly predicateType: string;
   readonly subjects: readonly { readonly name?: string; readonly digest: Readonly<Record<string, string>> }[];
+  /** As signed; its shape is the predicate type's business (attestation/ reads it defensively). */
+  readonly predicate?: unknown;
 }
 
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
@@ -22,7 +26,7 @@ export function parseStatement(payloadType: string, payload: Uint8Array): Statem
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
     return 'in-toto statement is not an object';
-  const { _type: type, predicateType, subject } = doc as Record<string, unknown>;
+  const { _type: type, predicateType, subject, predicate } = doc as Record<string, unknown>;
   if (typeof type !== 'string' || !STATEMENT_TYPES.has(type))
     return `statement _type ${JSON.stringify(type)} is unknown`;
   if (typeof predicateType !== 'string' || predicateType === '') return 'statement has no predicateType';
@@ -40,7 +44,7 @@ export function parseStatement(payloadType: string, payload: Uint8Array): Statem
         : { digest: Object.fromEntries(entries) },
     );
   }
-  return { predicateType, subjects };
+  return { type, predicateType, subjects, ...(predicate !== undefined ? { predicate } : {}) };
 }
 
 /** True when some subject carries `hex` under `algorithm` (in-toto digests are bare lowercase hex). */

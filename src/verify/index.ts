@@ -1,3 +1,4 @@
+export { claimedPredicateType, isAttestation, verifyAttestation } from './attestation.js';
 export { verifyArtifactBundle, type ArtifactBundleCheck, type ArtifactInput } from './artifact-bundle.js';
 export type { CheckFailure } from './check-failure.js';
 export { CERTIFICATE_EXTENSION_NAMES } from './fulcio-extensions.js';

@@ -63,13 +63,33 @@ export function verifyKeyless(
   const found = readFulcioIdentity(leaf);
   const mismatch = identityMismatch(policy, found);
   if (mismatch !== undefined) throw new ProvenantError('UNTRUSTED_SIGNER', mismatch);
+  const signedAt = earliestVerifiedTime(entity);
   return {
     authority: authority.name,
     identity: `${found.subject ?? '(no SAN)'} (issuer ${found.issuer ?? 'unknown'})`,
     ...(found.issuer === undefined ? {} : { issuer: found.issuer }),
     ...(found.subject === undefined ? {} : { subject: found.subject }),
     extensions: found.extensions,
+    ...(signedAt === undefined ? {} : { signedAt }),
   };
+}
+
+/**
+ * The earliest time the entity's timestamps vouch for. Only call after `Verifier.verify(entity)` succeeded:
+ * it checks every RFC 3161 timestamp against the trust root and the SET of every tlog entry (not just as many
+ * as the threshold asks for), and only entries with an inclusion promise count as timestamps, as there.
+ */
+function earliestVerifiedTime(entity: SignedEntity): Date | undefined {
+  const times = entity.timestamps.flatMap((t) => {
+    switch (t.$case) {
+      case 'timestamp-authority':
+        return [t.timestamp.signingTime.getTime()];
+      case 'transparency-log':
+        return t.tlogEntry.inclusionPromise === undefined ? [] : [Number(t.tlogEntry.integratedTime) * 1000];
+    }
+  });
+  const valid = times.filter((ms) => Number.isFinite(ms));
+  return valid.length === 0 ? undefined : new Date(Math.min(...valid));
 }
 
 /** The authority's trust root from the store; a missing one is a policy error (INVALID_POLICY). */

@@ -3,6 +3,7 @@ import { parseImageDigest, type ImageDigest } from './encoding.js';
 import { prepareEvidence, type PreparedEvidence } from './evidence.js';
 import { COSIGN_SIGN_PREDICATE_TYPE, hasSubjectDigest, subjectDigests } from './in-toto.js';
 import { toCheckFailure } from './check-failure.js';
+import { LEGACY_ANNOTATIONS } from './cosign-legacy.js';
 import { verifyWithKey } from './key-authority.js';
 import { trustRootFor, verifyKeyless } from './keyless-authority.js';
 import { digestName } from './signature-content.js';
@@ -35,6 +36,18 @@ export function verifySignature(
     );
   }
   const source = evidence.source;
+  if (evidence.kind === 'cosign-attestation') {
+    // cosign never reads `.att` layers as signatures, whatever they state; neither do we.
+    const predicateType = evidence.annotations[LEGACY_ANNOTATIONS.predicateType];
+    return {
+      ok: false,
+      source,
+      authority: authority.name,
+      code: 'NOT_AN_IMAGE_SIGNATURE',
+      message: 'a legacy .att attestation layer, not an image signature',
+      ...(predicateType !== undefined ? { predicateType } : {}),
+    };
+  }
   try {
     const prepared = prepareEvidence(evidence);
     if (prepared.kind === 'statement' && prepared.statement.predicateType !== COSIGN_SIGN_PREDICATE_TYPE) {
@@ -60,7 +73,7 @@ export function verifySignature(
 }
 
 /** Requires the verified payload to name `digest`; throws DIGEST_MISMATCH (or SIGNATURE_INVALID for a wrong type). */
-function bindToDigest(prepared: PreparedEvidence, digest: ImageDigest): void {
+export function bindToDigest(prepared: PreparedEvidence, digest: ImageDigest): void {
   switch (prepared.kind) {
     case 'simple-signing': {
       const { type, dockerManifestDigest } = prepared.claim;

@@ -1,3 +1,4 @@
+import type { VerifiedAttestation } from '../attestation/types.js';
 import type { ReasonCode } from '../errors.js';
 import type { TrustStore } from '../trust/trust-store.js';
 
@@ -14,7 +15,18 @@ export type SignatureEvidence =
       readonly annotations: Readonly<Record<string, string>>;
     }
   /** A sigstore bundle (v0.1–v0.3) found as an OCI referrer: the exact JSON bytes of the bundle blob. */
-  | { readonly kind: 'sigstore-bundle'; readonly source: string; readonly bundle: Uint8Array };
+  | { readonly kind: 'sigstore-bundle'; readonly source: string; readonly bundle: Uint8Array }
+  /**
+   * A layer of a legacy cosign `sha256-<hex>.att` manifest: the DSSE envelope blob and its annotations
+   * (`predicateType`, certificate, chain, Rekor bundle, RFC 3161 timestamp). Always an attestation, never an
+   * image signature.
+   */
+  | {
+      readonly kind: 'cosign-attestation';
+      readonly source: string;
+      readonly envelope: Uint8Array;
+      readonly annotations: Readonly<Record<string, string>>;
+    };
 
 /** A trust anchor that a policy names: a public key, or Fulcio-issued identities under a trust root. */
 export type Authority = KeyAuthority | KeylessAuthority;
@@ -107,6 +119,11 @@ export interface VerifiedSigner {
   readonly subject?: string;
   /** Keyless: the decoded Fulcio extensions of the signing certificate, by name. */
   readonly extensions?: Readonly<Partial<Record<CertificateExtensionName, string>>>;
+  /**
+   * Keyless: the earliest time a verified timestamp vouches for (Rekor integrated time under a verified SET, or
+   * an RFC 3161 timestamp). Key signatures are verified by the key alone, so they have none.
+   */
+  readonly signedAt?: Date;
 }
 
 /** The codes a failed check can carry. */
@@ -121,6 +138,33 @@ export type SignatureCheckCode = Extract<
   | 'TIMESTAMP_INVALID'
   | 'NOT_AN_IMAGE_SIGNATURE'
 >;
+
+/** The codes a failed attestation check can carry: a signature check's, less NOT_AN_IMAGE_SIGNATURE. */
+export type AttestationCheckCode = Exclude<SignatureCheckCode, 'NOT_AN_IMAGE_SIGNATURE'>;
+
+/**
+ * The outcome of checking one attestation (an in-toto statement in DSSE) against one authority for one image
+ * digest. `ok` only when the envelope signature verified for the authority, its payload is an in-toto
+ * statement and one of its subjects is the image digest: nothing else may reach attestation evaluation.
+ */
+export type AttestationCheck =
+  | {
+      readonly ok: true;
+      readonly source: string;
+      readonly attestation: VerifiedAttestation;
+    }
+  | {
+      readonly ok: false;
+      readonly source: string;
+      readonly authority: string;
+      readonly code: AttestationCheckCode;
+      /** What was found versus what was expected, for a person; never includes secrets. */
+      readonly message: string;
+      /** The predicate type the statement claims (unverified), when it could be read: to tell which requirement it concerns. */
+      readonly predicateType?: string;
+      /** The underlying error, for logs; never shown to users. */
+      readonly cause?: unknown;
+    };
 
 /**
  * The outcome of checking one piece of evidence against one authority for one image digest.

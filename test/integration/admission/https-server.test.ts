@@ -157,7 +157,11 @@ describe('POST /validate with broken or hostile bodies', () => {
     const review = response.json<ReviewBody>();
     expect(review.kind).toBe('AdmissionReview');
     if (reason === null) expect(review.response.allowed).toBe(true);
-    else expect(review.response).toMatchObject({ allowed: false, status: { details: { causes: [{ reason }] } } });
+    else
+      expect(review.response).toMatchObject({
+        allowed: false,
+        status: { details: { causes: [{ reason }] } },
+      });
     await expectHealthy();
   });
 

@@ -1,0 +1,129 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { DISCOVERY_LIMITS, discoverSignatures } from './discover.js';
+import type { Repository } from './reference.js';
+import type { FetchedManifest, Registry } from './registry.js';
+
+// Discovery is I/O through the Registry port; registry behaviour itself is tested against real registries
+// (test/integration/oci). Here a map of manifests and blobs stands in, to pin what discovery asks for and keeps.
+
+const REPO: Repository = { registry: 'registry.example', path: 'acme/app' };
+const DIGEST = `sha256:${'ab'.repeat(32)}`;
+const ATT_TAG = `sha256-${'ab'.repeat(32)}.att`;
+const DSSE = 'application/vnd.dsse.envelope.v1+json';
+
+const sha256 = (bytes: Uint8Array) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+
+class MapRegistry implements Registry {
+  readonly requested: string[] = [];
+  readonly manifests = new Map<string, Uint8Array>();
+  readonly blobs = new Map<string, Uint8Array>();
+
+  getManifest(_repo: Repository, reference: string): Promise<FetchedManifest | null> {
+    this.requested.push(reference);
+    const bytes = this.manifests.get(reference);
+    return Promise.resolve(
+      bytes === undefined
+        ? null
+        : { digest: sha256(bytes), mediaType: 'application/vnd.oci.image.manifest.v1+json', bytes },
+    );
+  }
+
+  headManifest(): Promise<string | null> {
+    return Promise.resolve(null);
+  }
+
+  getBlob(_repo: Repository, digest: string, maxBytes: number): Promise<Uint8Array> {
+    const blob = this.blobs.get(digest);
+    if (blob === undefined || blob.length > maxBytes) throw new Error(`no blob ${digest}`);
+    return Promise.resolve(blob);
+  }
+
+  getReferrers(): Promise<null> {
+    return Promise.resolve(null);
+  }
+
+  /** Stores `envelopes` as the layers of a `.att` manifest, with the given (claimed) sizes and media types. */
+  attestations(layers: readonly { blob: string; mediaType?: string; size?: number }[]): void {
+    const descriptors = layers.map(({ blob, mediaType, size }) => {
+      const bytes = Buffer.from(blob);
+      this.blobs.set(sha256(bytes), bytes);
+      return {
+        mediaType: mediaType ?? DSSE,
+        digest: sha256(bytes),
+        size: size ?? bytes.length,
+        annotations: {
+          predicateType: 'https://slsa.dev/provenance/v1',
+          'dev.cosignproject.cosign/signature': '',
+        },
+      };
+    });
+    this.manifests.set(ATT_TAG, Buffer.from(JSON.stringify({ schemaVersion: 2, layers: descriptors })));
+  }
+}
+
+describe('discoverSignatures: legacy .att tags', () => {
+  it('reads every DSSE layer of sha256-<hex>.att as attestation evidence, with its annotations', async () => {
+    const registry = new MapRegistry();
+    registry.attestations([{ blob: '{"envelope":1}' }, { blob: '{"envelope":2}' }]);
+    const found = await discoverSignatures(registry, REPO, DIGEST, { attestations: true });
+    expect(found.evidence).toEqual([
+      {
+        kind: 'cosign-attestation',
+        source: `registry.example/acme/app:${ATT_TAG} layer 0`,
+        envelope: Buffer.from('{"envelope":1}'),
+        annotations: expect.objectContaining({ predicateType: 'https://slsa.dev/provenance/v1' }) as unknown,
+      },
+      expect.objectContaining({
+        kind: 'cosign-attestation',
+        source: `registry.example/acme/app:${ATT_TAG} layer 1`,
+      }),
+    ]);
+    expect(found.unreadable).toEqual([]);
+    expect(found.unreadableAttestations).toEqual([]);
+  });
+
+  it('does not ask for the .att tag unless attestations are wanted', async () => {
+    const registry = new MapRegistry();
+    registry.attestations([{ blob: '{}' }]);
+    const found = await discoverSignatures(registry, REPO, DIGEST);
+    expect(found.evidence).toEqual([]);
+    expect(registry.requested).not.toContain(ATT_TAG);
+  });
+
+  it('keeps unreadable layers apart from signatures: another media type, or too large', async () => {
+    const registry = new MapRegistry();
+    registry.attestations([
+      { blob: '{}', mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json' },
+      { blob: '{}', size: DISCOVERY_LIMITS.maxEnvelopeBytes + 1 },
+      { blob: '{"ok":true}' },
+    ]);
+    const found = await discoverSignatures(registry, REPO, DIGEST, { attestations: true });
+    expect(found.evidence).toHaveLength(1);
+    expect(found.unreadable).toEqual([]);
+    expect(found.unreadableAttestations.map((u) => u.message)).toEqual([
+      'not a DSSE envelope layer',
+      `envelope of ${DISCOVERY_LIMITS.maxEnvelopeBytes + 1} bytes exceeds the limit`,
+    ]);
+  });
+
+  it(`reads at most ${DISCOVERY_LIMITS.maxSignatureLayers} layers`, async () => {
+    const registry = new MapRegistry();
+    registry.attestations(Array.from({ length: 100 }, (_, i) => ({ blob: `{"n":${i}}` })));
+    const found = await discoverSignatures(registry, REPO, DIGEST, { attestations: true });
+    expect(found.evidence).toHaveLength(DISCOVERY_LIMITS.maxSignatureLayers);
+  });
+
+  it('reports a .att manifest without layers', async () => {
+    const registry = new MapRegistry();
+    registry.manifests.set(ATT_TAG, Buffer.from('{"schemaVersion":2}'));
+    const found = await discoverSignatures(registry, REPO, DIGEST, { attestations: true });
+    expect(found.unreadableAttestations).toEqual([
+      {
+        source: `registry.example/acme/app:${ATT_TAG}`,
+        message: 'attestation manifest has no layers array',
+        origin: 'att',
+      },
+    ]);
+  });
+});
