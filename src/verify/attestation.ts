@@ -2,7 +2,7 @@ import type { AttestationSigner, InTotoStatement, VerifiedAttestation } from '..
 import { ProvenantError } from '../errors.js';
 import { toCheckFailure } from './check-failure.js';
 import { LEGACY_ANNOTATIONS } from './cosign-legacy.js';
-import { parseImageDigest } from './encoding.js';
+import { requireImageDigest } from './encoding.js';
 import { prepareEvidence, type PreparedEvidence } from './evidence.js';
 import { COSIGN_SIGN_PREDICATE_TYPE } from './in-toto.js';
 import { verifyWithKey } from './key-authority.js';
@@ -35,13 +35,7 @@ export function verifyAttestation(
   authority: Authority,
   context: VerifyContext = {},
 ): AttestationCheck {
-  const digest = parseImageDigest(imageDigest);
-  if (digest === undefined) {
-    throw new ProvenantError(
-      'INVALID_REFERENCE',
-      `image digest ${JSON.stringify(imageDigest)} is not <algorithm>:<hex>`,
-    );
-  }
+  const digest = requireImageDigest(imageDigest);
   const source = evidence.source;
   let predicateType: string | undefined;
   try {

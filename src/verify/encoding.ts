@@ -1,3 +1,4 @@
+import { ProvenantError } from '../errors.js';
 import { X509Certificate } from '@sigstore/core';
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -48,6 +49,18 @@ export interface ImageDigest {
 
 const DIGEST = /^(sha256|sha384|sha512):([0-9a-f]+)$/;
 const HEX_LENGTH = { sha256: 64, sha384: 96, sha512: 128 } as const;
+
+/** The digest of the image being admitted; a malformed one is the caller's error (INVALID_REFERENCE). */
+export function requireImageDigest(text: string): ImageDigest {
+  const digest = parseImageDigest(text);
+  if (digest === undefined) {
+    throw new ProvenantError(
+      'INVALID_REFERENCE',
+      `image digest ${JSON.stringify(text)} is not <algorithm>:<hex>`,
+    );
+  }
+  return digest;
+}
 
 export function parseImageDigest(text: string): ImageDigest | undefined {
   const match = DIGEST.exec(text);

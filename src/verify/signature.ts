@@ -1,5 +1,5 @@
 import { ProvenantError } from '../errors.js';
-import { parseImageDigest, type ImageDigest } from './encoding.js';
+import { requireImageDigest, type ImageDigest } from './encoding.js';
 import { prepareEvidence, type PreparedEvidence } from './evidence.js';
 import { COSIGN_SIGN_PREDICATE_TYPE, hasSubjectDigest, subjectDigests } from './in-toto.js';
 import { toCheckFailure } from './check-failure.js';
@@ -28,13 +28,7 @@ export function verifySignature(
   authority: Authority,
   context: VerifyContext = {},
 ): SignatureCheck {
-  const digest = parseImageDigest(imageDigest);
-  if (digest === undefined) {
-    throw new ProvenantError(
-      'INVALID_REFERENCE',
-      `image digest ${JSON.stringify(imageDigest)} is not <algorithm>:<hex>`,
-    );
-  }
+  const digest = requireImageDigest(imageDigest);
   const source = evidence.source;
   if (evidence.kind === 'cosign-attestation') {
     // cosign never reads `.att` layers as signatures, whatever they state; neither do we.
