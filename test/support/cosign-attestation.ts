@@ -6,12 +6,17 @@
  * Key-based runs use the offline flags of cosign.ts; keyless runs the private Sigstore flags of
  * sigstore-cosign.ts. `verify-attestation` is the cross-check: cosign's own judgement of the same bytes.
  */
-import { existsSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cosignBinary, type CosignKeyPair, type CosignVersion } from './cosign.js';
-import { runTool, runToolOrThrow, toolEnv, toolSandbox, type ToolResult } from './images.js';
+import {
+  cosign3OfflineFiles,
+  cosignBinary,
+  registryArgs,
+  type CosignKeyPair,
+  type CosignVersion,
+} from './cosign.js';
+import { runTool, runToolOrThrow, toolEnv, type ToolResult } from './images.js';
 import type { TestRegistry } from './registry.js';
 import type { PrivateSigstore, SigstoreIdentity } from './sigstore.js';
 
@@ -58,36 +63,8 @@ export interface KeylessAttestOptions extends AttestOptions {
 
 const TIMEOUT_MS = 60_000;
 
-function registryArgs(reg: TestRegistry): string[] {
-  return reg.tls ? [] : ['--allow-insecure-registry'];
-}
-
 function repositoryEnv(signatureRepository: string | undefined): Record<string, string> {
   return signatureRepository === undefined ? {} : { COSIGN_REPOSITORY: signatureRepository };
-}
-
-/** cosign 3's offline files, as cosign.ts writes them (a signing config naming no service; an empty root). */
-function cosign3Offline(): { signingConfig: string; trustedRoot: string } {
-  const root = toolSandbox().root;
-  const signingConfig = join(root, 'cosign3-attest-signing-config.json');
-  const trustedRoot = join(root, 'cosign3-attest-trusted-root.json');
-  if (!existsSync(signingConfig)) {
-    writeFileSync(
-      signingConfig,
-      JSON.stringify({
-        mediaType: 'application/vnd.dev.sigstore.signingconfig.v0.2+json',
-        rekorTlogConfig: {},
-        tsaConfig: {},
-      }),
-    );
-  }
-  if (!existsSync(trustedRoot)) {
-    writeFileSync(
-      trustedRoot,
-      JSON.stringify({ mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1' }),
-    );
-  }
-  return { signingConfig, trustedRoot };
 }
 
 /** `cosign attest --key` of `digestRef`, offline (no Rekor, no TSA). Throws with cosign's stderr. */
@@ -102,7 +79,7 @@ export async function cosignAttest(
   if (version === 2) {
     args.push('--tlog-upload=false');
   } else {
-    const offline = cosign3Offline();
+    const offline = cosign3OfflineFiles();
     args.push('--signing-config', offline.signingConfig, '--trusted-root', offline.trustedRoot);
   }
   args.push('--type', options.type, '--predicate', options.predicate, digestRef);
@@ -186,7 +163,7 @@ export async function cosignVerifyAttestation(
   let env: Record<string, string> = {};
   if ('key' in trust) {
     args.push('--key', trust.key, '--insecure-ignore-tlog');
-    if (version === 3) args.push('--trusted-root', cosign3Offline().trustedRoot);
+    if (version === 3) args.push('--trusted-root', cosign3OfflineFiles().trustedRoot);
   } else {
     if ('trustedRoot' in trust) {
       if (version !== 3) throw new Error('cosign 2 cannot take a trusted_root.json offline');

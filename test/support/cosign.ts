@@ -77,7 +77,7 @@ export function cosignBinary(version: CosignVersion): string {
  * no service; `--tlog-upload=false` is refused next to a signing config), and a trusted root with no
  * authorities (so cosign 3 does not fetch the public-good root over TUF just to self-check its output).
  */
-function cosign3OfflineFiles(): { signingConfig: string; trustedRoot: string } {
+export function cosign3OfflineFiles(): { signingConfig: string; trustedRoot: string } {
   const root = toolSandbox().root;
   const signingConfig = join(root, 'cosign3-signing-config.json');
   const trustedRoot = join(root, 'cosign3-trusted-root.json');
@@ -105,7 +105,7 @@ function annotationArgs(annotations: Readonly<Record<string, string>> | undefine
 }
 
 /** Registry flags: plain-HTTP registries need `--allow-insecure-registry`; TLS ones are trusted via SSL_CERT_FILE. */
-function registryArgs(reg: TestRegistry): string[] {
+export function registryArgs(reg: TestRegistry): string[] {
   return reg.tls ? [] : ['--allow-insecure-registry'];
 }
 
