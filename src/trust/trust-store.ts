@@ -1,8 +1,7 @@
 import type { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toTrustMaterial, type TrustMaterial } from '@sigstore/verify';
 import { ProvenantError } from '../errors.js';
-import { GITHUB_TRUSTED_ROOT } from './github-trusted-root.js';
-import { PUBLIC_GOOD_TRUSTED_ROOT } from './public-good-trusted-root.js';
+import { GITHUB_TRUSTED_ROOT, PUBLIC_GOOD_TRUSTED_ROOT } from './embedded-roots.js';
 import { parseTrustedRoot } from './trusted-root.js';
 
 /** How many independent proofs a keyless signature needs under one trust root (@sigstore/verify options). */
