@@ -81,7 +81,12 @@ describe('policies with spec.attestations', () => {
 
   it.each([
     ['nothing at all', {}, 'spec', 'set spec.signatures or spec.attestations'],
-    ['an empty attestations list', { attestations: [] }, 'spec', 'set spec.signatures or spec.attestations'],
+    [
+      'an empty attestations list',
+      { attestations: [] },
+      'spec.attestations',
+      'must NOT have fewer than 1 items',
+    ],
     [
       'an authority the policy does not define',
       { attestations: [{ ...PROVENANCE, authorities: ['release'] }] },
