@@ -38,8 +38,8 @@ download_debs() {
   apt_suite "$suite"
   local d="$TOOLS/apt-$suite" work
   work=$(mktemp -d)
-  (cd "$work" && APT_CONFIG="$d/apt.conf" apt-get -qq download "$@" >&2)
-  for f in "$work"/*.deb; do dpkg-deb -x "$f" "$dest"; done
+  (cd "$work" && APT_CONFIG="$d/apt.conf" apt-get -qq download "$@" >&2) || { rm -rf "$work"; return 1; }
+  for f in "$work"/*.deb; do dpkg-deb -x "$f" "$dest" || return 1; done
   rm -rf "$work"
 }
 
@@ -55,7 +55,9 @@ ln -sf "$TOOLS/root-registry/usr/bin/docker-registry" "$TOOLS/bin/docker-registr
 if [ ! -x "$TOOLS/root-sid/usr/bin/cosign" ] || [ ! -x "$TOOLS/root-sid/usr/bin/crane" ]; then
   log "cosign $COSIGN3_VERSION, crane, oras, etcd, kubectl from sid"
   mkdir -p "$TOOLS/root-sid"
-  download_debs sid "$TOOLS/root-sid" "cosign=$COSIGN3_VERSION*" crane oras etcd-server "kubectl=$KUBECTL_VERSION"
+  # Pinned versions first; sid moves on, so fall back to its current ones (the tests say which they saw).
+  download_debs sid "$TOOLS/root-sid" "cosign=$COSIGN3_VERSION*" crane oras etcd-server "kubectl=$KUBECTL_VERSION" ||
+    { log "pinned versions gone from sid; taking the current ones"; download_debs sid "$TOOLS/root-sid" cosign crane oras etcd-server "kubectl=1.*"; }
 fi
 ln -sf "$TOOLS/root-sid/usr/bin/cosign" "$TOOLS/bin/cosign3"
 for t in crane oras etcd kubectl; do
