@@ -94,3 +94,60 @@ describe('handleAdmissionBody', () => {
     expect(lines[0]).toMatchObject({ webhook: 'mutate', decision: 'allow', patched: 2 });
   });
 });
+
+describe('the decision log line', () => {
+  it('carries what each attestation requirement verified, per image', async () => {
+    const { deps, lines } = setup(
+      fakeVerifier(() => ({
+        outcomes: [
+          {
+            policy: 'built-here',
+            mode: 'Enforce',
+            satisfied: true,
+            verifiedAuthorities: ['ci'],
+            reasons: [],
+            attestations: [
+              {
+                requirement: 'provenance',
+                satisfied: true,
+                evidence: {
+                  source: 'registry.example/app:sha256-1.att layer 0',
+                  predicateType: 'https://slsa.dev/provenance/v0.2',
+                  authority: 'ci',
+                  signer:
+                    'https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v2.1.0',
+                  slsa: {
+                    via: 'provenance',
+                    level: 3,
+                    levelBasis: 'slsa-github-generator at a release tag',
+                    builder:
+                      'https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v2.1.0',
+                    repository: 'https://github.com/acme/app',
+                    ref: 'refs/heads/main',
+                  },
+                },
+              },
+            ],
+          },
+        ],
+      })),
+    );
+    await handleAdmissionBody(fixtureBytes('rendered/pod-create.json'), 'validate', deps);
+    const logged = lines[0]?.['attestations'] as Record<string, unknown>[];
+    expect(logged).toHaveLength(3); // one per distinct image of the Pod
+    expect(logged[0]).toMatchObject({
+      policy: 'built-here',
+      requirement: 'provenance',
+      satisfied: true,
+      slsaLevel: 3,
+      repository: 'https://github.com/acme/app',
+      ref: 'refs/heads/main',
+    });
+  });
+
+  it('has no attestations field when no policy required any', async () => {
+    const { deps, lines } = setup();
+    await handleAdmissionBody(fixtureBytes('rendered/pod-create.json'), 'validate', deps);
+    expect(lines[0]).not.toHaveProperty('attestations');
+  });
+});

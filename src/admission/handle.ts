@@ -3,7 +3,8 @@
  * the express app stays a thin shell and the whole path is testable without sockets.
  */
 import { toProvenantError } from '../errors.js';
-import { logDecision, type Logger } from '../observability/logger.js';
+import { logDecision, type AttestationLogEntry, type Logger } from '../observability/logger.js';
+import type { ImageVerdict } from '../verdict.js';
 import type { AdmissionMetrics, AdmissionWebhook } from '../observability/metrics.js';
 import { decideAdmission, decideMutation, type AdmissionDecision, type DecideDeps } from './decide.js';
 import {
@@ -77,8 +78,35 @@ export async function answer(
     images: decision.images.map((use) => use.image),
     ...(decision.skipped === undefined ? {} : { skipped: decision.skipped }),
     ...(decision.patch.length === 0 ? {} : { patched: decision.patch.length }),
+    ...attestationSummaries(decision.verdicts),
   });
   return { httpStatus: 200, body: toReviewResponse(decision.response, ADMISSION_V1), decision };
+}
+
+const MAX_LOGGED_ATTESTATIONS = 50;
+
+/** The attestation results of every verdict, flattened and bounded for one log line (absent when none). */
+function attestationSummaries(verdicts: readonly ImageVerdict[]): { attestations?: AttestationLogEntry[] } {
+  const attestations = verdicts
+    .flatMap((verdict) =>
+      verdict.outcomes.flatMap((outcome) =>
+        (outcome.attestations ?? []).map((a) => {
+          const slsa = a.evidence?.slsa;
+          return {
+            image: verdict.image,
+            policy: outcome.policy,
+            requirement: a.requirement,
+            satisfied: a.satisfied,
+            ...(slsa === undefined ? {} : { slsaLevel: slsa.level }),
+            ...(slsa?.builder === undefined ? {} : { builder: slsa.builder }),
+            ...(slsa?.repository === undefined ? {} : { repository: slsa.repository }),
+            ...(slsa?.ref === undefined ? {} : { ref: slsa.ref }),
+          };
+        }),
+      ),
+    )
+    .slice(0, MAX_LOGGED_ATTESTATIONS);
+  return attestations.length === 0 ? {} : { attestations };
 }
 
 interface LogContext {
@@ -91,6 +119,7 @@ interface LogContext {
   readonly images: readonly string[];
   readonly skipped?: string;
   readonly patched?: number;
+  readonly attestations?: readonly AttestationLogEntry[];
 }
 
 function record(

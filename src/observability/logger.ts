@@ -59,6 +59,19 @@ export interface DecisionLogEntry {
   readonly skipped?: string;
   readonly patched?: number;
   readonly warnings?: number;
+  /** What each attestation requirement found (verified facts only), so the log shows how images were built. */
+  readonly attestations?: readonly AttestationLogEntry[];
+}
+
+export interface AttestationLogEntry {
+  readonly image: string;
+  readonly policy: string;
+  readonly requirement: string;
+  readonly satisfied: boolean;
+  readonly slsaLevel?: number;
+  readonly builder?: string;
+  readonly repository?: string;
+  readonly ref?: string;
 }
 
 const MAX_LOGGED_IMAGES = 50;
