@@ -216,7 +216,10 @@ export async function createKubeServiceRuntime(
     verifier,
     registry,
     policies: store,
-    workloadCredentials: pullSecretCredentials(pullSecrets),
+    // The workload's own pull secrets, plus those the policies that can apply in its namespace name.
+    workloadCredentials: pullSecretCredentials(pullSecrets, (namespace) =>
+      store.current.signaturePullSecrets(namespace),
+    ),
     webhookCertificates: createWebhookCertificateApi(kubeConfig),
     close: async () => {
       trustRoots.stop();

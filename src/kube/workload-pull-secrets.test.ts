@@ -131,4 +131,14 @@ describe('pullSecretCredentials', () => {
     const store = await credentials.forWorkload({ kind: POD, namespace: 'bare', object: podSpec({}) });
     expect(store.lookup('registry.local:5000', 'team/api')).toBeUndefined();
   });
+
+  it("adds the signaturePullSecrets of the policies that apply in the workload's namespace", async () => {
+    const withPolicies = pullSecretCredentials(new PullSecretResolver(reader, { logger: silent }), (ns) =>
+      ns === 'bare' ? [{ namespace: 'other', name: 'regcred' }] : [],
+    );
+    const store = await withPolicies.forWorkload({ kind: POD, namespace: 'bare', object: podSpec({}) });
+    expect(store.lookup('registry.local:5000', 'team/api')).toEqual(basic('other-ns'));
+    const elsewhere = await withPolicies.forWorkload({ kind: POD, namespace: 'apps', object: podSpec({}) });
+    expect(elsewhere.lookup('registry.local:5000', 'team/api')).toEqual(basic('sa'));
+  });
 });

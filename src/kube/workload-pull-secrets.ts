@@ -5,7 +5,7 @@
  * out, as the API server's validation would refuse it anyway.
  */
 import { isRecord, own, podSpecOf, type ObjectKind } from './extract.js';
-import type { Keyring, PodPullSecrets, PullSecretResolver } from './pull-secrets.js';
+import type { Keyring, PodPullSecrets, PullSecretResolver, SecretRef } from './pull-secrets.js';
 
 export function podPullSecretsOf(kind: ObjectKind, object: unknown, namespace: string): PodPullSecrets {
   const spec = podSpecOf(kind, object);
@@ -38,10 +38,17 @@ export interface PullSecretWorkload {
  * then its service account's. (The ServiceAccount admission plugin already copies the latter into a Pod,
  * but not into a controller's pod template; reading both covers either.)
  */
-export function pullSecretCredentials(resolver: Pick<PullSecretResolver, 'forPod'>): {
+export function pullSecretCredentials(
+  resolver: Pick<PullSecretResolver, 'forPod'>,
+  signatureSecrets: (namespace: string) => readonly SecretRef[] = () => [],
+): {
   forWorkload(workload: PullSecretWorkload): Promise<Keyring>;
 } {
   return {
-    forWorkload: ({ kind, namespace, object }) => resolver.forPod(podPullSecretsOf(kind, object, namespace)),
+    forWorkload: ({ kind, namespace, object }) => {
+      const pod = podPullSecretsOf(kind, object, namespace);
+      const policySecrets = signatureSecrets(namespace);
+      return resolver.forPod(policySecrets.length ? { ...pod, signaturePullSecrets: policySecrets } : pod);
+    },
   };
 }

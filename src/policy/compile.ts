@@ -19,6 +19,8 @@ export interface PolicySet {
   readonly policies: readonly CompiledPolicy[];
   /** Changes whenever any policy changes; part of every cache key. */
   readonly fingerprint: string;
+  /** The signaturePullSecrets of every policy that can apply in `namespace` (cluster ones and its own). */
+  signaturePullSecrets(namespace: string): { namespace: string; name: string }[];
   /** Cluster policies matching the image, plus the namespace's own ImagePolicies when a namespace is given. */
   matching(reference: ImageReference, namespace?: string): CompiledPolicy[];
 }
@@ -69,6 +71,10 @@ export function compileDocument(
   const name = namespace ? `${namespace}/${policy.metadata.name}` : policy.metadata.name;
   const globs = policy.spec.images.map((i) => compileGlob(i.glob));
   const signatureRepository = policy.spec.signatureRepository;
+  const signaturePullSecrets = (policy.spec.signaturePullSecrets ?? []).map((secret) => ({
+    namespace: secret.namespace ?? namespace ?? '',
+    name: secret.name,
+  }));
   return {
     name,
     kind: policy.kind,
@@ -80,6 +86,7 @@ export function compileDocument(
     ...(policy.spec.signatures ? { signatures: { threshold: policy.spec.signatures.threshold ?? 1 } } : {}),
     ...(attestations.length > 0 ? { attestations } : {}),
     ...(signatureRepository ? { signatureRepository: parseRepository(signatureRepository) } : {}),
+    ...(signaturePullSecrets.length > 0 ? { signaturePullSecrets } : {}),
   };
 }
 
@@ -92,6 +99,10 @@ export function toPolicySet(policies: readonly CompiledPolicy[]): PolicySet {
   return {
     policies,
     fingerprint,
+    signaturePullSecrets: (namespace) =>
+      policies
+        .filter((p) => p.namespace === undefined || p.namespace === namespace)
+        .flatMap((p) => p.signaturePullSecrets ?? []),
     matching: (reference, namespace) => {
       const candidates = referenceCandidates(reference);
       return policies.filter(

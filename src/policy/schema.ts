@@ -163,6 +163,26 @@ export const policySpecSchema: SchemaNode = {
       },
     },
     attestations: attestationsSchema,
+    signaturePullSecrets: {
+      type: 'array',
+      description:
+        "Pull secrets (kubernetes.io/dockerconfigjson or dockercfg) Provenant uses, besides the workload's own, to read this policy's images and signatures (e.g. a signatureRepository in another registry). A ClusterImagePolicy names each secret's namespace; an ImagePolicy may only name secrets in its own namespace.",
+      maxItems: 16,
+      items: {
+        type: 'object',
+        required: ['name'],
+        properties: {
+          name: { type: 'string', description: 'Secret name.', minLength: 1, maxLength: 253 },
+          namespace: {
+            type: 'string',
+            description:
+              "Secret namespace: required in a ClusterImagePolicy; an ImagePolicy's own namespace by default.",
+            minLength: 1,
+            maxLength: 63,
+          },
+        },
+      },
+    },
     signatureRepository: {
       type: 'string',
       description:

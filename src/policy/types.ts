@@ -49,6 +49,8 @@ export interface ClusterImagePolicySpec {
   readonly attestations?: readonly AttestationRequirementSpec[];
   /** Where signatures (and attestations) are stored when not beside the image (cosign's COSIGN_REPOSITORY): `registry/path`. */
   readonly signatureRepository?: string;
+  /** Extra registry credentials for this policy's images and signatures. */
+  readonly signaturePullSecrets?: readonly { readonly name: string; readonly namespace?: string }[];
 }
 
 export type PolicyKind = 'ClusterImagePolicy' | 'ImagePolicy';
@@ -82,4 +84,6 @@ export interface CompiledPolicy {
   /** Every requirement must be met; absent or empty when the policy asks for signatures only. */
   readonly attestations?: readonly CompiledAttestationRequirement[];
   readonly signatureRepository?: { readonly registry: string; readonly path: string };
+  /** Secrets whose registry credentials serve this policy's reads, with their namespaces resolved. */
+  readonly signaturePullSecrets?: readonly { readonly namespace: string; readonly name: string }[];
 }

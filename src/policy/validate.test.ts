@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createTrustStore } from '../trust/trust-store.js';
 import { authorityCompiler } from './authorities.js';
-import { compileDocument } from './compile.js';
+import { compileDocument, toPolicySet } from './compile.js';
 import type { CompiledPolicy } from './types.js';
 import type { PolicyProblem } from './validate.js';
 
@@ -122,5 +122,51 @@ describe('policies with spec.attestations', () => {
     expect(found).toEqual(
       expect.arrayContaining([{ field, message: expect.stringContaining(message) as unknown as string }]),
     );
+  });
+});
+
+describe('spec.signaturePullSecrets', () => {
+  function compileKind(kind: 'ClusterImagePolicy' | 'ImagePolicy', secrets: unknown[]) {
+    return compileDocument(
+      {
+        source: 'test.yaml',
+        index: 0,
+        value: {
+          apiVersion: 'provenant.dev/v1alpha1',
+          kind,
+          metadata: { name: 'p', ...(kind === 'ImagePolicy' ? { namespace: 'team-a' } : {}) },
+          spec: {
+            images: [{ glob: 'registry.example/**' }],
+            authorities: [{ name: 'ci', key: { publicKey: KEY } }],
+            signatures: {},
+            signaturePullSecrets: secrets,
+          },
+        },
+      },
+      compileAuthority,
+    );
+  }
+
+  it('resolves an ImagePolicy secret to its own namespace, and lists every applicable secret per namespace', () => {
+    const namespaced = compileKind('ImagePolicy', [{ name: 'sig-cred' }]);
+    const cluster = compileKind('ClusterImagePolicy', [{ name: 'shared', namespace: 'provenant-system' }]);
+    if ('problems' in namespaced || 'problems' in cluster) throw new Error('expected both to compile');
+    expect(namespaced.signaturePullSecrets).toEqual([{ namespace: 'team-a', name: 'sig-cred' }]);
+    const set = toPolicySet([namespaced, cluster]);
+    expect(set.signaturePullSecrets('team-a')).toEqual([
+      { namespace: 'team-a', name: 'sig-cred' },
+      { namespace: 'provenant-system', name: 'shared' },
+    ]);
+    expect(set.signaturePullSecrets('team-b')).toEqual([{ namespace: 'provenant-system', name: 'shared' }]);
+  });
+
+  it.each([
+    ['ClusterImagePolicy', { name: 'x' }, "must name each secret's namespace"],
+    ['ImagePolicy', { name: 'x', namespace: 'kube-system' }, 'only name secrets in its own namespace'],
+  ] as const)('refuses in a %s: %j', (kind, secret, message) => {
+    const result = compileKind(kind, [secret]);
+    expect('problems' in result && result.problems).toEqual([
+      { field: 'spec.signaturePullSecrets[0].namespace', message: expect.stringContaining(message) },
+    ]);
   });
 });

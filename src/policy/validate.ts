@@ -150,6 +150,24 @@ function semanticProblems(
       problems.push({ field: 'spec.signatureRepository', message: (err as Error).message });
     }
   }
+
+  // An ImagePolicy must not reach into other namespaces' secrets: its author may not be able to read them.
+  (spec.signaturePullSecrets ?? []).forEach((secret, i) => {
+    const field = `spec.signaturePullSecrets[${i}].namespace`;
+    if (policy.kind === 'ClusterImagePolicy' && secret.namespace === undefined) {
+      problems.push({ field, message: "a ClusterImagePolicy must name each secret's namespace" });
+    }
+    if (
+      policy.kind === 'ImagePolicy' &&
+      secret.namespace !== undefined &&
+      secret.namespace !== policy.metadata.namespace
+    ) {
+      problems.push({
+        field,
+        message: `an ImagePolicy may only name secrets in its own namespace (${policy.metadata.namespace})`,
+      });
+    }
+  });
   return problems;
 }
 

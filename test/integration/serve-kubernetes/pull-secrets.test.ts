@@ -168,6 +168,25 @@ describe('serve --kubernetes with credentials from pull secrets', () => {
     expect((await create(deployment('no-account', {}))).stderr).toContain('(REGISTRY_AUTH_FAILED)');
   });
 
+  it("admits a workload with no pull secrets of its own through the policy's signaturePullSecrets", async () => {
+    const bare = 'bare-ns';
+    await cluster.createNamespace(bare);
+    const barePod = {
+      ...(pod('bare') as Record<string, unknown>),
+      metadata: { name: 'bare', namespace: bare },
+    };
+    expect((await create(barePod, true)).stderr).toContain('REGISTRY_AUTH_FAILED');
+    const withSecrets = policy() as { spec: Record<string, unknown> };
+    withSecrets.spec.signaturePullSecrets = [{ namespace: NS, name: 'regcred' }];
+    await applyObject(cluster, withSecrets);
+    // The informer picks the edit up within seconds; then the policy's secret serves the workload.
+    await waitFor(async () => (await create(barePod, true)).code === 0, {
+      timeoutMs: 20_000,
+      intervalMs: 250,
+      description: 'the policy edit taking effect',
+    });
+  });
+
   it('never logs the credentials', () => {
     const password = registry.password ?? '';
     const basic = Buffer.from(`${registry.username ?? ''}:${password}`).toString('base64');
