@@ -6,11 +6,11 @@
 import { createHash } from 'node:crypto';
 import { MockAgent } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ProvenantError } from '../errors.js';
 import { basicAuthorization, credentialStoreFrom, type Credentials, type CredentialStore } from './auth.js';
 import { HttpRegistry } from './http-registry.js';
 import { OCI_MANIFEST } from './media-types.js';
 import { parseRepository } from './reference.js';
+import { codeOf } from '../../test/support/error-code.js';
 
 const MANIFEST = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, layers: [] }));
 const DIGEST = `sha256:${createHash('sha256').update(MANIFEST).digest('hex')}`;
@@ -25,15 +25,6 @@ function header(opts: { headers?: unknown }, name: string): string | undefined {
   if (typeof headers !== 'object' || headers === null) return undefined;
   const found = Object.entries(headers).find(([key]) => key.toLowerCase() === name);
   return typeof found?.[1] === 'string' ? found[1] : undefined;
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    return err instanceof ProvenantError ? err.code : `not a ProvenantError: ${String(err)}`;
-  }
-  return 'resolved';
 }
 
 let agent: MockAgent;

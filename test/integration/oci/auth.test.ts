@@ -8,15 +8,7 @@ import { HttpRegistry, type RegistryRequestEvent } from '../../../src/oci/http-r
 import { parseRepository } from '../../../src/oci/reference.js';
 import { startRegistry, type TestRegistry } from '../../support/registry.js';
 import { pushImage, targetOf, type Pushed } from './helpers.js';
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    return err instanceof ProvenantError ? err.code : `not a ProvenantError: ${String(err)}`;
-  }
-  return 'resolved';
-}
+import { codeOf } from '../../support/error-code.js';
 
 async function dockerConfigOf(registry: TestRegistry) {
   return parseDockerConfig(await readFile(join(registry.dockerConfigDir ?? '', 'config.json'), 'utf8'));

@@ -1,5 +1,4 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ProvenantError } from '../../../src/errors.js';
 import { parseDockerConfig } from '../../../src/oci/auth.js';
 import {
   HttpRegistry,
@@ -10,15 +9,7 @@ import { parseRepository } from '../../../src/oci/reference.js';
 import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy.js';
 import { startRegistry, type TestRegistry } from '../../support/registry.js';
 import { pushImage, targetOf, type Pushed } from './helpers.js';
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    return err instanceof ProvenantError ? err.code : `not a ProvenantError: ${String(err)}`;
-  }
-  return 'resolved';
-}
+import { codeOf } from '../../support/error-code.js';
 
 describe('faults injected in front of a real registry', () => {
   let registry: TestRegistry;

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProvenantError } from '../../../src/errors.js';
 import { HttpRegistry, type RegistryRequestEvent } from '../../../src/oci/http-registry.js';
 import {
   DOCKER_MANIFEST,
@@ -11,15 +10,7 @@ import {
 import { parseRepository } from '../../../src/oci/reference.js';
 import { startRegistry, type TestRegistry } from '../../support/registry.js';
 import { deleteManifest, pushImage, pushIndex, sha256, targetOf, type Pushed } from './helpers.js';
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    return err instanceof ProvenantError ? err.code : `not a ProvenantError: ${String(err)}`;
-  }
-  return 'resolved';
-}
+import { codeOf } from '../../support/error-code.js';
 
 describe('HttpRegistry against distribution 2.8 (plain HTTP, anonymous)', () => {
   let registry: TestRegistry;

@@ -1,21 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ProvenantError } from '../../../src/errors.js';
 import { HttpRegistry, type HttpRegistryLimits } from '../../../src/oci/http-registry.js';
 import { OCI_MANIFEST } from '../../../src/oci/media-types.js';
 import { parseRepository } from '../../../src/oci/reference.js';
 import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy.js';
 import type { TestRegistry } from '../../support/registry.js';
 import { pushImage, sha256, startReferrersRegistry, type Pushed, type ReferrersRegistry } from './helpers.js';
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    return err instanceof ProvenantError ? err.code : `not a ProvenantError: ${String(err)}`;
-  }
-  return 'resolved';
-}
+import { codeOf } from '../../support/error-code.js';
 
 const BUNDLE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 const SBOM = 'application/spdx+json';

@@ -1,21 +1,12 @@
 import { MockAgent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProvenantError } from '../../../src/errors.js';
 import { HttpRegistry, type RegistryRequestEvent } from '../../../src/oci/http-registry.js';
 import { MANIFEST_MEDIA_TYPES } from '../../../src/oci/media-types.js';
 import { parseRepository } from '../../../src/oci/reference.js';
 import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy.js';
 import { startRegistry, type TestRegistry } from '../../support/registry.js';
 import { pushImage, targetOf, type Pushed } from './helpers.js';
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    return err instanceof ProvenantError ? err.code : `not a ProvenantError: ${String(err)}`;
-  }
-  return 'resolved';
-}
+import { codeOf } from '../../support/error-code.js';
 
 const fast = { retries: 1, retryBaseDelayMs: 10 };
 
