@@ -9,7 +9,6 @@ export const API_GROUP = 'provenant.dev';
 export const API_VERSION = 'provenant.dev/v1alpha1';
 
 export type PolicyMode = 'Enforce' | 'Warn' | 'Audit';
-export const POLICY_MODES: readonly PolicyMode[] = ['Enforce', 'Warn', 'Audit'];
 
 /** What happens to an image that no policy matches (`--no-match`). */
 export type NoMatchAction = 'deny' | 'allow' | 'warn';
