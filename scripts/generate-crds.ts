@@ -368,6 +368,26 @@ const statusSchema: CrdSchema = {
   },
 };
 
+/** A policy's status adds what the background re-verification found (serve --kubernetes, docs/reports.md). */
+const policyStatusSchema: CrdSchema = {
+  ...statusSchema,
+  properties: {
+    ...statusSchema.properties,
+    violatingWorkloads: {
+      type: 'integer',
+      format: 'int64',
+      minimum: 0,
+      description:
+        'Running workloads (a controller with its Pods counts once) that do not satisfy this policy, as of lastBackgroundCheck. Written by the replica that holds the background lease.',
+    },
+    lastBackgroundCheck: {
+      type: 'string',
+      format: 'date-time',
+      description: 'When the background re-verification last counted violatingWorkloads.',
+    },
+  },
+};
+
 // ---------------------------------------------------------------------------------------------------------
 // TrustRoot: defined here, since only the CRD and the controller read it (no policy file carries one).
 
@@ -475,6 +495,7 @@ interface KindInfo {
   description: string;
   spec: CrdSchema;
   columns: CustomResourceDefinition['spec']['versions'][number]['additionalPrinterColumns'];
+  status: CrdSchema;
   selectableFields?: { jsonPath: string }[];
 }
 
@@ -511,6 +532,12 @@ function kinds(): KindInfo[] {
       description: 'The first image glob.',
     },
     ...READY_COLUMNS,
+    {
+      name: 'Violations',
+      type: 'integer',
+      jsonPath: '.status.violatingWorkloads',
+      description: 'Running workloads that do not satisfy the policy (background re-verification).',
+    },
     AGE_COLUMN,
   ];
   return [
@@ -523,6 +550,7 @@ function kinds(): KindInfo[] {
         'ClusterImagePolicy says which images may run anywhere in the cluster: an image matching spec.images must meet the requirements of the policy (signatures by its authorities). An image must satisfy every policy that matches it.',
       spec: policySpec,
       columns: policyColumns,
+      status: policyStatusSchema,
       selectableFields: [{ jsonPath: '.spec.mode' }],
     },
     {
@@ -534,6 +562,7 @@ function kinds(): KindInfo[] {
         'ImagePolicy is a ClusterImagePolicy for its own namespace: it applies only to workloads in that namespace, and it can only add requirements to those of the ClusterImagePolicies, never relax them.',
       spec: policySpec,
       columns: policyColumns,
+      status: policyStatusSchema,
       selectableFields: [{ jsonPath: '.spec.mode' }],
     },
     {
@@ -554,6 +583,7 @@ function kinds(): KindInfo[] {
         ...READY_COLUMNS,
         AGE_COLUMN,
       ],
+      status: statusSchema,
     },
   ];
 }
@@ -599,7 +629,7 @@ function crdFor(info: KindInfo): CustomResourceDefinition {
                 kind: { type: 'string', description: `Kind of this object: ${info.kind}.` },
                 metadata: { type: 'object' },
                 spec: info.spec,
-                status: statusSchema,
+                status: info.status,
               },
             },
           },

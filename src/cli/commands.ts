@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { toProvenantError } from '../errors.js';
+import { auditCommand, AUDIT_USAGE } from './audit.js';
 import { checkCommand, CHECK_USAGE } from './check.js';
 import { EXIT, type CommandIo } from './io.js';
 import { serveCommand, SERVE_USAGE } from './serve.js';
@@ -12,6 +13,7 @@ const USAGE = `Usage: provenant COMMAND [flags]
 Commands:
   verify IMAGE...      verify images against policies (exit 0 admitted, 1 denied, 2 invalid input)
   check -f FILE...     decide Kubernetes manifests as the webhook would (exit 0 admitted, 1 denied, 2 invalid input)
+  audit                decide a cluster's running workloads as the webhook would (exit 1 if any would be denied)
   serve                run the admission webhook over HTTPS
   verify-bundle        verify one sigstore bundle (sigstore-conformance CLI protocol)
   help                 show this help
@@ -23,6 +25,7 @@ type Command = (argv: string[], io: CommandIo) => Promise<number>;
 const COMMANDS: Record<string, { readonly run: Command; readonly usage: string }> = {
   verify: { run: verifyCommand, usage: VERIFY_USAGE },
   check: { run: checkCommand, usage: CHECK_USAGE },
+  audit: { run: auditCommand, usage: AUDIT_USAGE },
   serve: { run: serveCommand, usage: SERVE_USAGE },
   'verify-bundle': {
     run: (argv, io) => verifyBundleCommand(argv, { ...io, readFile: (path) => readFile(path) }),

@@ -11,7 +11,9 @@ import { HttpRegistry, type RegistryRequestEvent } from '../oci/http-registry.js
 import { authorityCompiler } from '../policy/authorities.js';
 import { compilePolicies, type PolicySet } from '../policy/compile.js';
 import type { NoMatchAction } from '../policy/types.js';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { LogSink } from '../kube/log.js';
+import type { PolicyStatusWriter } from '../kube/status.js';
 import { createTrustStore, type CustomTrustRoot, type TrustStore } from '../trust/index.js';
 import type { VerifyFlags } from './flags.js';
 import { UsageError } from './usage-error.js';
@@ -84,8 +86,10 @@ export function createVerifier(
   });
 }
 
-/** One-shot runtime for `verify` and `check`: policies loaded once, a cache for the length of the run. */
-export async function createRuntime(flags: VerifyFlags): Promise<Runtime> {
+/** One-shot runtime for `verify`, `check` and `audit --policy`: policies loaded once, a cache for the run. */
+export async function createRuntime(
+  flags: VerifyFlags,
+): Promise<Runtime & { readonly policySet: PolicySet }> {
   const trustStore = await createTrustStoreFromFlags(flags);
   const policies = compilePolicies(
     await readPolicyDocuments(flags.policyPaths),
@@ -93,7 +97,7 @@ export async function createRuntime(flags: VerifyFlags): Promise<Runtime> {
   );
   const registry = await createRegistry(flags);
   const verifier = createVerifier(registry, () => policies, flags.noMatch, ONE_SHOT_CACHE, trustStore);
-  return { verifier, registry, close: () => registry.close() };
+  return { verifier, registry, policySet: policies, close: () => registry.close() };
 }
 
 /** Where a long-lived runtime's policies come from: files or the API server. */
@@ -145,6 +149,10 @@ export async function createServiceRuntime(
 }
 
 export interface KubeServiceRuntime extends ServiceRuntime {
+  /** The cluster connection, for the background re-verification and `audit`. */
+  readonly kubeConfig: KubeConfig;
+  /** Resolves at the first full sync of policies and trust roots (rejects only if closed before it). */
+  readonly synced: Promise<void>;
   /** Each admitted workload's pull secrets (and its service account's), read from the API server. */
   readonly workloadCredentials: WorkloadCredentials;
   /** The Secret and webhook configurations behind self-managed serving certificates. */
@@ -155,6 +163,36 @@ export interface KubeServiceRuntimeOptions extends Omit<ServiceRuntimeOptions, '
   /** A kubeconfig file; without it $KUBECONFIG, ~/.kube/config or the in-cluster service account. */
   readonly kubeconfig?: string;
   readonly logger: LogSink;
+  /** `audit` only reads: no Ready conditions are written to policy objects. */
+  readonly readOnly?: boolean;
+  /** After the first sync, each time a policy or the trust material changes. */
+  readonly onPolicySetReplaced?: (set: PolicySet) => void;
+}
+
+/** Loads the kubeconfig as `serve --kubernetes` does; a bad file is a usage error. */
+export async function loadKubeConfigFlag(kubeconfig?: string): Promise<KubeConfig> {
+  const { loadKubeConfig } = await import('../kube/client.js');
+  try {
+    return loadKubeConfig(kubeconfig);
+  } catch (err) {
+    throw new UsageError(`--kubeconfig: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Each workload's registry credentials as the kubelet would use them (its imagePullSecrets and its service
+ * account's), plus the signaturePullSecrets of the policies that can apply in its namespace.
+ */
+export async function createWorkloadCredentials(
+  kubeConfig: KubeConfig,
+  policies: () => PolicySet,
+  logger: LogSink,
+): Promise<WorkloadCredentials> {
+  const { createSecretsReader } = await import('../kube/client.js');
+  const { PullSecretResolver } = await import('../kube/pull-secrets.js');
+  const { pullSecretCredentials } = await import('../kube/workload-pull-secrets.js');
+  const pullSecrets = new PullSecretResolver(createSecretsReader(kubeConfig), { logger });
+  return pullSecretCredentials(pullSecrets, (namespace) => policies().signaturePullSecrets(namespace));
 }
 
 /**
@@ -168,22 +206,10 @@ export async function createKubeServiceRuntime(
   options: KubeServiceRuntimeOptions,
 ): Promise<KubeServiceRuntime> {
   // Loaded on demand: client-node is large, and `verify` and `check` never need it.
-  const {
-    createPolicyStatusWriter,
-    createResourceWatchFactory,
-    createSecretsReader,
-    createWebhookCertificateApi,
-    loadKubeConfig,
-  } = await import('../kube/client.js');
+  const { createPolicyStatusWriter, createResourceWatchFactory, createWebhookCertificateApi } =
+    await import('../kube/client.js');
   const { KubePolicyStore } = await import('../kube/policy-informer.js');
-  const { PullSecretResolver } = await import('../kube/pull-secrets.js');
-  const { pullSecretCredentials } = await import('../kube/workload-pull-secrets.js');
-  let kubeConfig: ReturnType<typeof loadKubeConfig>;
-  try {
-    kubeConfig = loadKubeConfig(options.kubeconfig);
-  } catch (err) {
-    throw new UsageError(`--kubeconfig: ${(err as Error).message}`);
-  }
+  const kubeConfig = await loadKubeConfigFlag(options.kubeconfig);
   const fileRoots = await readTrustRootFiles(flags);
   // Verification reads trust through this one object, so TrustRoot changes reach verdicts and compilation alike.
   const trust = new SwappableTrustStore(createTrustStore(fileRoots));
@@ -202,24 +228,26 @@ export async function createKubeServiceRuntime(
   });
   const store = new KubePolicyStore({
     watches: createResourceWatchFactory(kubeConfig),
-    status: createPolicyStatusWriter(kubeConfig),
+    status: options.readOnly === true ? READ_ONLY_STATUS : createPolicyStatusWriter(kubeConfig),
     compileAuthority: authorityCompiler(trust),
     logger: options.logger,
     onTrustRootsChanged: (roots) => trustRoots.update(roots),
+    ...(options.onPolicySetReplaced === undefined
+      ? {}
+      : { onPolicySetReplaced: options.onPolicySetReplaced }),
   });
   // Rejects only when stopped before the first sync; readiness is the store's `ready`.
-  store.start().catch(() => undefined);
+  const synced = store.start();
+  synced.catch(() => undefined);
   const registry = await createRegistry(flags, options.registryHooks);
   const verifier = createVerifier(registry, () => store.current, flags.noMatch, options.cache, trust);
-  const pullSecrets = new PullSecretResolver(createSecretsReader(kubeConfig), { logger: options.logger });
   return {
     verifier,
     registry,
     policies: store,
-    // The workload's own pull secrets, plus those the policies that can apply in its namespace name.
-    workloadCredentials: pullSecretCredentials(pullSecrets, (namespace) =>
-      store.current.signaturePullSecrets(namespace),
-    ),
+    kubeConfig,
+    synced,
+    workloadCredentials: await createWorkloadCredentials(kubeConfig, () => store.current, options.logger),
     webhookCertificates: createWebhookCertificateApi(kubeConfig),
     close: async () => {
       trustRoots.stop();
@@ -228,6 +256,9 @@ export async function createKubeServiceRuntime(
     },
   };
 }
+
+/** For `audit`: the policy objects' statuses are the serving replicas' to write. */
+const READ_ONLY_STATUS: PolicyStatusWriter = { patchStatus: () => Promise.resolve('patched') };
 
 /** A TrustStore whose contents can be replaced whole while admissions keep reading it. */
 class SwappableTrustStore implements TrustStore {

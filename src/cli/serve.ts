@@ -19,6 +19,7 @@ import { describeError } from '../kube/log.js';
 import type { RegistryRequestEvent } from '../oci/http-registry.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
+import { startBackground, type BackgroundFlags, type RunningBackground } from './background.js';
 import { parseDuration } from './duration.js';
 import { parseFlags, VERIFY_FLAGS, VERIFY_FLAGS_HELP, verifyFlags, type VerifyFlags } from './flags.js';
 import { EXIT, type CommandIo } from './io.js';
@@ -45,6 +46,16 @@ ${SHARED_FLAGS_HELP}
                              server instead of --policy files
   --kubeconfig FILE          with --kubernetes: the cluster to read (default $KUBECONFIG, ~/.kube/config,
                              or the in-cluster service account)
+
+Background re-verification (with --kubernetes; one replica at a time, chosen by a Lease):
+  --background-interval DURATION  re-decide every running Pod and pod controller this often, and write
+                             PolicyReports, Events, policy status counts and a gauge (default 1h; 0 turns
+                             it off). Passes also run when a policy or trust root changes, and when the
+                             verification cache (--cache-ttl) expires, if that is sooner
+  --background-rate N        image verifications a second a pass may start (default 5)
+  --background-concurrency N objects a pass decides at once (default 2)
+  --lease-namespace NS       namespace of the Lease (default $POD_NAMESPACE, else "default")
+  --lease-name NAME          name of the Lease (default provenant-background)
 
 Server:
   --port PORT                HTTPS port (default 8443; 0 picks a free one)
@@ -92,6 +103,11 @@ export const SERVE_FLAGS = {
   'negative-cache-ttl': { type: 'string', default: '30s' },
   'cache-size': { type: 'string', default: '10000' },
   'log-level': { type: 'string', default: 'info' },
+  'background-interval': { type: 'string' },
+  'background-rate': { type: 'string', default: '5' },
+  'background-concurrency': { type: 'string', default: '2' },
+  'lease-namespace': { type: 'string' },
+  'lease-name': { type: 'string', default: 'provenant-background' },
 } as const satisfies ParseArgsConfig['options'];
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -117,6 +133,8 @@ export interface ServeFlags {
   readonly negativeCacheTtlMs: number;
   readonly cacheMaxEntries: number;
   readonly logLevel: string;
+  /** With --kubernetes and an interval above 0. */
+  readonly background?: BackgroundFlags;
 }
 
 export interface SecretTlsFlags {
@@ -265,7 +283,37 @@ export function serveFlags(values: ServeValues): ServeFlags {
     negativeCacheTtlMs: duration('--negative-cache-ttl', values['negative-cache-ttl']),
     cacheMaxEntries,
     logLevel,
+    ...backgroundFlags(values, kubernetes),
   };
+}
+
+function backgroundFlags(values: ServeValues, kubernetes: boolean): { background?: BackgroundFlags } {
+  const given = values['background-interval'];
+  if (!kubernetes) {
+    if (given !== undefined) throw new UsageError('--background-interval only applies with --kubernetes');
+    return {};
+  }
+  const intervalMs = duration('--background-interval', given ?? '1h');
+  if (intervalMs === 0) return {};
+  const rate = Number(values['background-rate']);
+  if (!/^\d+(\.\d+)?$/.test(values['background-rate']) || !(rate > 0) || rate > 1000) {
+    throw new UsageError(
+      `--background-rate must be a number above 0, at most 1000 (got "${values['background-rate']}")`,
+    );
+  }
+  const concurrency = Number(values['background-concurrency']);
+  if (!/^\d+$/.test(values['background-concurrency']) || concurrency < 1 || concurrency > 64) {
+    throw new UsageError(
+      `--background-concurrency must be a whole number from 1 to 64 (got "${values['background-concurrency']}")`,
+    );
+  }
+  const leaseNamespace = values['lease-namespace'] ?? process.env['POD_NAMESPACE'] ?? 'default';
+  const leaseName = values['lease-name'];
+  if (!DNS_LABEL.test(leaseNamespace))
+    throw new UsageError(`--lease-namespace: "${leaseNamespace}" is not a namespace name`);
+  if (!DNS_SUBDOMAIN.test(leaseName))
+    throw new UsageError(`--lease-name: "${leaseName}" is not a valid name`);
+  return { background: { intervalMs, ratePerSecond: rate, concurrency, leaseNamespace, leaseName } };
 }
 
 export async function serveCommand(argv: string[], io: CommandIo): Promise<number> {
@@ -315,12 +363,14 @@ export async function serve(flags: ServeFlags, io: CommandIo, stop: AbortSignal)
       metrics.recordRegistryRequest(event.registry, event.kind, String(event.status)),
   };
   let fingerprint: string | undefined;
+  let background: RunningBackground | undefined;
   const kube: KubeServiceRuntime | undefined =
     flags.policies.kind === 'kubernetes'
       ? await createKubeServiceRuntime(flags.verify, {
           cache,
           registryHooks,
           logger,
+          onPolicySetReplaced: () => background?.policiesChanged(),
           ...(flags.policies.kubeconfig === undefined ? {} : { kubeconfig: flags.policies.kubeconfig }),
         })
       : undefined;
@@ -395,6 +445,16 @@ export async function serve(flags: ServeFlags, io: CommandIo, stop: AbortSignal)
       'listening',
     );
     io.stderr(`provenant serve: listening on ${running.url} (POST /validate, /mutate)`);
+    if (kube !== undefined && flags.background !== undefined) {
+      background = await startBackground(flags.background, {
+        runtime: kube,
+        metrics,
+        logger,
+        admissionTimeoutMs: flags.admissionTimeoutMs,
+        cacheTtlMs: flags.cacheTtlMs,
+        excludedNamespaces: flags.excludedNamespaces,
+      });
+    }
     if (running.caFile !== undefined) {
       io.stderr(
         `provenant serve: generated a self-signed CA for this run\n` +
@@ -411,6 +471,7 @@ export async function serve(flags: ServeFlags, io: CommandIo, stop: AbortSignal)
     return EXIT.allowed;
   } finally {
     rotation?.stop();
+    await background?.stop();
     await running?.close();
     await runtime.close();
     if (temporaryTlsDir !== undefined) await rm(temporaryTlsDir, { recursive: true, force: true });

@@ -63,6 +63,8 @@ export interface KubePolicyStoreOptions {
    * trust root are not reported invalid while its material is still being built.
    */
   readonly onTrustRootsChanged?: (roots: readonly TrustRootObject[]) => void | Promise<void>;
+  /** Called after the first sync whenever a new policy set is in force (a policy or trust material changed). */
+  readonly onPolicySetReplaced?: (set: PolicySet) => void;
 }
 
 type LastGood =
@@ -395,6 +397,7 @@ export class KubePolicyStore {
       { policies: policies.length, fingerprint: this.#current.fingerprint.slice(0, 16) },
       'policy set replaced',
     );
+    this.options.onPolicySetReplaced?.(this.#current);
   }
 
   /** Hands changed trust roots onward; resolves when the callback is done (errors are logged). */

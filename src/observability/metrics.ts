@@ -2,7 +2,7 @@
  * Prometheus metrics on a registry of our own: the process-wide default registry is shared with every library
  * in the process, and tests create many instances side by side.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export type AdmissionWebhook = 'validate' | 'mutate';
 export type AdmissionDecisionLabel = 'allow' | 'deny';
@@ -29,7 +29,14 @@ export interface VerificationMetrics {
   recordCacheLookup(result: CacheLookupResult): void;
 }
 
-export interface ProvenantMetrics extends AdmissionMetrics, VerificationMetrics {
+/** What the background re-verification records (serve --kubernetes, on the replica holding the Lease). */
+export interface BackgroundMetrics {
+  /** Replaces every violating-workloads series with these: a policy or code no longer violated goes away. */
+  replaceViolations(entries: readonly { policy: string; code: string; workloads: number }[]): void;
+  recordBackgroundPass(result: 'ok' | 'error', seconds: number): void;
+}
+
+export interface ProvenantMetrics extends AdmissionMetrics, VerificationMetrics, BackgroundMetrics {
   readonly registry: Registry;
   readonly contentType: string;
   /** The exposition text for GET /metrics. */
@@ -69,6 +76,24 @@ export function createMetrics(): ProvenantMetrics {
     registers: [registry],
   });
 
+  const violating = new Gauge({
+    name: 'provenant_violating_workloads',
+    help: 'Running workloads (a controller with its Pods counts once) that violate a policy, by policy and reason code, as of the last background pass. Only the replica holding the background Lease reports it.',
+    labelNames: ['policy', 'code'] as const,
+    registers: [registry],
+  });
+  const passes = new Counter({
+    name: 'provenant_background_passes_total',
+    help: 'Background re-verification passes by result (ok, error).',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  const passDuration = new Gauge({
+    name: 'provenant_background_pass_duration_seconds',
+    help: 'How long the last background re-verification pass took.',
+    registers: [registry],
+  });
+
   return {
     registry,
     contentType: registry.contentType,
@@ -82,6 +107,16 @@ export function createMetrics(): ProvenantMetrics {
     },
     recordCacheLookup(result) {
       cache.inc({ result });
+    },
+    replaceViolations(entries) {
+      violating.reset();
+      for (const { policy, code, workloads } of entries) {
+        violating.set({ policy: label(policy), code: label(code) }, workloads);
+      }
+    },
+    recordBackgroundPass(result, seconds) {
+      passes.inc({ result });
+      passDuration.set(Math.max(0, seconds));
     },
   };
 }
