@@ -74,8 +74,14 @@ export function auditSubjects(listed: readonly ListedObject[]): AuditSubject[] {
 /** A ReplicaSet of a Deployment, or a Job of a CronJob, runs its owner's template. */
 function templateComesFrom(kind: ObjectKind, parent: ObjectIdentity): boolean {
   return (
-    (kind.group === 'apps' && kind.kind === 'ReplicaSet' && parent.kind === 'Deployment') ||
-    (kind.group === 'batch' && kind.kind === 'Job' && parent.kind === 'CronJob')
+    (kind.group === 'apps' &&
+      kind.kind === 'ReplicaSet' &&
+      parent.kind === 'Deployment' &&
+      parent.apiVersion.startsWith('apps/')) ||
+    (kind.group === 'batch' &&
+      kind.kind === 'Job' &&
+      parent.kind === 'CronJob' &&
+      parent.apiVersion.startsWith('batch/'))
   );
 }
 

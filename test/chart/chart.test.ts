@@ -13,6 +13,8 @@ import { CHART_DIR, CRD_DIR, type KubeObject, helm, parseObjects, requireTools }
 
 const NS = RELEASE.namespace;
 const THIRD_PARTY_CRDS = join(import.meta.dirname, 'fixtures/third-party-crds.yaml');
+/** The wgpolicyk8s.io CRDs the chart installs from templates (with a lookup), here applied up front. */
+const POLICY_REPORT_CRDS = join(CHART_DIR, 'files');
 
 /** The configurations the chart supports, as helm --set arguments. */
 const VALUE_SETS: Record<string, string[]> = {
@@ -36,6 +38,7 @@ const VALUE_SETS: Record<string, string[]> = {
     'image.digest=sha256:' + 'a'.repeat(64),
   ],
   noPullSecrets: ['rbac.pullSecrets.scope=none', 'serviceAccount.annotations.example\\.com/role=reader'],
+  noBackground: ['background.interval=0s', 'reports.installCRDs=false'],
 };
 
 const rendered = new Map<string, KubeObject[]>();
@@ -153,6 +156,27 @@ describe('helm lint and template', () => {
     }
   });
 
+  it('renders the background RBAC, Lease flags and PolicyReport CRDs only when they are wanted', () => {
+    const names = (set: string) => rendered.get(set)!.map((o) => `${o.kind}/${o.metadata.name}`);
+    const background = [
+      'ClusterRole/provenant-background',
+      'ClusterRoleBinding/provenant-background',
+      'Role/provenant-background',
+      'RoleBinding/provenant-background',
+    ];
+    const crds = [
+      'CustomResourceDefinition/policyreports.wgpolicyk8s.io',
+      'CustomResourceDefinition/clusterpolicyreports.wgpolicyk8s.io',
+    ];
+    expect(names('default')).toEqual(expect.arrayContaining([...background, ...crds]));
+    expect(names('noBackground')).not.toEqual(expect.arrayContaining([background[0]]));
+    for (const crd of crds) expect(names('noBackground')).not.toContain(crd);
+    const args = (one(rendered.get('noBackground')!, 'Deployment') as Deployment).spec.template.spec
+      .containers[0]!.args;
+    expect(args.slice(-2)).toEqual(['--background-interval', '0s']);
+    expect(args).not.toContain('--lease-name');
+  });
+
   it('manifests/provenant.yaml is the default render (run: npx tsx scripts/generate-crds.ts)', () => {
     expect(readFileSync(MANIFEST, 'utf8')).toBe(renderManifest());
   });
@@ -188,6 +212,16 @@ describe('helm lint and template', () => {
       NS,
       '--log-level',
       'info',
+      '--background-interval',
+      '1h',
+      '--background-rate',
+      '5',
+      '--background-concurrency',
+      '2',
+      '--lease-namespace',
+      NS,
+      '--lease-name',
+      'provenant-background',
     ]);
     expect(pod.securityContext).toMatchObject({
       runAsNonRoot: true,
@@ -295,7 +329,9 @@ describe('helm lint and template', () => {
     expect(pod.volumes.find((v) => v.name === 'tls')?.secret?.secretName).toBe('provenant-tls');
     // cert-manager owns the Secret: no templated Secret, and Provenant gets no write access to Secrets.
     expect(find(objects, 'Secret')).toEqual([]);
-    expect(find(objects, 'Role')).toEqual([]);
+    // The one Role left is the background Lease's: no access to Secrets in it.
+    expect(find(objects, 'Role').map((r) => r.metadata.name)).toEqual(['provenant-background']);
+    expect(JSON.stringify(find(objects, 'Role'))).not.toContain('secrets');
     expect(find(objects, 'ClusterRole', 'provenant-webhook-ca')).toEqual([]);
 
     const withIssuer = rendered.get('certManagerIssuer')!;
@@ -385,6 +421,9 @@ describe('rendered objects on a real API server', () => {
       const r = await cluster.kubectl(['apply', '--server-side', '-f', path]);
       expect(r.code, r.stderr).toBe(0);
     }
+    // Client-side, as the rendered chart applies them below: no warning about switching apply modes.
+    const reportCrds = await cluster.kubectl(['apply', '-f', POLICY_REPORT_CRDS]);
+    expect(reportCrds.code, reportCrds.stderr).toBe(0);
     const established = await cluster.kubectl([
       'wait',
       '--for=condition=Established',
@@ -478,6 +517,24 @@ describe('rendered objects on a real API server', () => {
       [['patch', 'mutatingwebhookconfigurations/rbac-provenant'], 'yes'],
       [['patch', 'validatingwebhookconfigurations/someone-else'], 'no'],
       [['create', 'pods', '-n', 'team-a'], 'no'],
+      // Background re-verification: read workloads, write its own reports, Events and Lease; change nothing.
+      [['list', 'pods', '-A'], 'yes'],
+      [['list', 'deployments.apps', '-A'], 'yes'],
+      [['list', 'cronjobs.batch', '-n', 'team-a'], 'yes'],
+      [['get', 'pods', '-n', 'team-a'], 'no'],
+      [['delete', 'pods', '-n', 'team-a'], 'no'],
+      [['create', 'pods/eviction', '-n', 'team-a'], 'no'],
+      [['patch', 'deployments.apps', '-n', 'team-a'], 'no'],
+      [['update', 'policyreports.wgpolicyk8s.io', '-n', 'team-a'], 'yes'],
+      [['delete', 'policyreports.wgpolicyk8s.io', '-n', 'team-a'], 'yes'],
+      [['update', 'clusterpolicyreports.wgpolicyk8s.io/provenant'], 'yes'],
+      [['update', 'clusterpolicyreports.wgpolicyk8s.io/kyverno'], 'no'],
+      [['delete', 'clusterpolicyreports.wgpolicyk8s.io/provenant'], 'no'],
+      [['create', 'events', '-n', 'team-a'], 'yes'],
+      [['delete', 'events', '-n', 'team-a'], 'no'],
+      [['update', 'leases.coordination.k8s.io/rbac-provenant-background', '-n', 'rbac-check'], 'yes'],
+      [['update', 'leases.coordination.k8s.io/kube-scheduler', '-n', 'rbac-check'], 'no'],
+      [['get', 'leases.coordination.k8s.io', '-n', 'team-a'], 'no'],
     ];
     const got = [];
     for (const [args] of expectations) got.push([args, await can(...args)]);

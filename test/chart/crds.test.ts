@@ -184,7 +184,7 @@ describe('CRDs on a real API server', () => {
     expect(JSON.parse(got.stdout).spec).not.toHaveProperty('surprise');
   });
 
-  it('lists policies with Mode, Images, Ready and Age columns, by short name and category', async () => {
+  it('lists policies with Mode, Images, Ready, Violations and Age columns, by short name and category', async () => {
     const status = {
       status: {
         observedGeneration: 1,
@@ -198,6 +198,8 @@ describe('CRDs on a real API server', () => {
             observedGeneration: 1,
           },
         ],
+        violatingWorkloads: 3,
+        lastBackgroundCheck: '2026-01-01T00:05:00Z',
       },
     };
     const patched = await cluster.kubectl([
@@ -212,8 +214,8 @@ describe('CRDs on a real API server', () => {
     expect(patched.code, patched.stderr).toBe(0);
 
     const r = await cluster.kubectl(['get', 'cip', 'acme-signed']);
-    expect(r.stdout.split('\n')[0]).toMatch(/^NAME\s+MODE\s+IMAGES\s+READY\s+AGE$/);
-    expect(r.stdout).toMatch(/acme-signed\s+Enforce\s+ghcr\.io\/acme\/\*\*\s+True\s+\d+s/);
+    expect(r.stdout.split('\n')[0]).toMatch(/^NAME\s+MODE\s+IMAGES\s+READY\s+VIOLATIONS\s+AGE$/);
+    expect(r.stdout).toMatch(/acme-signed\s+Enforce\s+ghcr\.io\/acme\/\*\*\s+True\s+3\s+\d+s/);
 
     const wide = await cluster.kubectl(['get', 'cip', 'acme-signed', '-o', 'wide']);
     expect(wide.stdout).toMatch(/REASON/);

@@ -130,3 +130,13 @@ clientConfig:
     port: 443
 {{- end }}
 {{- end }}
+
+{{/* "true" when the background re-verification runs (background.interval above zero). */}}
+{{- define "provenant.backgroundEnabled" -}}
+{{- if not (regexMatch "^0+(\\.0+)?(ms|s|m|h)$" (toString .Values.background.interval)) }}true{{ end }}
+{{- end }}
+
+{{/* The Lease that elects the one replica running the background re-verification. */}}
+{{- define "provenant.leaseName" -}}
+{{- printf "%s-background" (include "provenant.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
