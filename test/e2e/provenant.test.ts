@@ -227,6 +227,10 @@ beforeAll(async () => {
     'info',
     '--insecure-registry',
     r.host,
+    // The background re-verification has its own suite (background.test.ts): here it would add passes,
+    // reports and Events to every case.
+    '--background-interval',
+    '0s',
   ]);
 
   const applied = await kubectl(

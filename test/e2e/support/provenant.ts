@@ -24,6 +24,8 @@ export type LogLine = Record<string, unknown> & { msg?: string };
 
 export interface Provenant {
   readonly url: string;
+  /** PEM of the CA that issued the serving certificate (for GET /metrics). */
+  readonly caPem: string;
   readonly port: number;
   readonly logPath: string;
   /** Every JSON line logged so far. */
@@ -59,14 +61,16 @@ export async function installProvenant(
   // rendered and applied once, with the CRDs in place before the informers first list them.
   const ca = await createCA('provenant-e2e-webhook-ca');
   const serving = await ca.issue({ commonName: '127.0.0.1', hosts: ['127.0.0.1'], usage: 'server' });
-  const certFile = join(cluster.dir, 'provenant-tls.crt');
-  const keyFile = join(cluster.dir, 'provenant-tls.key');
+  const port = await freePort();
+  // Per port: a second instance (a second replica) must not rewrite the first one's files.
+  const certFile = join(cluster.dir, `provenant-tls-${port}.crt`);
+  const keyFile = join(cluster.dir, `provenant-tls-${port}.key`);
   writeFileSync(certFile, serving.certPem);
   writeFileSync(keyFile, serving.keyPem, { mode: 0o600 });
-  const port = await freePort();
   const url = `https://127.0.0.1:${port}`;
 
-  await cluster.createNamespace(RELEASE.namespace);
+  const existing = await cluster.kubectl(['get', 'namespace', RELEASE.namespace]);
+  if (existing.code !== 0) await cluster.createNamespace(RELEASE.namespace);
   const args = ['template', RELEASE.name, CHART_DIR, '--namespace', RELEASE.namespace, '--include-crds'];
   for (const s of [
     `webhook.url=${url}`,
@@ -100,7 +104,7 @@ export async function installProvenant(
   if (established.code !== 0) throw new Error(`CRDs not established: ${established.stderr}`);
 
   const kubeconfig = await serviceAccountKubeconfig(cluster, RELEASE.name, RELEASE.namespace);
-  const logPath = join(cluster.dir, 'provenant.log');
+  const logPath = join(cluster.dir, `provenant-${port}.log`);
   const env = { ...process.env };
   delete env['KUBECONFIG']; // the API server is named by --kubeconfig only
   const proc = new ManagedProcess(
@@ -171,6 +175,7 @@ export async function installProvenant(
 
   return {
     url,
+    caPem: ca.certPem,
     port,
     logPath,
     logs,
