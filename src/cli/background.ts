@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { describeError } from '../kube/log.js';
 import type { Logger } from '../observability/logger.js';
 import type { BackgroundMetrics } from '../observability/metrics.js';
 import { BackgroundVerifier } from '../reports/background.js';
@@ -90,7 +91,7 @@ export async function startBackground(
       logger.info({ ...summary }, 'background re-verification pass done');
     } catch (err) {
       metrics.recordBackgroundPass('error', (performance.now() - started) / 1000);
-      logger.warn({ reason, error: (err as Error).message }, 'background re-verification pass failed');
+      logger.warn({ reason, ...describeError(err) }, 'background re-verification pass failed');
       throw err;
     }
   };

@@ -60,6 +60,7 @@ function policy(mode: 'Enforce' | 'Audit' = 'Enforce'): object {
       mode,
       images: [{ glob: `${reg().host}/bg/**` }],
       authorities: [{ name: 'release-key', key: { publicKey: key.publicKeyPem } }],
+      signatures: {},
     },
   };
 }
@@ -427,7 +428,10 @@ describe('provenant audit and the background re-verification', () => {
   });
 
   it('catches a removed signature on the next pass', async () => {
-    await crane(reg(), ['delete', `${img.revoked.repository}:${digestTag(img.revoked.digest)}.sig`]);
+    // The registry deletes manifests by digest: find the signature manifest's, then delete it.
+    const sigTag = `${img.revoked.repository}:${digestTag(img.revoked.digest)}.sig`;
+    const sigDigest = (await crane(reg(), ['digest', sigTag])).trim();
+    await crane(reg(), ['delete', `${img.revoked.repository}@${sigDigest}`]);
     const results = await waitForResults({ 'Pod/revoked': 'fail' });
     expect(results.get('Pod/revoked')!.message).toContain('NO_SIGNATURE');
     await waitFor(async () => (await violationEvents('revoked')).length > 0, {
