@@ -30,9 +30,51 @@ const CHART_SELF_MANAGED = [
   'provenant-system',
   '--log-level',
   'info',
+  '--background-interval',
+  '1h',
+  '--background-rate',
+  '5',
+  '--background-concurrency',
+  '2',
+  '--lease-namespace',
+  'provenant-system',
+  '--lease-name',
+  'provenant-background',
 ];
 
 describe('serveFlags', () => {
+  it('reads the background re-verification flags the chart passes, and turns it off at 0', () => {
+    expect(flags(CHART_SELF_MANAGED).background).toEqual({
+      intervalMs: 3_600_000,
+      ratePerSecond: 5,
+      concurrency: 2,
+      leaseNamespace: 'provenant-system',
+      leaseName: 'provenant-background',
+    });
+    expect(flags(['--kubernetes']).background).toMatchObject({
+      intervalMs: 3_600_000,
+      leaseName: 'provenant-background',
+    });
+    expect(flags(['--kubernetes', '--background-interval', '0s']).background).toBeUndefined();
+    // Policy files have no cluster to re-verify.
+    expect(flags(['--policy', 'p.yaml']).background).toBeUndefined();
+  });
+
+  it.each([
+    [
+      ['--policy', 'p.yaml', '--background-interval', '1h'],
+      '--background-interval only applies with --kubernetes',
+    ],
+    [['--kubernetes', '--background-interval', 'soon'], '--background-interval'],
+    [['--kubernetes', '--background-rate', '0'], '--background-rate'],
+    [['--kubernetes', '--background-concurrency', '100'], '--background-concurrency'],
+    [['--kubernetes', '--lease-namespace', 'Not_A_Namespace'], '--lease-namespace'],
+    [['--kubernetes', '--lease-name', 'x'.repeat(300)], '--lease-name'],
+  ])('refuses bad background flags: %j', (argv, message) => {
+    expect(() => flags(argv)).toThrow(UsageError);
+    expect(() => flags(argv)).toThrow(message);
+  });
+
   it('reads the self-managed certificate flags the chart passes', () => {
     const parsed = flags(CHART_SELF_MANAGED);
     expect(parsed.policies).toEqual({ kind: 'kubernetes' });
