@@ -481,6 +481,19 @@ describe('rendered objects on a real API server', () => {
     expect(r.code).toBe(0);
   });
 
+  it('leaves PolicyReport CRDs another tool installed alone (helm lookup)', async () => {
+    // beforeAll applied them with kubectl, as Kyverno or Policy Reporter would have: not this release's.
+    const names = async (args: string[]) => {
+      const r = await helm(['template', 'x', CHART_DIR, '--kubeconfig', cluster.kubeconfigPath, ...args]);
+      expect(r.code, r.stderr).toBe(0);
+      return parseObjects(r.stdout).map((o) => `${o.kind}/${o.metadata.name}`);
+    };
+    const crd = 'CustomResourceDefinition/policyreports.wgpolicyk8s.io';
+    // Offline rendering cannot look: it renders them (an install into a cluster without them).
+    expect(await names([])).toContain(crd);
+    expect(await names(['--dry-run=server'])).not.toContain(crd);
+  });
+
   it('gives the ServiceAccount exactly the access docs/install.md describes (real RBAC authorizer)', async () => {
     // Only the RBAC objects and the Secret are created for real: live webhooks would intercept other tests.
     const objects = parseObjects(await render([], 'rbac', 'rbac-check')).filter((o) =>
