@@ -15,6 +15,23 @@ async function value(
 }
 
 describe('createMetrics', () => {
+  it('replaces the violating-workloads gauge whole after each background pass', async () => {
+    const metrics = createMetrics();
+    metrics.replaceViolations([
+      { policy: 'release', code: 'NO_SIGNATURE', workloads: 3 },
+      { policy: 'release', code: 'UNTRUSTED_SIGNER', workloads: 1 },
+    ]);
+    expect(
+      await value(metrics, 'provenant_violating_workloads', { policy: 'release', code: 'NO_SIGNATURE' }),
+    ).toBe(3);
+    metrics.replaceViolations([{ policy: 'release', code: 'UNTRUSTED_SIGNER', workloads: 2 }]);
+    // A code no longer seen is gone, not left at its old value.
+    expect(await value(metrics, 'provenant_violating_workloads', { code: 'NO_SIGNATURE' })).toBeUndefined();
+    expect(await value(metrics, 'provenant_violating_workloads', { code: 'UNTRUSTED_SIGNER' })).toBe(2);
+    metrics.recordBackgroundPass('ok', 0.5);
+    expect(await value(metrics, 'provenant_background_passes_total', { result: 'ok' })).toBe(1);
+  });
+
   it('counts admissions by webhook, decision and code, and observes their duration', async () => {
     const metrics = createMetrics();
     metrics.recordAdmission('validate', 'deny', 'NO_SIGNATURE', 0.2);
