@@ -29,7 +29,7 @@ const outcome = (satisfied: boolean): PolicyOutcome => ({
 });
 
 /** The cluster and the report store as plain objects; `signed` says which images verify right now. */
-function world() {
+function world(options: { reportsMissing?: boolean } = {}) {
   const signed = new Set<string>(['acme/app:v1', 'acme/other:v1']);
   const workloads: ListedObject[] = [pod('web', 'shop', 'acme/app:v1'), pod('db', 'data', 'acme/other:v1')];
   const reports = new Map<string, PolicyReportObject>();
@@ -46,30 +46,40 @@ function world() {
     `${r.metadata.namespace ?? ''}/${r.metadata.name}`;
   const background = new BackgroundVerifier({
     lister: { list: () => Promise.resolve(workloads) },
-    reports: {
-      listReports: () =>
-        Promise.resolve(
-          [...reports.values()]
-            .filter((r) => r.kind === 'PolicyReport')
-            .map((r): StoredReport => ({
-              namespace: r.metadata.namespace!,
-              name: r.metadata.name,
-              object: JSON.parse(JSON.stringify(r)),
-            })),
-        ),
-      readClusterReport: (name) => {
-        const r = reports.get(`/${name}`);
-        return Promise.resolve(r === undefined ? undefined : { name, object: JSON.parse(JSON.stringify(r)) });
-      },
-      putReport: (r) => {
-        reports.set(key(r), r);
-        return Promise.resolve();
-      },
-      deleteReport: (namespace, name) => {
-        reports.delete(`${namespace}/${name}`);
-        return Promise.resolve();
-      },
-    },
+    reports: options.reportsMissing
+      ? {
+          // As client-node fails when the wgpolicyk8s.io CRDs are not installed.
+          listReports: () => Promise.reject(new Error('HTTP-Code: 404')),
+          readClusterReport: () => Promise.reject(new Error('HTTP-Code: 404')),
+          putReport: () => Promise.reject(new Error('HTTP-Code: 404')),
+          deleteReport: () => Promise.reject(new Error('HTTP-Code: 404')),
+        }
+      : {
+          listReports: () =>
+            Promise.resolve(
+              [...reports.values()]
+                .filter((r) => r.kind === 'PolicyReport')
+                .map((r): StoredReport => ({
+                  namespace: r.metadata.namespace!,
+                  name: r.metadata.name,
+                  object: JSON.parse(JSON.stringify(r)),
+                })),
+            ),
+          readClusterReport: (name) => {
+            const r = reports.get(`/${name}`);
+            return Promise.resolve(
+              r === undefined ? undefined : { name, object: JSON.parse(JSON.stringify(r)) },
+            );
+          },
+          putReport: (r) => {
+            reports.set(key(r), r);
+            return Promise.resolve();
+          },
+          deleteReport: (namespace, name) => {
+            reports.delete(`${namespace}/${name}`);
+            return Promise.resolve();
+          },
+        },
     events: {
       warning: (ref, reason, message) => {
         events.push(`${ref.kind} ${ref.namespace}/${ref.name} ${reason}: ${message.slice(0, 60)}`);
@@ -147,5 +157,17 @@ describe('BackgroundVerifier', () => {
     w.workloads.splice(1, 1);
     await w.background.runPass('interval');
     expect([...w.reports.keys()].sort()).toEqual(['/provenant', 'shop/provenant']);
+  });
+
+  it('without the PolicyReport CRDs still announces, counts and measures, once per new violation', async () => {
+    const w = world({ reportsMissing: true });
+    await w.background.runPass('start');
+    w.signed.delete('acme/app:v1');
+    const summary = await w.background.runPass('cache-expiry');
+    expect(summary).toMatchObject({ reportsWritten: 0, events: 1, violatingWorkloads: 1 });
+    expect(w.statuses.at(-1)).toBe('ClusterImagePolicy/release=1');
+    expect(w.gauge()).toEqual([{ policy: 'release', code: 'NO_SIGNATURE', workloads: 1 }]);
+    // Remembered by this replica: the next pass does not repeat the Event.
+    expect((await w.background.runPass('interval')).events).toBe(0);
   });
 });

@@ -106,9 +106,33 @@ export class BackgroundVerifier {
     this.#clock = options.clock ?? systemClock;
   }
 
+  /** What this replica's last pass found failing, for Events when the stored reports cannot tell. */
+  #lastFailing = new Map<string, Set<string>>();
+
   /** Leadership changed: another replica may have written statuses meanwhile, so write them all again. */
   reset(): void {
     this.#writtenCounts = new Map();
+    this.#lastFailing = new Map();
+  }
+
+  /**
+   * Per resource, the policies it failed before this pass: as the stored reports say (so a replica that
+   * just took over does not announce old news), joined with what this replica's last pass found (for
+   * results a report could not hold or a write that failed).
+   */
+  #previousFailures(existing: readonly StoredReport[]): Map<string, Set<string>> {
+    const previous = new Map<string, Set<string>>();
+    const add = (key: string, policies: Iterable<string>) => {
+      const set = previous.get(key) ?? new Set<string>();
+      for (const policy of policies) set.add(policy);
+      previous.set(key, set);
+    };
+    for (const report of existing) {
+      if (report.namespace === undefined || report.name !== REPORT_NAME) continue;
+      for (const [key, policies] of failingPoliciesIn(report.object)) add(key, policies);
+    }
+    for (const [key, policies] of this.#lastFailing) add(key, policies);
+    return previous;
   }
 
   async runPass(reason: PassReason, signal?: AbortSignal): Promise<PassSummary> {
@@ -119,9 +143,20 @@ export class BackgroundVerifier {
     const judgements = await judgeSubjects(subjects, { ...this.#o.judge, ...(signal ? { signal } : {}) });
     signal?.throwIfAborted();
 
-    const existing = await this.#o.reports.listReports();
-    const { written, previous } = await this.#writeReports(judgements, existing);
-    const events = await this.#announce(judgements, previous);
+    // Reports that cannot be read or written (CRDs missing, RBAC) are logged; Events, statuses and the
+    // gauge are still published.
+    let existing: readonly StoredReport[] | undefined;
+    try {
+      existing = await this.#o.reports.listReports();
+    } catch (err) {
+      this.#o.logger.warn(
+        { ...describeError(err) },
+        'could not read PolicyReports; not writing them this pass',
+      );
+    }
+    const written = existing === undefined ? 0 : await this.#writeReports(judgements, existing);
+    const events = await this.#announce(judgements, this.#previousFailures(existing ?? []));
+    this.#lastFailing = failingNow(judgements);
     const violating = violatingWorkloads(judgements);
     await this.#writeStatuses(violating, new Date(this.#clock.now()));
     this.#o.gauge.replace(violationsByCode(judgements));
@@ -142,38 +177,46 @@ export class BackgroundVerifier {
     };
   }
 
-  /**
-   * Writes the reports that changed and removes Provenant's reports in namespaces with nothing audited left.
-   * Returns what the stored reports said was failing before, for the Events.
-   */
-  async #writeReports(
-    judgements: readonly Judgement[],
-    existing: readonly StoredReport[],
-  ): Promise<{ written: number; previous: Map<string, Set<string>> }> {
-    const previous = new Map<string, Set<string>>();
+  /** Writes the reports that changed, and removes Provenant's reports where nothing is audited any more. */
+  async #writeReports(judgements: readonly Judgement[], existing: readonly StoredReport[]): Promise<number> {
     const stored = new Map<string, StoredReport>();
     for (const report of existing) {
-      if (report.namespace === undefined || report.name !== REPORT_NAME) continue;
-      stored.set(report.namespace, report);
-      for (const [key, policies] of failingPoliciesIn(report.object)) previous.set(key, policies);
+      if (report.namespace !== undefined && report.name === REPORT_NAME) stored.set(report.namespace, report);
     }
     let written = 0;
+    const attempt = async (what: string, write: () => Promise<void>): Promise<void> => {
+      try {
+        await write();
+        written++;
+      } catch (err) {
+        this.#o.logger.warn({ report: what, ...describeError(err) }, 'could not write a PolicyReport');
+      }
+    };
     const reports = buildPolicyReports(judgements);
     for (const [namespace, report] of reports) {
       if (sameContent(stored.get(namespace)?.object, report)) continue;
-      await this.#o.reports.putReport(report);
-      written++;
+      await attempt(`${namespace}/${REPORT_NAME}`, () => this.#o.reports.putReport(report));
     }
     for (const namespace of stored.keys()) {
-      if (!reports.has(namespace)) await this.#o.reports.deleteReport(namespace, REPORT_NAME);
+      if (reports.has(namespace)) continue;
+      await attempt(`${namespace}/${REPORT_NAME}`, () =>
+        this.#o.reports.deleteReport(namespace, REPORT_NAME),
+      );
     }
     const cluster = buildClusterReport(judgements);
-    const storedCluster = await this.#o.reports.readClusterReport(REPORT_NAME);
-    if (!sameContent(storedCluster?.object, cluster)) {
-      await this.#o.reports.putReport(cluster);
-      written++;
+    let storedCluster: StoredReport | undefined;
+    try {
+      storedCluster = await this.#o.reports.readClusterReport(REPORT_NAME);
+    } catch (err) {
+      this.#o.logger.warn(
+        { report: REPORT_NAME, ...describeError(err) },
+        'could not read the ClusterPolicyReport',
+      );
     }
-    return { written, previous };
+    if (!sameContent(storedCluster?.object, cluster)) {
+      await attempt(REPORT_NAME, () => this.#o.reports.putReport(cluster));
+    }
+    return written;
   }
 
   /** A Warning Event on each object that fails a policy it did not fail at the previous pass. */
@@ -220,6 +263,17 @@ export class BackgroundVerifier {
       }
     }
   }
+}
+
+/** Per resource, the policies it fails in this pass. */
+function failingNow(judgements: readonly Judgement[]): Map<string, Set<string>> {
+  const failing = new Map<string, Set<string>>();
+  for (const judgement of judgements) {
+    const key = resourceKey(judgement.subject.ref);
+    if (key === undefined) continue;
+    failing.set(key, new Set(judgement.policies.filter((p) => p.result === 'fail').map((p) => p.policy)));
+  }
+  return failing;
 }
 
 function describe(ref: ObjectIdentity): string {
