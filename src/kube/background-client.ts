@@ -162,7 +162,7 @@ export function createReportStore(kc: KubeConfig): ReportStore {
 }
 
 /** The component Events name as their source. */
-export const EVENT_COMPONENT = 'provenant-background';
+const EVENT_COMPONENT = 'provenant-background';
 
 /** RBAC: create on events (core). */
 export function createEventSink(kc: KubeConfig, instance: string): EventSink {

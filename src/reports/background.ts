@@ -93,7 +93,7 @@ export interface PassSummary {
 }
 
 /** The Event reason on a workload that newly violates a policy. */
-export const VIOLATION_EVENT_REASON = 'PolicyViolation';
+const VIOLATION_EVENT_REASON = 'PolicyViolation';
 
 export class BackgroundVerifier {
   readonly #o: BackgroundVerifierOptions;

@@ -11,12 +11,12 @@ import type { Judgement, PolicyResult, ReportResult } from './judge.js';
 
 export const REPORT_API_VERSION = 'wgpolicyk8s.io/v1alpha2';
 export const REPORT_NAME = 'provenant';
-export const REPORT_SOURCE = 'provenant';
+const REPORT_SOURCE = 'provenant';
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'provenant' } as const;
 /** The rule a result is for: Provenant policies have one, "verify the images". */
-export const REPORT_RULE = 'verify-images';
+const REPORT_RULE = 'verify-images';
 /** Keeps a report well below etcd's object size limit (about 1.5 MiB) with 1 KiB messages. */
-export const MAX_RESULTS_PER_REPORT = 1000;
+const MAX_RESULTS_PER_REPORT = 1000;
 /** On a report whose results were cut: how many were left out (the summary still counts them). */
 export const OMITTED_ANNOTATION = 'provenant.dev/omitted-results';
 
@@ -94,7 +94,7 @@ function entryFor(judgement: Judgement, result: PolicyResult): ReportEntry {
   };
 }
 
-export function emptySummary(): ReportSummary {
+function emptySummary(): ReportSummary {
   return { pass: 0, fail: 0, warn: 0, error: 0, skip: 0 };
 }
 
