@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ProvenantError } from '../errors.js';
 import { parseReference } from '../oci/reference.js';
+import type { PolicySet } from '../policy/compile.js';
 import type { AuthoritySpec } from '../policy/types.js';
 import type { Authority } from '../verify/types.js';
 import type { LogSink } from './log.js';
@@ -110,7 +111,10 @@ const compilerKnowing =
   };
 
 function setup(
-  options: { onTrustRootsChanged?: (roots: readonly TrustRootObject[]) => void | Promise<void> } = {},
+  options: {
+    onTrustRootsChanged?: (roots: readonly TrustRootObject[]) => void | Promise<void>;
+    onPolicySetReplaced?: (set: PolicySet) => void;
+  } = {},
 ) {
   const watches = new Map<PolicyResourceKind, FakeWatch>();
   const writer = new Writer();
@@ -188,6 +192,24 @@ describe('KubePolicyStore', () => {
     expect(store.current.policies.map((p) => p.name)).toEqual(['a', 'b', 'c']);
     expect(before.policies).toEqual([]); // the old snapshot is untouched
     expect(logs.filter((l) => l.message === 'policy set replaced')).toHaveLength(1);
+    await store.stop();
+  });
+
+  it('tells the background re-verification when a policy or the trust material changes, not at the first sync', async () => {
+    const replaced: string[] = [];
+    const { store, watch } = setup({ onPolicySetReplaced: (set) => replaced.push(set.fingerprint) });
+    watch('ClusterImagePolicy').listing = [policy('release')];
+    const started = store.start();
+    await vi.advanceTimersByTimeAsync(0);
+    await started;
+    expect(replaced).toEqual([]);
+    watch('ClusterImagePolicy').events.upsert(policy('other'));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(replaced).toEqual([store.current.fingerprint]);
+    store.setAuthorityCompiler(compileAuthority, 'new-trust-root');
+    await vi.advanceTimersByTimeAsync(100);
+    expect(replaced).toHaveLength(2);
+    expect(replaced[1]).toBe(store.current.fingerprint);
     await store.stop();
   });
 
