@@ -390,6 +390,36 @@ describe('provenant audit and the background re-verification', () => {
       properties: { violatingWorkloads: '3' },
     });
 
+    // A namespaced ImagePolicy in Audit mode: admits, and counts its violations in its own status.
+    await kubectlOk(
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'provenant.dev/v1alpha1',
+        kind: 'ImagePolicy',
+        metadata: { name: 'team-audit', namespace: NS },
+        spec: {
+          mode: 'Audit',
+          images: [{ glob: `${reg().host}/bg/unsigned` }],
+          authorities: [{ name: 'release-key', key: { publicKey: key.publicKeyPem } }],
+          signatures: {},
+        },
+      }),
+    );
+    await waitFor(
+      async () =>
+        (await kubectlOk([
+          '-n',
+          NS,
+          'get',
+          // Not the short name "ip": it also names networking.k8s.io IPAddresses.
+          'imagepolicies.provenant.dev',
+          'team-audit',
+          '-o',
+          'jsonpath={.status.violatingWorkloads}',
+        ])) === '2',
+      { timeoutMs: PASS_MS, description: 'the ImagePolicy counting web-unsigned and api' },
+    );
+
     const gauge = await metrics(first!);
     expect(gauge).toMatch(
       new RegExp(`provenant_violating_workloads\\{policy="${POLICY}",code="NO_SIGNATURE"\\} 3`),
