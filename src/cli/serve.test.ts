@@ -66,6 +66,7 @@ describe('serveFlags', () => {
       '--background-interval only applies with --kubernetes',
     ],
     [['--kubernetes', '--background-interval', 'soon'], '--background-interval'],
+    [['--kubernetes', '--background-interval', '10ms'], 'at least 1s'],
     [['--kubernetes', '--background-rate', '0'], '--background-rate'],
     [['--kubernetes', '--background-concurrency', '100'], '--background-concurrency'],
     [['--kubernetes', '--lease-namespace', 'Not_A_Namespace'], '--lease-namespace'],

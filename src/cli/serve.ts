@@ -295,6 +295,7 @@ function backgroundFlags(values: ServeValues, kubernetes: boolean): { background
   }
   const intervalMs = duration('--background-interval', given ?? '1h');
   if (intervalMs === 0) return {};
+  if (intervalMs < 1000) throw new UsageError('--background-interval must be 0 (off) or at least 1s');
   const rate = Number(values['background-rate']);
   if (!/^\d+(\.\d+)?$/.test(values['background-rate']) || !(rate > 0) || rate > 1000) {
     throw new UsageError(
