@@ -133,6 +133,69 @@ describe('decideAdmission', () => {
     expect(decision.images.map((use) => use.kind)).toEqual(['ephemeralContainer']);
   });
 
+  describe('image volumes', () => {
+    it.each(['rendered/pod-image-volume-create.json', 'rendered/statefulset-image-volume-create.json'])(
+      'denies an unsigned image volume beside a signed container, naming the volume (%s)',
+      async (name) => {
+        const verifier = fakeVerifier((image) =>
+          image.includes('models')
+            ? {
+                allowed: false,
+                reasons: [{ policy: 'release', code: 'NO_SIGNATURE', message: 'no signature' }],
+              }
+            : {},
+        );
+        const decision = await decideAdmission(reviewFixture(name), deps(verifier));
+        expect(verifier.calls).toEqual([['ghcr.io/acme/web:1.4.2', 'ghcr.io/acme/models:2026.1']]);
+        expect(decision.response.allowed).toBe(false);
+        expect(decision.codes).toEqual(['NO_SIGNATURE']);
+        expect(decision.response.status?.message).toContain(
+          'volume "models" image ghcr.io/acme/models:2026.1: policy release: NO_SIGNATURE: no signature',
+        );
+        expect(decision.response.status?.message).not.toContain('container "models"');
+      },
+    );
+
+    it('pins a verified image volume to its digest', async () => {
+      const review = reviewFixture('rendered/pod-image-volume-create.json');
+      const decision = await decideMutation(review, deps(fakeVerifier()));
+      const ops = decodePatch(decision.response.patch);
+      expect(ops).toContainEqual({
+        op: 'replace',
+        path: '/spec/volumes/1/image/reference',
+        value: `ghcr.io/acme/models:2026.1@${digestOf('ghcr.io/acme/models:2026.1')}`,
+      });
+      const patched = applyJsonPatch(review.request.object, ops) as {
+        spec: { volumes: { image?: { reference: string } }[] };
+      };
+      expect(patched.spec.volumes[1]?.image?.reference).toMatch(/@sha256:[0-9a-f]{64}$/);
+    });
+
+    it('on an ephemeral-container UPDATE verifies the new container, not the unchanged volume', async () => {
+      const verifier = fakeVerifier();
+      await decideAdmission(
+        reviewFixture('rendered/pod-image-volume-ephemeralcontainers.json'),
+        deps(verifier),
+      );
+      expect(verifier.calls).toEqual([['busybox:1.36']]);
+    });
+
+    it('on an ephemeral-container UPDATE that also swaps the volume image, verifies both', async () => {
+      const review = reviewFixture('rendered/pod-image-volume-ephemeralcontainers.json');
+      const object = structuredClone(review.request.object) as {
+        spec: { volumes: { image?: { reference: string } }[] };
+      };
+      const volume = object.spec.volumes[1];
+      if (volume?.image === undefined) throw new Error('fixture changed');
+      volume.image.reference = 'ghcr.io/evil/models:1';
+      const verifier = fakeVerifier(denying({ code: 'NO_SIGNATURE', message: 'none' }));
+      const decision = await decideAdmission(withRequest(review, { object }), deps(verifier));
+      expect(verifier.calls).toEqual([['busybox:1.36', 'ghcr.io/evil/models:1']]);
+      expect(decision.response.allowed).toBe(false);
+      expect(decision.response.status?.message).toContain('volume "models" image ghcr.io/evil/models:1');
+    });
+  });
+
   it('verifies the init and ephemeral containers of the connaisseur samples', async () => {
     for (const name of [
       'connaisseur/19_pod_initcontainer.json',

@@ -32,6 +32,22 @@ describe('formatContainerReason', () => {
     ]);
   });
 
+  it('names an image volume as a volume, containers of every kind as containers', () => {
+    const reason: Reason = { code: 'NO_SIGNATURE', message: 'none' };
+    expect(
+      formatContainerReason({
+        use: { container: 'models', image: 'ghcr.io/m:1', kind: 'imageVolume' },
+        reason,
+      }),
+    ).toBe('volume "models" image ghcr.io/m:1: NO_SIGNATURE: none');
+    expect(
+      formatContainerReason({
+        use: { container: 'dbg', image: 'busybox', kind: 'ephemeralContainer' },
+        reason,
+      }),
+    ).toBe('container "dbg" image busybox: NO_SIGNATURE: none');
+  });
+
   it('omits the policy and authority segments when the reason has none', () => {
     const line = formatContainerReason(
       failure('api', 'nginx', { code: 'NO_MATCHING_POLICY', message: 'no policy matches' }),

@@ -18,16 +18,20 @@ const MAX_IMAGE_RUNES = 256;
 const MAX_NAME_RUNES = 253;
 const MAX_REASON_RUNES = 1024;
 
-/** One reason about one container's image. */
+/** One reason about one container's (or image volume's) image. */
 export interface ContainerReason {
-  readonly use: Pick<ImageUse, 'container' | 'image'>;
+  readonly use: Pick<ImageUse, 'container' | 'image'> & Partial<Pick<ImageUse, 'kind'>>;
   readonly reason: Reason;
 }
 
-/** `container "api" image ghcr.io/acme/api@sha256:…: policy release: authority ci: UNTRUSTED_SIGNER: signed by …` */
+/**
+ * `container "api" image ghcr.io/acme/api@sha256:…: policy release: authority ci: UNTRUSTED_SIGNER: signed by …`,
+ * or `volume "models" image …` for an image volume.
+ */
 export function formatContainerReason({ use, reason }: ContainerReason): string {
+  const subject = use.kind === 'imageVolume' ? 'volume' : 'container';
   const segments = [
-    `container "${clean(use.container, MAX_NAME_RUNES)}" image ${truncateMiddle(sanitizeText(use.image), MAX_IMAGE_RUNES)}`,
+    `${subject} "${clean(use.container, MAX_NAME_RUNES)}" image ${truncateMiddle(sanitizeText(use.image), MAX_IMAGE_RUNES)}`,
   ];
   if (reason.policy !== undefined && reason.policy !== '') {
     segments.push(`policy ${clean(reason.policy, MAX_NAME_RUNES)}`);

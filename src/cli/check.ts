@@ -189,7 +189,7 @@ function toCheckJson(subjects: readonly CheckSubject[], decisions: readonly Admi
     reason: decision.response.status?.details.causes[0]?.reason ?? null,
     message: decision.response.status?.message ?? null,
     codes: decision.codes,
-    images: decision.images.map((use) => ({ container: use.container, image: use.image })),
+    images: decision.images.map((use) => ({ container: use.container, kind: use.kind, image: use.image })),
     warnings: decision.response.warnings ?? [],
     auditAnnotations: decision.response.auditAnnotations ?? {},
   }));

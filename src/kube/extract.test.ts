@@ -79,6 +79,106 @@ describe('extractImageUses', () => {
     });
   });
 
+  describe('image volumes (spec.volumes[].image.reference)', () => {
+    it.each([
+      [
+        'rendered/pod-image-volume-create.json',
+        [
+          'container server ghcr.io/acme/web:1.4.2 /spec/containers/0/image',
+          'imageVolume models ghcr.io/acme/models:2026.1 /spec/volumes/1/image/reference',
+        ],
+      ],
+      [
+        'rendered/statefulset-image-volume-create.json',
+        [
+          'container server ghcr.io/acme/web:1.4.2 /spec/template/spec/containers/0/image',
+          'imageVolume models ghcr.io/acme/models:2026.1 /spec/template/spec/volumes/0/image/reference',
+        ],
+      ],
+    ])('reads them from %s', (file, expected) => {
+      const req = request(file);
+      expect(summarise(extractImageUses(req.kind, req.object))).toEqual(expected);
+    });
+
+    it('on `kubectl debug` of a Pod with an image volume, only the ephemeral container is new', () => {
+      const req = request('rendered/pod-image-volume-ephemeralcontainers.json');
+      const uses = imageUsesToVerify(
+        extractImageUses(req.kind, req.object),
+        extractImageUses(req.kind, req.oldObject),
+      );
+      expect(summarise(uses)).toEqual([
+        'ephemeralContainer debugger-q9w4z busybox:1.36 /spec/ephemeralContainers/0/image',
+      ]);
+    });
+
+    it('verifies an image volume whose reference changed, or that is new, on UPDATE', () => {
+      const pod = { group: '', kind: 'Pod' };
+      const before = {
+        spec: { volumes: [{ name: 'models', image: { reference: 'ghcr.io/acme/models:1' } }] },
+      };
+      const after = {
+        spec: {
+          volumes: [
+            { name: 'models', image: { reference: 'ghcr.io/acme/models:2' } },
+            { name: 'extra', image: { reference: 'ghcr.io/acme/extra:1' } },
+          ],
+        },
+      };
+      const uses = imageUsesToVerify(extractImageUses(pod, after), extractImageUses(pod, before));
+      expect(uses.map((u) => `${u.container} ${u.image}`)).toEqual([
+        'models ghcr.io/acme/models:2',
+        'extra ghcr.io/acme/extra:1',
+      ]);
+    });
+
+    it('does not confuse a volume with a container of the same name', () => {
+      const pod = { group: '', kind: 'Pod' };
+      const before = { spec: { containers: [{ name: 'x', image: 'ghcr.io/acme/x:1' }] } };
+      const after = {
+        ...before,
+        spec: { ...before.spec, volumes: [{ name: 'x', image: { reference: 'ghcr.io/acme/x:1' } }] },
+      };
+      expect(imageUsesToVerify(extractImageUses(pod, after), extractImageUses(pod, before))).toEqual([
+        expect.objectContaining({ kind: 'imageVolume', container: 'x' }),
+      ]);
+    });
+
+    it('skips other volume sources, empty references and Ceph RBD "image" fields', () => {
+      const pod = { group: '', kind: 'Pod' };
+      const object = {
+        spec: {
+          volumes: [
+            { name: 'a', emptyDir: {} },
+            { name: 'b', image: { reference: '' } },
+            { name: 'c', image: {} },
+            { name: 'd', rbd: { monitors: ['10.0.0.1'], image: 'foo' } },
+            { name: 'e', image: null },
+          ],
+        },
+      };
+      expect(extractImageUses(pod, object)).toEqual([]);
+    });
+
+    it.each([
+      ['volumes is an object', { spec: { volumes: { name: 'x' } } }, 'spec.volumes must be a list'],
+      ['a volume is a string', { spec: { volumes: ['x'] } }, 'spec.volumes.0 must be an object'],
+      [
+        'image is a string',
+        { spec: { volumes: [{ name: 'm', image: 'ghcr.io/x' }] } },
+        'spec.volumes.0.image must be an object',
+      ],
+      [
+        'reference is a number',
+        { spec: { volumes: [{ name: 'm', image: { reference: 7 } }] } },
+        'spec.volumes.0.image.reference must be a string',
+      ],
+    ])('%s -> INVALID_REQUEST', (_name, object, message) => {
+      expect(() => extractImageUses({ group: '', kind: 'Pod' }, object)).toThrow(
+        expect.objectContaining({ code: 'INVALID_REQUEST', message }),
+      );
+    });
+  });
+
   describe('for the connaisseur samples', () => {
     it('reads the container of a controller-created Pod (02_pod)', () => {
       const req = request('connaisseur/02_pod.json');

@@ -1,19 +1,32 @@
 /**
- * Lists the images a workload would run, with the JSON pointer of each `image` field so that the mutating
- * webhook can pin it and the deny message can name the container. Pure: the object comes from the request.
+ * Lists the images a workload would make a node pull, with the JSON pointer of each field so that the
+ * mutating webhook can pin it and the deny message can name the container or volume. Pure: the object comes
+ * from the request.
+ *
+ * Fields through which a Pod makes the kubelet pull an image, audited against the Kubernetes 1.36 PodSpec
+ * (k8s.io/api v0.36 core/v1): `containers[].image`, `initContainers[].image` (sidecars included),
+ * `ephemeralContainers[].image` and `volumes[].image.reference` (image volumes, on by default since 1.35).
+ * Every other PodSpec field was checked and pulls nothing: `volumes[].rbd.image` names a Ceph block device,
+ * `runtimeClassName` selects a handler whose sandbox image is node configuration, `resourceClaims` and
+ * `volumes[].csi`/`ephemeral` hand opaque attributes to drivers (a CSI driver that pulls images from its
+ * `volumeAttributes` is outside what a Pod spec can declare; docs/security.md says so).
  *
  * The object is attacker-controlled until the API server has validated it (mutating webhooks run before
  * schema validation), so every step checks shapes and reports INVALID_REQUEST instead of throwing TypeErrors.
  */
 import { ProvenantError } from '../errors.js';
 
-export type ContainerKind = 'container' | 'initContainer' | 'ephemeralContainer';
+export type ContainerKind = 'container' | 'initContainer' | 'ephemeralContainer' | 'imageVolume';
 
 export interface ImageUse {
   readonly image: string;
+  /** The container's name, or the volume's for `imageVolume` (messages say which). */
   readonly container: string;
   readonly kind: ContainerKind;
-  /** RFC 6901 pointer to the `image` field, e.g. `/spec/template/spec/containers/0/image`. */
+  /**
+   * RFC 6901 pointer to the image field, e.g. `/spec/template/spec/containers/0/image` or
+   * `/spec/volumes/2/image/reference`.
+   */
   readonly fieldPath: string;
 }
 
@@ -46,7 +59,10 @@ export function isSupportedKind(kind: ObjectKind): boolean {
   return POD_SPEC_PATHS.has(`${kind.group}/${kind.kind}`);
 }
 
-/** Every image the object names, in spec order: containers, then init containers, then ephemeral containers. */
+/**
+ * Every image the object names, in spec order: containers, init containers, ephemeral containers, then
+ * image volumes.
+ */
 export function extractImageUses(kind: ObjectKind, object: unknown): ImageUse[] {
   const path = POD_SPEC_PATHS.get(`${kind.group}/${kind.kind}`);
   if (path === undefined) {
@@ -83,16 +99,47 @@ export function extractImageUses(kind: ObjectKind, object: unknown): ImageUse[] 
       // Controllers' templates may leave the image empty for a later mutator to fill in: nothing to pull yet.
       if (image === undefined || image === null || image === '') return;
       if (typeof image !== 'string') throw shapeError([...itemPath, 'image'], 'a string');
-      const name = own(container, 'name');
       uses.push({
         image,
-        container: typeof name === 'string' && name !== '' ? name : `#${index}`,
+        container: nameOf(container, index),
         kind: list.kind,
         fieldPath: toPointer([...itemPath, 'image']),
       });
     });
   }
+  uses.push(...imageVolumeUses(node, [...path, 'volumes']));
   return uses;
+}
+
+/** `volumes[].image.reference`: the kubelet pulls it like a container image and mounts it into containers. */
+function imageVolumeUses(podSpec: Record<string, unknown>, listPath: readonly string[]): ImageUse[] {
+  const volumes = own(podSpec, 'volumes');
+  if (volumes === undefined || volumes === null) return [];
+  if (!Array.isArray(volumes)) throw shapeError(listPath, 'a list');
+  const uses: ImageUse[] = [];
+  volumes.forEach((volume: unknown, index) => {
+    const itemPath = [...listPath, String(index)];
+    if (!isRecord(volume)) throw shapeError(itemPath, 'an object');
+    const source = own(volume, 'image');
+    if (source === undefined || source === null) return;
+    if (!isRecord(source)) throw shapeError([...itemPath, 'image'], 'an object');
+    const reference = own(source, 'reference');
+    // Optional in templates, like a container's image, for a later mutator to fill in.
+    if (reference === undefined || reference === null || reference === '') return;
+    if (typeof reference !== 'string') throw shapeError([...itemPath, 'image', 'reference'], 'a string');
+    uses.push({
+      image: reference,
+      container: nameOf(volume, index),
+      kind: 'imageVolume',
+      fieldPath: toPointer([...itemPath, 'image', 'reference']),
+    });
+  });
+  return uses;
+}
+
+function nameOf(item: Record<string, unknown>, index: number): string {
+  const name = own(item, 'name');
+  return typeof name === 'string' && name !== '' ? name : `#${index}`;
 }
 
 /**
@@ -107,8 +154,8 @@ export function podSpecOf(kind: ObjectKind, object: unknown): Record<string, unk
 }
 
 /**
- * The uses an UPDATE must verify: containers that are new or whose image changed. A container is identified
- * by its list and name, as Kubernetes does; an unchanged image was admitted when it was set.
+ * The uses an UPDATE must verify: containers and image volumes that are new or whose image changed. Each is
+ * identified by its list and name, as Kubernetes does; an unchanged image was admitted when it was set.
  * Without `previous` (CREATE, or an unreadable oldObject) everything is verified.
  */
 export function imageUsesToVerify(current: readonly ImageUse[], previous?: readonly ImageUse[]): ImageUse[] {
