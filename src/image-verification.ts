@@ -4,6 +4,7 @@ import { mapWithConcurrency } from './concurrency.js';
 import { ProvenantError, toProvenantError } from './errors.js';
 import { discoverSignatures, type DiscoveredSignatures } from './oci/discover.js';
 import { parseReference, type ImageReference, type Repository } from './oci/reference.js';
+import { PlainHttpRegistries } from './oci/registry-host.js';
 import type { Registry, RequestOptions } from './oci/registry.js';
 import type { PolicySet } from './policy/compile.js';
 import { evaluatePolicy, type FailedAttestation } from './policy/evaluate.js';
@@ -29,6 +30,8 @@ export interface ImageVerificationOptions {
   readonly onCache?: (outcome: CacheOutcome) => void;
   /** Trust material for keyless authorities (trust roots). */
   readonly verifyContext: VerifyContext;
+  /** Registries reached over plain HTTP, where `host:80` is `host` (the registry client's list). */
+  readonly plainHttpRegistries?: PlainHttpRegistries;
 }
 
 /** What was verified for one (digest, policy): enough to evaluate the policy again without the registry. */
@@ -47,8 +50,10 @@ interface VerificationRecord {
  */
 export class ImageVerificationService implements ImageVerifier {
   readonly #cache: SingleFlightCache<VerificationRecord>;
+  readonly #plainHttp: PlainHttpRegistries;
 
   constructor(private readonly options: ImageVerificationOptions) {
+    this.#plainHttp = options.plainHttpRegistries ?? new PlainHttpRegistries();
     this.#cache = new SingleFlightCache({
       maxEntries: options.cacheMaxEntries,
       clock: options.clock,
@@ -72,8 +77,9 @@ export class ImageVerificationService implements ImageVerifier {
       ...(signal ? { signal } : {}),
       ...(credentials ? { credentials } : {}),
     };
-    const reference = parseReference(image);
-    const matching = policies.matching(reference, options.namespace);
+    const parsed = parseReference(image);
+    const reference = { ...parsed, registry: this.#plainHttp.canonical(parsed.registry) };
+    const matching = this.#matching(policies, reference, options.namespace);
     // Only a ClusterImagePolicy lifts an image out of --no-match: an ImagePolicy may add requirements in
     // its namespace but never turn a cluster-wide "deny unmatched" into an allow.
     const noMatch = matching.some((p) => p.kind === 'ClusterImagePolicy') ? undefined : this.options.noMatch;
@@ -142,6 +148,19 @@ export class ImageVerificationService implements ImageVerifier {
     return noMatch === 'warn'
       ? { ...verdict, warnings: [...verdict.warnings, noMatchReason(noMatch)] }
       : verdict;
+  }
+
+  /**
+   * The policies matching any spelling of the reference's registry (a plain-HTTP registry on port 80 with and
+   * without `:80`), each once, in policy order. References and globs are otherwise spelled canonically.
+   */
+  #matching(policies: PolicySet, reference: ImageReference, namespace: string | undefined): CompiledPolicy[] {
+    const spellings = this.#plainHttp.spellings(reference.registry);
+    if (spellings.length === 1) return policies.matching(reference, namespace);
+    const found = new Set(
+      spellings.flatMap((registry) => policies.matching({ ...reference, registry }, namespace)),
+    );
+    return policies.policies.filter((policy) => found.has(policy));
   }
 
   async #resolveTag(reference: ImageReference, request: RequestOptions): Promise<string> {

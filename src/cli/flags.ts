@@ -51,6 +51,12 @@ export function verifyFlags(values: VerifyValues): VerifyFlags {
     throw new UsageError(`--output must be text or json (got "${output}")`);
   for (const host of values['insecure-registry'] ?? []) {
     if (!/^[^/\s]+$/.test(host)) throw new UsageError(`--insecure-registry takes HOST:PORT (got "${host}")`);
+    // `host:443` is spelled `host` like every HTTPS registry; plain HTTP on 443 would be a second meaning.
+    if (/:0*443$/.test(host)) {
+      throw new UsageError(
+        `--insecure-registry: port 443 is HTTPS's; plain HTTP there is not supported (got "${host}")`,
+      );
+    }
   }
   let timeoutMs: number;
   try {

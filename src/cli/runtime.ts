@@ -83,6 +83,7 @@ export function createVerifier(
     concurrency: 8,
     ...(cache.onCache === undefined ? {} : { onCache: cache.onCache }),
     verifyContext: { trustStore },
+    plainHttpRegistries: registry.plainHttp,
   });
 }
 

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { ProvenantError } from '../errors.js';
-import { DOCKER_HUB } from './reference.js';
+import { canonicalRegistry } from './registry-host.js';
 
 /**
  * Registry credentials. Values are secrets: they go into Authorization headers and nowhere else (no logs,
@@ -22,16 +22,15 @@ export interface CredentialStore {
   lookup(registryHost: string, repository?: string): Credentials | undefined;
 }
 
-const DOCKER_HUB_ALIASES = new Set([DOCKER_HUB, 'index.docker.io', 'registry-1.docker.io']);
-
 /**
  * The host a credential key or registry name stands for: scheme and path dropped (`https://x/v1/` → `x`),
- * lowercased, and every Docker Hub alias folded into `docker.io`.
+ * then spelled as references spell registries (canonicalRegistry: lowercase, no `:443`, Docker Hub aliases
+ * folded into `docker.io`).
  */
 export function canonicalRegistryHost(key: string): string {
   const withoutScheme = key.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
-  const host = (withoutScheme.split('/', 1)[0] ?? '').toLowerCase();
-  return DOCKER_HUB_ALIASES.has(host) ? DOCKER_HUB : host;
+  const host = withoutScheme.split('/', 1)[0] ?? '';
+  return host === '' ? '' : canonicalRegistry(host);
 }
 
 /** A store over fixed entries; keys are canonicalised, and the first entry for a host wins. */

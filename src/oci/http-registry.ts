@@ -17,6 +17,7 @@ import { digestOf, digestProblem, parseDigest, type ParsedDigest } from './diges
 import { firstHeader, parseNextLink } from './http-headers.js';
 import { baseMediaType, isManifestMediaType, MANIFEST_MEDIA_TYPES, OCI_INDEX } from './media-types.js';
 import { DOCKER_HUB, isTag, parseRepository, repositoryName, type Repository } from './reference.js';
+import { PlainHttpRegistries } from './registry-host.js';
 import {
   DISCARDED_BODY_BYTES,
   invalidResponse,
@@ -54,7 +55,10 @@ export interface HttpRegistryOptions {
   readonly credentials?: CredentialStore;
   /** PEM certificates of private CAs, trusted in addition to the system roots. */
   readonly caCertificates?: readonly string[];
-  /** `host:port` entries reached over plain HTTP; every other registry is HTTPS only. */
+  /**
+   * `host:port` entries reached over plain HTTP; every other registry is HTTPS only. Spelled like references
+   * (any case; `host` and `host:80` are one plain-HTTP registry).
+   */
   readonly insecureRegistries?: readonly string[];
   readonly limits?: Partial<HttpRegistryLimits>;
   readonly onRequest?: (event: RegistryRequestEvent) => void;
@@ -89,7 +93,8 @@ function parseJsonObject(bytes: Uint8Array): Record<string, unknown> | undefined
 export class HttpRegistry implements Registry {
   private readonly limits: HttpRegistryLimits;
   private readonly credentials: CredentialStore;
-  private readonly insecure: ReadonlySet<string>;
+  /** The plain-HTTP registries; the verifier spells references with it too. */
+  readonly plainHttp: PlainHttpRegistries;
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
   private readonly transport: RegistryTransport;
@@ -100,7 +105,7 @@ export class HttpRegistry implements Registry {
   constructor(options: HttpRegistryOptions = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.credentials = options.credentials ?? anonymous;
-    this.insecure = new Set((options.insecureRegistries ?? []).map((host) => host.toLowerCase()));
+    this.plainHttp = new PlainHttpRegistries(options.insecureRegistries ?? []);
     if (options.dispatcher !== undefined) {
       this.dispatcher = options.dispatcher;
       this.ownsDispatcher = false;
@@ -267,15 +272,17 @@ export class HttpRegistry implements Registry {
   }
 
   /**
-   * Validates what goes into the URL path: the repository (re-parsed, which also normalises Docker Hub
-   * names) and the reference.
+   * Validates what goes into the URL path: the repository (re-parsed, which also spells its registry
+   * canonically, so `GHCR.IO:443` and `index.docker.io` are contacted as `ghcr.io` and Docker Hub's API host)
+   * and the reference.
    */
   private target(
     repo: Repository,
     reference: string,
     accept: 'tag-or-digest' | 'digest' = 'tag-or-digest',
   ): { repo: Repository; name: string; digest: ParsedDigest | undefined } {
-    const normalised = parseRepository(repositoryName(repo));
+    const parsed = parseRepository(repositoryName(repo));
+    const normalised = { ...parsed, registry: this.plainHttp.canonical(parsed.registry) };
     const digest = parseDigest(reference);
     if (digest === undefined && (accept === 'digest' || !isTag(reference))) {
       const expected = accept === 'digest' ? 'a digest' : 'a tag or digest';
@@ -310,7 +317,7 @@ export class HttpRegistry implements Registry {
   }
 
   private origin(registry: string): string {
-    const scheme = this.insecure.has(registry.toLowerCase()) ? 'http' : 'https';
+    const scheme = this.plainHttp.has(registry) ? 'http' : 'https';
     return `${scheme}://${registry === DOCKER_HUB ? DOCKER_HUB_API_HOST : registry}`;
   }
 
@@ -556,8 +563,7 @@ export class HttpRegistry implements Registry {
       signal: undefined,
     };
     // Credentials go out in clear text only where the operator accepted plain HTTP.
-    const plainAllowed =
-      this.insecure.has(url.host.toLowerCase()) || this.insecure.has(registry.toLowerCase());
+    const plainAllowed = this.plainHttp.has(url.host) || this.plainHttp.has(registry);
     if (url.protocol !== 'https:' && !plainAllowed) {
       throw this.invalid(op, 'named a token service on plain HTTP');
     }

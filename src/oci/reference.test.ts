@@ -33,8 +33,13 @@ describe('parseReference', () => {
     ['localhost:5000', 'docker.io', 'library/localhost', '5000', undefined],
     ['example.com/foo', 'example.com', 'foo', 'latest', undefined],
     ['example:5000/foo', 'example:5000', 'foo', 'latest', undefined],
-    ['Example.COM/foo', 'Example.COM', 'foo', 'latest', undefined],
+    // Registry hosts are spelled canonically (src/oci/registry-host.test.ts has every spelling)...
+    ['Example.COM/foo', 'example.com', 'foo', 'latest', undefined],
+    ['ghcr.io:443/o/app', 'ghcr.io', 'o/app', 'latest', undefined],
+    ['registry-1.docker.io/ubuntu', 'docker.io', 'library/ubuntu', 'latest', undefined],
+    // ...except that a single-label host keeps what makes Docker read it as a registry.
     ['Docker/ubuntu', 'Docker', 'ubuntu', 'latest', undefined],
+    ['docker:443/ubuntu', 'docker:443', 'ubuntu', 'latest', undefined],
     ['127.0.0.1:5000/demo/app:v1', '127.0.0.1:5000', 'demo/app', 'v1', undefined],
     ['[::1]:5000/foo', '[::1]:5000', 'foo', 'latest', undefined],
     ['[2001:db8::1]/foo/bar:t', '[2001:db8::1]', 'foo/bar', 't', undefined],

@@ -1,9 +1,15 @@
 import { ProvenantError } from '../errors.js';
 import { digestProblem } from './digest.js';
+import { canonicalRegistry, DOCKER_HUB, registryPort } from './registry-host.js';
+
+export { DOCKER_HUB } from './registry-host.js';
 
 /** A repository on a registry, normalised as Docker does (`docker.io`, `library/`). */
 export interface Repository {
-  /** Registry host with optional port, e.g. `docker.io`, `localhost:5000`, `[::1]:5000`. */
+  /**
+   * Registry host with optional port in its canonical spelling (canonicalRegistry: lowercase, no `:443`,
+   * Docker Hub aliases folded), e.g. `docker.io`, `localhost:5000`, `[::1]:5000`.
+   */
   readonly registry: string;
   /** Repository path, e.g. `library/nginx`. */
   readonly path: string;
@@ -17,8 +23,6 @@ export interface ImageReference extends Repository {
   readonly original: string;
 }
 
-export const DOCKER_HUB = 'docker.io';
-const LEGACY_DOCKER_HUB = 'index.docker.io';
 const OFFICIAL_PREFIX = 'library/';
 const DEFAULT_TAG = 'latest';
 const MAX_PATH_LENGTH = 255;
@@ -31,6 +35,7 @@ const MAX_TEXT_LENGTH = 1024;
 const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
 const HOST = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])`;
 const REGISTRY_PATTERN = new RegExp(`^${HOST}(?::[0-9]+)?$`);
+const MAX_PORT = 65535;
 const PATH_COMPONENT_PATTERN = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG_PATTERN = /^\w[\w.-]{0,127}$/;
 const IDENTIFIER_PATTERN = /^[a-f0-9]{64}$/;
@@ -64,24 +69,31 @@ function checkText(text: unknown): asserts text is string {
 /**
  * Splits a name (no tag, no digest) into registry and path the way Docker's splitDockerDomain does: the
  * first component is a registry only if it is `localhost`, contains `.` or `:`, or has uppercase letters.
+ * The registry is then spelled canonically (canonicalRegistry), so every spelling the kubelet pulls from
+ * one place names one registry.
  */
 function splitName(text: string, name: string): Repository {
   if (name === '') throw invalid(text, 'the repository name is empty');
   const slash = name.indexOf('/');
-  let registry = DOCKER_HUB;
+  let written = DOCKER_HUB;
   let path = name;
   if (slash >= 0) {
     const first = name.slice(0, slash);
     if (first === 'localhost' || /[.:]/.test(first) || first.toLowerCase() !== first) {
-      registry = first === LEGACY_DOCKER_HUB ? DOCKER_HUB : first;
+      written = first;
       path = name.slice(slash + 1);
     }
   }
-  if (registry === DOCKER_HUB && !path.includes('/')) path = OFFICIAL_PREFIX + path;
-
   // Docker would re-read an invalid host as part of a domain-less path (`a_b.com/x`), a name no registry
   // client can use; we refuse it instead.
-  if (!REGISTRY_PATTERN.test(registry)) throw invalid(text, `registry host ${quote(registry)} is invalid`);
+  if (!REGISTRY_PATTERN.test(written)) throw invalid(text, `registry host ${quote(written)} is invalid`);
+  const port = registryPort(written);
+  if (port !== undefined && (port === 0 || port > MAX_PORT)) {
+    throw invalid(text, `registry port ${port} is out of range (1 to ${MAX_PORT})`);
+  }
+  const registry = canonicalRegistry(written);
+  if (registry === DOCKER_HUB && !path.includes('/')) path = OFFICIAL_PREFIX + path;
+
   if (path.toLowerCase() !== path) throw invalid(text, `repository path ${quote(path)} must be lowercase`);
   for (const component of path.split('/')) {
     if (!PATH_COMPONENT_PATTERN.test(component)) {
@@ -137,8 +149,9 @@ function splitParts(text: string): Parts {
 
 /**
  * Parses an image reference as Docker's distribution/reference normalises it: `nginx` →
- * `docker.io/library/nginx:latest`; `index.docker.io` → `docker.io`; `latest` only when neither tag nor
- * digest is given. Throws INVALID_REFERENCE saying what is wrong.
+ * `docker.io/library/nginx:latest`; `latest` only when neither tag nor digest is given; and the registry in
+ * its canonical spelling (`index.docker.io`, `registry-1.docker.io` → `docker.io`, `GHCR.IO:443` →
+ * `ghcr.io`). Throws INVALID_REFERENCE saying what is wrong.
  */
 export function parseReference(text: string): ImageReference {
   checkText(text);

@@ -1,7 +1,11 @@
+import { canonicalRegistry, DOCKER_HUB } from '../oci/registry-host.js';
+
 /**
  * Image globs: `*` matches within one path segment, `**` across segments, `?` one character.
- * A glob is written against the normalised reference (`docker.io/library/nginx`); a glob that names no
- * registry is normalised the way Docker normalises a reference, so `nginx` and `library/*` work as users expect.
+ * A glob is written against the normalised reference (`docker.io/library/nginx`); a glob is normalised the
+ * way Docker normalises a reference, so `nginx` and `library/*` work as users expect, and its registry is
+ * spelled canonically like a reference's (canonicalRegistry), so `GHCR.IO:443/acme/**`, `ghcr.io/acme/**`
+ * and the images the kubelet pulls from there all meet in one spelling.
  */
 export interface ImageGlob {
   readonly source: string;
@@ -21,12 +25,20 @@ export function compileGlob(glob: string): ImageGlob {
 }
 
 function normaliseGlob(glob: string): string {
-  if (glob.startsWith('*')) return glob;
   const slash = glob.indexOf('/');
   const first = slash === -1 ? glob : glob.slice(0, slash);
-  const hasRegistry = slash !== -1 && (first.includes('.') || first.includes(':') || first === 'localhost');
-  if (hasRegistry) return glob.replace(/^index\.docker\.io\//, 'docker.io/');
-  return slash === -1 ? `docker.io/library/${glob}` : `docker.io/${glob}`;
+  // `**`, `*/app`: the wildcard may stand for the registry itself, so there is nothing to normalise.
+  if (/^\*+$/.test(first)) return glob;
+  // The rule of Docker's splitDockerDomain, as parseReference applies it.
+  const hasRegistry =
+    slash !== -1 &&
+    (first.includes('.') || first.includes(':') || first === 'localhost' || first.toLowerCase() !== first);
+  if (!hasRegistry) return slash === -1 ? `${DOCKER_HUB}/library/${glob}` : `${DOCKER_HUB}/${glob}`;
+  const registry = canonicalRegistry(first);
+  let path = glob.slice(slash + 1);
+  // `docker.io/nginx` is `docker.io/library/nginx` to Docker; `docker.io/**` still means all of Docker Hub.
+  if (registry === DOCKER_HUB && !path.includes('/') && !path.includes('**')) path = `library/${path}`;
+  return `${registry}/${path}`;
 }
 
 /**

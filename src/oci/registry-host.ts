@@ -1,0 +1,96 @@
+/**
+ * One spelling per registry. The kubelet pulls `GHCR.IO/acme/x`, `ghcr.io:443/acme/x` and `ghcr.io/acme/x`
+ * from the same place, and `index.docker.io`, `registry-1.docker.io` and `docker.io` are all Docker Hub; a
+ * policy written for one spelling must govern every other, or `--no-match allow|warn` admits the others
+ * unverified. Image references, policy globs, signature repositories, credential keys and the plain-HTTP
+ * registry list are all folded with these functions before anything compares them.
+ */
+
+export const DOCKER_HUB = 'docker.io';
+const DOCKER_HUB_ALIASES: ReadonlySet<string> = new Set([
+  DOCKER_HUB,
+  'index.docker.io',
+  'registry-1.docker.io',
+]);
+const HTTPS_PORT = 443;
+const HTTP_PORT = 80;
+
+/** `host[:port]` split at the port colon (IPv6 literals keep their brackets). */
+function splitPort(registry: string): { host: string; port: string | undefined } {
+  const colon = registry.lastIndexOf(':');
+  if (colon < 0 || colon < registry.lastIndexOf(']')) return { host: registry, port: undefined };
+  return { host: registry.slice(0, colon), port: registry.slice(colon + 1) };
+}
+
+/** Leading zeros dropped (`0443` is 443); a port that is not all digits (a glob's `*`) is kept as written. */
+function normalisePort(port: string): string {
+  return /^[0-9]+$/.test(port) ? String(Number(port)) : port;
+}
+
+/**
+ * The canonical spelling of `host[:port]` as references and globs name registries: the host lowercased
+ * (DNS names are case-insensitive), HTTPS's default port 443 dropped, and every Docker Hub alias folded into
+ * `docker.io`. Port 80 is not dropped here: only a registry reached over plain HTTP has it as its default
+ * (see PlainHttpRegistries); for an HTTPS registry `host:80` is another place than `host`. Whatever the
+ * spelling, the result still reads as a registry when written before a path (never as a Docker Hub name).
+ */
+export function canonicalRegistry(registry: string): string {
+  const { host, port } = splitPort(registry);
+  const lower = host.toLowerCase();
+  const normalisedPort = port === undefined ? undefined : normalisePort(port);
+  // A single-label host (`Registry/x`, `registry:443/x`) is a registry to Docker only because of its
+  // capitals or its port; without them the name would be read back as a Docker Hub repository, so such a
+  // host keeps whatever made it one.
+  if (!lower.includes('.') && !lower.includes(':') && lower !== 'localhost') {
+    return normalisedPort === undefined ? host : `${lower}:${normalisedPort}`;
+  }
+  if (normalisedPort === undefined || normalisedPort === String(HTTPS_PORT)) {
+    return DOCKER_HUB_ALIASES.has(lower) ? DOCKER_HUB : lower;
+  }
+  return `${lower}:${normalisedPort}`;
+}
+
+/** The port number a canonical registry names, or undefined when none (or a non-numeric glob port). */
+export function registryPort(registry: string): number | undefined {
+  const { port } = splitPort(registry);
+  return port !== undefined && /^[0-9]+$/.test(port) ? Number(port) : undefined;
+}
+
+/**
+ * The registries reached over plain HTTP (`--insecure-registry`). On those port 80 is the default, so
+ * `host:80` and `host` are one registry; on every other it is not. Entries are canonicalised like references.
+ */
+export class PlainHttpRegistries {
+  readonly #hosts: ReadonlySet<string>;
+
+  constructor(entries: Iterable<string> = []) {
+    this.#hosts = new Set([...entries].map((entry) => withoutHttpPort(canonicalRegistry(entry))));
+  }
+
+  /** Whether `registry` (any spelling) is reached over plain HTTP. */
+  has(registry: string): boolean {
+    return this.#hosts.has(withoutHttpPort(canonicalRegistry(registry)));
+  }
+
+  /** canonicalRegistry, and `:80` dropped for a plain-HTTP registry. */
+  canonical(registry: string): string {
+    const canonical = canonicalRegistry(registry);
+    const portless = withoutHttpPort(canonical);
+    return portless !== canonical && this.#hosts.has(portless) ? portless : canonical;
+  }
+
+  /**
+   * Every spelling a policy glob may use for `registry` (canonical): a plain-HTTP registry on port 80 is
+   * matched with and without `:80`.
+   */
+  spellings(registry: string): string[] {
+    const canonical = this.canonical(registry);
+    return this.#hosts.has(canonical) && registryPort(canonical) === undefined
+      ? [canonical, `${canonical}:${HTTP_PORT}`]
+      : [canonical];
+  }
+}
+
+function withoutHttpPort(registry: string): string {
+  return registryPort(registry) === HTTP_PORT ? splitPort(registry).host : registry;
+}
