@@ -109,6 +109,11 @@ export const REASONS = {
     summary:
       'The registry answered with something unusable: wrong digest, oversized, or unparseable content.',
   },
+  REGISTRY_ADDRESS_REFUSED: {
+    category: 'unavailable',
+    summary:
+      'The registry host resolves to a link-local or cloud metadata address, which Provenant never contacts unless --allow-registry-address allows it.',
+  },
   IMAGE_NOT_FOUND: {
     category: 'missing',
     summary: 'The image tag or digest does not exist in the registry.',

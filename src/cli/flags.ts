@@ -1,5 +1,6 @@
 import { basename } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { checkAddressRange } from '../oci/address-guard.js';
 import type { NoMatchAction } from '../policy/types.js';
 import { parseDuration } from './duration.js';
 import type { OutputFormat } from './output.js';
@@ -12,6 +13,7 @@ export const VERIFY_FLAGS = {
   'registry-config': { type: 'string' },
   'registry-ca': { type: 'string', multiple: true },
   'insecure-registry': { type: 'string', multiple: true },
+  'allow-registry-address': { type: 'string', multiple: true },
   'trust-root': { type: 'string', multiple: true },
   output: { type: 'string', short: 'o', default: 'text' },
   timeout: { type: 'string', default: '30s' },
@@ -24,6 +26,8 @@ export interface VerifyFlags {
   readonly registryConfig?: string;
   readonly registryCa: string[];
   readonly insecureRegistries: string[];
+  /** CIDRs of link-local or metadata addresses registries may be reached at anyway (refused by default). */
+  readonly allowedRegistryAddresses?: string[];
   /** Custom Sigstore trusted roots that keyless authorities can name in `trustRoot`. */
   readonly trustRoots: { readonly name: string; readonly path: string }[];
   readonly output: OutputFormat;
@@ -58,6 +62,10 @@ export function verifyFlags(values: VerifyValues): VerifyFlags {
       );
     }
   }
+  for (const range of values['allow-registry-address'] ?? []) {
+    const problem = checkAddressRange(range);
+    if (problem !== undefined) throw new UsageError(`--allow-registry-address: ${problem}`);
+  }
   let timeoutMs: number;
   try {
     timeoutMs = parseDuration(values.timeout);
@@ -70,6 +78,7 @@ export function verifyFlags(values: VerifyValues): VerifyFlags {
     ...(values['registry-config'] ? { registryConfig: values['registry-config'] } : {}),
     registryCa: values['registry-ca'] ?? [],
     insecureRegistries: values['insecure-registry'] ?? [],
+    allowedRegistryAddresses: values['allow-registry-address'] ?? [],
     trustRoots: (values['trust-root'] ?? []).map(parseTrustRootFlag),
     output,
     timeoutMs,
@@ -92,6 +101,7 @@ export const VERIFY_FLAGS_HELP = `  --policy PATH              policy YAML file 
   --registry-config FILE     Docker config.json with registry credentials
   --registry-ca FILE         PEM CA certificate(s) for registries with a private CA (repeatable)
   --insecure-registry HOST:PORT  use plain HTTP for this registry (repeatable)
+  --allow-registry-address CIDR  connect to registries at this link-local/metadata range anyway (repeatable)
   --trust-root NAME=FILE     a trusted_root.json that keyless authorities can name as trustRoot (repeatable)
   --output text|json         output format (default text)
   --timeout DURATION         deadline for the whole verification, e.g. 30s (default 30s)`;

@@ -24,7 +24,10 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export type RegistryFlags = Pick<VerifyFlags, 'registryConfig' | 'registryCa' | 'insecureRegistries'>;
+export type RegistryFlags = Pick<
+  VerifyFlags,
+  'registryConfig' | 'registryCa' | 'insecureRegistries' | 'allowedRegistryAddresses'
+>;
 
 export interface RegistryHooks {
   /** Every registry HTTP exchange (metrics, request counting in tests and the bench). */
@@ -41,6 +44,7 @@ export async function createRegistry(flags: RegistryFlags, hooks: RegistryHooks 
     credentials,
     caCertificates,
     insecureRegistries: flags.insecureRegistries,
+    allowedRegistryAddresses: flags.allowedRegistryAddresses ?? [],
     ...(hooks.onRequest === undefined ? {} : { onRequest: hooks.onRequest }),
   });
 }

@@ -187,3 +187,68 @@ describe('with a token-auth registry', () => {
     expect(exchanges).toEqual(['team-a']);
   });
 });
+
+describe('credentials stay with the host they were issued for', () => {
+  /** Authorization headers seen per origin. */
+  let seen: Map<string, string[]>;
+  const note = (origin: string, opts: { headers?: unknown }) => {
+    const list = seen.get(origin) ?? [];
+    list.push(header(opts, 'authorization') ?? 'none');
+    seen.set(origin, list);
+  };
+
+  beforeEach(() => {
+    seen = new Map();
+    client = new HttpRegistry({
+      dispatcher: agent,
+      limits: { retries: 0 },
+      credentials: store({ 'reg.example': basic('node') }),
+    });
+    const registry = agent.get('https://reg.example');
+    registry
+      .intercept({ path: '/v2/' })
+      .reply(401, '', { headers: { 'www-authenticate': 'Basic realm="reg.example"' } })
+      .persist();
+  });
+
+  it.each([
+    ['another host', 'https://cdn.example'],
+    ['another port of the same host', 'https://reg.example:8443'],
+    ['a look-alike spelling', 'https://REG.example.evil'],
+  ])('a redirect to %s gets no Authorization', async (_what, target) => {
+    agent
+      .get('https://reg.example')
+      .intercept({ path: (p) => p.includes('/manifests/') })
+      .reply((opts) => {
+        note('https://reg.example', opts);
+        return { statusCode: 307, data: '', responseOptions: { headers: { location: `${target}/m` } } };
+      });
+    const origin = new URL(target).origin;
+    agent
+      .get(origin)
+      .intercept({ path: '/m' })
+      .reply((opts) => {
+        note(origin, opts);
+        return {
+          statusCode: 200,
+          data: MANIFEST,
+          responseOptions: { headers: { 'content-type': OCI_MANIFEST } },
+        };
+      });
+    expect((await client.getManifest(parseRepository('reg.example/team/app'), 'v1'))?.digest).toBe(DIGEST);
+    expect(seen.get('https://reg.example')).toEqual([basicAuthorization('node', 'node-pw')]);
+    expect(seen.get(origin)).toEqual(['none']);
+  });
+
+  it('credentials stored for one registry are never sent to another, however it is spelled', async () => {
+    agent
+      .get('https://other.example')
+      .intercept({ path: (p) => p.includes('/manifests/') })
+      .reply((opts) => {
+        note('https://other.example', opts);
+        return { statusCode: 404, data: '' };
+      });
+    expect(await client.getManifest(parseRepository('OTHER.example:443/team/app'), 'v1')).toBeNull();
+    expect(seen.get('https://other.example')).toEqual(['none']);
+  });
+});

@@ -1,5 +1,5 @@
 import { getCACertificates } from 'node:tls';
-import { Agent, type Dispatcher } from 'undici';
+import { Agent, buildConnector, type Dispatcher } from 'undici';
 import { ProvenantError } from '../errors.js';
 import {
   anonymous,
@@ -18,6 +18,7 @@ import { firstHeader, parseNextLink } from './http-headers.js';
 import { baseMediaType, isManifestMediaType, MANIFEST_MEDIA_TYPES, OCI_INDEX } from './media-types.js';
 import { DOCKER_HUB, isTag, parseRepository, repositoryName, type Repository } from './reference.js';
 import { PlainHttpRegistries } from './registry-host.js';
+import { RegistryAddressPolicy } from './address-guard.js';
 import {
   DISCARDED_BODY_BYTES,
   invalidResponse,
@@ -62,7 +63,15 @@ export interface HttpRegistryOptions {
   readonly insecureRegistries?: readonly string[];
   readonly limits?: Partial<HttpRegistryLimits>;
   readonly onRequest?: (event: RegistryRequestEvent) => void;
-  /** Replaces the undici Agent this client would build (tests, proxies); it is not closed by `close()`. */
+  /**
+   * Address ranges (CIDR) connected to although they are link-local or cloud metadata addresses, which are
+   * refused otherwise (`--allow-registry-address`).
+   */
+  readonly allowedRegistryAddresses?: readonly string[];
+  /**
+   * Replaces the undici Agent this client would build (tests, proxies); it is not closed by `close()`, and
+   * the address guard (which lives in the Agent's connector) is then the dispatcher's business.
+   */
   readonly dispatcher?: Dispatcher;
 }
 
@@ -73,6 +82,27 @@ type AuthState =
   | { readonly kind: 'none' }
   | { readonly kind: 'basic' }
   | { readonly kind: 'bearer'; readonly challenge: Challenge };
+
+/**
+ * undici's connector with the address guard: resolved addresses are checked in `lookup` (each connection,
+ * so DNS rebinding cannot slip past), IP literals (which are connected to without a lookup) before
+ * connecting. Registry hosts and token realms both go through it.
+ */
+function guardedConnector(
+  addresses: RegistryAddressPolicy,
+  tls: buildConnector.BuildOptions,
+): buildConnector.connector {
+  const connect = buildConnector({ ...tls, lookup: addresses.lookup } as buildConnector.BuildOptions);
+  return (options, callback) => {
+    try {
+      addresses.checkLiteral(options.hostname);
+    } catch (err) {
+      callback(err as Error, null);
+      return;
+    }
+    connect(options, callback);
+  };
+}
 
 function parseJsonObject(bytes: Uint8Array): Record<string, unknown> | undefined {
   try {
@@ -111,9 +141,12 @@ export class HttpRegistry implements Registry {
       this.ownsDispatcher = false;
     } else {
       const ca = options.caCertificates ?? [];
-      this.dispatcher = new Agent(
-        ca.length > 0 ? { connect: { ca: [...getCACertificates('default'), ...ca] } } : {},
-      );
+      this.dispatcher = new Agent({
+        connect: guardedConnector(
+          new RegistryAddressPolicy(options.allowedRegistryAddresses ?? []),
+          ca.length > 0 ? { ca: [...getCACertificates('default'), ...ca] } : {},
+        ),
+      });
       this.ownsDispatcher = true;
     }
     this.transport = new RegistryTransport(this.dispatcher, this.limits, options.onRequest);

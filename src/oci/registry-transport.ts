@@ -85,6 +85,14 @@ function networkSummary(err: unknown): string {
   return codes.length > 0 ? codes.join(' ← ') : err instanceof Error ? err.name : 'unknown error';
 }
 
+function provenantCause(err: unknown): ProvenantError | undefined {
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
+    if (e instanceof ProvenantError) return e;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
 // Certificate problems do not heal by retrying.
 function isTlsFailure(err: unknown): boolean {
   for (let e: unknown = err; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) {
@@ -272,6 +280,9 @@ export class RegistryTransport {
       return { status, headers: response.headers, body, url: request.url };
     } catch (err) {
       if (err instanceof ProvenantError) throw err;
+      // The connector's refusals (REGISTRY_ADDRESS_REFUSED) may come back wrapped: they are final, not retried.
+      const refusal = provenantCause(err);
+      if (refusal !== undefined) throw refusal;
       if (op.signal?.aborted) throw timeoutError(op, err);
       if (perRequest.aborted) throw new TransientFailure('timeout', 'no answer in time', { cause: err });
       const summary = networkSummary(err);

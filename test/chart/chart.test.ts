@@ -35,6 +35,7 @@ const VALUE_SETS: Record<string, string[]> = {
     'replicaCount=1',
     'webhook.failurePolicy=Ignore',
     'admission.noMatch=warn',
+    'admission.allowRegistryAddresses={169.254.10.0/24,fd00:ec2::254}',
     'image.digest=sha256:' + 'a'.repeat(64),
   ],
   noPullSecrets: ['rbac.pullSecrets.scope=none', 'serviceAccount.annotations.example\\.com/role=reader'],
@@ -390,6 +391,7 @@ describe('helm lint and template', () => {
     const args = deployment.spec.template.spec.containers[0]!.args;
     expect(argValues(args, '--exclude-namespace')).toEqual(['kube-system', NS, 'monitoring']);
     expect(argValues(args, '--no-match')).toEqual(['warn']);
+    expect(argValues(args, '--allow-registry-address')).toEqual(['169.254.10.0/24', 'fd00:ec2::254']);
     expect((deployment.spec.template.spec.containers[0] as unknown as { image: string }).image).toBe(
       `ghcr.io/provenant-dev/provenant@sha256:${'a'.repeat(64)}`,
     );
