@@ -19,11 +19,17 @@ import { describeError } from '../kube/log.js';
 import type { RegistryRequestEvent } from '../oci/http-registry.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
+import { policyRegistries } from '../policy/compile.js';
 import { startBackground, type BackgroundFlags, type RunningBackground } from './background.js';
 import { parseDuration } from './duration.js';
 import { parseFlags, VERIFY_FLAGS, VERIFY_FLAGS_HELP, verifyFlags, type VerifyFlags } from './flags.js';
 import { EXIT, type CommandIo } from './io.js';
-import { createKubeServiceRuntime, createServiceRuntime, type KubeServiceRuntime } from './runtime.js';
+import {
+  createKubeServiceRuntime,
+  createServiceRuntime,
+  type KubeServiceRuntime,
+  type PolicySource,
+} from './runtime.js';
 import { UsageError } from './usage-error.js';
 
 // `verify`'s --timeout and --output do not apply to a server; every other shared flag (policies,
@@ -352,7 +358,12 @@ export async function serve(flags: ServeFlags, io: CommandIo, stop: AbortSignal)
   }
   // JSON lines through the command's stdout, so the process (or a test) decides where they go.
   const logger = createLogger({ level: flags.logLevel, destination: { write: (line) => io.stdout(line) } });
-  const metrics = createMetrics();
+  // Registry hosts get their own metrics label only if a policy in force names them (issue #15, item 7).
+  let policySource: PolicySource | undefined;
+  const metrics = createMetrics({
+    labelledRegistries: () =>
+      policySource === undefined ? new Set() : policyRegistries(policySource.current),
+  });
   const cache = {
     cacheTtlMs: flags.cacheTtlMs,
     negativeCacheTtlMs: flags.negativeCacheTtlMs,
@@ -393,6 +404,7 @@ export async function serve(flags: ServeFlags, io: CommandIo, stop: AbortSignal)
         rejected: (reason) => logger.error({ reason }, 'policy change rejected; keeping the last good set'),
       },
     }));
+  policySource = runtime.policies;
 
   let temporaryTlsDir: string | undefined;
   let rotation: CertificateRotation | undefined;

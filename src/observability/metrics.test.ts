@@ -49,7 +49,7 @@ describe('createMetrics', () => {
   });
 
   it('offers the core hooks for registry requests and cache lookups', async () => {
-    const metrics = createMetrics();
+    const metrics = createMetrics({ labelledRegistries: () => new Set(['ghcr.io']) });
     metrics.recordRegistryRequest('ghcr.io', 'manifest', '200');
     metrics.recordRegistryRequest('ghcr.io', 'manifest', '200');
     metrics.recordCacheLookup('hit');
@@ -61,11 +61,46 @@ describe('createMetrics', () => {
   });
 
   it('bounds label values', async () => {
-    const metrics = createMetrics();
+    const metrics = createMetrics({ labelledRegistries: () => new Set(['r'.repeat(10_000)]) });
     metrics.recordRegistryRequest('r'.repeat(10_000), 'blob', 'error');
     const text = await metrics.render();
     expect(text).toContain(`registry="${'r'.repeat(128)}"`);
     expect(text).not.toContain('r'.repeat(129));
+  });
+
+  it('labels only registries the policies name; 10,000 other hosts share one series per kind and status', async () => {
+    const named = new Set(['ghcr.io', 'registry.example.com:5000']);
+    const metrics = createMetrics({ labelledRegistries: () => named });
+    const baseline = (await metrics.render()).length;
+    metrics.recordRegistryRequest('ghcr.io', 'manifest', '200');
+    for (let i = 0; i < 10_000; i++) {
+      metrics.recordRegistryRequest(`host-${i}.attacker.example`, i % 2 === 0 ? 'manifest' : 'token', '404');
+      // A hostile registry picks its status codes too.
+      metrics.recordRegistryRequest(`host-${i}.attacker.example`, 'manifest', String(100 + (i % 900)));
+    }
+    const text = await metrics.render();
+    const series = text.split('\n').filter((l) => l.startsWith('provenant_registry_requests_total{'));
+    // ghcr.io; other×{manifest,token}×404; other×manifest×(1xx..9xx classes and the known statuses)
+    expect(series.length).toBeLessThan(50);
+    expect(text).not.toContain('attacker');
+    expect(text.length - baseline).toBeLessThan(8 * 1024);
+    expect(
+      await value(metrics, 'provenant_registry_requests_total', {
+        registry: 'other',
+        kind: 'token',
+        status: '404',
+      }),
+    ).toBe(5_000);
+    expect(
+      await value(metrics, 'provenant_registry_requests_total', { registry: 'ghcr.io', status: '200' }),
+    ).toBe(1);
+    expect(await value(metrics, 'provenant_registry_requests_total', { status: '9xx' })).toBeGreaterThan(0);
+  });
+
+  it('counts every host as other when no policy names it (or no policies are loaded yet)', async () => {
+    const metrics = createMetrics();
+    metrics.recordRegistryRequest('ghcr.io', 'manifest', 'error');
+    expect(await value(metrics, 'provenant_registry_requests_total', { registry: 'other' })).toBe(1);
   });
 
   it('keeps separate instances apart and leaves the global registry alone', async () => {

@@ -45,8 +45,25 @@ export interface ProvenantMetrics extends AdmissionMetrics, VerificationMetrics,
 
 /** Label values come from registries and policies; bound them so a hostile value cannot blow up memory. */
 const MAX_LABEL_LENGTH = 128;
+/** The `registry` label of every host no policy names. */
+export const OTHER_REGISTRY = 'other';
+// HTTP statuses registries are expected to answer with; any other is counted by its class (`4xx`), since a
+// hostile registry picks its status codes too.
+const KNOWN_STATUSES = new Set([
+  200, 201, 202, 204, 206, 301, 302, 303, 307, 308, 400, 401, 403, 404, 405, 406, 408, 409, 410, 412, 413,
+  416, 429, 500, 501, 502, 503, 504,
+]);
 
-export function createMetrics(): ProvenantMetrics {
+export interface MetricsOptions {
+  /**
+   * The registry hosts that get their own `registry` label (those the policies in force name); every other
+   * host is counted as `other`. Image hosts are chosen by whoever creates Pods: one series per host would
+   * let them grow /metrics and memory without bound. Without it, every host is `other`.
+   */
+  readonly labelledRegistries?: () => ReadonlySet<string>;
+}
+
+export function createMetrics(options: MetricsOptions = {}): ProvenantMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'provenant_' });
 
@@ -65,7 +82,7 @@ export function createMetrics(): ProvenantMetrics {
   });
   const registryRequests = new Counter({
     name: 'provenant_registry_requests_total',
-    help: 'Registry HTTP requests by registry host, request kind and status.',
+    help: 'Registry HTTP requests by registry host (hosts the policies name; "other" for the rest), request kind and status.',
     labelNames: ['registry', 'kind', 'status'] as const,
     registers: [registry],
   });
@@ -103,7 +120,12 @@ export function createMetrics(): ProvenantMetrics {
       duration.observe({ webhook }, Math.max(0, seconds));
     },
     recordRegistryRequest(registryHost, kind, status) {
-      registryRequests.inc({ registry: label(registryHost), kind: label(kind), status: label(status) });
+      const named = options.labelledRegistries?.().has(registryHost) === true;
+      registryRequests.inc({
+        registry: named ? label(registryHost) : OTHER_REGISTRY,
+        kind: label(kind),
+        status: statusLabel(status),
+      });
     },
     recordCacheLookup(result) {
       cache.inc({ result });
@@ -119,6 +141,11 @@ export function createMetrics(): ProvenantMetrics {
       passDuration.set(Math.max(0, seconds));
     },
   };
+}
+
+function statusLabel(status: string): string {
+  if (!/^[0-9]{3}$/.test(status)) return status === 'error' || status === 'timeout' ? status : 'other';
+  return KNOWN_STATUSES.has(Number(status)) ? status : `${status[0] ?? ''}xx`;
 }
 
 function label(value: string): string {

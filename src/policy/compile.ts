@@ -71,6 +71,9 @@ export function compileDocument(
   const name = namespace ? `${namespace}/${policy.metadata.name}` : policy.metadata.name;
   const globs = policy.spec.images.map((i) => compileGlob(i.glob));
   const signatureRepository = policy.spec.signatureRepository;
+  const parsedSignatureRepository = signatureRepository ? parseRepository(signatureRepository) : undefined;
+  const registries = new Set(globs.flatMap((g) => literalRegistry(g.normalised) ?? []));
+  if (parsedSignatureRepository) registries.add(parsedSignatureRepository.registry);
   const signaturePullSecrets = (policy.spec.signaturePullSecrets ?? []).map((secret) => ({
     namespace: secret.namespace ?? namespace ?? '',
     name: secret.name,
@@ -82,12 +85,32 @@ export function compileDocument(
     mode: policy.spec.mode ?? 'Enforce',
     fingerprint: sha256(JSON.stringify({ kind: policy.kind, name, spec: policy.spec })),
     matches: (candidate) => globs.some((g) => g.test(candidate)),
+    registries: [...registries],
     authorities,
     ...(policy.spec.signatures ? { signatures: { threshold: policy.spec.signatures.threshold ?? 1 } } : {}),
     ...(attestations.length > 0 ? { attestations } : {}),
-    ...(signatureRepository ? { signatureRepository: parseRepository(signatureRepository) } : {}),
+    ...(parsedSignatureRepository ? { signatureRepository: parsedSignatureRepository } : {}),
     ...(signaturePullSecrets.length > 0 ? { signaturePullSecrets } : {}),
   };
+}
+
+/** The registry of a normalised glob when it is spelled out (`ghcr.io/acme/**`), not a wildcard (`*.io/**`). */
+function literalRegistry(normalisedGlob: string): string | undefined {
+  const slash = normalisedGlob.indexOf('/');
+  const registry = slash === -1 ? '' : normalisedGlob.slice(0, slash);
+  return registry !== '' && !/[*?[\]]/.test(registry) ? registry : undefined;
+}
+
+const namedRegistries = new WeakMap<PolicySet, ReadonlySet<string>>();
+
+/** Every registry host the set's policies name (CompiledPolicy.registries), computed once per set. */
+export function policyRegistries(set: PolicySet): ReadonlySet<string> {
+  let found = namedRegistries.get(set);
+  if (found === undefined) {
+    found = new Set(set.policies.flatMap((p) => p.registries ?? []));
+    namedRegistries.set(set, found);
+  }
+  return found;
 }
 
 function describeSource(doc: PolicyDocument): string {

@@ -78,6 +78,12 @@ export interface CompiledPolicy {
   readonly mode: PolicyMode;
   readonly fingerprint: string;
   readonly matches: (normalisedReference: string) => boolean;
+  /**
+   * Registry hosts the policy names literally: its globs' registries without wildcards, and its signature
+   * repository's. Metrics label registries by these only (everything else is `other`), so hosts chosen by
+   * whoever creates Pods cannot multiply series.
+   */
+  readonly registries?: readonly string[];
   readonly authorities: readonly Authority[];
   readonly signatures?: { readonly threshold: number };
   /** Every requirement must be met; absent or empty when the policy asks for signatures only. */

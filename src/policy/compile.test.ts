@@ -1,0 +1,56 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { createTrustStore } from '../trust/index.js';
+import { authorityCompiler } from './authorities.js';
+import { compilePolicies, policyRegistries } from './compile.js';
+
+const PUBLIC_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  .publicKey.export({ type: 'spki', format: 'pem' })
+  .toString();
+
+function compile(globs: string[], signatureRepository?: string) {
+  return compilePolicies(
+    [
+      {
+        source: 'test',
+        index: 0,
+        value: {
+          apiVersion: 'provenant.dev/v1alpha1',
+          kind: 'ClusterImagePolicy',
+          metadata: { name: 'p' },
+          spec: {
+            images: globs.map((glob) => ({ glob })),
+            authorities: [{ name: 'k', key: { publicKey: PUBLIC_KEY } }],
+            signatures: { threshold: 1 },
+            ...(signatureRepository ? { signatureRepository } : {}),
+          },
+        },
+      },
+    ],
+    authorityCompiler(createTrustStore()),
+  );
+}
+
+describe('policyRegistries', () => {
+  it('lists the registries globs and the signature repository spell out, canonically', () => {
+    const set = compile(
+      [
+        'GHCR.IO:443/acme/**',
+        'nginx',
+        'index.docker.io/acme/*',
+        'registry.example.com:5000/x',
+        '*.example.com/**',
+        '**',
+      ],
+      'Sigs.Example.com/acme/signatures',
+    );
+    expect([...policyRegistries(set)].sort()).toEqual([
+      'docker.io',
+      'ghcr.io',
+      'registry.example.com:5000',
+      'sigs.example.com',
+    ]);
+    // Computed once per set.
+    expect(policyRegistries(set)).toBe(policyRegistries(set));
+  });
+});
