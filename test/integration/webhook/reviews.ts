@@ -69,7 +69,9 @@ function replaceImages(node: unknown, images: Readonly<Record<string, string>>):
   if (typeof node !== 'object' || node === null) return;
   const record = node as Record<string, unknown>;
   for (const [key, value] of Object.entries(record)) {
-    if (key === 'image' && typeof value === 'string') {
+    // Container images, and image volumes' `image.reference`.
+    const isImage = key === 'image' || (key === 'reference' && isImageVolumeSource(record));
+    if (isImage && typeof value === 'string') {
       const replacement = images[value];
       if (replacement === undefined) throw new Error(`fixture image ${value} has no replacement`);
       record[key] = replacement;
@@ -77,6 +79,10 @@ function replaceImages(node: unknown, images: Readonly<Record<string, string>>):
       replaceImages(value, images);
     }
   }
+}
+
+function isImageVolumeSource(record: Record<string, unknown>): boolean {
+  return Object.keys(record).every((k) => k === 'reference' || k === 'pullPolicy');
 }
 
 export interface JsonPatchOperation {
