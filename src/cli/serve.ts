@@ -359,10 +359,10 @@ export async function serve(flags: ServeFlags, io: CommandIo, stop: AbortSignal)
   // JSON lines through the command's stdout, so the process (or a test) decides where they go.
   const logger = createLogger({ level: flags.logLevel, destination: { write: (line) => io.stdout(line) } });
   // Registry hosts get their own metrics label only if a policy in force names them (issue #15, item 7).
-  let policySource: PolicySource | undefined;
+  const inForce: { policies?: PolicySource } = {};
   const metrics = createMetrics({
     labelledRegistries: () =>
-      policySource === undefined ? new Set() : policyRegistries(policySource.current),
+      inForce.policies === undefined ? new Set() : policyRegistries(inForce.policies.current),
   });
   const cache = {
     cacheTtlMs: flags.cacheTtlMs,
@@ -404,7 +404,7 @@ export async function serve(flags: ServeFlags, io: CommandIo, stop: AbortSignal)
         rejected: (reason) => logger.error({ reason }, 'policy change rejected; keeping the last good set'),
       },
     }));
-  policySource = runtime.policies;
+  inForce.policies = runtime.policies;
 
   let temporaryTlsDir: string | undefined;
   let rotation: CertificateRotation | undefined;

@@ -377,6 +377,40 @@ describe('workloads in a governed namespace', () => {
     },
   );
 
+  it('an image volume: unsigned beside a signed container is denied naming the volume; signed is pinned', async () => {
+    const ns = await freshNamespace('image-volume');
+    const withVolume = (reference: string) =>
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'infer' },
+        spec: {
+          containers: [
+            {
+              name: 'app',
+              image: images.signedA.ref,
+              volumeMounts: [{ name: 'models', mountPath: '/models' }],
+            },
+          ],
+          volumes: [{ name: 'models', image: { reference, pullPolicy: 'IfNotPresent' } }],
+        },
+      });
+    const denied = await kubectl(['-n', ns, 'apply', '-f', '-'], withVolume(images.unsigned.ref));
+    expect(denied.code, denied.stderr).toBe(1);
+    const lines = denied.stderr.trimEnd().split('\n');
+    expect(lines[0]).toContain(`Pod ${ns}/infer: 1 of 2 images failed verification (NO_SIGNATURE)`);
+    expect(lines[1]).toContain(
+      `Pod ${ns}/infer: volume "models" image ${images.unsigned.ref}: policy release: `,
+    );
+
+    const created = await kubectl(['-n', ns, 'apply', '-f', '-'], withVolume(images.signedAB.ref));
+    expect(created.code, created.stderr).toBe(0);
+    // The API server kept the image volume (ImageVolume is on by default in 1.36) and our pin.
+    expect(await jsonpath(ns, ['pod', 'infer'], '{.spec.volumes[0].image.reference}')).toBe(
+      `${images.signedAB.ref}@${images.signedAB.digest}`,
+    );
+  });
+
   it('kubectl apply --dry-run=server of an unsigned Pod: the same denial, and nothing is created', async () => {
     const ns = await freshNamespace('dry-run');
     const since = provenant!.logs().length;
