@@ -37,8 +37,8 @@ describe('parseReference', () => {
     ['Example.COM/foo', 'example.com', 'foo', 'latest', undefined],
     ['ghcr.io:443/o/app', 'ghcr.io', 'o/app', 'latest', undefined],
     ['registry-1.docker.io/ubuntu', 'docker.io', 'library/ubuntu', 'latest', undefined],
-    // ...except that a single-label host keeps what makes Docker read it as a registry.
-    ['Docker/ubuntu', 'Docker', 'ubuntu', 'latest', undefined],
+    // ...and a single-label host keeps a port, so that it still reads as a registry.
+    ['Docker/ubuntu', 'docker:443', 'ubuntu', 'latest', undefined],
     ['docker:443/ubuntu', 'docker:443', 'ubuntu', 'latest', undefined],
     ['127.0.0.1:5000/demo/app:v1', '127.0.0.1:5000', 'demo/app', 'v1', undefined],
     ['[::1]:5000/foo', '[::1]:5000', 'foo', 'latest', undefined],

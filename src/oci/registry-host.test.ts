@@ -192,12 +192,23 @@ describe('the registry client contacts the canonical host', () => {
 
 describe('single-label hosts', () => {
   it.each([
-    ['Registry/app', 'Registry'],
+    ['Registry/app', 'registry:443'],
+    ['REGISTRY/app', 'registry:443'],
     ['registry:443/app', 'registry:443'],
     ['REGISTRY:5000/app', 'registry:5000'],
-  ])('%s keeps a registry spelling that reads back as a registry (%s)', (image, registry) => {
+  ])('%s is spelled %s, which reads back as a registry, never as a Docker Hub name', (image, registry) => {
     const ref = parseReference(image);
     expect(ref.registry).toBe(registry);
     expect(parseReference(repositoryName(ref)).registry).toBe(registry);
+    expect(compileGlob('Registry/**').test(repositoryName(ref))).toBe(registry === 'registry:443');
+  });
+
+  it('keeps :80 on a plain-HTTP single-label registry, whose bare name would be a Docker Hub name', () => {
+    const plain = new PlainHttpRegistries(['myreg:80', 'Other']);
+    expect(plain.has('myreg:80')).toBe(true);
+    expect(plain.has('other:80')).toBe(true);
+    expect(plain.has('Other')).toBe(false); // `Other/x` is https://other:443
+    expect(plain.canonical('myreg:80')).toBe('myreg:80');
+    expect(parseReference(`${plain.canonical('myreg:80')}/x`).registry).toBe('myreg:80');
   });
 });

@@ -39,11 +39,10 @@ export function canonicalRegistry(registry: string): string {
   const lower = host.toLowerCase();
   const normalisedPort = port === undefined ? undefined : normalisePort(port);
   // A single-label host (`Registry/x`, `registry:443/x`) is a registry to Docker only because of its
-  // capitals or its port; without them the name would be read back as a Docker Hub repository, so such a
-  // host keeps whatever made it one.
-  if (!lower.includes('.') && !lower.includes(':') && lower !== 'localhost') {
-    return normalisedPort === undefined ? host : `${lower}:${normalisedPort}`;
-  }
+  // capitals or its port; lowercased and without a port it would be read back as a Docker Hub repository.
+  // Such a host is spelled with its port, HTTPS's if none was written: `Registry` and `REGISTRY:443` are
+  // both `registry:443`.
+  if (!readsAsRegistry(lower)) return `${lower}:${normalisedPort ?? HTTPS_PORT}`;
   if (normalisedPort === undefined || normalisedPort === String(HTTPS_PORT)) {
     return DOCKER_HUB_ALIASES.has(lower) ? DOCKER_HUB : lower;
   }
@@ -64,7 +63,11 @@ export class PlainHttpRegistries {
   readonly #hosts: ReadonlySet<string>;
 
   constructor(entries: Iterable<string> = []) {
-    this.#hosts = new Set([...entries].map((entry) => withoutHttpPort(canonicalRegistry(entry))));
+    // A port-less entry is plain HTTP's port 80 (which canonicalRegistry would otherwise give HTTPS's 443,
+    // for a single-label host).
+    const withPort = (entry: string) =>
+      splitPort(entry).port === undefined ? `${entry}:${HTTP_PORT}` : entry;
+    this.#hosts = new Set([...entries].map((entry) => withoutHttpPort(canonicalRegistry(withPort(entry)))));
   }
 
   /** Whether `registry` (any spelling) is reached over plain HTTP. */
@@ -91,6 +94,13 @@ export class PlainHttpRegistries {
   }
 }
 
+/** `host:80` → `host`, unless `host` alone would read as a Docker Hub name (a single-label host). */
 function withoutHttpPort(registry: string): string {
-  return registryPort(registry) === HTTP_PORT ? splitPort(registry).host : registry;
+  const { host } = splitPort(registry);
+  return registryPort(registry) === HTTP_PORT && readsAsRegistry(host) ? host : registry;
+}
+
+/** Whether Docker reads `host/…` as a registry without help from capitals or a port. */
+function readsAsRegistry(lowercaseHost: string): boolean {
+  return lowercaseHost.includes('.') || lowercaseHost.includes(':') || lowercaseHost === 'localhost';
 }
