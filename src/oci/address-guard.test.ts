@@ -7,7 +7,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { codeOf } from '../../test/support/error-code.js';
-import { checkAddressRange, RegistryAddressPolicy } from './address-guard.js';
+import { Agent } from 'undici';
+import { checkAddressRange, guardedConnector, RegistryAddressPolicy } from './address-guard.js';
 import { HttpRegistry } from './http-registry.js';
 import { parseReference } from './reference.js';
 
@@ -61,6 +62,54 @@ describe('RegistryAddressPolicy', () => {
     expect(await resolve('localhost')).toEqual(
       expect.arrayContaining([expect.objectContaining({ address: expect.stringMatching(/^(127\.|::1)/) })]),
     );
+  });
+});
+
+describe('guardedConnector', () => {
+  // Loopback stands in for a metadata address here: it is where a test can run a server.
+  const refuseLoopback = () => new RegistryAddressPolicy([], ['127.0.0.0/8', '::1/128']);
+
+  async function withServer(run: (port: number) => Promise<void>): Promise<void> {
+    const server = createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      await run((server.address() as AddressInfo).port);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
+
+  async function get(agent: Agent, url: string): Promise<string> {
+    try {
+      const response = await agent.request({ origin: url, path: '/', method: 'GET' });
+      return await response.body.text();
+    } catch (err) {
+      return (err as { code?: string }).code ?? String(err);
+    } finally {
+      await agent.close();
+    }
+  }
+
+  it('checks the address a name resolves to when connecting, and IP literals before connecting', async () => {
+    await withServer(async (port) => {
+      expect(
+        await get(new Agent({ connect: guardedConnector(refuseLoopback(), {}) }), `http://localhost:${port}`),
+      ).toBe('REGISTRY_ADDRESS_REFUSED');
+      expect(
+        await get(new Agent({ connect: guardedConnector(refuseLoopback(), {}) }), `http://127.0.0.1:${port}`),
+      ).toBe('REGISTRY_ADDRESS_REFUSED');
+      // The same server through the default policy (loopback allowed) and an allow-listed range.
+      expect(
+        await get(
+          new Agent({ connect: guardedConnector(new RegistryAddressPolicy(), {}) }),
+          `http://localhost:${port}`,
+        ),
+      ).toBe('ok');
+      const allowing = new RegistryAddressPolicy(['127.0.0.1/32'], ['127.0.0.0/8']);
+      expect(
+        await get(new Agent({ connect: guardedConnector(allowing, {}) }), `http://localhost:${port}`),
+      ).toBe('ok');
+    });
   });
 });
 

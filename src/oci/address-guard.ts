@@ -8,6 +8,7 @@
  */
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
+import { buildConnector } from 'undici';
 import { ProvenantError } from '../errors.js';
 
 /** Ranges refused unless allowed: link-local (where cloud metadata services live) and known metadata hosts. */
@@ -26,9 +27,12 @@ export class RegistryAddressPolicy {
   readonly #refused = new BlockList();
   readonly #allowed = new BlockList();
 
-  /** `allowed`: CIDRs (or single addresses) connected to even inside a refused range. */
-  constructor(allowed: readonly string[] = []) {
-    for (const range of REFUSED_REGISTRY_RANGES) addRange(this.#refused, range);
+  /**
+   * `allowed`: CIDRs (or single addresses) connected to even inside a refused range. `refused` replaces the
+   * default ranges (tests use it to refuse loopback, where their servers are).
+   */
+  constructor(allowed: readonly string[] = [], refused: readonly string[] = REFUSED_REGISTRY_RANGES) {
+    for (const range of refused) addRange(this.#refused, range);
     for (const range of allowed) addRange(this.#allowed, range);
   }
 
@@ -77,6 +81,27 @@ export class RegistryAddressPolicy {
       }
       callback(null, first.address, first.family);
     });
+  };
+}
+
+/**
+ * undici's connector with the address guard: resolved addresses are checked in `lookup` (each connection,
+ * so DNS rebinding cannot slip past), IP literals (which are connected to without a lookup) before
+ * connecting. Registry hosts and token realms both go through it.
+ */
+export function guardedConnector(
+  addresses: RegistryAddressPolicy,
+  tls: buildConnector.BuildOptions,
+): buildConnector.connector {
+  const connect = buildConnector({ ...tls, lookup: addresses.lookup } as buildConnector.BuildOptions);
+  return (options, callback) => {
+    try {
+      addresses.checkLiteral(options.hostname);
+    } catch (err) {
+      callback(err as Error, null);
+      return;
+    }
+    connect(options, callback);
   };
 }
 

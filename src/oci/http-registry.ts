@@ -1,5 +1,5 @@
 import { getCACertificates } from 'node:tls';
-import { Agent, buildConnector, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { ProvenantError } from '../errors.js';
 import {
   anonymous,
@@ -18,7 +18,7 @@ import { firstHeader, parseNextLink } from './http-headers.js';
 import { baseMediaType, isManifestMediaType, MANIFEST_MEDIA_TYPES, OCI_INDEX } from './media-types.js';
 import { DOCKER_HUB, isTag, parseRepository, repositoryName, type Repository } from './reference.js';
 import { PlainHttpRegistries } from './registry-host.js';
-import { RegistryAddressPolicy } from './address-guard.js';
+import { guardedConnector, RegistryAddressPolicy } from './address-guard.js';
 import {
   DISCARDED_BODY_BYTES,
   invalidResponse,
@@ -82,27 +82,6 @@ type AuthState =
   | { readonly kind: 'none' }
   | { readonly kind: 'basic' }
   | { readonly kind: 'bearer'; readonly challenge: Challenge };
-
-/**
- * undici's connector with the address guard: resolved addresses are checked in `lookup` (each connection,
- * so DNS rebinding cannot slip past), IP literals (which are connected to without a lookup) before
- * connecting. Registry hosts and token realms both go through it.
- */
-function guardedConnector(
-  addresses: RegistryAddressPolicy,
-  tls: buildConnector.BuildOptions,
-): buildConnector.connector {
-  const connect = buildConnector({ ...tls, lookup: addresses.lookup } as buildConnector.BuildOptions);
-  return (options, callback) => {
-    try {
-      addresses.checkLiteral(options.hostname);
-    } catch (err) {
-      callback(err as Error, null);
-      return;
-    }
-    connect(options, callback);
-  };
-}
 
 function parseJsonObject(bytes: Uint8Array): Record<string, unknown> | undefined {
   try {
