@@ -41,10 +41,12 @@ describe('policyRegistries', () => {
         'registry.example.com:5000/x',
         '*.example.com/**',
         '**',
+        '[FD00::1]:443/x/*',
       ],
       'Sigs.Example.com/acme/signatures',
     );
     expect([...policyRegistries(set)].sort()).toEqual([
+      '[fd00::1]',
       'docker.io',
       'ghcr.io',
       'registry.example.com:5000',

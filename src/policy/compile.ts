@@ -98,7 +98,7 @@ export function compileDocument(
 function literalRegistry(normalisedGlob: string): string | undefined {
   const slash = normalisedGlob.indexOf('/');
   const registry = slash === -1 ? '' : normalisedGlob.slice(0, slash);
-  return registry !== '' && !/[*?[\]]/.test(registry) ? registry : undefined;
+  return registry !== '' && !/[*?]/.test(registry) ? registry : undefined;
 }
 
 const namedRegistries = new WeakMap<PolicySet, ReadonlySet<string>>();
