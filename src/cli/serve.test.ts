@@ -88,6 +88,25 @@ describe('serveFlags', () => {
     });
   });
 
+  it('reads --allow-registry-address ranges (chart: admission.allowRegistryAddresses)', () => {
+    const parsed = flags([
+      '--kubernetes',
+      '--allow-registry-address',
+      '169.254.10.0/24',
+      '--allow-registry-address',
+      'fd00:ec2::254',
+    ]);
+    expect(parsed.verify.allowedRegistryAddresses).toEqual(['169.254.10.0/24', 'fd00:ec2::254']);
+  });
+
+  it.each([
+    ['--allow-registry-address', 'metadata.internal'],
+    ['--allow-registry-address', '169.254.0.0/40'],
+    ['--insecure-registry', 'registry.example.com:443'],
+  ])('refuses %s %s', (flag, value) => {
+    expect(() => flags(['--kubernetes', flag, value])).toThrow(UsageError);
+  });
+
   it("reads the chart's cert-manager flags", () => {
     const parsed = flags(['--kubernetes', '--tls-cert', '/tls/tls.crt', '--tls-key', '/tls/tls.key']);
     expect(parsed.tls).toEqual({ kind: 'files', certFile: '/tls/tls.crt', keyFile: '/tls/tls.key' });
