@@ -35,6 +35,8 @@ beforeAll(async () => {
   const policies = await Promise.all([
     writeKeyPolicy({ name: 'local', glob: `${host}/hard/**`, keys: { release: key.publicKeyPem } }),
     writeKeyPolicy({ name: 'acme', glob: 'ghcr.io/acme/**', keys: { release: key.publicKeyPem } }),
+    // A policy covering a metadata address, as `**` would: the address guard still refuses it.
+    writeKeyPolicy({ name: 'metadata', glob: '[fd00:ec2::254]/**', keys: { release: key.publicKeyPem } }),
   ]);
   server = await startServe([
     ...policies.flatMap((p) => ['--policy', p]),
@@ -144,6 +146,17 @@ describe('registry spellings under --no-match allow', () => {
     );
     expect(response.allowed).toBe(true);
     expect(await server.registryRequests()).toBe(before);
+  });
+});
+
+describe('SSRF', () => {
+  it('a registry on a cloud metadata address is refused even when a policy covers it', async () => {
+    const response = await server.review(
+      '/validate',
+      podReview([{ name: 'app', image: '[fd00:ec2::254]/latest/meta-data:x' }]),
+    );
+    expect(response.allowed).toBe(false);
+    expect(response.status?.details.causes[0]?.reason).toBe('REGISTRY_ADDRESS_REFUSED');
   });
 });
 
