@@ -105,6 +105,16 @@ describe('judgeSubjects and policyResults', () => {
     ]);
   });
 
+  it('names an image volume as a volume in report messages', async () => {
+    const listed = pod('infer', ['acme/signed:v1']);
+    const spec = (listed.object as { spec: Record<string, unknown> }).spec;
+    spec['volumes'] = [{ name: 'models', image: { reference: 'acme/unsigned:v1' } }];
+    const [infer] = await judge([listed]);
+    expect(infer!.allowed).toBe(false);
+    const release = infer!.policies.find((p) => p.policy === 'release')!;
+    expect(release.message).toContain('volume "models" image acme/unsigned:v1: authority key: NO_SIGNATURE');
+  });
+
   it('decides a running Pod by its digest, and passes the workload credentials lookup its namespace', async () => {
     const v = verifier();
     const running: ListedObject = {

@@ -8,7 +8,7 @@ import { decideAdmission, type AdmissionDecision, type DecideDeps } from '../adm
 import { reviewForManifest } from '../admission/review.js';
 import { mapWithConcurrency } from '../concurrency.js';
 import { REASONS, type ReasonCode } from '../errors.js';
-import { distinctImages, extractImageUses } from '../kube/extract.js';
+import { distinctImages, extractImageUses, type ImageUse } from '../kube/extract.js';
 import type { AuditSubject } from '../kube/workload-inventory.js';
 import type { PolicyMode } from '../policy/types.js';
 import type { Reason } from '../verdict.js';
@@ -126,12 +126,19 @@ export function policyResults(decision: AdmissionDecision): PolicyResult[] {
     }
     return found;
   };
-  const containers = new Map<string, string[]>();
-  for (const use of decision.images)
-    containers.set(use.image, [...(containers.get(use.image) ?? []), use.container]);
+  const users = new Map<string, ImageUse[]>();
+  for (const use of decision.images) users.set(use.image, [...(users.get(use.image) ?? []), use]);
+  // Containers and image volumes are named as what they are, as the webhook's deny lines do.
+  const named = (uses: readonly ImageUse[], one: string, many: string): string[] =>
+    uses.length === 0
+      ? []
+      : [`${uses.length === 1 ? one : many} ${uses.map((u) => `"${u.container}"`).join(', ')}`];
   const where = (image: string): string => {
-    const names = containers.get(image) ?? [];
-    return `${names.length === 1 ? 'container' : 'containers'} ${names.map((n) => `"${n}"`).join(', ')} image ${image}`;
+    const uses = users.get(image) ?? [];
+    const volumes = uses.filter((u) => u.kind === 'imageVolume');
+    const containers = uses.filter((u) => u.kind !== 'imageVolume');
+    const who = [...named(containers, 'container', 'containers'), ...named(volumes, 'volume', 'volumes')];
+    return `${who.join(' and ')} image ${image}`;
   };
   const fail = (g: Group, image: string, reason: Reason): void => {
     g.satisfied = false;
