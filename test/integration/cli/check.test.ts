@@ -180,6 +180,31 @@ spec:
     expect(lines[2]).toContain('DIGEST_MISMATCH');
   });
 
+  it('checks image volumes, naming the volume; --output json lists each use with its kind', async () => {
+    const file = await manifest(`apiVersion: v1
+kind: Pod
+metadata: {name: infer, namespace: shop}
+spec:
+  containers:
+    - {name: server, image: "${s.legacy2Signed.image.ref}", volumeMounts: [{name: models, mountPath: /models}]}
+  volumes:
+    - {name: models, image: {reference: "${s.unsigned.image.digestRef}"}}
+`);
+    const text = await check(file);
+    expect(text.code).toBe(1);
+    const lines = text.stdout.trim().split('\n');
+    expect(lines[0]).toBe('Pod shop/infer: 1 of 2 images failed verification (NO_SIGNATURE)');
+    expect(lines[1]).toContain(`volume "models" image ${s.unsigned.image.digestRef}: policy release`);
+
+    const json = JSON.parse((await check(file, '--output', 'json')).stdout) as {
+      objects: { images: { container: string; kind: string; image: string }[] }[];
+    };
+    expect(json.objects[0]?.images).toEqual([
+      { container: 'server', kind: 'container', image: s.legacy2Signed.image.ref },
+      { container: 'models', kind: 'imageVolume', image: s.unsigned.image.digestRef },
+    ]);
+  });
+
   it('--output json: the shape of `verify`, plus one entry per object', async () => {
     const file = await manifest(
       [deployment('api', s.legacy2Signed.image.ref), pod('web', { web: s.unsigned.image.digestRef })].join(
