@@ -131,6 +131,10 @@ export const REASONS = {
       "A TrustRoot's TUF repository could not be reached, or what it served did not verify (signature, expiry, hash).",
   },
   INVALID_REQUEST: { category: 'input', summary: 'The admission request or manifest cannot be understood.' },
+  OVERLOADED: {
+    category: 'unavailable',
+    summary: 'Too many large admission requests were being decided at once; the request was turned away.',
+  },
   INTERNAL_ERROR: {
     category: 'unavailable',
     summary: 'An unexpected error; Provenant denies rather than guess.',

@@ -5,6 +5,7 @@ import { fixtureBytes } from '../../test/integration/admission/fixtures.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import type { ImageVerifier } from '../verdict.js';
+import { BodyBudget } from './body-budget.js';
 import { handleAdmissionBody, type HandlerDeps } from './handle.js';
 import { ADMISSION_V1, ADMISSION_V1BETA1 } from './review.js';
 
@@ -149,5 +150,40 @@ describe('the decision log line', () => {
     const { deps, lines } = setup();
     await handleAdmissionBody(fixtureBytes('rendered/pod-create.json'), 'validate', deps);
     expect(lines[0]).not.toHaveProperty('attestations');
+  });
+
+  it('turns a body away with 429 OVERLOADED when the body budget stays full, and serves it once room frees', async () => {
+    const body = fixtureBytes('rendered/pod-create.json');
+    const { deps, lines, metrics } = setup(fakeVerifier(() => ({}), 200));
+    // Room for exactly one such body: the second arrives while the first is still being decided.
+    const budget = new BodyBudget(body.byteLength);
+    const first = handleAdmissionBody(body, 'validate', { ...deps, bodyBudget: budget, timeoutMs: 40 });
+    const second = await handleAdmissionBody(body, 'validate', {
+      ...deps,
+      bodyBudget: budget,
+      timeoutMs: 40,
+    });
+    expect(second.httpStatus).toBe(429);
+    expect(second.body.response).toMatchObject({
+      uid: '',
+      allowed: false,
+      status: { code: 429, reason: 'TooManyRequests', details: { causes: [{ reason: 'OVERLOADED' }] } },
+    });
+    expect((await first).httpStatus).toBe(200);
+    expect(budget.inUse).toBe(0);
+    const third = await handleAdmissionBody(body, 'validate', { ...deps, bodyBudget: budget });
+    expect(third.httpStatus).toBe(200);
+    expect(lines.map((line) => line['codes'])).toContainEqual(['OVERLOADED']);
+    expect(await metrics.render()).toMatch(/code="OVERLOADED"\} 1/);
+  });
+
+  it('answers a 3 MB nested body with INVALID_REQUEST and frees its budget', async () => {
+    const { deps } = setup();
+    const budget = new BodyBudget(1024);
+    const nested = new TextEncoder().encode('['.repeat(1_500_000) + ']'.repeat(1_500_000));
+    const result = await handleAdmissionBody(nested, 'validate', { ...deps, bodyBudget: budget });
+    expect(result.httpStatus).toBe(400);
+    expect(result.body.response.status?.message).toContain('nests deeper than 100 levels');
+    expect(budget.inUse).toBe(0);
   });
 });

@@ -14,11 +14,23 @@ import {
   type AdmissionReviewResponse,
 } from './response.js';
 import { ADMISSION_V1, parseAdmissionReview, type AdmissionReview } from './review.js';
+import { BodyBudget } from './body-budget.js';
 
 export interface HandlerDeps extends DecideDeps {
   readonly metrics?: AdmissionMetrics;
   readonly logger?: Logger;
+  /** Bounds the body bytes decoded and being decided at once; default: one budget for the process. */
+  readonly bodyBudget?: BodyBudget;
 }
+
+/**
+ * Four bodies at the 3 MiB request limit at once. With the JSON bounds on each body (see review.ts) that
+ * keeps decoded requests under ~100 MiB of heap however many arrive; thousands of ordinary Pods fit.
+ */
+export const BODY_BUDGET_BYTES = 12 * 1024 * 1024;
+/** How long a body waits for room before it is turned away with 429 (never longer than a quarter of the deadline). */
+export const BODY_BUDGET_WAIT_MS = 1000;
+const processBodyBudget = new BodyBudget(BODY_BUDGET_BYTES);
 
 export interface HandledReview {
   /** 200 whenever there is a uid to answer; 400 when the body is not an AdmissionReview at all. */
@@ -32,6 +44,30 @@ export async function handleAdmissionBody(
   webhook: AdmissionWebhook,
   deps: HandlerDeps,
   startedAt: number = performance.now(),
+): Promise<HandledReview> {
+  const budget = deps.bodyBudget ?? processBodyBudget;
+  const waitMs = Math.min(BODY_BUDGET_WAIT_MS, Math.max(0, deps.timeoutMs / 4));
+  const release = await budget.acquire(body?.byteLength ?? 0, waitMs);
+  if (release === undefined) {
+    // Too many large bodies in flight: turned away unparsed, so the answer cannot carry a uid. The API
+    // server applies the webhook's failurePolicy (Fail in the chart: the request is denied, not admitted).
+    const message = `too many large requests are being decided at once (${budget.capacityBytes} bytes of bodies); try again`;
+    const response = invalidRequestResponse('', 429, 'OVERLOADED', message);
+    record(deps, webhook, startedAt, response, ['OVERLOADED'], { uid: '', images: [] });
+    return { httpStatus: 429, body: toReviewResponse(response) };
+  }
+  try {
+    return await decodeAndAnswer(body, webhook, deps, startedAt);
+  } finally {
+    release();
+  }
+}
+
+async function decodeAndAnswer(
+  body: Uint8Array | undefined,
+  webhook: AdmissionWebhook,
+  deps: HandlerDeps,
+  startedAt: number,
 ): Promise<HandledReview> {
   const decoded = parseAdmissionReview(body);
   if (!decoded.ok) {

@@ -94,7 +94,7 @@ export function invalidRequestResponse(uid: string, httpCode: number, code: Reas
     allowed: false,
     status: {
       code: httpCode,
-      reason: httpCode === 403 ? 'Forbidden' : 'BadRequest',
+      reason: httpCode === 403 ? 'Forbidden' : httpCode === 429 ? 'TooManyRequests' : 'BadRequest',
       message: boundMessage(message),
       details: { causes: [{ reason: code }] },
     },

@@ -103,6 +103,22 @@ describe('parseAdmissionReview', () => {
     });
   });
 
+  it('refuses deep or value-heavy bodies before parsing them, naming the bound', () => {
+    const pod = JSON.parse(new TextDecoder().decode(fixtureBytes('rendered/pod-create.json'))) as {
+      request: { object: Record<string, unknown> };
+    };
+    const withExtra = (extra: string) =>
+      bytes(JSON.stringify(pod).replace('"metadata":{', `"metadata":{"x":${extra},`));
+    // 3 MB of nesting, and a million empty objects: the shapes that cost hundreds of MiB to parse.
+    const deep = failed(parseAdmissionReview(withExtra('['.repeat(1_000_000) + ']'.repeat(1_000_000))));
+    expect(deep.error.message).toContain('request body refused: JSON nests deeper than 100 levels');
+    const wide = failed(parseAdmissionReview(withExtra(`[${'{},'.repeat(1_000_000)}{}]`)));
+    expect(wide.error.message).toContain('JSON has more than 200000 values');
+    // A real object nested a little deeper than usual is still fine.
+    const ok = parseAdmissionReview(withExtra('['.repeat(60) + ']'.repeat(60)));
+    expect(ok.ok).toBe(true);
+  });
+
   it('reports every problem of the broken sample at once', () => {
     const decoded = failed(
       parseAdmissionReview(fixtureBytes('connaisseur/21_broken_admission_request.json')),

@@ -4,6 +4,7 @@
  * and every problem is reported at once with its field path.
  */
 import { ProvenantError } from '../errors.js';
+import { ADMISSION_REVIEW_BOUNDS, jsonBoundsProblem } from '../json/bounded-json.js';
 import { isRecord, own } from '../kube/extract.js';
 
 export const ADMISSION_V1 = 'admission.k8s.io/v1';
@@ -61,11 +62,16 @@ export type DecodedReview =
 // UIDs are UUIDs; anything long or unprintable is not from an API server and cannot be echoed safely.
 const UID_PATTERN = /^[\x21-\x7e]{1,128}$/;
 
-/** Decodes raw body bytes: strict UTF-8, then JSON, then the AdmissionReview shape. */
+/**
+ * Decodes raw body bytes: nesting and value count within bounds (checked on the bytes, before anything is
+ * built), strict UTF-8, then JSON, then the AdmissionReview shape.
+ */
 export function parseAdmissionReview(body: Uint8Array | undefined): DecodedReview {
   if (body === undefined || body.length === 0) {
     return failure('empty request body: expected an AdmissionReview JSON object');
   }
+  const tooComplex = jsonBoundsProblem(body, ADMISSION_REVIEW_BOUNDS);
+  if (tooComplex !== undefined) return failure(`request body refused: ${tooComplex}`);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(body);
