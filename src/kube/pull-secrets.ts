@@ -15,6 +15,7 @@
  * RBAC: `get` on secrets and serviceaccounts in every namespace whose workloads are admitted (a
  * ClusterRole), and on secrets in the namespaces signaturePullSecrets point to.
  */
+import { parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
 import { systemClock, type Clock } from '../clock.js';
 import { SingleFlightCache } from '../cache/single-flight-cache.js';
 import {
@@ -159,7 +160,7 @@ function authsOf(secret: PullSecret): Record<string, unknown> | undefined {
         : undefined;
   const raw = field === undefined ? undefined : secret.data[field];
   if (raw === undefined || raw === '') return undefined;
-  const document = JSON.parse(Buffer.from(raw, 'base64').toString('utf8')) as unknown;
+  const document = parseBoundedJsonBytes(Buffer.from(raw, 'base64'), REMOTE_JSON_BOUNDS);
   if (typeof document !== 'object' || document === null || Array.isArray(document))
     throw new Error('not a JSON object');
   const auths = field === '.dockercfg' ? document : (document as Record<string, unknown>)['auths'];

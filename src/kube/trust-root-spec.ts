@@ -1,3 +1,4 @@
+import { parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
 import type { PolicyProblem } from '../policy/validate.js';
 
 /**
@@ -79,7 +80,7 @@ function validateTuf(tuf: unknown): { spec: TrustRootSpec } | { problems: Policy
   } else {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(Buffer.from(root, 'base64').toString('utf8'));
+      parsed = parseBoundedJsonBytes(Buffer.from(root, 'base64'), REMOTE_JSON_BOUNDS);
     } catch {
       parsed = undefined;
     }

@@ -1,6 +1,13 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { ProvenantError } from '../errors.js';
+import {
+  JsonBoundsError,
+  parseBoundedJson,
+  parseBoundedJsonBytes,
+  REMOTE_JSON_BOUNDS,
+} from '../json/bounded-json.js';
 import { canonicalRegistry } from './registry-host.js';
+import { SharedFlights } from './shared-flight.js';
 
 /**
  * Registry credentials. Values are secrets: they go into Authorization headers and nowhere else (no logs,
@@ -102,9 +109,9 @@ function entryCredentials(key: string, raw: unknown): Credentials | undefined {
 export function parseDockerConfig(json: string): CredentialStore {
   let document: unknown;
   try {
-    document = JSON.parse(json);
+    document = parseBoundedJson(json, REMOTE_JSON_BOUNDS);
   } catch {
-    throw configError('not valid JSON');
+    throw configError('not valid JSON (or nested too deeply)');
   }
   if (typeof document !== 'object' || document === null || Array.isArray(document)) {
     throw configError('the document is not a JSON object');
@@ -240,9 +247,13 @@ export interface TokenHttpResponse {
 
 /**
  * Sends a token request. The registry client supplies it, with its own TLS, timeouts and retries; it
- * throws for network failures and answers only with final statuses.
+ * throws for network failures and answers only with final statuses. `signal` aborts it, retries included.
  */
-export type TokenTransport = (request: TokenHttpRequest, registry: string) => Promise<TokenHttpResponse>;
+export type TokenTransport = (
+  request: TokenHttpRequest,
+  registry: string,
+  signal: AbortSignal,
+) => Promise<TokenHttpResponse>;
 
 export interface TokenRequest {
   /** The registry host the token is for; used in the cache key and in messages. */
@@ -281,8 +292,9 @@ function parseTokenResponse(
   if (body.byteLength > MAX_TOKEN_RESPONSE_CHARS) throw invalid('with an oversized body');
   let document: unknown;
   try {
-    document = JSON.parse(Buffer.from(body).toString('utf8'));
-  } catch {
+    document = parseBoundedJsonBytes(body, REMOTE_JSON_BOUNDS);
+  } catch (err) {
+    if (err instanceof JsonBoundsError) throw invalid(`with refused JSON: ${err.message}`);
     throw invalid('with something that is not JSON');
   }
   if (typeof document !== 'object' || document === null) {
@@ -336,7 +348,7 @@ export function tokenHttpRequest(url: URL, request: TokenRequest): TokenHttpRequ
  */
 export class BearerTokens {
   private readonly cache = new Map<string, CachedToken>();
-  private readonly inFlight = new Map<string, Promise<CachedToken>>();
+  private readonly inFlight = new SharedFlights<CachedToken>();
   private readonly identityKey = randomBytes(32);
 
   constructor(
@@ -379,12 +391,9 @@ export class BearerTokens {
     const cached = this.cache.get(key);
     if (cached !== undefined && cached.expiresAt > this.now()) return cached.token;
 
-    let pending = this.inFlight.get(key);
-    if (pending === undefined) {
-      pending = this.exchange(key, url, request).finally(() => this.inFlight.delete(key));
-      this.inFlight.set(key, pending);
-    }
-    const fresh = await raceSignal(pending, signal);
+    // One exchange per key, shared by concurrent callers and aborted when the last of them gives up: a
+    // token request never outlives every admission that waited for it.
+    const fresh = await this.inFlight.run(key, (shared) => this.exchange(key, url, request, shared), signal);
     return fresh.token;
   }
 
@@ -409,9 +418,14 @@ export class BearerTokens {
     return createHmac('sha256', this.identityKey).update(JSON.stringify(fields)).digest('base64url');
   }
 
-  private async exchange(key: string, url: URL, request: TokenRequest): Promise<CachedToken> {
+  private async exchange(
+    key: string,
+    url: URL,
+    request: TokenRequest,
+    signal: AbortSignal,
+  ): Promise<CachedToken> {
     const started = this.now();
-    const response = await this.transport(tokenHttpRequest(url, request), request.registry);
+    const response = await this.transport(tokenHttpRequest(url, request), request.registry, signal);
     if (response.status !== 200) {
       const who = request.credentials === undefined ? 'anonymous access' : 'the configured credentials';
       throw new ProvenantError(
@@ -429,24 +443,4 @@ export class BearerTokens {
     }
     return entry;
   }
-}
-
-/** Settles with `promise`, or rejects with the signal's reason as soon as it aborts. */
-export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err as Error);
-      },
-    );
-  });
 }

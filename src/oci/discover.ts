@@ -1,3 +1,4 @@
+import { parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
 import type { SignatureEvidence } from '../verify/types.js';
 import type { Repository } from './reference.js';
 import type { ReferrerDescriptor, Registry, RequestOptions } from './registry.js';
@@ -259,7 +260,8 @@ function isStringRecord(value: unknown): value is Record<string, string> {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- narrowed field by field by the callers
 function parseJson(bytes: Uint8Array): any {
   try {
-    return JSON.parse(Buffer.from(bytes).toString('utf8'));
+    // Within bounds: a hostile .sig manifest of deep JSON must not cost hundreds of MiB.
+    return parseBoundedJsonBytes(bytes, REMOTE_JSON_BOUNDS);
   } catch {
     return undefined;
   }

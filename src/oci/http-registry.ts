@@ -1,12 +1,12 @@
 import { getCACertificates } from 'node:tls';
 import { Agent, type Dispatcher } from 'undici';
 import { ProvenantError } from '../errors.js';
+import { JsonBoundsError, parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
 import {
   anonymous,
   basicAuthorization,
   BearerTokens,
   parseChallenges,
-  raceSignal,
   type Challenge,
   type CredentialStore,
   type Credentials,
@@ -32,6 +32,7 @@ import {
   type TransportLimits,
 } from './registry-transport.js';
 import type { FetchedManifest, ReferrerDescriptor, Registry, RequestOptions } from './registry.js';
+import { SharedFlights } from './shared-flight.js';
 
 export type { RegistryRequestEvent, RegistryRequestKind } from './registry-transport.js';
 
@@ -83,15 +84,31 @@ type AuthState =
   | { readonly kind: 'basic' }
   | { readonly kind: 'bearer'; readonly challenge: Challenge };
 
-function parseJsonObject(bytes: Uint8Array): Record<string, unknown> | undefined {
+/** A JSON object within the remote-JSON bounds, or why the bytes are not one. */
+function parseJsonObject(bytes: Uint8Array): Record<string, unknown> | string {
+  let value: unknown;
   try {
-    const value: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
+    value = parseBoundedJsonBytes(bytes, REMOTE_JSON_BOUNDS);
+  } catch (err) {
+    return err instanceof JsonBoundsError ? err.message : 'is not JSON';
   }
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : 'is not a JSON object';
+}
+
+/**
+ * Whether a failure to obtain credentials for a learned scheme may be cured by learning the scheme again:
+ * the token service refused, failed or answered nonsense. Not once the deadline has passed.
+ */
+function isStaleSchemeFailure(err: unknown, op: Operation): boolean {
+  if (op.signal?.aborted || !(err instanceof ProvenantError)) return false;
+  return ['REGISTRY_AUTH_FAILED', 'REGISTRY_UNAVAILABLE', 'REGISTRY_RESPONSE_INVALID'].includes(err.code);
+}
+
+/** `is not JSON` stays as is; a bound ("JSON nests deeper than …") reads as a refusal. */
+function describe(problem: string): string {
+  return problem.startsWith('is ') ? problem : `was refused: ${problem}`;
 }
 
 /**
@@ -108,7 +125,7 @@ export class HttpRegistry implements Registry {
   private readonly ownsDispatcher: boolean;
   private readonly transport: RegistryTransport;
   private readonly authStates = new Map<string, AuthState>();
-  private readonly pings = new Map<string, Promise<AuthState>>();
+  private readonly pings = new SharedFlights<AuthState>();
   private readonly tokens: BearerTokens;
 
   constructor(options: HttpRegistryOptions = {}) {
@@ -129,7 +146,9 @@ export class HttpRegistry implements Registry {
       this.ownsDispatcher = true;
     }
     this.transport = new RegistryTransport(this.dispatcher, this.limits, options.onRequest);
-    this.tokens = new BearerTokens((request, registry) => this.tokenTransport(request, registry));
+    this.tokens = new BearerTokens((request, registry, signal) =>
+      this.tokenTransport(request, registry, signal),
+    );
   }
 
   async close(): Promise<void> {
@@ -380,7 +399,7 @@ export class HttpRegistry implements Registry {
       }
     }
     const document = parseJsonObject(body);
-    if (document === undefined) throw this.invalid(op, 'served a manifest that is not a JSON object');
+    if (typeof document === 'string') throw this.invalid(op, `served a manifest that ${describe(document)}`);
     if (document['schemaVersion'] !== 2) {
       throw this.invalid(op, 'served a manifest whose schemaVersion is not 2');
     }
@@ -401,8 +420,8 @@ export class HttpRegistry implements Registry {
 
   private referrerDescriptors(op: Operation, body: Uint8Array): ReferrerDescriptor[] {
     const index = parseJsonObject(body);
-    if (index === undefined) {
-      throw this.invalid(op, 'listed referrers in something that is not a JSON object');
+    if (typeof index === 'string') {
+      throw this.invalid(op, `listed referrers in a document that ${describe(index)}`);
     }
     const manifests = index['manifests'] ?? [];
     if (!Array.isArray(manifests)) throw this.invalid(op, 'listed referrers without a manifests array');
@@ -454,10 +473,23 @@ export class HttpRegistry implements Registry {
     credentials: Credentials | undefined,
   ): Promise<HttpResponse> {
     const scope = `repository:${repo.path}:pull`;
-    let state = this.authStates.get(repo.registry);
+    const learned = this.authStates.get(repo.registry);
+    let state = learned;
     if (state === undefined && credentials !== undefined) state = await this.ping(op, repo.registry);
-    let authorization =
-      state === undefined ? undefined : await this.authorization(op, state, credentials, scope);
+    let authorization: string | undefined;
+    try {
+      authorization =
+        state === undefined ? undefined : await this.authorization(op, state, credentials, scope);
+    } catch (err) {
+      if (learned === undefined || !isStaleSchemeFailure(err, op)) throw err;
+      // The token service of a scheme learned from an earlier answer failed. The registry may have changed
+      // its challenge or dropped auth since: forget the scheme and learn it again from the registry now
+      // (a ping, or this request's own 401), so a changed registry works without a restart.
+      if (this.authStates.get(repo.registry) === learned) this.authStates.delete(repo.registry);
+      state = credentials === undefined ? undefined : await this.ping(op, repo.registry);
+      authorization =
+        state === undefined ? undefined : await this.authorization(op, state, credentials, scope);
+    }
 
     let response = await this.transport.exchange(op, request, authorization);
     if (response.status === 401) {
@@ -514,12 +546,13 @@ export class HttpRegistry implements Registry {
     return state;
   }
 
+  /** Learns the scheme from `/v2/`; concurrent callers share one ping, which ends when the last gives up. */
   private ping(op: Operation, registry: string): Promise<AuthState> {
-    let pending = this.pings.get(registry);
-    if (pending === undefined) {
-      const pingOp: Operation = { registry, kind: 'ping', what: 'the API root /v2/', signal: undefined };
-      pending = this.transport
-        .exchange(
+    return this.pings.run(
+      registry,
+      async (signal) => {
+        const pingOp: Operation = { registry, kind: 'ping', what: 'the API root /v2/', signal };
+        const response = await this.transport.exchange(
           pingOp,
           {
             url: new URL(`${this.origin(registry)}/v2/`),
@@ -528,16 +561,13 @@ export class HttpRegistry implements Registry {
             maxBytes: DISCARDED_BODY_BYTES,
           },
           undefined,
-        )
-        .then((response) => {
-          const state: AuthState = response.status === 401 ? this.learn(pingOp, response) : { kind: 'none' };
-          this.authStates.set(registry, state);
-          return state;
-        })
-        .finally(() => this.pings.delete(registry));
-      this.pings.set(registry, pending);
-    }
-    return raceSignal(pending, op.signal);
+        );
+        const state: AuthState = response.status === 401 ? this.learn(pingOp, response) : { kind: 'none' };
+        this.authStates.set(registry, state);
+        return state;
+      },
+      op.signal,
+    );
   }
 
   private async authorization(
@@ -566,13 +596,17 @@ export class HttpRegistry implements Registry {
     }
   }
 
-  private async tokenTransport(request: TokenHttpRequest, registry: string): Promise<TokenHttpResponse> {
+  private async tokenTransport(
+    request: TokenHttpRequest,
+    registry: string,
+    signal: AbortSignal,
+  ): Promise<TokenHttpResponse> {
     const url = request.url;
     const op: Operation = {
       registry,
       kind: 'token',
       what: `a token from ${url.origin}${url.pathname}`,
-      signal: undefined,
+      signal,
     };
     // Credentials go out in clear text only where the operator accepted plain HTTP.
     const plainAllowed = this.plainHttp.has(url.host) || this.plainHttp.has(registry);

@@ -1,3 +1,4 @@
+import { parseBoundedJson, parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
 import { createPublicKey } from 'node:crypto';
 import { X509Certificate } from '@sigstore/core';
 import {
@@ -54,8 +55,10 @@ export function parseTrustedRoot(input: Uint8Array | string | unknown, name: str
 function decodeJson(input: unknown, name: string): unknown {
   if (typeof input !== 'string' && !(input instanceof Uint8Array)) return input;
   try {
-    const text = typeof input === 'string' ? input : new TextDecoder('utf-8', { fatal: true }).decode(input);
-    return JSON.parse(text);
+    // A trusted root may come from a TUF repository or a Kubernetes object: remote data, bounded alike.
+    return typeof input === 'string'
+      ? parseBoundedJson(input, REMOTE_JSON_BOUNDS)
+      : parseBoundedJsonBytes(input, REMOTE_JSON_BOUNDS);
   } catch (err) {
     throw invalid(name, 'is not valid JSON', err);
   }

@@ -1,3 +1,4 @@
+import { parseBoundedJson, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
 import { createHash } from 'node:crypto';
 import { BUNDLE_V01_MEDIA_TYPE, bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import { ProvenantError } from '../errors.js';
@@ -173,7 +174,7 @@ function timestamps(text: string | undefined) {
 
 function parseJson(text: string, what: string): object {
   try {
-    const value: unknown = JSON.parse(text);
+    const value: unknown = parseBoundedJson(text, REMOTE_JSON_BOUNDS);
     if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value;
   } catch {
     // reported below

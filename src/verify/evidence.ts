@@ -1,3 +1,4 @@
+import { JsonBoundsError, parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
 import {
   BUNDLE_V01_MEDIA_TYPE,
   BUNDLE_V02_MEDIA_TYPE,
@@ -74,9 +75,11 @@ function prepareUncached(evidence: SignatureEvidence): PreparedEvidence {
 export function parseBundle(bytes: Uint8Array): Bundle {
   let json: unknown;
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    json = parseBoundedJsonBytes(bytes, REMOTE_JSON_BOUNDS);
   } catch (err) {
-    throw new ProvenantError('SIGNATURE_INVALID', 'bundle is not UTF-8 JSON', { cause: err });
+    const problem =
+      err instanceof JsonBoundsError ? `bundle refused: ${err.message}` : 'bundle is not UTF-8 JSON';
+    throw new ProvenantError('SIGNATURE_INVALID', problem, { cause: err });
   }
   const mediaType = (json as { mediaType?: unknown } | null)?.mediaType;
   if (typeof mediaType !== 'string' || !KNOWN_MEDIA_TYPES.has(mediaType)) {

@@ -1,3 +1,5 @@
+import { JsonBoundsError, parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
+
 /** An in-toto Statement (v0.1 or v1): what signature binding needs, and the predicate for attestations. */
 export interface Statement {
   /** `_type`: `https://in-toto.io/Statement/v1` or `…/v0.1`. */
@@ -20,8 +22,9 @@ export function parseStatement(payloadType: string, payload: Uint8Array): Statem
     return `DSSE payloadType is ${JSON.stringify(payloadType)}, not in-toto`;
   let doc: unknown;
   try {
-    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
-  } catch {
+    doc = parseBoundedJsonBytes(payload, REMOTE_JSON_BOUNDS);
+  } catch (err) {
+    if (err instanceof JsonBoundsError) return `in-toto statement refused: ${err.message}`;
     return 'in-toto statement is not UTF-8 JSON';
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc))

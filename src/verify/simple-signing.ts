@@ -1,3 +1,5 @@
+import { JsonBoundsError, parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
+
 /** The `critical` claims of a cosign simple-signing payload (sigstore/sigstore pkg/signature/payload). */
 export interface SimpleSigningClaim {
   readonly type: string;
@@ -14,8 +16,9 @@ export const COSIGN_SIGNATURE_TYPE = 'cosign container image signature';
 export function parseSimpleSigning(payload: Uint8Array): SimpleSigningClaim | string {
   let doc: unknown;
   try {
-    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
-  } catch {
+    doc = parseBoundedJsonBytes(payload, REMOTE_JSON_BOUNDS);
+  } catch (err) {
+    if (err instanceof JsonBoundsError) return `payload refused: ${err.message}`;
     return 'payload is not UTF-8 JSON';
   }
   const critical = field(doc, 'critical');

@@ -2,7 +2,10 @@
  * A plain-HTTP proxy on loopback in front of a real test registry. It forwards everything unchanged
  * until a test injects a fault for matching requests: an error status (with Retry-After), a hang, an
  * oversized body, a wrong Docker-Content-Digest, another path's answer, a 307 redirect to a second loopback origin (which
- * records whether an Authorization header reached it), or referrers listings split into linked pages.
+ * records whether an Authorization header reached it), referrers listings split into linked pages, hostile
+ * JSON (deeply nested or millions of values) in place of a manifest, or another auth challenge.
+ * With `frontTokenService` it also stands in front of the registry's token service (the Bearer realm in
+ * every challenge is rewritten to the proxy's `/__token__`), so token requests can be counted and faulted.
  * The registry behind it stays real; the proxy only bends its answers.
  */
 import {
@@ -14,6 +17,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { TestRegistry } from './registry.js';
 
@@ -31,7 +35,15 @@ export type Fault =
   /** Answer with the registry's (well-formed, self-consistent) answer for another path. */
   | { readonly kind: 'substitute'; readonly path: string }
   /** Serve a referrers index in pages of `pageSize`, linked with `Link: <…>; rel="next"`. */
-  | { readonly kind: 'paginate'; readonly pageSize: number };
+  | { readonly kind: 'paginate'; readonly pageSize: number }
+  /**
+   * Forward, but replace a 2xx body with a JSON object of about `bytes` bytes that keeps the upstream
+   * schemaVersion and mediaType and adds either one array nested `bytes/2` deep or a flat list of empty
+   * objects; Content-Length and Docker-Content-Digest match the new body.
+   */
+  | { readonly kind: 'hostile-json'; readonly shape: 'deep' | 'wide'; readonly bytes: number }
+  /** Answer 401 with this WWW-Authenticate value (another scheme or realm than the registry's). */
+  | { readonly kind: 'challenge'; readonly header: string };
 
 export interface FaultRule {
   readonly method?: string;
@@ -53,6 +65,8 @@ export interface FaultProxy {
   readonly host: string;
   /** Every request the proxy received, in order. */
   readonly requests: RecordedRequest[];
+  /** Hung requests whose client has since closed the connection (gave up), in order. */
+  readonly abandoned: RecordedRequest[];
   /** The second origin that redirected requests land on. */
   readonly redirectTarget: { readonly origin: string; readonly requests: RecordedRequest[] };
   inject(rule: FaultRule): void;
@@ -64,7 +78,12 @@ export interface FaultProxy {
 export interface FaultProxyOptions {
   /** Authorization the redirect origin uses to fetch from the upstream registry; Basic from the registry's user by default. */
   readonly upstreamAuthorization?: string;
+  /** Route Bearer token requests through the proxy (path `/__token__`), where rules can match them. */
+  readonly frontTokenService?: boolean;
 }
+
+/** The path token requests take through the proxy when it fronts the token service. */
+export const TOKEN_PATH = '/__token__';
 
 interface Upstream {
   readonly status: number;
@@ -81,14 +100,15 @@ function forward(
   path: string,
   headers: IncomingHttpHeaders,
   body: Buffer,
+  to: URL = new URL(`${registry.tls ? 'https' : 'http'}://${registry.host}`),
 ): Promise<Upstream> {
-  const [hostname, port] = registry.host.split(':');
   const outgoing: IncomingHttpHeaders = { ...headers };
   for (const name of HOP_HEADERS) delete outgoing[name];
   if (body.length > 0) outgoing['content-length'] = String(body.length);
-  const options = { hostname, port: Number(port), method, path, headers: outgoing };
+  const options = { hostname: to.hostname, port: Number(to.port), method, path, headers: outgoing };
   return new Promise((resolve, reject) => {
-    const req = registry.tls ? httpsRequest({ ...options, ca: registry.caPem }) : httpRequest(options);
+    const req =
+      to.protocol === 'https:' ? httpsRequest({ ...options, ca: registry.caPem }) : httpRequest(options);
     req.once('error', reject);
     req.once('response', (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
@@ -158,12 +178,29 @@ function paginate(res: ServerResponse, upstream: Upstream, path: string, pageSiz
   res.end(body);
 }
 
+/** A JSON object shaped like `upstream` (schemaVersion, mediaType) that is expensive to parse. */
+function hostileJson(upstream: Buffer, shape: 'deep' | 'wide', bytes: number): Buffer {
+  let head: Record<string, unknown> = {};
+  try {
+    const parsed = JSON.parse(upstream.toString('utf8')) as Record<string, unknown>;
+    head = { schemaVersion: parsed['schemaVersion'], mediaType: parsed['mediaType'] };
+  } catch {
+    // not JSON upstream: the hostile body stands alone
+  }
+  const filler =
+    shape === 'deep'
+      ? '['.repeat(bytes / 2) + ']'.repeat(bytes / 2)
+      : `[${'{},'.repeat(Math.max(0, bytes / 3 - 1))}{}]`;
+  return Buffer.from(`${JSON.stringify(head).slice(0, -1)},"layers":${filler}}`);
+}
+
 export async function startFaultProxy(
   registry: TestRegistry,
   options: FaultProxyOptions = {},
 ): Promise<FaultProxy> {
   const rules: { rule: FaultRule; left: number }[] = [];
   const requests: RecordedRequest[] = [];
+  const abandoned: RecordedRequest[] = [];
   const redirected: RecordedRequest[] = [];
   const upstreamAuthorization =
     options.upstreamAuthorization ??
@@ -184,6 +221,20 @@ export async function startFaultProxy(
   });
   const sideHost = await listen(side);
 
+  let proxyHost = '';
+  // The registry's own token realm, learned from the first challenge the proxy rewrote.
+  let realm: URL | undefined;
+  const frontRealm = (upstream: Upstream): Upstream => {
+    const header = upstream.headers['www-authenticate'];
+    if (options.frontTokenService !== true || typeof header !== 'string') return upstream;
+    const rewritten = header.replace(/realm="([^"]+)"/i, (whole, url: string) => {
+      if (!/^bearer/i.test(header.trim())) return whole;
+      realm = new URL(url);
+      return `realm="http://${proxyHost}${TOKEN_PATH}"`;
+    });
+    return { ...upstream, headers: { ...upstream.headers, 'www-authenticate': rewritten } };
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
@@ -195,6 +246,12 @@ export async function startFaultProxy(
 
     switch (fault?.kind) {
       case 'hang':
+        // Recorded as settled once the client gives up and closes the connection.
+        req.socket.once('close', () => abandoned.push({ method, path, authorization: undefined }));
+        return;
+      case 'challenge':
+        res.writeHead(401, { 'www-authenticate': fault.header, 'content-type': 'application/json' });
+        res.end('{"errors":[{"code":"UNAUTHORIZED","message":"injected challenge"}]}');
         return;
       case 'status':
         res.writeHead(fault.status, {
@@ -211,14 +268,32 @@ export async function startFaultProxy(
         break;
     }
 
+    if (path.startsWith(TOKEN_PATH) && realm !== undefined) {
+      const query = new URL(path, 'http://proxy').search;
+      const tokenHeaders = { ...req.headers, host: realm.host };
+      send(
+        res,
+        await forward(registry, method, `${realm.pathname}${query}`, tokenHeaders, body, realm),
+        method,
+      );
+      return;
+    }
     const upstreamPath =
       fault?.kind === 'paginate'
         ? path.replace(/[?&]page=\d+/, '')
         : fault?.kind === 'substitute'
           ? fault.path
           : path;
-    const upstream = await forward(registry, method, upstreamPath, req.headers, body);
+    const upstream = frontRealm(await forward(registry, method, upstreamPath, req.headers, body));
     switch (fault?.kind) {
+      case 'hostile-json': {
+        if (upstream.status < 200 || upstream.status >= 300) return send(res, upstream, method);
+        const hostile = hostileJson(upstream.body, fault.shape, fault.bytes);
+        const digest = `sha256:${createHash('sha256').update(hostile).digest('hex')}`;
+        const headers = { ...upstream.headers, 'docker-content-digest': digest };
+        send(res, { ...upstream, headers, body: hostile }, method);
+        return;
+      }
       case 'wrong-digest':
         send(
           res,
@@ -262,6 +337,7 @@ export async function startFaultProxy(
     });
   });
   const host = await listen(proxy);
+  proxyHost = host;
 
   const close = (server: Server) =>
     new Promise<void>((resolve) => {
@@ -272,12 +348,14 @@ export async function startFaultProxy(
   return {
     host,
     requests,
+    abandoned,
     redirectTarget: { origin: `http://${sideHost}`, requests: redirected },
     inject: (rule) => rules.push({ rule, left: rule.times ?? Number.POSITIVE_INFINITY }),
     reset: () => {
       rules.length = 0;
       requests.length = 0;
       redirected.length = 0;
+      abandoned.length = 0;
     },
     stop: async () => {
       await Promise.all([close(proxy), close(side)]);
