@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-// Three tiers: unit tests sit next to pure code in src/; integration tests start real local services
+// Tiers: unit tests sit next to pure code in src/; integration tests start real local services
 // (registry, cosign, Sigstore mock); e2e tests drive a real kube-apiserver with kubectl.
 export default defineConfig({
   test: {
@@ -32,6 +32,14 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 180_000,
           fileParallelism: false,
+        },
+      },
+      {
+        // Property-based fuzzing (fast-check): a short bounded run by default, FUZZ_LONG=1 for 1M+ cases.
+        test: {
+          name: 'fuzz',
+          include: ['test/fuzz/**/*.test.ts'],
+          testTimeout: process.env['FUZZ_LONG'] === '1' || process.env['FUZZ_RUNS'] ? 7_200_000 : 120_000,
         },
       },
       {
