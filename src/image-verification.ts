@@ -25,6 +25,8 @@ export interface ImageVerificationOptions {
   /** How long a failed one is remembered (ms), so a fixed image is admitted soon after. */
   readonly negativeCacheTtlMs: number;
   readonly cacheMaxEntries: number;
+  /** Estimated bytes the cached records may hold together (default 64 MiB); see estimatedBytes. */
+  readonly cacheMaxBytes?: number;
   /** Images verified at once within one call. */
   readonly concurrency: number;
   readonly onCache?: (outcome: CacheOutcome) => void;
@@ -44,6 +46,20 @@ interface VerificationRecord {
   readonly satisfied: boolean;
 }
 
+/** Room for 10,000 ordinary records (~2 KiB each) with plenty to spare, yet a hard stop for large ones. */
+export const DEFAULT_CACHE_MAX_BYTES = 64 * 1024 * 1024;
+const RECORD_OVERHEAD_BYTES = 2048;
+
+/**
+ * A record's size, estimated: a fixed share for its checks, plus the JSON length of every verified
+ * in-toto statement it keeps (SBOMs and provenance can be megabytes, and are kept for re-evaluation).
+ */
+function estimatedBytes(record: VerificationRecord): number {
+  let bytes = RECORD_OVERHEAD_BYTES;
+  for (const attestation of record.attestations) bytes += JSON.stringify(attestation.statement).length;
+  return bytes;
+}
+
 /**
  * The core pipeline shared by the webhook, `provenant verify` and `provenant check`:
  * reference → matching policies → digest → attached signatures → verification → policy evaluation.
@@ -58,6 +74,8 @@ export class ImageVerificationService implements ImageVerifier {
       maxEntries: options.cacheMaxEntries,
       clock: options.clock,
       ttlFor: (record) => (record.satisfied ? options.cacheTtlMs : options.negativeCacheTtlMs),
+      maxWeight: options.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES,
+      weigh: estimatedBytes,
     });
   }
 

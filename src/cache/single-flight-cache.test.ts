@@ -84,3 +84,55 @@ describe('SingleFlightCache', () => {
     expect(calls).toBe(4);
   });
 });
+
+describe('SingleFlightCache weight bound', () => {
+  const weighted = (clock: Clock, maxWeight: number) =>
+    new SingleFlightCache<{ size: number }>({
+      maxEntries: 100,
+      clock,
+      ttlFor: () => 60_000,
+      maxWeight,
+      weigh: (v) => v.size,
+    });
+
+  it('evicts the least recently used entries while the summed weight is over the bound', async () => {
+    const c = weighted(new ManualClock(), 100);
+    await c.get('a', async () => ({ size: 40 }));
+    await c.get('b', async () => ({ size: 40 }));
+    await c.get('a', async () => ({ size: 0 })); // a hit: a becomes the most recently used
+    await c.get('c', async () => ({ size: 40 }));
+    expect(c.weight).toBe(80);
+    expect(c.size).toBe(2);
+    const outcomes: CacheOutcome[] = [];
+    await c.get(
+      'a',
+      async () => ({ size: 40 }),
+      (o) => outcomes.push(o),
+    );
+    await c.get(
+      'b',
+      async () => ({ size: 40 }),
+      (o) => outcomes.push(o),
+    );
+    expect(outcomes).toEqual(['hit', 'miss']);
+  });
+
+  it('does not keep a value heavier than the whole bound', async () => {
+    const c = weighted(new ManualClock(), 100);
+    await c.get('small', async () => ({ size: 10 }));
+    await c.get('huge', async () => ({ size: 101 }));
+    expect(c.size).toBe(1);
+    expect(c.weight).toBe(10);
+  });
+
+  it('keeps the weight exact when entries expire and are replaced', async () => {
+    const clock = new ManualClock();
+    const c = weighted(clock, 100);
+    await c.get('a', async () => ({ size: 30 }));
+    clock.t += 60_001;
+    await c.get('a', async () => ({ size: 20 }));
+    expect(c.weight).toBe(20);
+    c.clear();
+    expect(c.weight).toBe(0);
+  });
+});

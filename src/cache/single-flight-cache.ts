@@ -5,6 +5,19 @@ export type CacheOutcome = 'hit' | 'miss' | 'shared';
 interface Entry<V> {
   readonly value: V;
   readonly expiresAt: number;
+  readonly weight: number;
+}
+
+export interface SingleFlightCacheOptions<V> {
+  readonly maxEntries: number;
+  readonly clock: Clock;
+  readonly ttlFor: (value: V) => number;
+  /**
+   * Bound on the summed weights of stored values (e.g. estimated bytes), so a few huge values cannot hold
+   * what the entry count alone would allow; least recently used entries go first. Unbounded when absent.
+   */
+  readonly maxWeight?: number;
+  readonly weigh?: (value: V) => number;
 }
 
 /**
@@ -15,8 +28,9 @@ interface Entry<V> {
 export class SingleFlightCache<V> {
   readonly #entries = new Map<string, Entry<V>>();
   readonly #inFlight = new Map<string, Promise<V>>();
+  #weight = 0;
 
-  constructor(private readonly options: { maxEntries: number; clock: Clock; ttlFor: (value: V) => number }) {}
+  constructor(private readonly options: SingleFlightCacheOptions<V>) {}
 
   async get(key: string, compute: () => Promise<V>, onOutcome?: (o: CacheOutcome) => void): Promise<V> {
     const entry = this.#entries.get(key);
@@ -27,7 +41,7 @@ export class SingleFlightCache<V> {
       onOutcome?.('hit');
       return entry.value;
     }
-    if (entry) this.#entries.delete(key);
+    if (entry) this.#remove(key, entry);
 
     const pending = this.#inFlight.get(key);
     if (pending) {
@@ -51,17 +65,35 @@ export class SingleFlightCache<V> {
     return this.#entries.size;
   }
 
+  /** Summed weight of the stored values. */
+  get weight(): number {
+    return this.#weight;
+  }
+
   clear(): void {
     this.#entries.clear();
+    this.#weight = 0;
+  }
+
+  #remove(key: string, entry: Entry<V>): void {
+    this.#entries.delete(key);
+    this.#weight -= entry.weight;
   }
 
   #store(key: string, value: V): void {
     const ttl = this.options.ttlFor(value);
     if (ttl <= 0) return;
-    this.#entries.set(key, { value, expiresAt: this.options.clock.now() + ttl });
-    while (this.#entries.size > this.options.maxEntries) {
+    const weight = this.options.weigh?.(value) ?? 0;
+    const maxWeight = this.options.maxWeight ?? Number.POSITIVE_INFINITY;
+    // A value heavier than the whole budget is not kept: it would evict everything else and then itself.
+    if (weight > maxWeight) return;
+    const previous = this.#entries.get(key);
+    if (previous) this.#remove(key, previous);
+    this.#entries.set(key, { value, expiresAt: this.options.clock.now() + ttl, weight });
+    this.#weight += weight;
+    while (this.#entries.size > this.options.maxEntries || this.#weight > maxWeight) {
       const oldest = this.#entries.keys().next().value as string;
-      this.#entries.delete(oldest);
+      this.#remove(oldest, this.#entries.get(oldest) as Entry<V>);
     }
   }
 }

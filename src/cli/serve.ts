@@ -1,7 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
+import { getHeapStatistics } from 'node:v8';
 import { startServer, type RunningServer, type TlsSource } from '../admission/server.js';
 import { readKeyMaterial } from '../admission/tls.js';
 import type { CacheOutcome } from '../cache/single-flight-cache.js';
@@ -454,6 +455,7 @@ export async function serve(flags: ServeFlags, io: CommandIo, stop: AbortSignal)
         cacheTtlMs: flags.cacheTtlMs,
         negativeCacheTtlMs: flags.negativeCacheTtlMs,
         cacheSize: flags.cacheMaxEntries,
+        ...memorySizing(),
       },
       'listening',
     );
@@ -574,4 +576,17 @@ function omit<T extends object, K extends keyof T>(value: T, keys: readonly K[])
   return Object.fromEntries(
     Object.entries(value).filter(([key]) => !(keys as readonly PropertyKey[]).includes(key)),
   ) as Omit<T, K>;
+}
+
+/**
+ * The container's memory limit as Node sees it (cgroup v1 or v2; absent when there is none) and the heap
+ * limit V8 was given, so an operator can check the two fit (the chart sizes the heap from the limit).
+ */
+function memorySizing(): { memoryLimitBytes?: number; heapLimitBytes: number } {
+  const constrained = process.constrainedMemory();
+  const heapLimitBytes = getHeapStatistics().heap_size_limit;
+  // libuv answers 0 without a limit, and a huge number for a cgroup whose limit is "max".
+  return constrained > 0 && constrained < Number.MAX_SAFE_INTEGER && constrained < totalmem()
+    ? { memoryLimitBytes: constrained, heapLimitBytes }
+    : { heapLimitBytes };
 }
