@@ -1,16 +1,19 @@
 /**
- * Sigstore trust material from a TUF repository, through @sigstore/tuf (tuf-js): the one place where trust is
- * fetched. TUF checks that the metadata chains to the initial root.json, is signed by the role keys to their
+ * Sigstore trust material from a TUF repository, through tuf-js (the client @sigstore/tuf wraps, used
+ * directly so that every metadata download passes our JSON bounds): the one place where trust is fetched.
+ * TUF checks that the metadata chains to the initial root.json, is signed by the role keys to their
  * thresholds, is not expired and does not roll back, and that the target matches its signed hashes. What
  * comes out is a trusted_root.json text, which trust/ then validates like any other.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { lstat, mkdir, writeFile } from 'node:fs/promises';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { lstat, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initTUF, TUFError } from '@sigstore/tuf';
+import { Updater } from 'tuf-js';
+import { DefaultFetcher } from 'tuf-js/dist/fetcher.js';
 import { ProvenantError } from '../errors.js';
+import { jsonBoundsProblem, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
 
 /** The target Sigstore TUF repositories publish their trusted root under. */
 export const TRUSTED_ROOT_TARGET = 'trusted_root.json';
@@ -100,15 +103,13 @@ export class TufClient implements TrustedRootFetcher {
       });
     }
     try {
-      const client = await initTUF({
-        mirrorURL: mirror,
-        rootPath,
-        cachePath: dir,
+      const updater = createUpdater(mirror, rootPath, join(dir, repositoryDirName(mirror)), {
         forceCache: mode === 'cache',
-        timeout: this.options.timeoutMs ?? 5_000,
-        retry: { retries: this.options.retries ?? 2 },
+        timeoutMs: this.options.timeoutMs ?? 5_000,
+        retries: this.options.retries ?? 2,
       });
-      return await client.getTarget(TRUSTED_ROOT_TARGET);
+      await updater.refresh();
+      return await readTarget(updater, TRUSTED_ROOT_TARGET);
     } catch (err) {
       throw toTufFetchError(err, mirror);
     }
@@ -123,6 +124,62 @@ export class TufClient implements TrustedRootFetcher {
       if (this.#queues.get(key) === tail) this.#queues.delete(key);
     });
     return result;
+  }
+}
+
+/** A target the verified metadata does not list. */
+class TargetMissing extends Error {}
+
+/**
+ * A tuf-js Updater laid out as @sigstore/tuf lays out its cache (so caches written before stay valid): the
+ * metadata in `cachePath`, seeded with the initial root.json once, targets under `targets/`.
+ */
+function createUpdater(
+  mirror: string,
+  rootPath: string,
+  cachePath: string,
+  options: { forceCache: boolean; timeoutMs: number; retries: number },
+): Updater {
+  mkdirSync(join(cachePath, 'targets'), { recursive: true, mode: 0o700 });
+  // Once a newer root has been verified it replaces this one; the initial root only seeds an empty cache.
+  if (!existsSync(join(cachePath, 'root.json'))) copyFileSync(rootPath, join(cachePath, 'root.json'));
+  return new Updater({
+    metadataBaseUrl: mirror,
+    targetBaseUrl: `${mirror}/targets`,
+    metadataDir: cachePath,
+    targetDir: join(cachePath, 'targets'),
+    forceCache: options.forceCache,
+    fetcher: new BoundedFetcher({ timeout: options.timeoutMs, retry: { retries: options.retries } }),
+  });
+}
+
+/** The target's text, from the cache when it still matches the signed hashes, else downloaded. */
+async function readTarget(updater: Updater, name: string): Promise<string> {
+  const info = await updater.getTargetInfo(name);
+  if (info === undefined) throw new TargetMissing(`target ${name} is not listed in the TUF metadata`);
+  let path = await updater.findCachedTarget(info);
+  if (path === undefined) {
+    try {
+      path = await updater.downloadTarget(info);
+    } catch (err) {
+      throw new Error(`cannot download target ${name}`, { cause: err });
+    }
+  }
+  return readFile(path, 'utf8');
+}
+
+/**
+ * tuf-js's own fetcher (timeouts, retries of network errors and 5xx, the HTTP errors its updater expects),
+ * with every metadata document (root, timestamp, snapshot, targets) checked against the remote-JSON bounds
+ * before tuf-js parses it: tuf-js caps sizes (up to 5 MB for targets), not nesting. tuf-js does not export
+ * the class from its index, hence the path (tuf-js has no exports map; its d.ts files declare it).
+ */
+class BoundedFetcher extends DefaultFetcher {
+  override async downloadBytes(url: string, maxLength: number): Promise<Buffer> {
+    const bytes = await super.downloadBytes(url, maxLength);
+    const problem = jsonBoundsProblem(bytes, REMOTE_JSON_BOUNDS);
+    if (problem !== undefined) throw new Error(`${new URL(url).pathname}: refused: ${problem}`);
+    return bytes;
   }
 }
 
@@ -172,7 +229,7 @@ export function toTufFetchError(err: unknown, mirror: string): TufFetchError {
     chain.push(e);
   }
   const failure: TufFailure =
-    err instanceof TUFError && err.code === 'TUF_FIND_TARGET_ERROR'
+    err instanceof TargetMissing
       ? 'target-missing'
       : chain.some(isNetworkFailure)
         ? 'unreachable'
@@ -202,7 +259,7 @@ function describe(e: unknown): string {
   const kind = e.constructor.name;
   const status = (e as { statusCode?: unknown }).statusCode;
   const code = (e as { code?: unknown }).code;
-  let text = ['Error', 'TypeError', 'TUFError', 'RuntimeError'].includes(kind)
+  let text = ['Error', 'TypeError', 'TUFError', 'RuntimeError', 'TargetMissing'].includes(kind)
     ? e.message
     : `${kind}: ${e.message}`;
   if (typeof status === 'number') text += ` (HTTP ${status})`;

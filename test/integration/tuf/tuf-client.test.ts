@@ -125,6 +125,26 @@ describe('TufClient', () => {
     expect(Buffer.from(await client.fetchTrustedRoot(repository, 'mirror'))).toEqual(CURRENT);
   });
 
+  it.each([
+    [
+      // Within tuf-js's 16 KB timestamp cap, but nested past the remote-JSON bounds: refused unparsed.
+      'a deeply nested timestamp',
+      (r: TufRepository) => r.replace('/timestamp.json', Buffer.from('['.repeat(8000) + ']'.repeat(8000))),
+      /timestamp\.json: refused: JSON nests deeper than 64 levels/,
+    ],
+    [
+      'a next root.json of half a megabyte of empty objects',
+      (r: TufRepository) => r.replace('/2.root.json', Buffer.from(`[${'{},'.repeat(160_000)}{}]`)),
+      /2\.root\.json: refused: JSON has more than 250000 values/,
+    ],
+  ])('refuses %s before parsing it (rejected)', async (_what, attack, why) => {
+    await client.fetchTrustedRoot(repository, 'mirror');
+    attack(repo);
+    const refused = await failure();
+    expect(refused).toMatchObject({ code: 'TRUST_ROOT_UNAVAILABLE', failure: 'rejected' });
+    expect(refused.message).toMatch(why);
+  });
+
   it('refuses metadata that does not chain to the initial root', async () => {
     const other = await startTufRepository(OLDER);
     try {
