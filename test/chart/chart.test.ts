@@ -37,6 +37,9 @@ const VALUE_SETS: Record<string, string[]> = {
     'admission.noMatch=warn',
     'admission.allowRegistryAddresses={169.254.10.0/24,fd00:ec2::254}',
     'image.digest=sha256:' + 'a'.repeat(64),
+    'heapPercentOfMemoryLimit=40',
+    'extraEnv[0].name=HTTPS_PROXY',
+    'extraEnv[0].value=http://proxy.example:3128',
   ],
   noPullSecrets: ['rbac.pullSecrets.scope=none', 'serviceAccount.annotations.example\\.com/role=reader'],
   noBackground: ['background.interval=0s', 'reports.installCRDs=false'],
@@ -392,6 +395,11 @@ describe('helm lint and template', () => {
     expect(argValues(args, '--exclude-namespace')).toEqual(['kube-system', NS, 'monitoring']);
     expect(argValues(args, '--no-match')).toEqual(['warn']);
     expect(argValues(args, '--allow-registry-address')).toEqual(['169.254.10.0/24', 'fd00:ec2::254']);
+    // The heap follows the memory limit (Node reads the cgroup); extra variables come after it.
+    expect((deployment.spec.template.spec.containers[0] as unknown as { env: unknown }).env).toEqual([
+      { name: 'NODE_OPTIONS', value: '--max-old-space-size-percentage=40' },
+      { name: 'HTTPS_PROXY', value: 'http://proxy.example:3128' },
+    ]);
     expect((deployment.spec.template.spec.containers[0] as unknown as { image: string }).image).toBe(
       `ghcr.io/provenant-dev/provenant@sha256:${'a'.repeat(64)}`,
     );
