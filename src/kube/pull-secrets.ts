@@ -15,9 +15,9 @@
  * RBAC: `get` on secrets and serviceaccounts in every namespace whose workloads are admitted (a
  * ClusterRole), and on secrets in the namespaces signaturePullSecrets point to.
  */
-import { parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
 import { systemClock, type Clock } from '../clock.js';
 import { SingleFlightCache } from '../cache/single-flight-cache.js';
+import { parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
 import {
   canonicalRegistryHost,
   parseDockerConfig,

@@ -1,5 +1,5 @@
-import { parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
 import type { SignatureEvidence } from '../verify/types.js';
+import { parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
 import type { Repository } from './reference.js';
 import type { ReferrerDescriptor, Registry, RequestOptions } from './registry.js';
 

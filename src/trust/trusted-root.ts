@@ -1,4 +1,3 @@
-import { parseBoundedJson, parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
 import { createPublicKey } from 'node:crypto';
 import { X509Certificate } from '@sigstore/core';
 import {
@@ -8,6 +7,7 @@ import {
   type CertificateAuthority,
 } from '@sigstore/protobuf-specs';
 import { ProvenantError } from '../errors.js';
+import { parseBoundedJson, parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
 
 const MEDIA_TYPES = new Set([
   'application/vnd.dev.sigstore.trustedroot+json;version=0.1',

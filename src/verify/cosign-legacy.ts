@@ -1,7 +1,7 @@
-import { parseBoundedJson, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
 import { createHash } from 'node:crypto';
 import { BUNDLE_V01_MEDIA_TYPE, bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import { ProvenantError } from '../errors.js';
+import { parseBoundedJson, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
 import { decodeBase64, decodeDsseBase64, parsePemCertificates } from './encoding.js';
 
 /** Layer annotation keys; note the two prefixes (cosign pkg/oci/static/signature.go). */

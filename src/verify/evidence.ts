@@ -1,4 +1,3 @@
-import { JsonBoundsError, parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
 import {
   BUNDLE_V01_MEDIA_TYPE,
   BUNDLE_V02_MEDIA_TYPE,
@@ -11,6 +10,7 @@ import {
 } from '@sigstore/bundle';
 import { X509Certificate } from '@sigstore/core';
 import { ProvenantError } from '../errors.js';
+import { JsonBoundsError, parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
 import { legacyAttestationToBundle, legacyToBundle } from './cosign-legacy.js';
 import { parseStatement, type Statement } from './in-toto.js';
 import { parseSimpleSigning, type SimpleSigningClaim } from './simple-signing.js';
