@@ -1,4 +1,4 @@
-import { globRegExp } from '../policy/glob.js';
+import { globMatcher } from '../policy/glob.js';
 import type { UriGlob } from './types.js';
 
 /**
@@ -11,8 +11,7 @@ export function compileUriGlob(glob: string): UriGlob {
   // Whitespace and control characters never occur in the URIs and refs these globs match: a typo.
   if (/[\s\p{Cc}]/u.test(glob)) throw new Error('must not contain whitespace or control characters');
   if (/\*{3,}/.test(glob)) throw new Error('*** is not a valid wildcard (use * or **)');
-  const regex = globRegExp(glob);
-  return { source: glob, test: (candidate) => regex.test(candidate) };
+  return { source: glob, test: globMatcher(glob) };
 }
 
 export function hasWildcard(glob: string): boolean {

@@ -20,8 +20,7 @@ export function compileGlob(glob: string): ImageGlob {
   if (!GLOB_CHARS.test(glob)) throw new Error('may only contain reference characters and * ? wildcards');
   if (/\*{3,}/.test(glob)) throw new Error('*** is not a valid wildcard (use * or **)');
   const normalised = normaliseGlob(glob);
-  const regex = globRegExp(normalised);
-  return { source: glob, normalised, test: (candidate) => regex.test(candidate) };
+  return { source: glob, normalised, test: globMatcher(normalised) };
 }
 
 function normaliseGlob(glob: string): string {
@@ -41,28 +40,69 @@ function normaliseGlob(glob: string): string {
   return `${registry}/${path}`;
 }
 
-/**
- * The anchored regular expression for a glob: `*` within one `/`-separated segment, `**` across segments,
- * `?` one character other than `/`; everything else literal, so no regex metacharacter leaks through.
- */
-export function globRegExp(glob: string): RegExp {
-  return new RegExp(`^${translate(glob)}$`);
-}
+type GlobToken = { readonly kind: 'literal'; readonly char: string } | { readonly kind: '?' | '*' | '**' };
 
-function translate(glob: string): string {
-  let out = '';
+const SLASH = '/';
+
+/**
+ * A matcher for a glob: `*` within one `/`-separated segment, `**` across segments, `?` one character other
+ * than `/`; everything else literal. Not a regular expression: a backtracking regex for a glob with several
+ * wildcards (`app-*-*-*-x`) takes polynomial or worse time on a long candidate that does not match, and the
+ * candidate (an image reference, a URI in an attestation) comes from whoever creates the workload. This walks
+ * the glob once over the set of candidate positions still possible: O(glob length × candidate length).
+ */
+export function globMatcher(glob: string): (candidate: string) => boolean {
+  const tokens: GlobToken[] = [];
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i] as string;
     if (c === '*' && glob[i + 1] === '*') {
-      out += '.*';
+      tokens.push({ kind: '**' });
       i++;
-    } else if (c === '*') {
-      out += '[^/]*';
-    } else if (c === '?') {
-      out += '[^/]';
+    } else if (c === '*' || c === '?') {
+      tokens.push({ kind: c });
     } else {
-      out += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+      tokens.push({ kind: 'literal', char: c });
     }
   }
-  return out;
+  if (tokens.every((t) => t.kind === 'literal')) return (candidate) => candidate === glob;
+  return (candidate) => matchTokens(tokens, candidate);
+}
+
+function matchTokens(tokens: readonly GlobToken[], candidate: string): boolean {
+  const n = candidate.length;
+  // reachable[j]: the tokens so far can match exactly the first j characters.
+  let reachable = new Uint8Array(n + 1);
+  let next = new Uint8Array(n + 1);
+  reachable[0] = 1;
+  for (const token of tokens) {
+    next.fill(0);
+    let any = false;
+    switch (token.kind) {
+      case 'literal':
+      case '?': {
+        const char = token.kind === 'literal' ? token.char : undefined;
+        for (let j = 0; j < n; j++) {
+          const c = candidate[j];
+          if (reachable[j] === 1 && (char === undefined ? c !== SLASH : c === char)) {
+            next[j + 1] = 1;
+            any = true;
+          }
+        }
+        break;
+      }
+      case '*':
+      case '**':
+        for (let j = 0; j <= n; j++) {
+          const extend = j > 0 && next[j - 1] === 1 && (token.kind === '**' || candidate[j - 1] !== SLASH);
+          if (reachable[j] === 1 || extend) {
+            next[j] = 1;
+            any = true;
+          }
+        }
+        break;
+    }
+    if (!any) return false;
+    [reachable, next] = [next, reachable];
+  }
+  return reachable[n] === 1;
 }
