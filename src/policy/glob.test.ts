@@ -28,7 +28,7 @@ describe('compileGlob', () => {
     expect(() => compileGlob(glob)).toThrow();
   });
 
-  it('takes linear time where a backtracking regex took seconds (found by the fuzz tier)', () => {
+  it('takes linear time where a backtracking regex took seconds', () => {
     // As a regex, the first took ~2.3 s on 40 characters and grows exponentially; the second ~0.4 s.
     expect(compileGlob('r.io/a*a*a*a*a*a*a*a*b').test(`r.io/${'a'.repeat(1000)}`)).toBe(false);
     expect(compileGlob('r.io/**/**/**/**/b').test(`r.io/${'x/'.repeat(500)}c`)).toBe(false);

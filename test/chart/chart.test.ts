@@ -397,6 +397,7 @@ describe('helm lint and template', () => {
     expect(argValues(args, '--allow-registry-address')).toEqual(['169.254.10.0/24', 'fd00:ec2::254']);
     // The heap follows the memory limit (Node reads the cgroup); extra variables come after it.
     expect((deployment.spec.template.spec.containers[0] as unknown as { env: unknown }).env).toEqual([
+      { name: 'POD_NAME', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } } },
       { name: 'NODE_OPTIONS', value: '--max-old-space-size-percentage=40' },
       { name: 'HTTPS_PROXY', value: 'http://proxy.example:3128' },
     ]);
