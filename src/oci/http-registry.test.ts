@@ -252,3 +252,51 @@ describe('credentials stay with the host they were issued for', () => {
     expect(seen.get('https://other.example')).toEqual(['none']);
   });
 });
+
+describe('a registry whose token service moves', () => {
+  it('re-learns the challenge after the remembered token service fails, without a restart', async () => {
+    let realm = 'https://auth-old.example/token';
+    const tokenCalls: string[] = [];
+    const registry = agent.get('https://moving.example');
+    registry
+      .intercept({ path: (p) => p.includes('/manifests/') })
+      .reply((opts) => {
+        if (header(opts, 'authorization') === 'Bearer fresh') {
+          return {
+            statusCode: 200,
+            data: MANIFEST,
+            responseOptions: { headers: { 'content-type': OCI_MANIFEST } },
+          };
+        }
+        return {
+          statusCode: 401,
+          data: '',
+          responseOptions: { headers: { 'www-authenticate': `Bearer realm="${realm}",service="moving"` } },
+        };
+      })
+      .persist();
+    agent
+      .get('https://auth-old.example')
+      .intercept({ path: (p) => p.startsWith('/token') })
+      .reply(() => {
+        tokenCalls.push('old');
+        return { statusCode: 503, data: '' };
+      })
+      .persist();
+    agent
+      .get('https://auth-new.example')
+      .intercept({ path: (p) => p.startsWith('/token') })
+      .reply(() => {
+        tokenCalls.push('new');
+        return { statusCode: 200, data: JSON.stringify({ token: 'fresh', expires_in: 300 }) };
+      })
+      .persist();
+    const repo = parseRepository('moving.example/team/app');
+
+    expect(await codeOf(client.getManifest(repo, 'v1'))).toBe('REGISTRY_UNAVAILABLE');
+    realm = 'https://auth-new.example/token';
+    expect((await client.getManifest(repo, 'v1'))?.digest).toBe(DIGEST);
+    // The remembered (old) service was tried once more, then the registry's new challenge was followed.
+    expect(tokenCalls).toEqual(['old', 'old', 'new']);
+  });
+});
