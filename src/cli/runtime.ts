@@ -74,7 +74,7 @@ export function createVerifier(
   policies: () => PolicySet,
   noMatch: NoMatchAction,
   cache: CacheSettings,
-  trustStore: TrustStore,
+  trustStore: () => TrustStore,
 ): ImageVerificationService {
   return new ImageVerificationService({
     registry,
@@ -86,7 +86,7 @@ export function createVerifier(
     cacheMaxEntries: cache.cacheMaxEntries,
     concurrency: 8,
     ...(cache.onCache === undefined ? {} : { onCache: cache.onCache }),
-    verifyContext: { trustStore },
+    trustStore,
     plainHttpRegistries: registry.plainHttp,
   });
 }
@@ -101,7 +101,13 @@ export async function createRuntime(
     authorityCompiler(trustStore),
   );
   const registry = await createRegistry(flags);
-  const verifier = createVerifier(registry, () => policies, flags.noMatch, ONE_SHOT_CACHE, trustStore);
+  const verifier = createVerifier(
+    registry,
+    () => policies,
+    flags.noMatch,
+    ONE_SHOT_CACHE,
+    () => trustStore,
+  );
   return { verifier, registry, policySet: policies, close: () => registry.close() };
 }
 
@@ -126,7 +132,7 @@ export interface ServiceRuntimeOptions {
 /**
  * Long-lived runtime for `serve`: policies are loaded once (an invalid initial set throws INVALID_POLICY,
  * since there is nothing good to keep yet), then watched and swapped atomically; the cache lives as long
- * as the process, keyed by policy fingerprint so an edited policy never reuses an old answer.
+ * as the process, keyed by policy and trust material so an edited policy never reuses an old answer.
  */
 export async function createServiceRuntime(
   flags: VerifyFlags,
@@ -140,7 +146,13 @@ export async function createServiceRuntime(
   );
   await policies.load();
   const registry = await createRegistry(flags, options.registryHooks);
-  const verifier = createVerifier(registry, () => policies.current, flags.noMatch, options.cache, trustStore);
+  const verifier = createVerifier(
+    registry,
+    () => policies.current,
+    flags.noMatch,
+    options.cache,
+    () => trustStore,
+  );
   policies.watch();
   return {
     verifier,
@@ -245,7 +257,13 @@ export async function createKubeServiceRuntime(
   const synced = store.start();
   synced.catch(() => undefined);
   const registry = await createRegistry(flags, options.registryHooks);
-  const verifier = createVerifier(registry, () => store.current, flags.noMatch, options.cache, trust);
+  const verifier = createVerifier(
+    registry,
+    () => store.current,
+    flags.noMatch,
+    options.cache,
+    () => trust.current,
+  );
   return {
     verifier,
     registry,
@@ -267,7 +285,7 @@ const READ_ONLY_STATUS: PolicyStatusWriter = { patchStatus: () => Promise.resolv
 
 /** A TrustStore whose contents can be replaced whole while admissions keep reading it. */
 class SwappableTrustStore implements TrustStore {
-  constructor(private current: TrustStore) {}
+  constructor(public current: TrustStore) {}
 
   get(name: string) {
     return this.current.get(name);

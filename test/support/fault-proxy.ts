@@ -31,7 +31,9 @@ export type Fault =
   /** Answer with the registry's (well-formed, self-consistent) answer for another path. */
   | { readonly kind: 'substitute'; readonly path: string }
   /** Serve a referrers index in pages of `pageSize`, linked with `Link: <…>; rel="next"`. */
-  | { readonly kind: 'paginate'; readonly pageSize: number };
+  | { readonly kind: 'paginate'; readonly pageSize: number }
+  /** Forward unchanged, but only once `until` resolves: keeps a request in flight for as long as a test needs. */
+  | { readonly kind: 'hold'; readonly until: Promise<void> };
 
 export interface FaultRule {
   readonly method?: string;
@@ -196,6 +198,9 @@ export async function startFaultProxy(
     switch (fault?.kind) {
       case 'hang':
         return;
+      case 'hold':
+        await fault.until;
+        break;
       case 'status':
         res.writeHead(fault.status, {
           'content-type': 'application/json',
