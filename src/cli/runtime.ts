@@ -5,6 +5,10 @@ import type { WebhookCertificateApi } from '../certs/index.js';
 import { systemClock } from '../clock.js';
 import { readPolicyDocuments } from '../config/policy-files.js';
 import { FilePolicyStore, type PolicyStoreEvents } from '../config/policy-store.js';
+import {
+  readTrustRootFiles as readTrustRootFileContents,
+  watchTrustRootFiles,
+} from '../config/trust-root-files.js';
 import { ImageVerificationService } from '../image-verification.js';
 import { anonymous, parseDockerConfig } from '../oci/auth.js';
 import { HttpRegistry, type RegistryRequestEvent } from '../oci/http-registry.js';
@@ -12,7 +16,7 @@ import { authorityCompiler } from '../policy/authorities.js';
 import { compilePolicies, type PolicySet } from '../policy/compile.js';
 import type { NoMatchAction } from '../policy/types.js';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { LogSink } from '../kube/log.js';
+import { describeError, type LogSink } from '../kube/log.js';
 import type { PolicyStatusWriter } from '../kube/status.js';
 import { createTrustStore, type CustomTrustRoot, type TrustStore } from '../trust/index.js';
 import type { VerifyFlags } from './flags.js';
@@ -127,6 +131,8 @@ export interface ServiceRuntimeOptions {
   readonly cache: CacheSettings;
   readonly registryHooks?: RegistryHooks;
   readonly policyEvents?: PolicyStoreEvents;
+  /** Where reloads of `--trust-root` files are reported. */
+  readonly logger?: LogSink;
 }
 
 /**
@@ -138,12 +144,9 @@ export async function createServiceRuntime(
   flags: VerifyFlags,
   options: ServiceRuntimeOptions,
 ): Promise<ServiceRuntime> {
-  const trustStore = await createTrustStoreFromFlags(flags);
-  const policies = new FilePolicyStore(
-    flags.policyPaths,
-    authorityCompiler(trustStore),
-    options.policyEvents,
-  );
+  const fileRoots = await readTrustRootFiles(flags);
+  const trust = new SwappableTrustStore(createTrustStore(fileRoots));
+  const policies = new FilePolicyStore(flags.policyPaths, authorityCompiler(trust), options.policyEvents);
   await policies.load();
   const registry = await createRegistry(flags, options.registryHooks);
   const verifier = createVerifier(
@@ -151,14 +154,24 @@ export async function createServiceRuntime(
     () => policies.current,
     flags.noMatch,
     options.cache,
-    () => trustStore,
+    () => trust.current,
   );
   policies.watch();
+  const trustFiles = watchTrustRootFiles(
+    flags.trustRoots,
+    fileRoots,
+    trustFileHooks(options.logger, (_roots, store) => {
+      trust.replace(store);
+      // Policies are compiled against the trust store (a trustRoot name must exist): compile them again.
+      void policies.reload();
+    }),
+  );
   return {
     verifier,
     registry,
     policies,
     close: async () => {
+      trustFiles.close();
       policies.close();
       await registry.close();
     },
@@ -256,6 +269,11 @@ export async function createKubeServiceRuntime(
   // Rejects only when stopped before the first sync; readiness is the store's `ready`.
   const synced = store.start();
   synced.catch(() => undefined);
+  const trustFiles = watchTrustRootFiles(
+    flags.trustRoots,
+    fileRoots,
+    trustFileHooks(options.logger, (roots) => trustRoots.setFileRoots(roots)),
+  );
   const registry = await createRegistry(flags, options.registryHooks);
   const verifier = createVerifier(
     registry,
@@ -273,6 +291,7 @@ export async function createKubeServiceRuntime(
     workloadCredentials: await createWorkloadCredentials(kubeConfig, () => store.current, options.logger),
     webhookCertificates: createWebhookCertificateApi(kubeConfig),
     close: async () => {
+      trustFiles.close();
       trustRoots.stop();
       await store.stop();
       await registry.close();
@@ -311,13 +330,29 @@ export async function createTrustStoreFromFlags(flags: Pick<VerifyFlags, 'trustR
 async function readTrustRootFiles(
   flags: Pick<VerifyFlags, 'trustRoots'>,
 ): Promise<Record<string, CustomTrustRoot>> {
-  return Object.fromEntries(
-    await Promise.all(
-      flags.trustRoots.map(
-        async ({ name, path }) => [name, { trustedRoot: await readFlagFile('--trust-root', path) }] as const,
+  try {
+    return await readTrustRootFileContents(flags.trustRoots);
+  } catch (err) {
+    throw new UsageError(`--trust-root: ${(err as Error).message}`);
+  }
+}
+
+/** Logs `--trust-root` file reloads and refusals; `use` puts good new material in force. */
+function trustFileHooks(
+  logger: LogSink | undefined,
+  use: (roots: Record<string, CustomTrustRoot>, store: TrustStore) => void,
+) {
+  return {
+    onChange: (roots: Record<string, CustomTrustRoot>, store: TrustStore) => {
+      use(roots, store);
+      logger?.info({ trustRoots: Object.keys(roots) }, '--trust-root files reloaded');
+    },
+    onError: (err: unknown) =>
+      logger?.error(
+        { ...describeError(err) },
+        'a --trust-root file is not usable; the last good copies stay in use',
       ),
-    ),
-  );
+  };
 }
 
 async function readFlagFile(flag: string, path: string): Promise<string> {

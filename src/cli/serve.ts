@@ -391,6 +391,7 @@ export async function serve(flags: ServeFlags, io: CommandIo, stop: AbortSignal)
     (await createServiceRuntime(flags.verify, {
       cache,
       registryHooks,
+      logger,
       policyEvents: {
         loaded: (set) => {
           // Folders are watched, so unrelated files trigger reloads too; only a real change is worth a line.
