@@ -36,6 +36,7 @@ const VALUE_SETS: Record<string, string[]> = {
     'webhook.failurePolicy=Ignore',
     'admission.noMatch=warn',
     'admission.allowRegistryAddresses={169.254.10.0/24,fd00:ec2::254}',
+    'admission.pinDigests=pods',
     'image.digest=sha256:' + 'a'.repeat(64),
   ],
   noPullSecrets: ['rbac.pullSecrets.scope=none', 'serviceAccount.annotations.example\\.com/role=reader'],
@@ -144,6 +145,7 @@ describe('helm lint and template', () => {
   it('refuses values the schema does not allow', async () => {
     for (const [set, message] of [
       ['admission.noMatch=maybe', 'noMatch'],
+      ['admission.pinDigests=deployments', 'pinDigests'],
       ['webhook.failurePolicy=fail', 'failurePolicy'],
       ['webhook.url=http://insecure.example', 'webhook/url'],
       ['webhook.timeoutSeconds=31', 'timeoutSeconds'],
@@ -207,6 +209,8 @@ describe('helm lint and template', () => {
       '10m',
       '--no-match',
       'deny',
+      '--pin-digests',
+      'all',
       '--exclude-namespace',
       'kube-system',
       '--exclude-namespace',
@@ -392,6 +396,7 @@ describe('helm lint and template', () => {
     expect(argValues(args, '--exclude-namespace')).toEqual(['kube-system', NS, 'monitoring']);
     expect(argValues(args, '--no-match')).toEqual(['warn']);
     expect(argValues(args, '--allow-registry-address')).toEqual(['169.254.10.0/24', 'fd00:ec2::254']);
+    expect(argValues(args, '--pin-digests')).toEqual(['pods']);
     expect((deployment.spec.template.spec.containers[0] as unknown as { image: string }).image).toBe(
       `ghcr.io/provenant-dev/provenant@sha256:${'a'.repeat(64)}`,
     );
