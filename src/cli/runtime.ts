@@ -5,10 +5,7 @@ import type { WebhookCertificateApi } from '../certs/index.js';
 import { systemClock } from '../clock.js';
 import { readPolicyDocuments } from '../config/policy-files.js';
 import { FilePolicyStore, type PolicyStoreEvents } from '../config/policy-store.js';
-import {
-  readTrustRootFiles as readTrustRootFileContents,
-  watchTrustRootFiles,
-} from '../config/trust-root-files.js';
+import { readTrustRootFiles, watchTrustRootFiles } from '../config/trust-root-files.js';
 import { ImageVerificationService } from '../image-verification.js';
 import { anonymous, parseDockerConfig } from '../oci/auth.js';
 import { HttpRegistry, type RegistryRequestEvent } from '../oci/http-registry.js';
@@ -144,7 +141,7 @@ export async function createServiceRuntime(
   flags: VerifyFlags,
   options: ServiceRuntimeOptions,
 ): Promise<ServiceRuntime> {
-  const fileRoots = await readTrustRootFiles(flags);
+  const fileRoots = await readTrustRootFlagFiles(flags);
   const trust = new SwappableTrustStore(createTrustStore(fileRoots));
   const policies = new FilePolicyStore(flags.policyPaths, authorityCompiler(trust), options.policyEvents);
   await policies.load();
@@ -240,7 +237,7 @@ export async function createKubeServiceRuntime(
     await import('../kube/client.js');
   const { KubePolicyStore } = await import('../kube/policy-informer.js');
   const kubeConfig = await loadKubeConfigFlag(options.kubeconfig);
-  const fileRoots = await readTrustRootFiles(flags);
+  const fileRoots = await readTrustRootFlagFiles(flags);
   // Verification reads trust through this one object, so TrustRoot changes reach verdicts and compilation alike.
   const trust = new SwappableTrustStore(createTrustStore(fileRoots));
   const { KubeTrustRoots } = await import('../kube/trust-roots.js');
@@ -304,18 +301,27 @@ const READ_ONLY_STATUS: PolicyStatusWriter = { patchStatus: () => Promise.resolv
 
 /** A TrustStore whose contents can be replaced whole while admissions keep reading it. */
 class SwappableTrustStore implements TrustStore {
-  constructor(public current: TrustStore) {}
+  #current: TrustStore;
+
+  constructor(initial: TrustStore) {
+    this.#current = initial;
+  }
+
+  /** The store in force now: verification reads it once per call, so one decision never mixes two. */
+  get current(): TrustStore {
+    return this.#current;
+  }
 
   get(name: string) {
-    return this.current.get(name);
+    return this.#current.get(name);
   }
 
   names() {
-    return this.current.names();
+    return this.#current.names();
   }
 
   replace(next: TrustStore): void {
-    this.current = next;
+    this.#current = next;
   }
 }
 
@@ -324,14 +330,14 @@ class SwappableTrustStore implements TrustStore {
  * air-gapped, and no network is touched for trust unless a policy's TrustRoot asks for TUF.
  */
 export async function createTrustStoreFromFlags(flags: Pick<VerifyFlags, 'trustRoots'>): Promise<TrustStore> {
-  return createTrustStore(await readTrustRootFiles(flags));
+  return createTrustStore(await readTrustRootFlagFiles(flags));
 }
 
-async function readTrustRootFiles(
+async function readTrustRootFlagFiles(
   flags: Pick<VerifyFlags, 'trustRoots'>,
 ): Promise<Record<string, CustomTrustRoot>> {
   try {
-    return await readTrustRootFileContents(flags.trustRoots);
+    return await readTrustRootFiles(flags.trustRoots);
   } catch (err) {
     throw new UsageError(`--trust-root: ${(err as Error).message}`);
   }
