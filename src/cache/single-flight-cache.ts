@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import { raceSignal } from '../concurrency.js';
 
 export type CacheOutcome = 'hit' | 'miss' | 'shared';
 
@@ -96,7 +97,7 @@ export class SingleFlightCache<V> {
 
   async #wait(key: string, flight: Flight<V>, signal: AbortSignal | undefined): Promise<V> {
     try {
-      return await untilAborted(flight.promise, signal);
+      return await raceSignal(flight.promise, signal);
     } finally {
       flight.waiters--;
       if (flight.waiters === 0 && !flight.settled) {
@@ -116,15 +117,4 @@ export class SingleFlightCache<V> {
       this.#entries.delete(oldest);
     }
   }
-}
-
-/** `promise`, or a rejection with the signal's reason as soon as it aborts, whichever comes first. */
-function untilAborted<V>(promise: Promise<V>, signal: AbortSignal | undefined): Promise<V> {
-  if (signal === undefined) return promise;
-  return new Promise<V>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }

@@ -1,12 +1,12 @@
 import { getCACertificates } from 'node:tls';
 import { Agent, type Dispatcher } from 'undici';
+import { raceSignal } from '../concurrency.js';
 import { ProvenantError } from '../errors.js';
 import {
   anonymous,
   basicAuthorization,
   BearerTokens,
   parseChallenges,
-  raceSignal,
   type Challenge,
   type CredentialStore,
   type Credentials,
