@@ -75,7 +75,13 @@ export async function startSignedRegistry(): Promise<SignedRegistry> {
       client,
       requests: () => requests,
       newVerifier: (cache = SERVE_CACHE) =>
-        createVerifier(client, () => policies, flags.noMatch, cache, trustStore),
+        createVerifier(
+          client,
+          () => policies,
+          flags.noMatch,
+          cache,
+          () => trustStore,
+        ),
       close: async () => {
         await client.close();
         await registry.stop();

@@ -163,7 +163,8 @@ export class ProvenantError extends Error {
 /** Maps anything thrown to a ProvenantError, so that no failure escapes without a code (fail closed). */
 export function toProvenantError(err: unknown, fallback: ReasonCode = 'INTERNAL_ERROR'): ProvenantError {
   if (err instanceof ProvenantError) return err;
-  if (err instanceof Error && err.name === 'AbortError') {
+  // AbortSignal.abort() and AbortSignal.timeout() reasons: a deadline, not a bug.
+  if (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError')) {
     return new ProvenantError('TIMEOUT', err.message || 'operation aborted', { cause: err });
   }
   const message = err instanceof Error ? err.message : String(err);

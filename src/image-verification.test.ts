@@ -14,6 +14,7 @@ import { compilePolicies, type PolicySet } from './policy/compile.js';
 import type { NoMatchAction } from './policy/types.js';
 import { createTrustStore } from './trust/index.js';
 
+const TRUST_STORE = createTrustStore();
 const PUBLIC_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' })
   .publicKey.export({ type: 'spki', format: 'pem' })
   .toString();
@@ -67,7 +68,7 @@ function service(
     negativeCacheTtlMs: 1_000,
     cacheMaxEntries: 100,
     concurrency: 4,
-    verifyContext: { trustStore: createTrustStore() },
+    trustStore: () => TRUST_STORE,
     plainHttpRegistries: new PlainHttpRegistries(plainHttp),
   });
 }

@@ -2,6 +2,7 @@ import { SingleFlightCache, type CacheOutcome } from './cache/single-flight-cach
 import type { Clock } from './clock.js';
 import { mapWithConcurrency } from './concurrency.js';
 import { ProvenantError, toProvenantError } from './errors.js';
+import { credentialIdentity, type CredentialStore } from './oci/auth.js';
 import { discoverSignatures, type DiscoveredSignatures } from './oci/discover.js';
 import { parseReference, type ImageReference, type Repository } from './oci/reference.js';
 import { PlainHttpRegistries } from './oci/registry-host.js';
@@ -12,6 +13,7 @@ import type { CompiledPolicy, NoMatchAction } from './policy/types.js';
 import type { VerifiedAttestation } from './attestation/types.js';
 import type { ImageVerdict, ImageVerifier, PolicyOutcome, Reason, VerifyOptions } from './verdict.js';
 import { claimedPredicateType, isAttestation, verifyAttestation, verifySignature } from './verify/index.js';
+import type { TrustStore } from './trust/trust-store.js';
 import type { SignatureCheck, VerifyContext } from './verify/types.js';
 
 export interface ImageVerificationOptions {
@@ -30,10 +32,13 @@ export interface ImageVerificationOptions {
   /** Images verified at once within one call. */
   readonly concurrency: number;
   readonly onCache?: (outcome: CacheOutcome) => void;
-  /** Trust material for keyless authorities (trust roots). */
-  readonly verifyContext: VerifyContext;
   /** Registries reached over plain HTTP, where `host:80` is `host` (the registry client's list). */
   readonly plainHttpRegistries?: PlainHttpRegistries;
+  /**
+   * Trust material for keyless authorities (trust roots): the current store, read once per call like the
+   * policies, so that a TrustRoot change never mixes two stores in one decision.
+   */
+  readonly trustStore: () => TrustStore;
 }
 
 /** What was verified for one (digest, policy): enough to evaluate the policy again without the registry. */
@@ -67,6 +72,9 @@ function estimatedBytes(record: VerificationRecord): number {
 export class ImageVerificationService implements ImageVerifier {
   readonly #cache: SingleFlightCache<VerificationRecord>;
   readonly #plainHttp: PlainHttpRegistries;
+  /** Discoveries in progress, shared by the verifications that need them; never kept once done. */
+  readonly #discoveries: SingleFlightCache<DiscoveredSignatures>;
+  readonly #credentialIdentity = credentialIdentity();
 
   constructor(private readonly options: ImageVerificationOptions) {
     this.#plainHttp = options.plainHttpRegistries ?? new PlainHttpRegistries();
@@ -77,19 +85,28 @@ export class ImageVerificationService implements ImageVerifier {
       maxWeight: options.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES,
       weigh: estimatedBytes,
     });
+    this.#discoveries = new SingleFlightCache({ maxEntries: 0, clock: options.clock, ttlFor: () => 0 });
   }
 
   async verifyImages(images: readonly string[], options: VerifyOptions = {}): Promise<ImageVerdict[]> {
     const policies = this.options.policies();
+    const trustStore = this.options.trustStore();
     const distinct = [...new Set(images)];
     const verdicts = await mapWithConcurrency(distinct, this.options.concurrency, (image) =>
-      this.#verifyImage(image, policies, options).catch((err: unknown) => errorVerdict(image, err)),
+      this.#verifyImage(image, policies, trustStore, options).catch((err: unknown) =>
+        errorVerdict(image, err),
+      ),
     );
     const byImage = new Map(distinct.map((image, i) => [image, verdicts[i] as ImageVerdict]));
     return images.map((image) => byImage.get(image) as ImageVerdict);
   }
 
-  async #verifyImage(image: string, policies: PolicySet, options: VerifyOptions): Promise<ImageVerdict> {
+  async #verifyImage(
+    image: string,
+    policies: PolicySet,
+    trustStore: TrustStore,
+    options: VerifyOptions,
+  ): Promise<ImageVerdict> {
     const { signal, credentials } = options;
     const request: RequestOptions = {
       ...(signal ? { signal } : {}),
@@ -116,39 +133,43 @@ export class ImageVerificationService implements ImageVerifier {
     }
     // The `.att` tag costs a request; read it only when some matching policy has attestation requirements.
     const readAttestations = matching.some((p) => (p.attestations?.length ?? 0) > 0);
-    const discoveries = new Map<string, Promise<DiscoveredSignatures>>();
-    const discover = (repo: Repository): Promise<DiscoveredSignatures> => {
-      const key = `${repo.registry}/${repo.path}`;
-      let found = discoveries.get(key);
-      if (!found) {
-        found = discoverSignatures(this.options.registry, repo, digest, {
-          attestations: readAttestations,
-          ...request,
-        });
-        discoveries.set(key, found);
-      }
-      return found;
-    };
     const imageReference = `${reference.registry}/${reference.path}@${digest}`;
+    const verifyContext: VerifyContext = { trustStore };
 
     const outcomes = await Promise.all(
       matching
         .map(async (policy) => {
           const signatureRepo = policy.signatureRepository ?? reference;
-          // Not keyed by credentials: a result found with one workload's pull secrets may serve another
-          // workload naming the same digest. That admits nothing unverified (the signatures checked are the
-          // same whoever fetched them), and that workload's kubelet still needs its own credentials to pull
-          // the image. Tags are resolved above on every call, with the caller's credentials.
-          const key = `${digest}|${signatureRepo.registry}/${signatureRepo.path}|${policy.fingerprint}`;
+          // Everything a verdict depends on is in its key: the digest, where its signatures were read and
+          // with whose credentials (one workload's pull secrets never answer for another's), the policy,
+          // and the trust material its keyless authorities resolve to right now (a rotated or removed
+          // TrustRoot never reuses a verdict reached under the old one).
+          const where = `${signatureRepo.registry}/${signatureRepo.path}|${this.#credentialsFor(signatureRepo, credentials)}`;
+          const key = `${digest}|${where}|${policy.fingerprint}|${trustFingerprint(policy, trustStore)}`;
           const record = await this.#cache.get(
             key,
-            async () =>
-              verifyAgainstPolicy(policy, digest, await discover(signatureRepo), {
-                verifyContext: this.options.verifyContext,
+            async (flightSignal) => {
+              // The check runs on its own signal, not this caller's: joiners with longer deadlines keep it.
+              const discovered = await this.#discoveries.get(
+                `${digest}|${where}|${readAttestations ? 'att' : 'sig'}`,
+                (discoverySignal) =>
+                  discoverSignatures(this.options.registry, signatureRepo, digest, {
+                    attestations: readAttestations,
+                    signal: discoverySignal,
+                    ...(credentials ? { credentials } : {}),
+                  }),
+                { signal: flightSignal },
+              );
+              return verifyAgainstPolicy(policy, digest, discovered, {
+                verifyContext,
                 imageReference,
                 now: new Date(this.options.clock.now()),
-              }),
-            this.options.onCache,
+              });
+            },
+            {
+              ...(signal ? { signal } : {}),
+              ...(this.options.onCache ? { onOutcome: this.options.onCache } : {}),
+            },
           );
           // Evaluated on every call, cached or not: the cache saves registry work and cryptography, never
           // judgement (an attestation's maxAge is measured against the clock of this call).
@@ -181,6 +202,11 @@ export class ImageVerificationService implements ImageVerifier {
     return policies.policies.filter((policy) => found.has(policy));
   }
 
+  /** Names the credentials requests to `repo` would carry: the caller's for it, else the client's own. */
+  #credentialsFor(repo: Repository, credentials: CredentialStore | undefined): string {
+    return this.#credentialIdentity(credentials?.lookup(repo.registry, repo.path));
+  }
+
   async #resolveTag(reference: ImageReference, request: RequestOptions): Promise<string> {
     const tag = reference.tag ?? 'latest';
     const digest = await this.options.registry.headManifest(reference, tag, request);
@@ -192,6 +218,20 @@ export class ImageVerificationService implements ImageVerifier {
     }
     return digest;
   }
+}
+
+/**
+ * The trust material the policy's keyless authorities resolve to in `store`, by content: a TrustRoot edited,
+ * refreshed by TUF or removed gives another value. Key authorities carry their key in the policy itself.
+ */
+function trustFingerprint(policy: CompiledPolicy, store: TrustStore): string {
+  const roots = new Set<string>();
+  for (const authority of policy.authorities)
+    if (authority.kind === 'keyless') roots.add(authority.trustRoot);
+  return [...roots]
+    .sort()
+    .map((name) => `${name}=${store.get(name)?.fingerprint ?? 'absent'}`)
+    .join(',');
 }
 
 function verifyAgainstPolicy(

@@ -504,4 +504,40 @@ describe('decideMutation', () => {
       expect(decision.response.status?.details.causes[0]?.reason).toBe('INTERNAL_ERROR');
     },
   );
+
+  describe('pinDigests', () => {
+    const kinds = [
+      'rendered/pod-create.json',
+      'rendered/deployment-create.json',
+      'rendered/cronjob-create.json',
+      'rendered/pod-ephemeralcontainers.json',
+    ];
+    const patched = async (name: string, pinDigests: DecideDeps['pinDigests']) => {
+      const decision = await decideMutation(
+        reviewFixture(name),
+        deps(fakeVerifier(), pinDigests === undefined ? {} : { pinDigests }),
+      );
+      expect(decision.response.allowed, name).toBe(true);
+      return decision.response.patch !== undefined && decision.patch.length > 0;
+    };
+
+    it.each(kinds)('all (the default) pins %s', async (name) => {
+      expect(await patched(name, undefined)).toBe(true);
+      expect(await patched(name, 'all')).toBe(true);
+    });
+
+    it('pods pins Pods (ephemeral containers too) and leaves controllers alone', async () => {
+      expect(await patched('rendered/pod-create.json', 'pods')).toBe(true);
+      expect(await patched('rendered/pod-ephemeralcontainers.json', 'pods')).toBe(true);
+      expect(await patched('rendered/deployment-create.json', 'pods')).toBe(false);
+      expect(await patched('rendered/cronjob-create.json', 'pods')).toBe(false);
+    });
+
+    it.each(kinds)('off never pins %s, and still denies what fails', async (name) => {
+      expect(await patched(name, 'off')).toBe(false);
+      const verifier = fakeVerifier(denying({ code: 'NO_SIGNATURE', message: 'none' }));
+      const denied = await decideMutation(reviewFixture(name), deps(verifier, { pinDigests: 'off' }));
+      expect(denied.response.allowed).toBe(false);
+    });
+  });
 });

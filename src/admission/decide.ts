@@ -41,7 +41,21 @@ export interface DecideDeps {
   readonly clock?: Clock;
   /** Registry credentials the workload itself brings; without it only the verifier's own are used. */
   readonly workloadCredentials?: WorkloadCredentials;
+  /** Which objects a mutation pins to verified digests (default `all`). */
+  readonly pinDigests?: PinDigests;
 }
+
+/**
+ * Which admitted objects get their images pinned to the verified digest (`--pin-digests`):
+ * - `all`: Pods and every pod controller's template; the node pulls exactly what was checked.
+ * - `pods`: Pods only. Controllers keep the tags their owners wrote, so GitOps tools (Argo CD, Flux) see no
+ *   drift between Git and the cluster, and re-applying a Job (whose template is immutable) does not fail;
+ *   the Pods they create are still pinned, so what runs is still what was verified.
+ * - `off`: nothing is pinned; verification still decides. A tag may then move between admission and pull.
+ */
+export type PinDigests = 'all' | 'pods' | 'off';
+
+export const PIN_DIGESTS: readonly PinDigests[] = ['all', 'pods', 'off'];
 
 /** The admitted object, as far as finding the credentials it would be pulled with goes. */
 export interface AdmittedWorkload {
@@ -89,7 +103,8 @@ export function decideAdmission(review: AdmissionReview, deps: DecideDeps): Prom
 /**
  * Like decideAdmission, and when allowed, a JSONPatch that pins every image an Enforce policy matched to the
  * digest that was verified (`repo:tag@sha256:…`), so the node pulls exactly what was checked: tags move.
- * Images no Enforce policy matched are left alone, so sidecars nobody asked about keep working.
+ * Images no Enforce policy matched are left alone, so sidecars nobody asked about keep working. `pinDigests`
+ * limits which objects are pinned (see PinDigests).
  */
 export function decideMutation(review: AdmissionReview, deps: DecideDeps): Promise<AdmissionDecision> {
   return decide(review, deps, true);
@@ -152,7 +167,7 @@ async function decide(
         codes: outcome.codes,
       });
     }
-    const patch = mutate ? pinningPatch(uses, verdicts) : [];
+    const patch = mutate && pins(deps.pinDigests ?? 'all', request.kind) ? pinningPatch(uses, verdicts) : [];
     return finish({
       response: allowResponse(request.uid, { ...outcome.extras, patch }),
       images: uses,
@@ -311,6 +326,11 @@ function denyReasons(verdict: ImageVerdict): readonly Reason[] {
   return verdict.reasons.length > 0
     ? verdict.reasons
     : [{ code: 'INTERNAL_ERROR', message: 'the verifier denied the image without giving a reason' }];
+}
+
+function pins(mode: PinDigests, kind: ObjectKind): boolean {
+  if (mode === 'all') return true;
+  return mode === 'pods' && kind.group === '' && kind.kind === 'Pod';
 }
 
 function pinningPatch(uses: readonly ImageUse[], verdicts: readonly ImageVerdict[]): JsonPatchReplace[] {

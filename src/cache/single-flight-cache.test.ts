@@ -24,10 +24,10 @@ describe('SingleFlightCache', () => {
     let calls = 0;
     const compute = async () => ({ ok: !!++calls });
     const outcomes: CacheOutcome[] = [];
-    await c.get('k', compute, (o) => outcomes.push(o));
-    await c.get('k', compute, (o) => outcomes.push(o));
+    await c.get('k', compute, { onOutcome: (o) => outcomes.push(o) });
+    await c.get('k', compute, { onOutcome: (o) => outcomes.push(o) });
     clock.t += 60_001;
-    await c.get('k', compute, (o) => outcomes.push(o));
+    await c.get('k', compute, { onOutcome: (o) => outcomes.push(o) });
     expect(calls).toBe(2);
     expect(outcomes).toEqual(['miss', 'hit', 'miss']);
   });
@@ -56,7 +56,7 @@ describe('SingleFlightCache', () => {
       return { ok: true };
     };
     const outcomes: CacheOutcome[] = [];
-    const all = Promise.all([1, 2, 3].map(() => c.get('k', compute, (o) => outcomes.push(o))));
+    const all = Promise.all([1, 2, 3].map(() => c.get('k', compute, { onOutcome: (o) => outcomes.push(o) })));
     release();
     await all;
     expect(calls).toBe(1);
@@ -83,6 +83,84 @@ describe('SingleFlightCache', () => {
     await c.get('b', compute);
     expect(calls).toBe(4);
   });
+
+  describe('callers with their own deadlines', () => {
+    /** A computation that waits for `release` and records whether its own signal aborted. */
+    function gated() {
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const seen: { calls: number; signal?: AbortSignal } = { calls: 0 };
+      const compute = async (signal: AbortSignal) => {
+        seen.calls++;
+        seen.signal = signal;
+        await Promise.race([
+          gate,
+          new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+        ]);
+        return { ok: true };
+      };
+      return { compute, release, seen };
+    }
+
+    it('gives the first caller its own reason when it aborts, and the joiner still gets the result', async () => {
+      const c = cache(new ManualClock());
+      const { compute, release, seen } = gated();
+      const first = new AbortController();
+      const joiner = new AbortController();
+      const a = c.get('k', compute, { signal: first.signal });
+      const b = c.get('k', compute, { signal: joiner.signal });
+      first.abort(new Error('first caller timed out'));
+      await expect(a).rejects.toThrow('first caller timed out');
+      expect(seen.signal?.aborted).toBe(false);
+      release();
+      expect(await b).toEqual({ ok: true });
+      expect(seen.calls).toBe(1);
+      expect(c.size).toBe(1);
+    });
+
+    it('gives a joiner that aborts first its own reason, and the first caller the result', async () => {
+      const c = cache(new ManualClock());
+      const { compute, release, seen } = gated();
+      const joiner = new AbortController();
+      const a = c.get('k', compute, { signal: new AbortController().signal });
+      const b = c.get('k', compute, { signal: joiner.signal });
+      joiner.abort(new Error('joiner timed out'));
+      await expect(b).rejects.toThrow('joiner timed out');
+      release();
+      expect(await a).toEqual({ ok: true });
+      expect(seen.calls).toBe(1);
+    });
+
+    it('aborts the computation once every caller has given up, and starts afresh for the next', async () => {
+      const c = cache(new ManualClock());
+      const { compute, seen } = gated();
+      const one = new AbortController();
+      const two = new AbortController();
+      const a = c.get('k', compute, { signal: one.signal });
+      const b = c.get('k', compute, { signal: two.signal });
+      one.abort(new Error('one'));
+      await expect(a).rejects.toThrow('one');
+      expect(seen.signal?.aborted).toBe(false);
+      two.abort(new Error('two'));
+      await expect(b).rejects.toThrow('two');
+      expect(seen.signal?.aborted).toBe(true);
+
+      const outcomes: CacheOutcome[] = [];
+      expect(await c.get('k', async () => ({ ok: true }), { onOutcome: (o) => outcomes.push(o) })).toEqual({
+        ok: true,
+      });
+      expect(outcomes).toEqual(['miss']);
+    });
+
+    it('refuses a caller whose signal has already fired, without computing', async () => {
+      const c = cache(new ManualClock());
+      const { compute, seen } = gated();
+      await expect(c.get('k', compute, { signal: AbortSignal.abort(new Error('late')) })).rejects.toThrow(
+        'late',
+      );
+      expect(seen.calls).toBe(0);
+    });
+  });
 });
 
 describe('SingleFlightCache weight bound', () => {
@@ -104,16 +182,8 @@ describe('SingleFlightCache weight bound', () => {
     expect(c.weight).toBe(80);
     expect(c.size).toBe(2);
     const outcomes: CacheOutcome[] = [];
-    await c.get(
-      'a',
-      async () => ({ size: 40 }),
-      (o) => outcomes.push(o),
-    );
-    await c.get(
-      'b',
-      async () => ({ size: 40 }),
-      (o) => outcomes.push(o),
-    );
+    await c.get('a', async () => ({ size: 40 }), { onOutcome: (o) => outcomes.push(o) });
+    await c.get('b', async () => ({ size: 40 }), { onOutcome: (o) => outcomes.push(o) });
     expect(outcomes).toEqual(['hit', 'miss']);
   });
 

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import { raceSignal } from '../concurrency.js';
 
 export type CacheOutcome = 'hit' | 'miss' | 'shared';
 
@@ -20,19 +21,41 @@ export interface SingleFlightCacheOptions<V> {
   readonly weigh?: (value: V) => number;
 }
 
+/** One computation in progress and how many callers still wait for it. */
+interface Flight<V> {
+  readonly promise: Promise<V>;
+  readonly controller: AbortController;
+  waiters: number;
+  settled: boolean;
+}
+
+export interface GetOptions {
+  /**
+   * This caller's deadline. When it fires, this caller gets the signal's reason at once; the computation
+   * goes on for the callers still waiting, and is aborted only when none is left.
+   */
+  readonly signal?: AbortSignal;
+  readonly onOutcome?: (outcome: CacheOutcome) => void;
+}
+
 /**
  * A bounded TTL cache whose misses are computed once: concurrent callers asking for the same key while
  * it is being computed share that one computation ("single flight"). The TTL is chosen per value, so
  * successes can live long and failures briefly. Rejections are never stored.
+ *
+ * A computation belongs to no single caller: it gets its own signal, which aborts only once every caller
+ * waiting for it has given up, so a caller whose admission times out never cuts short a joiner with a
+ * longer deadline. Whatever else a computation depends on (credentials, trust material) belongs in the key.
  */
 export class SingleFlightCache<V> {
   readonly #entries = new Map<string, Entry<V>>();
-  readonly #inFlight = new Map<string, Promise<V>>();
+  readonly #inFlight = new Map<string, Flight<V>>();
   #weight = 0;
 
   constructor(private readonly options: SingleFlightCacheOptions<V>) {}
 
-  async get(key: string, compute: () => Promise<V>, onOutcome?: (o: CacheOutcome) => void): Promise<V> {
+  async get(key: string, compute: (signal: AbortSignal) => Promise<V>, options: GetOptions = {}): Promise<V> {
+    const { signal, onOutcome } = options;
     const entry = this.#entries.get(key);
     if (entry && entry.expiresAt > this.options.clock.now()) {
       // Re-insert to keep Map order = least recently used first.
@@ -42,23 +65,17 @@ export class SingleFlightCache<V> {
       return entry.value;
     }
     if (entry) this.#remove(key, entry);
+    signal?.throwIfAborted();
 
-    const pending = this.#inFlight.get(key);
-    if (pending) {
+    let flight = this.#inFlight.get(key);
+    if (flight) {
       onOutcome?.('shared');
-      return pending;
+      flight.waiters++;
+    } else {
+      onOutcome?.('miss');
+      flight = this.#start(key, compute);
     }
-    onOutcome?.('miss');
-    const promise = compute().then((value) => {
-      this.#store(key, value);
-      return value;
-    });
-    this.#inFlight.set(key, promise);
-    try {
-      return await promise;
-    } finally {
-      this.#inFlight.delete(key);
-    }
+    return this.#wait(key, flight, signal);
   }
 
   get size(): number {
@@ -78,6 +95,42 @@ export class SingleFlightCache<V> {
   #remove(key: string, entry: Entry<V>): void {
     this.#entries.delete(key);
     this.#weight -= entry.weight;
+  }
+
+  #start(key: string, compute: (signal: AbortSignal) => Promise<V>): Flight<V> {
+    const controller = new AbortController();
+    const flight: Flight<V> = {
+      controller,
+      waiters: 1,
+      settled: false,
+      promise: Promise.resolve()
+        .then(() => compute(controller.signal))
+        .then((value) => {
+          this.#store(key, value);
+          return value;
+        })
+        .finally(() => {
+          flight.settled = true;
+          if (this.#inFlight.get(key) === flight) this.#inFlight.delete(key);
+        }),
+    };
+    // Every waiter may have left; the outcome then has no one to report to.
+    flight.promise.catch(() => undefined);
+    this.#inFlight.set(key, flight);
+    return flight;
+  }
+
+  async #wait(key: string, flight: Flight<V>, signal: AbortSignal | undefined): Promise<V> {
+    try {
+      return await raceSignal(flight.promise, signal);
+    } finally {
+      flight.waiters--;
+      if (flight.waiters === 0 && !flight.settled) {
+        // Nobody wants the answer any more: stop the work, and let the next caller start afresh.
+        flight.controller.abort(signal?.reason);
+        if (this.#inFlight.get(key) === flight) this.#inFlight.delete(key);
+      }
+    }
   }
 
   #store(key: string, value: V): void {

@@ -5,6 +5,7 @@ import type { WebhookCertificateApi } from '../certs/index.js';
 import { systemClock } from '../clock.js';
 import { readPolicyDocuments } from '../config/policy-files.js';
 import { FilePolicyStore, type PolicyStoreEvents } from '../config/policy-store.js';
+import { readTrustRootFiles, watchTrustRootFiles } from '../config/trust-root-files.js';
 import { ImageVerificationService } from '../image-verification.js';
 import { anonymous, parseDockerConfig } from '../oci/auth.js';
 import { HttpRegistry, type RegistryRequestEvent } from '../oci/http-registry.js';
@@ -12,7 +13,7 @@ import { authorityCompiler } from '../policy/authorities.js';
 import { compilePolicies, type PolicySet } from '../policy/compile.js';
 import type { NoMatchAction } from '../policy/types.js';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { LogSink } from '../kube/log.js';
+import { describeError, type LogSink } from '../kube/log.js';
 import type { PolicyStatusWriter } from '../kube/status.js';
 import { createTrustStore, type CustomTrustRoot, type TrustStore } from '../trust/index.js';
 import type { VerifyFlags } from './flags.js';
@@ -74,7 +75,7 @@ export function createVerifier(
   policies: () => PolicySet,
   noMatch: NoMatchAction,
   cache: CacheSettings,
-  trustStore: TrustStore,
+  trustStore: () => TrustStore,
 ): ImageVerificationService {
   return new ImageVerificationService({
     registry,
@@ -86,7 +87,7 @@ export function createVerifier(
     cacheMaxEntries: cache.cacheMaxEntries,
     concurrency: 8,
     ...(cache.onCache === undefined ? {} : { onCache: cache.onCache }),
-    verifyContext: { trustStore },
+    trustStore,
     plainHttpRegistries: registry.plainHttp,
   });
 }
@@ -101,7 +102,13 @@ export async function createRuntime(
     authorityCompiler(trustStore),
   );
   const registry = await createRegistry(flags);
-  const verifier = createVerifier(registry, () => policies, flags.noMatch, ONE_SHOT_CACHE, trustStore);
+  const verifier = createVerifier(
+    registry,
+    () => policies,
+    flags.noMatch,
+    ONE_SHOT_CACHE,
+    () => trustStore,
+  );
   return { verifier, registry, policySet: policies, close: () => registry.close() };
 }
 
@@ -121,32 +128,47 @@ export interface ServiceRuntimeOptions {
   readonly cache: CacheSettings;
   readonly registryHooks?: RegistryHooks;
   readonly policyEvents?: PolicyStoreEvents;
+  /** Where reloads of `--trust-root` files are reported. */
+  readonly logger?: LogSink;
 }
 
 /**
  * Long-lived runtime for `serve`: policies are loaded once (an invalid initial set throws INVALID_POLICY,
  * since there is nothing good to keep yet), then watched and swapped atomically; the cache lives as long
- * as the process, keyed by policy fingerprint so an edited policy never reuses an old answer.
+ * as the process, keyed by policy and trust material so an edited policy never reuses an old answer.
  */
 export async function createServiceRuntime(
   flags: VerifyFlags,
   options: ServiceRuntimeOptions,
 ): Promise<ServiceRuntime> {
-  const trustStore = await createTrustStoreFromFlags(flags);
-  const policies = new FilePolicyStore(
-    flags.policyPaths,
-    authorityCompiler(trustStore),
-    options.policyEvents,
-  );
+  const fileRoots = await readTrustRootFlagFiles(flags);
+  const trust = new SwappableTrustStore(createTrustStore(fileRoots));
+  const policies = new FilePolicyStore(flags.policyPaths, authorityCompiler(trust), options.policyEvents);
   await policies.load();
   const registry = await createRegistry(flags, options.registryHooks);
-  const verifier = createVerifier(registry, () => policies.current, flags.noMatch, options.cache, trustStore);
+  const verifier = createVerifier(
+    registry,
+    () => policies.current,
+    flags.noMatch,
+    options.cache,
+    () => trust.current,
+  );
   policies.watch();
+  const trustFiles = watchTrustRootFiles(
+    flags.trustRoots,
+    fileRoots,
+    trustFileHooks(options.logger, (_roots, store) => {
+      trust.replace(store);
+      // Policies are compiled against the trust store (a trustRoot name must exist): compile them again.
+      void policies.reload();
+    }),
+  );
   return {
     verifier,
     registry,
     policies,
     close: async () => {
+      trustFiles.close();
       policies.close();
       await registry.close();
     },
@@ -215,7 +237,7 @@ export async function createKubeServiceRuntime(
     await import('../kube/client.js');
   const { KubePolicyStore } = await import('../kube/policy-informer.js');
   const kubeConfig = await loadKubeConfigFlag(options.kubeconfig);
-  const fileRoots = await readTrustRootFiles(flags);
+  const fileRoots = await readTrustRootFlagFiles(flags);
   // Verification reads trust through this one object, so TrustRoot changes reach verdicts and compilation alike.
   const trust = new SwappableTrustStore(createTrustStore(fileRoots));
   const { KubeTrustRoots } = await import('../kube/trust-roots.js');
@@ -244,8 +266,19 @@ export async function createKubeServiceRuntime(
   // Rejects only when stopped before the first sync; readiness is the store's `ready`.
   const synced = store.start();
   synced.catch(() => undefined);
+  const trustFiles = watchTrustRootFiles(
+    flags.trustRoots,
+    fileRoots,
+    trustFileHooks(options.logger, (roots) => trustRoots.setFileRoots(roots)),
+  );
   const registry = await createRegistry(flags, options.registryHooks);
-  const verifier = createVerifier(registry, () => store.current, flags.noMatch, options.cache, trust);
+  const verifier = createVerifier(
+    registry,
+    () => store.current,
+    flags.noMatch,
+    options.cache,
+    () => trust.current,
+  );
   return {
     verifier,
     registry,
@@ -255,6 +288,7 @@ export async function createKubeServiceRuntime(
     workloadCredentials: await createWorkloadCredentials(kubeConfig, () => store.current, options.logger),
     webhookCertificates: createWebhookCertificateApi(kubeConfig),
     close: async () => {
+      trustFiles.close();
       trustRoots.stop();
       await store.stop();
       await registry.close();
@@ -267,18 +301,27 @@ const READ_ONLY_STATUS: PolicyStatusWriter = { patchStatus: () => Promise.resolv
 
 /** A TrustStore whose contents can be replaced whole while admissions keep reading it. */
 class SwappableTrustStore implements TrustStore {
-  constructor(private current: TrustStore) {}
+  #current: TrustStore;
+
+  constructor(initial: TrustStore) {
+    this.#current = initial;
+  }
+
+  /** The store in force now: verification reads it once per call, so one decision never mixes two. */
+  get current(): TrustStore {
+    return this.#current;
+  }
 
   get(name: string) {
-    return this.current.get(name);
+    return this.#current.get(name);
   }
 
   names() {
-    return this.current.names();
+    return this.#current.names();
   }
 
   replace(next: TrustStore): void {
-    this.current = next;
+    this.#current = next;
   }
 }
 
@@ -287,19 +330,35 @@ class SwappableTrustStore implements TrustStore {
  * air-gapped, and no network is touched for trust unless a policy's TrustRoot asks for TUF.
  */
 export async function createTrustStoreFromFlags(flags: Pick<VerifyFlags, 'trustRoots'>): Promise<TrustStore> {
-  return createTrustStore(await readTrustRootFiles(flags));
+  return createTrustStore(await readTrustRootFlagFiles(flags));
 }
 
-async function readTrustRootFiles(
+async function readTrustRootFlagFiles(
   flags: Pick<VerifyFlags, 'trustRoots'>,
 ): Promise<Record<string, CustomTrustRoot>> {
-  return Object.fromEntries(
-    await Promise.all(
-      flags.trustRoots.map(
-        async ({ name, path }) => [name, { trustedRoot: await readFlagFile('--trust-root', path) }] as const,
+  try {
+    return await readTrustRootFiles(flags.trustRoots);
+  } catch (err) {
+    throw new UsageError(`--trust-root: ${(err as Error).message}`);
+  }
+}
+
+/** Logs `--trust-root` file reloads and refusals; `use` puts good new material in force. */
+function trustFileHooks(
+  logger: LogSink | undefined,
+  use: (roots: Record<string, CustomTrustRoot>, store: TrustStore) => void,
+) {
+  return {
+    onChange: (roots: Record<string, CustomTrustRoot>, store: TrustStore) => {
+      use(roots, store);
+      logger?.info({ trustRoots: Object.keys(roots) }, '--trust-root files reloaded');
+    },
+    onError: (err: unknown) =>
+      logger?.error(
+        { ...describeError(err) },
+        'a --trust-root file is not usable; the last good copies stay in use',
       ),
-    ),
-  );
+  };
 }
 
 async function readFlagFile(flag: string, path: string): Promise<string> {

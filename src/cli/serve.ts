@@ -3,6 +3,7 @@ import { tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import { getHeapStatistics } from 'node:v8';
+import { PIN_DIGESTS, type PinDigests } from '../admission/decide.js';
 import { startServer, type RunningServer, type TlsSource } from '../admission/server.js';
 import { readKeyMaterial } from '../admission/tls.js';
 import type { CacheOutcome } from '../cache/single-flight-cache.js';
@@ -86,6 +87,9 @@ Admission:
   --exclude-namespace NS     namespace whose requests are admitted unchecked (repeatable; default
                              kube-system; giving the flag replaces the default, --exclude-namespace=
                              excludes none)
+  --pin-digests all|pods|off  which admitted objects /mutate pins to the verified digest: every Pod and
+                             pod controller (default all), Pods only (GitOps-managed controllers and
+                             immutable Job templates keep their tags), or none
   --cache-ttl DURATION       how long a satisfied verification is reused (default 10m)
   --negative-cache-ttl DURATION  how long a failed one is reused (default 30s)
   --cache-size N             verifications kept (default 10000)
@@ -106,6 +110,7 @@ export const SERVE_FLAGS = {
   'mutating-webhook-configuration': { type: 'string' },
   'admission-timeout': { type: 'string', default: '8s' },
   'exclude-namespace': { type: 'string', multiple: true, default: ['kube-system'] as string[] },
+  'pin-digests': { type: 'string', default: 'all' },
   'cache-ttl': { type: 'string', default: '10m' },
   'negative-cache-ttl': { type: 'string', default: '30s' },
   'cache-size': { type: 'string', default: '10000' },
@@ -136,6 +141,7 @@ export interface ServeFlags {
     | SecretTlsFlags;
   readonly admissionTimeoutMs: number;
   readonly excludedNamespaces: readonly string[];
+  readonly pinDigests: PinDigests;
   readonly cacheTtlMs: number;
   readonly negativeCacheTtlMs: number;
   readonly cacheMaxEntries: number;
@@ -264,6 +270,10 @@ export function serveFlags(values: ServeValues): ServeFlags {
   if (!/^\d+$/.test(values['cache-size']) || cacheMaxEntries < 1) {
     throw new UsageError(`--cache-size must be a whole number of at least 1 (got "${values['cache-size']}")`);
   }
+  const pinDigests = PIN_DIGESTS.find((mode) => mode === values['pin-digests']);
+  if (pinDigests === undefined) {
+    throw new UsageError(`--pin-digests must be all, pods or off (got "${values['pin-digests']}")`);
+  }
   const logLevel = values['log-level'];
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
@@ -286,6 +296,7 @@ export function serveFlags(values: ServeValues): ServeFlags {
           }),
     admissionTimeoutMs,
     excludedNamespaces: values['exclude-namespace'].filter((ns) => ns !== ''),
+    pinDigests,
     cacheTtlMs: duration('--cache-ttl', values['cache-ttl']),
     negativeCacheTtlMs: duration('--negative-cache-ttl', values['negative-cache-ttl']),
     cacheMaxEntries,
@@ -392,6 +403,7 @@ export async function serve(flags: ServeFlags, io: CommandIo, stop: AbortSignal)
     (await createServiceRuntime(flags.verify, {
       cache,
       registryHooks,
+      logger,
       policyEvents: {
         loaded: (set) => {
           // Folders are watched, so unrelated files trigger reloads too; only a real change is worth a line.
@@ -433,6 +445,7 @@ export async function serve(flags: ServeFlags, io: CommandIo, stop: AbortSignal)
         verifier: runtime.verifier,
         timeoutMs: flags.admissionTimeoutMs,
         excludedNamespaces: flags.excludedNamespaces,
+        pinDigests: flags.pinDigests,
         isReady: () => runtime.policies.ready,
         ...(kube === undefined ? {} : { workloadCredentials: kube.workloadCredentials }),
         metrics,
@@ -452,6 +465,7 @@ export async function serve(flags: ServeFlags, io: CommandIo, stop: AbortSignal)
         keyFile: running.keyFile,
         admissionTimeoutMs: flags.admissionTimeoutMs,
         excludedNamespaces: flags.excludedNamespaces,
+        pinDigests: flags.pinDigests,
         cacheTtlMs: flags.cacheTtlMs,
         negativeCacheTtlMs: flags.negativeCacheTtlMs,
         cacheSize: flags.cacheMaxEntries,

@@ -236,3 +236,18 @@ describe('KubeTrustRoots', () => {
     expect(roots.store.get('mirror')?.trustedRoot).toEqual(parseTrustedRoot(OLDER, 'mirror'));
   });
 });
+
+describe('--trust-root files', () => {
+  it('rebuilds the store when the file contents change, and only then', () => {
+    roots.setFileRoots({ corp: { trustedRoot: CURRENT } });
+    expect(changes).toHaveLength(1);
+    const first = changes[0]?.store.get('corp');
+    roots.setFileRoots({ corp: { trustedRoot: CURRENT } });
+    expect(changes).toHaveLength(1);
+
+    roots.setFileRoots({ corp: { trustedRoot: OLDER } });
+    expect(changes).toHaveLength(2);
+    expect(changes[1]?.version).not.toBe(changes[0]?.version);
+    expect(changes[1]?.store.get('corp')?.fingerprint).not.toBe(first?.fingerprint);
+  });
+});

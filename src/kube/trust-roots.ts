@@ -72,7 +72,7 @@ const MIN_INTERVAL_MS = 1_000;
 
 export class KubeTrustRoots {
   readonly #slots = new Map<string, Slot>();
-  readonly #fileRoots: Readonly<Record<string, CustomTrustRoot>>;
+  #fileRoots: Readonly<Record<string, CustomTrustRoot>>;
   readonly #clock: Clock;
   #store: TrustStore;
   #version: string;
@@ -82,7 +82,7 @@ export class KubeTrustRoots {
     this.#fileRoots = options.fileRoots ?? {};
     this.#clock = options.clock ?? systemClock;
     this.#store = createTrustStore(this.#fileRoots);
-    this.#version = versionOf([]);
+    this.#version = versionOf([], this.#fileRoots);
   }
 
   /** The current store; replaced whole whenever the material changes. */
@@ -129,6 +129,12 @@ export class KubeTrustRoots {
     }
     this.#publish();
     if (firstFetches.length > 0) await this.#waitAtMost(Promise.all(firstFetches));
+  }
+
+  /** New `--trust-root` file contents (the files changed); the store is rebuilt with them. */
+  setFileRoots(fileRoots: Readonly<Record<string, CustomTrustRoot>>): void {
+    this.#fileRoots = fileRoots;
+    this.#publish();
   }
 
   /** Stops every refresh; fetches in flight finish but are not used. */
@@ -323,7 +329,10 @@ export class KubeTrustRoots {
     const materials = [...this.#slots.values()]
       .filter((slot): slot is Slot & { material: Material } => slot.material !== undefined)
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const version = versionOf(materials.map((slot) => [slot.name, slot.material.digest]));
+    const version = versionOf(
+      materials.map((slot) => [slot.name, slot.material.digest]),
+      this.#fileRoots,
+    );
     if (version === this.#version) return;
     let store: TrustStore;
     try {
@@ -382,8 +391,11 @@ function messageOf(err: unknown): string {
   return /[.!?…]$/.test(text) ? text : `${text}.`;
 }
 
-function versionOf(entries: readonly (readonly [string, string])[]): string {
-  return `trust-${sha256(JSON.stringify(entries)).slice(0, 16)}`;
+function versionOf(
+  entries: readonly (readonly [string, string])[],
+  fileRoots: Readonly<Record<string, CustomTrustRoot>>,
+): string {
+  return `trust-${sha256(JSON.stringify([entries, fileRoots])).slice(0, 16)}`;
 }
 
 function isoSeconds(date: Date | undefined): string {

@@ -52,6 +52,23 @@ export function credentialStoreFrom(entries: Iterable<readonly [string, Credenti
 
 export const anonymous: CredentialStore = { lookup: () => undefined };
 
+/**
+ * Names credentials without revealing them: a keyed hash, with a key random per call of this function, so
+ * keys built from it (token and verdict caches) tell nothing about the secrets even to someone who sees them.
+ * Equal credentials get equal names from one namer; `undefined` is `none`.
+ */
+export function credentialIdentity(): (credentials: Credentials | undefined) => string {
+  const key = randomBytes(32);
+  return (credentials) => {
+    if (credentials === undefined) return 'none';
+    const fields =
+      credentials.kind === 'basic'
+        ? [credentials.kind, credentials.username, credentials.password]
+        : [credentials.kind, credentials.token];
+    return createHmac('sha256', key).update(JSON.stringify(fields)).digest('base64url');
+  };
+}
+
 function configError(problem: string): ProvenantError {
   // Config problems are reported by position and field name only: the values are secrets.
   return new ProvenantError('REGISTRY_AUTH_FAILED', `docker config: ${problem}`);
@@ -349,7 +366,12 @@ export function tokenHttpRequest(url: URL, request: TokenRequest): TokenHttpRequ
 export class BearerTokens {
   private readonly cache = new Map<string, CachedToken>();
   private readonly inFlight = new SharedFlights<CachedToken>();
-  private readonly identityKey = randomBytes(32);
+  /**
+   * Which credentials a token was traded for: once credentials come per request (each workload's pull
+   * secrets), a token one namespace's credentials obtained must never be sent for another's request, even
+   * for the same scope.
+   */
+  private readonly identity = credentialIdentity();
 
   constructor(
     private readonly transport: TokenTransport,
@@ -401,21 +423,6 @@ export class BearerTokens {
   forget(registry: string, credentials?: Credentials): void {
     const prefix = `${registry}\n${this.identity(credentials)}\n`;
     for (const key of this.cache.keys()) if (key.startsWith(prefix)) this.cache.delete(key);
-  }
-
-  /**
-   * Which credentials a token was traded for, as a keyed hash: once credentials come per request (each
-   * workload's pull secrets), a token one namespace's credentials obtained must never be sent for another's
-   * request, even for the same scope. The key is random per instance, so the cache keys reveal nothing
-   * about the secrets even to someone who sees them.
-   */
-  private identity(credentials: Credentials | undefined): string {
-    if (credentials === undefined) return 'anonymous';
-    const fields =
-      credentials.kind === 'basic'
-        ? [credentials.kind, credentials.username, credentials.password]
-        : [credentials.kind, credentials.token];
-    return createHmac('sha256', this.identityKey).update(JSON.stringify(fields)).digest('base64url');
   }
 
   private async exchange(

@@ -1,4 +1,5 @@
-import type { TrustedRoot } from '@sigstore/protobuf-specs';
+import { createHash } from 'node:crypto';
+import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toTrustMaterial, type TrustMaterial } from '@sigstore/verify';
 import { ProvenantError } from '../errors.js';
 import { GITHUB_TRUSTED_ROOT, PUBLIC_GOOD_TRUSTED_ROOT } from './embedded-roots.js';
@@ -17,6 +18,11 @@ export interface TrustRoot {
   readonly trustedRoot: TrustedRoot;
   readonly trustMaterial: TrustMaterial;
   readonly thresholds: VerifierThresholds;
+  /**
+   * sha256 over the root's content (canonical protobuf JSON) and thresholds: what a verdict was reached
+   * with. Equal material gives an equal fingerprint wherever it came from (file, TrustRoot object, TUF).
+   */
+  readonly fingerprint: string;
 }
 
 /** Trust-root name → material and thresholds. Immutable; build a new one when configuration changes. */
@@ -81,7 +87,10 @@ export function buildTrustRoot(name: string, json: unknown, thresholds: Verifier
       cause: err,
     });
   }
-  return { name, trustedRoot, trustMaterial, thresholds };
+  const fingerprint = createHash('sha256')
+    .update(JSON.stringify([TrustedRoot.toJSON(trustedRoot), thresholds]))
+    .digest('hex');
+  return { name, trustedRoot, trustMaterial, thresholds, fingerprint };
 }
 
 function checkThresholds(name: string, thresholds: VerifierThresholds): void {

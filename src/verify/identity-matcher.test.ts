@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { anchoredRegExp, compileIdentityPolicy, identityMismatch } from './identity-matcher.js';
+import { REGEXP_DIALECT } from '../../test/support/regexp-dialect.js';
+import { compileIdentityPolicy, identityMismatch } from './identity-matcher.js';
 import type { KeylessAuthority } from './types.js';
 
 const base: KeylessAuthority = {
@@ -68,20 +69,30 @@ describe('identityMismatch', () => {
   });
 });
 
-describe('anchoredRegExp', () => {
-  it('anchors both ends, so a prefix or suffix does not match', () => {
-    const re = anchoredRegExp('https://github\\.com/acme/.+', 'x');
-    expect(re.test('https://github.com/acme/app')).toBe(true);
-    expect(re.test('evil https://github.com/acme/app')).toBe(false);
-    expect(anchoredRegExp('acme|evil', 'x').test('acme-fork')).toBe(false);
+describe('one regular-expression dialect (RE2) for every *RegExp field', () => {
+  const authority = (identity: object, certificate?: object) => ({
+    kind: 'keyless' as const,
+    name: 'ci',
+    trustRoot: 'public-good',
+    identities: [{ issuer: 'https://token.actions.githubusercontent.com', subject: 'x', ...identity }],
+    ...(certificate === undefined ? {} : { certificate }),
   });
+  // JSON drops the `undefined` that takes out the exact field the RegExp replaces.
+  const fields: [string, (pattern: string) => object][] = [
+    ['subjectRegExp', (p) => authority({ subject: undefined, subjectRegExp: p })],
+    ['issuerRegExp', (p) => authority({ issuer: undefined, issuerRegExp: p })],
+    ['certificate.sourceRepositoryRefRegExp', (p) => authority({}, { sourceRepositoryRefRegExp: p })],
+  ];
 
-  it('turns a leading (?i) into a case-insensitive match', () => {
-    expect(anchoredRegExp('(?i)https://github\\.com/ACME/.+', 'x').test('https://github.com/acme/app')).toBe(
-      true,
+  for (const [field, build] of fields) {
+    it.each(REGEXP_DIALECT.map((c) => [c.pattern, c.valid, c.why] as const))(
+      `${field} %s: valid %s (%s)`,
+      (pattern, valid) => {
+        const compile = () =>
+          compileIdentityPolicy(JSON.parse(JSON.stringify(build(pattern))) as KeylessAuthority);
+        if (valid) expect(compile).not.toThrow();
+        else expect(compile).toThrow(/not a valid regular expression \(RE2 syntax\)/);
+      },
     );
-    expect(anchoredRegExp('https://github\\.com/ACME/.+', 'x').test('https://github.com/acme/app')).toBe(
-      false,
-    );
-  });
+  }
 });

@@ -1,5 +1,6 @@
 import { ProvenantError } from '../errors.js';
 import { CERTIFICATE_EXTENSION_NAMES, type FulcioIdentity } from './fulcio-extensions.js';
+import { policyRegExp } from './policy-regexp.js';
 import type { CertificateExtensionName, KeylessAuthority, KeylessIdentity } from './types.js';
 
 /** A string matcher compiled from `value` (exact) or `valueRegExp` (anchored). */
@@ -90,30 +91,8 @@ function optionalMatcher(
     return { describe: JSON.stringify(exact), test: (value) => value === exact };
   }
   if (regExp !== undefined) {
-    const re = anchoredRegExp(regExp, where);
-    return { describe: `/${re.source}/${re.flags}`, test: (value) => value !== undefined && re.test(value) };
+    const re = policyRegExp(regExp, where);
+    return { describe: `/${re.pattern()}/`, test: (value) => value !== undefined && re.matches(value) };
   }
   return undefined;
-}
-
-/**
- * Anchors a policy RegExp as `^(?:…)$` — @sigstore/verify's SAN match is unanchored, so `acme/app` would also
- * admit `evil/acme/app-fork`. A leading `(?i)` (Go/RE2 syntax, used by gh) becomes the `i` flag.
- */
-export function anchoredRegExp(source: string, where: string): RegExp {
-  if (typeof source !== 'string' || source === '')
-    throw new ProvenantError('INVALID_POLICY', `${where}RegExp is empty`);
-  const caseInsensitive = source.startsWith('(?i)');
-  const body = caseInsensitive ? source.slice(4) : source;
-  try {
-    return new RegExp(`^(?:${body})$`, caseInsensitive ? 'i' : '');
-  } catch (err) {
-    throw new ProvenantError(
-      'INVALID_POLICY',
-      `${where}RegExp is not a valid RegExp: ${(err as Error).message}`,
-      {
-        cause: err,
-      },
-    );
-  }
 }

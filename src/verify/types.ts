@@ -50,8 +50,8 @@ export interface CompiledKeyAuthority extends KeyAuthority {
 
 /**
  * Keyless (Fulcio) signers: a certificate chaining to `trustRoot`'s CA at the signature's trusted time, whose
- * identity matches one of `identities` and whose extensions match `certificate`. Every RegExp is anchored
- * (`^(?:…)$`); a leading `(?i)` makes it case-insensitive, as in Go.
+ * identity matches one of `identities` and whose extensions match `certificate`. Every RegExp is RE2 syntax
+ * (as the CRD validates it) and must match the whole value; `(?i)` makes it case-insensitive, as in Go.
  */
 export interface KeylessAuthority {
   readonly kind: 'keyless';

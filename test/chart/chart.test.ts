@@ -36,6 +36,7 @@ const VALUE_SETS: Record<string, string[]> = {
     'webhook.failurePolicy=Ignore',
     'admission.noMatch=warn',
     'admission.allowRegistryAddresses={169.254.10.0/24,fd00:ec2::254}',
+    'admission.pinDigests=pods',
     'image.digest=sha256:' + 'a'.repeat(64),
     'heapPercentOfMemoryLimit=40',
     'extraEnv[0].name=HTTPS_PROXY',
@@ -147,6 +148,7 @@ describe('helm lint and template', () => {
   it('refuses values the schema does not allow', async () => {
     for (const [set, message] of [
       ['admission.noMatch=maybe', 'noMatch'],
+      ['admission.pinDigests=deployments', 'pinDigests'],
       ['webhook.failurePolicy=fail', 'failurePolicy'],
       ['webhook.url=http://insecure.example', 'webhook/url'],
       ['webhook.timeoutSeconds=31', 'timeoutSeconds'],
@@ -210,6 +212,8 @@ describe('helm lint and template', () => {
       '10m',
       '--no-match',
       'deny',
+      '--pin-digests',
+      'all',
       '--exclude-namespace',
       'kube-system',
       '--exclude-namespace',
@@ -395,6 +399,7 @@ describe('helm lint and template', () => {
     expect(argValues(args, '--exclude-namespace')).toEqual(['kube-system', NS, 'monitoring']);
     expect(argValues(args, '--no-match')).toEqual(['warn']);
     expect(argValues(args, '--allow-registry-address')).toEqual(['169.254.10.0/24', 'fd00:ec2::254']);
+    expect(argValues(args, '--pin-digests')).toEqual(['pods']);
     // The heap follows the memory limit (Node reads the cgroup); extra variables come after it.
     expect((deployment.spec.template.spec.containers[0] as unknown as { env: unknown }).env).toEqual([
       { name: 'POD_NAME', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } } },

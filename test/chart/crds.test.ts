@@ -5,9 +5,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCrds, renderCrd, toCrdSchema } from '../../scripts/generate-crds.js';
+import { authorityCompiler } from '../../src/policy/authorities.js';
+import { compilePolicies } from '../../src/policy/compile.js';
 import { compileGlob } from '../../src/policy/glob.js';
 import type { SchemaNode } from '../../src/policy/schema.js';
+import { createTrustStore } from '../../src/trust/index.js';
 import { type Cluster, startCluster } from '../e2e/harness/index.js';
+import { REGEXP_DIALECT } from '../support/regexp-dialect.js';
 import {
   CHART_DIR,
   CRD_DIR,
@@ -299,6 +303,45 @@ describe('CRDs on a real API server', () => {
       ).toBe(compilerAccepts);
     }
   });
+
+  it.each([
+    ['subjectRegExp', (re: string) => ({ issuer: 'https://issuer.example', subjectRegExp: re })],
+    ['certificate.buildSignerURIRegExp', () => ({ issuer: 'https://i.example', subject: 's' })],
+  ] as const)(
+    'agrees with the policy compiler and RE2 on which regular expressions are valid: %s',
+    async (field, identity) => {
+      const compile = authorityCompiler(createTrustStore());
+      for (const [i, c] of REGEXP_DIALECT.entries()) {
+        const keyless = {
+          identities: [identity(c.pattern)],
+          ...(field.startsWith('certificate.') ? { certificate: { buildSignerURIRegExp: c.pattern } } : {}),
+        };
+        const doc = {
+          apiVersion: 'provenant.dev/v1alpha1',
+          kind: 'ClusterImagePolicy',
+          metadata: { name: `re-${i}` },
+          spec: {
+            images: [{ glob: 'ghcr.io/acme/**' }],
+            authorities: [{ name: 'ci', keyless }],
+            signatures: {},
+          },
+        };
+        let compilerAccepts = true;
+        try {
+          compilePolicies([{ source: 'table', index: i, value: doc }], compile);
+        } catch {
+          compilerAccepts = false;
+        }
+        const r = await cluster.kubectl(['apply', '--dry-run=server', '-f', '-'], {
+          input: JSON.stringify(doc),
+        });
+        const what = `${field} ${JSON.stringify(c.pattern)} (${c.why})`;
+        expect(r.code === 0, `${what}: API server: ${r.stderr}`).toBe(c.valid);
+        expect(compilerAccepts, `${what}: policy compiler`).toBe(c.valid);
+        if (!c.valid) expect(r.stderr, what).toContain('must be a valid regular expression (RE2 syntax)');
+      }
+    },
+  );
 
   it('checks any field named *RegExp as a regular expression (for authorities to come)', async () => {
     // A stand-in for future keyless fields, run through the same generator and applied as its own CRD.

@@ -97,7 +97,7 @@ function verifierFor(bends: readonly Bend[]) {
     negativeCacheTtlMs: 0,
     cacheMaxEntries: 1,
     concurrency: 4,
-    verifyContext: { trustStore },
+    trustStore: () => trustStore,
   });
 }
 

@@ -43,7 +43,9 @@ export type Fault =
    */
   | { readonly kind: 'hostile-json'; readonly shape: 'deep' | 'wide'; readonly bytes: number }
   /** Answer 401 with this WWW-Authenticate value (another scheme or realm than the registry's). */
-  | { readonly kind: 'challenge'; readonly header: string };
+  | { readonly kind: 'challenge'; readonly header: string }
+  /** Forward unchanged, but only once `until` resolves: keeps a request in flight for as long as a test needs. */
+  | { readonly kind: 'hold'; readonly until: Promise<void> };
 
 export interface FaultRule {
   readonly method?: string;
@@ -253,6 +255,9 @@ export async function startFaultProxy(
         res.writeHead(401, { 'www-authenticate': fault.header, 'content-type': 'application/json' });
         res.end('{"errors":[{"code":"UNAUTHORIZED","message":"injected challenge"}]}');
         return;
+      case 'hold':
+        await fault.until;
+        break;
       case 'status':
         res.writeHead(fault.status, {
           'content-type': 'application/json',
