@@ -13,6 +13,7 @@ import { ProvenantError } from '../errors.js';
 import type { PreparedEvidence } from './evidence.js';
 import { describePublicKey, keyIdOf, parsePublicKeyPem, type ParsedPublicKey } from './public-key.js';
 import type { TrustRoot } from '../trust/trust-store.js';
+import { assertLogRecordsSigner } from './log-verifier.js';
 import { fromSigstoreError } from './sigstore-errors.js';
 import { trustMaterialForCheckpoints } from './checkpoint.js';
 import { assertSupportedTlogEntries, signatureContentFor, type Artifact } from './signed-entity.js';
@@ -110,6 +111,10 @@ export function verifyWithKey(
   if (options.transparency === undefined) {
     return { authority: authority.name, identity: key, keyId: parsed.keyId };
   }
+  assertLogRecordsSigner(entity.tlogEntries, {
+    publicKey: parsed.key.export({ format: 'der', type: 'spki' }),
+    description: key,
+  });
   const signedAt = earliest(counted);
   return {
     authority: authority.name,

@@ -6,6 +6,7 @@ import type { TrustRoot, TrustStore } from '../trust/trust-store.js';
 import type { PreparedEvidence } from './evidence.js';
 import { readFulcioIdentity } from './fulcio-extensions.js';
 import { compileIdentityPolicy, identityMismatch } from './identity-matcher.js';
+import { assertLogRecordsSigner } from './log-verifier.js';
 import { fromSigstoreError } from './sigstore-errors.js';
 import { assertSupportedTlogEntries, signatureContentFor, type Artifact } from './signed-entity.js';
 import { earliest, selectTimestamps, withIgnoredTimestamps } from './timestamps.js';
@@ -64,6 +65,7 @@ export function verifyKeyless(
     }
     throw withIgnoredTimestamps(fromSigstoreError(err), ignored);
   }
+  assertLogRecordsSigner(entity.tlogEntries, { certificate: leafDer(prepared) });
   const found = readFulcioIdentity(leaf);
   const mismatch = identityMismatch(policy, found);
   if (mismatch !== undefined) throw new ProvenantError('UNTRUSTED_SIGNER', mismatch);
@@ -105,6 +107,17 @@ function signedEntity(prepared: PreparedEvidence, artifact: Artifact | undefined
     });
   }
   return { ...entity, signature: signatureContentFor(prepared, artifact) };
+}
+
+function leafDer(prepared: PreparedEvidence): Buffer {
+  const material = prepared.bundle.verificationMaterial.content;
+  const raw =
+    material.$case === 'certificate'
+      ? material.certificate.rawBytes
+      : material.$case === 'x509CertificateChain'
+        ? material.x509CertificateChain.certificates[0]?.rawBytes
+        : undefined;
+  return Buffer.from(raw ?? Buffer.alloc(0));
 }
 
 function leafCertificate(prepared: PreparedEvidence): X509Certificate | undefined {
