@@ -31,7 +31,6 @@ export function trustMaterialForCheckpoints(
     if (typeof envelope !== 'string') continue;
     const logs = material.tlogs.filter((log) => log.logID.equals(entry.logId.keyId));
     for (const { log, name } of verifiedSigners(envelope, logs)) {
-      if (log.baseURL.includes(name)) continue;
       names.set(log, (names.get(log) ?? new Set<string>()).add(name));
     }
   }
@@ -45,7 +44,10 @@ export function trustMaterialForCheckpoints(
   };
 }
 
-/** The (log, name) pairs of the note's signature lines that verify with a log's key, found by key hint. */
+/**
+ * The (log, name) pairs of the note's signature lines that verify with a log's key, found by key hint, for
+ * names the log's URL does not already contain.
+ */
 function verifiedSigners(
   envelope: string,
   logs: readonly TLogAuthority[],
@@ -61,7 +63,8 @@ function verifiedSigners(
     const hint = bytes.subarray(0, 4);
     const signature = bytes.subarray(4);
     for (const log of logs) {
-      if (!log.logID.subarray(0, 4).equals(hint)) continue;
+      // A name the log's URL already contains is one the library accepts by itself (public good).
+      if (log.baseURL.includes(name) || !log.logID.subarray(0, 4).equals(hint)) continue;
       if (verifies(note, log, signature)) found.push({ log, name });
     }
   }

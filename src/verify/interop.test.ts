@@ -80,6 +80,27 @@ describe('subjects in any digest algorithm (npm provenance lists only sha512)', 
     );
   });
 
+  it('a statement listing several algorithms matches by whichever the artifact has (pure)', () => {
+    const statement: Statement = {
+      type: 'https://in-toto.io/Statement/v1',
+      predicateType: 'https://slsa.dev/provenance/v1',
+      subjects: [
+        {
+          name: 'app',
+          digest: { sha256: 'a'.repeat(64), sha512: 'b'.repeat(128), gitCommit: 'c'.repeat(40) },
+        },
+      ],
+    };
+    const image = (hex: string) =>
+      matchSubject(statement, (alg) => (alg === 'sha256' ? hex : undefined), 'image');
+    expect(image('a'.repeat(64))).toEqual({ matched: true, algorithm: 'sha256', hex: 'a'.repeat(64) });
+    expect(image('d'.repeat(64)).matched).toBe(false);
+    const bytes = matchSubject(statement, (alg) =>
+      alg === 'sha512' ? 'b'.repeat(128) : alg === 'sha256' ? 'e'.repeat(64) : undefined,
+    );
+    expect(bytes).toMatchObject({ matched: true, algorithm: 'sha512' });
+  });
+
   it('binds to an image only through a sha256 subject, and says so', () => {
     const store = createTrustStore();
     const check = verifyAttestation(
