@@ -13,9 +13,9 @@ import { ProvenantError } from '../errors.js';
 import type { PreparedEvidence } from './evidence.js';
 import { describePublicKey, keyIdOf, parsePublicKeyPem, type ParsedPublicKey } from './public-key.js';
 import type { TrustRoot } from '../trust/trust-store.js';
+import { trustMaterialForCheckpoints } from './checkpoint.js';
 import { assertLogRecordsSigner } from './log-verifier.js';
 import { fromSigstoreError } from './sigstore-errors.js';
-import { trustMaterialForCheckpoints } from './checkpoint.js';
 import { assertSupportedTlogEntries, signatureContentFor, type Artifact } from './signed-entity.js';
 import {
   earliest,

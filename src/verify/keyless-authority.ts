@@ -1,8 +1,8 @@
 import { X509Certificate } from '@sigstore/core';
 import { Verifier, VerificationError, toSignedEntity, type SignedEntity } from '@sigstore/verify';
-import { trustMaterialForCheckpoints } from './checkpoint.js';
 import { ProvenantError } from '../errors.js';
 import type { TrustRoot, TrustStore } from '../trust/trust-store.js';
+import { trustMaterialForCheckpoints } from './checkpoint.js';
 import type { PreparedEvidence } from './evidence.js';
 import { readFulcioIdentity } from './fulcio-extensions.js';
 import { compileIdentityPolicy, identityMismatch } from './identity-matcher.js';
