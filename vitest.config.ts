@@ -25,6 +25,15 @@ export default defineConfig({
         },
       },
       {
+        // Real bundles from other Sigstore clients' test data through verify-bundle and cosign verify-blob.
+        test: {
+          name: 'interop',
+          include: ['test/interop/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 600_000,
+        },
+      },
+      {
         // The Helm chart and CRDs, rendered and validated by a real kube-apiserver.
         test: {
           name: 'chart',

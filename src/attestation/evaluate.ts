@@ -102,6 +102,15 @@ function checkAttestation(
     authority: attestation.signer.authority,
     signer: attestation.signer.identity,
     ...(attestation.signedAt !== undefined ? { signedAt: attestation.signedAt.toISOString() } : {}),
+    ...(attestation.timestamps === undefined
+      ? {}
+      : {
+          timestamps: attestation.timestamps.map((t) => ({
+            kind: t.kind,
+            time: t.time.toISOString(),
+            by: t.authority ?? t.log ?? '',
+          })),
+        }),
   };
 
   const { statement } = attestation;

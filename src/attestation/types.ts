@@ -88,6 +88,18 @@ export interface VerifiedAttestation {
   readonly signer: AttestationSigner;
   /** Verified signing time (transparency log or RFC 3161); absent for key signatures without a timestamp. */
   readonly signedAt?: Date;
+  /** The verified timestamps that counted toward the trust root's threshold (keyless only). */
+  readonly timestamps?: readonly AttestationTimestamp[];
+}
+
+/** A verified timestamp: an RFC 3161 token (by its TSA) or a Rekor integrated time (by its log). */
+export interface AttestationTimestamp {
+  readonly kind: 'rfc3161' | 'tlog';
+  /** Position among the bundle's RFC 3161 timestamps or transparency-log entries. */
+  readonly index: number;
+  readonly time: Date;
+  readonly authority?: string;
+  readonly log?: string;
 }
 
 export interface EvaluationContext {
@@ -104,6 +116,8 @@ export interface AttestationEvidence {
   readonly authority: string;
   readonly signer: string;
   readonly signedAt?: string;
+  /** The timestamps that counted, by kind, time (ISO 8601) and the TSA or log that vouched for it. */
+  readonly timestamps?: readonly { readonly kind: string; readonly time: string; readonly by: string }[];
   readonly slsa?: SlsaEvidence;
 }
 

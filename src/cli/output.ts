@@ -46,6 +46,7 @@ function attestationJson(policy: string, outcome: AttestationOutcome) {
     authority: e?.authority ?? null,
     signer: e?.signer ?? null,
     signedAt: e?.signedAt ?? null,
+    timestamps: e?.timestamps ?? [],
     slsa:
       e?.slsa === undefined
         ? null

@@ -126,6 +126,7 @@ function toVerifiedAttestation(
     statement: full,
     signer: attestationSigner(signer),
     ...(signer.signedAt !== undefined ? { signedAt: signer.signedAt } : {}),
+    ...(signer.timestamps !== undefined ? { timestamps: signer.timestamps } : {}),
   };
 }
 

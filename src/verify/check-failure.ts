@@ -23,10 +23,15 @@ const CHECK_CODES: ReadonlySet<string> = new Set<SignatureCheckCode>([
 /**
  * Turns a verification failure into data. Errors that are the caller's (INVALID_POLICY, INVALID_REFERENCE,
  * TRUST_ROOT_INVALID) are rethrown: they are not a property of the evidence and must not be reported as one.
+ * Anything else that is not a ProvenantError came from reading attacker-controlled evidence the parsers let
+ * through (a TypeError on a missing field): it is a malformed bundle, reported without the JavaScript text.
  */
 export function toCheckFailure(err: unknown): CheckFailure {
   if (err instanceof ProvenantError && CHECK_CODES.has(err.code)) {
     return { ok: false, code: err.code as SignatureCheckCode, message: err.message, cause: err.cause };
   }
-  throw err;
+  if (err instanceof ProvenantError) throw err;
+  return { ok: false, code: 'SIGNATURE_INVALID', message: MALFORMED, cause: err };
 }
+
+const MALFORMED = 'bundle is malformed: a field verification needs is missing or has the wrong type';

@@ -98,7 +98,40 @@ export function parseBundle(bytes: Uint8Array): Bundle {
     throw new ProvenantError('SIGNATURE_INVALID', `bundle is malformed${detail}`, { cause: err });
   }
   rejectRootInChain(bundle);
-  return bundle;
+  return withCheckpointedProofs(bundle);
+}
+
+/**
+ * An inclusion proof is only verifiable with the signed checkpoint it leads to. Bundles v0.2 and later must
+ * carry one (the spec requires it; @sigstore/verify would otherwise fail on the missing field with a
+ * JavaScript error). A v0.1 bundle's entry is bound by its required inclusion promise (SET); a proof
+ * without checkpoint there is the shape old clients wrote (CPython's release bundles), and is left out,
+ * as sigstore-python does.
+ */
+function withCheckpointedProofs(bundle: Bundle): Bundle {
+  const entries = bundle.verificationMaterial.tlogEntries;
+  const unchecked = entries.findIndex(
+    (e) => e.inclusionProof !== undefined && typeof e.inclusionProof.checkpoint?.envelope !== 'string',
+  );
+  if (unchecked === -1) return bundle;
+  if (bundle.mediaType !== BUNDLE_V01_MEDIA_TYPE) {
+    throw new ProvenantError(
+      'SIGNATURE_INVALID',
+      `bundle is malformed: verificationMaterial.tlogEntries[${unchecked}].inclusionProof has no checkpoint`,
+    );
+  }
+  return {
+    ...bundle,
+    verificationMaterial: {
+      ...bundle.verificationMaterial,
+      // Only inclusionProof changes; every other field keeps the shape the bundle parser checked.
+      tlogEntries: entries.map((e) =>
+        e.inclusionProof === undefined || typeof e.inclusionProof.checkpoint?.envelope === 'string'
+          ? e
+          : { ...e, inclusionProof: undefined },
+      ) as Bundle['verificationMaterial']['tlogEntries'],
+    },
+  };
 }
 
 function prepareLegacy(payload: Uint8Array, annotations: Readonly<Record<string, string>>): PreparedEvidence {

@@ -50,14 +50,61 @@ export function parseStatement(payloadType: string, payload: Uint8Array): Statem
   return { type, predicateType, subjects, ...(predicate !== undefined ? { predicate } : {}) };
 }
 
-/** True when some subject carries `hex` under `algorithm` (in-toto digests are bare lowercase hex). */
-export function hasSubjectDigest(statement: Statement, algorithm: string, hex: string): boolean {
-  return statement.subjects.some((s) => s.digest[algorithm]?.toLowerCase() === hex);
+/** Digest algorithms a subject can be matched by: the ones an artifact can be hashed with here. */
+export const SUBJECT_DIGEST_ALGORITHMS = ['sha256', 'sha384', 'sha512'] as const;
+export type SubjectDigestAlgorithm = (typeof SUBJECT_DIGEST_ALGORITHMS)[number];
+
+/**
+ * The artifact's digests that may be compared with subjects: the bytes can be hashed with any supported
+ * algorithm (computed only for the algorithms the statement lists), a given digest only with its own.
+ */
+export type ArtifactDigests = (algorithm: SubjectDigestAlgorithm) => string | undefined;
+
+export type SubjectMatch =
+  | { readonly matched: true; readonly algorithm: SubjectDigestAlgorithm; readonly hex: string }
+  | { readonly matched: false; readonly message: string };
+
+/**
+ * Finds a subject that names the artifact under any supported algorithm the statement lists (in-toto
+ * digests are lowercase hex; compared case-insensitively). The failure message names every algorithm and
+ * digest that was compared, and says so when the subjects only carry algorithms the artifact cannot be
+ * hashed with or was not given in.
+ */
+export function matchSubject(
+  statement: Statement,
+  artifact: ArtifactDigests,
+  label: 'artifact' | 'image' = 'artifact',
+): SubjectMatch {
+  const compared: string[] = [];
+  for (const algorithm of SUBJECT_DIGEST_ALGORITHMS) {
+    const listed = statement.subjects.filter((s) => s.digest[algorithm] !== undefined);
+    if (listed.length === 0) continue;
+    const hex = artifact(algorithm);
+    if (hex === undefined) continue;
+    if (listed.some((s) => s.digest[algorithm]?.toLowerCase() === hex)) {
+      return { matched: true, algorithm, hex };
+    }
+    compared.push(`${label} ${algorithm}:${hex}`);
+  }
+  const subjects = describeSubjects(statement);
+  if (compared.length > 0) {
+    return { matched: false, message: `statement subjects ${subjects}; ${compared.join(', ')} matches none` };
+  }
+  const given = SUBJECT_DIGEST_ALGORITHMS.flatMap((a) => {
+    const hex = artifact(a);
+    return hex === undefined ? [] : [{ a, text: `${a}:${hex}` }];
+  });
+  const reason =
+    given.length === 1
+      ? `no subject has a ${given[0]?.a} digest to compare with ${label} ${given[0]?.text}`
+      : `no subject has a sha256, sha384 or sha512 digest to compare the ${label} with`;
+  return { matched: false, message: `statement subjects ${subjects}; ${reason}` };
 }
 
-/** `sha256:<hex>` of every subject, for messages. */
-export function subjectDigests(statement: Statement, algorithm: string): string[] {
-  return statement.subjects.flatMap((s) =>
-    s.digest[algorithm] === undefined ? [] : [`${algorithm}:${s.digest[algorithm]}`],
+/** Every subject digest as `algorithm:hex` (subjects without any digest are rejected when parsing). */
+function describeSubjects(statement: Statement): string {
+  const all = statement.subjects.flatMap((s) =>
+    Object.entries(s.digest).map(([algorithm, hex]) => `${algorithm}:${hex}`),
   );
+  return all.length === 0 ? '(no digests)' : all.join(', ');
 }

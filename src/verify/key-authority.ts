@@ -13,8 +13,17 @@ import { ProvenantError } from '../errors.js';
 import type { PreparedEvidence } from './evidence.js';
 import { describePublicKey, keyIdOf, parsePublicKeyPem, type ParsedPublicKey } from './public-key.js';
 import type { TrustRoot } from '../trust/trust-store.js';
+import { trustMaterialForCheckpoints } from './checkpoint.js';
+import { assertLogRecordsSigner } from './log-verifier.js';
 import { fromSigstoreError } from './sigstore-errors.js';
 import { assertSupportedTlogEntries, signatureContentFor, type Artifact } from './signed-entity.js';
+import {
+  earliest,
+  selectTimestamps,
+  withIgnoredTimestamps,
+  type CountedTimestamp,
+  type IgnoredTimestamp,
+} from './timestamps.js';
 import type { CompiledKeyAuthority, KeyAuthority, VerifiedSigner } from './types.js';
 
 interface KeyMaterial {
@@ -69,11 +78,18 @@ export function verifyWithKey(
       `Ed25519 message signatures cannot be verified from a digest (key ${key})`,
     );
   }
-  const { entity, material, thresholds } = keyVerification(prepared, parsed, trustMaterial, options);
+  const { entity, material, thresholds, counted, ignored } = keyVerification(
+    prepared,
+    parsed,
+    trustMaterial,
+    options,
+  );
   try {
     new Verifier(material, thresholds).verify(entity);
   } catch (err) {
-    if (!(err instanceof VerificationError && err.code === 'SIGNATURE_ERROR')) throw fromSigstoreError(err);
+    if (!(err instanceof VerificationError && err.code === 'SIGNATURE_ERROR')) {
+      throw withIgnoredTimestamps(fromSigstoreError(err), ignored);
+    }
     const named = namedSigner(prepared);
     if (named.keyId === parsed.keyId) {
       throw new ProvenantError(
@@ -92,7 +108,22 @@ export function verifyWithKey(
       },
     );
   }
-  return { authority: authority.name, identity: key, keyId: parsed.keyId };
+  if (options.transparency === undefined) {
+    return { authority: authority.name, identity: key, keyId: parsed.keyId };
+  }
+  assertLogRecordsSigner(entity.tlogEntries, {
+    publicKey: parsed.key.export({ format: 'der', type: 'spki' }),
+    description: key,
+  });
+  const signedAt = earliest(counted);
+  return {
+    authority: authority.name,
+    identity: key,
+    keyId: parsed.keyId,
+    ...(signedAt === undefined ? {} : { signedAt }),
+    timestamps: counted,
+    ...(ignored.length === 0 ? {} : { ignoredTimestamps: ignored }),
+  };
 }
 
 export interface KeyVerifyOptions {
@@ -105,12 +136,20 @@ export interface KeyVerifyOptions {
   readonly transparency?: TrustRoot;
 }
 
+interface KeyVerification {
+  readonly entity: SignedEntity;
+  readonly material: TrustMaterial;
+  readonly thresholds: typeof KEY_THRESHOLDS;
+  readonly counted: readonly CountedTimestamp[];
+  readonly ignored: readonly IgnoredTimestamp[];
+}
+
 function keyVerification(
   prepared: PreparedEvidence,
   parsed: ParsedPublicKey,
   trustMaterial: TrustMaterial,
   options: KeyVerifyOptions,
-): { entity: SignedEntity; material: TrustMaterial; thresholds: typeof KEY_THRESHOLDS } {
+): KeyVerification {
   const signature = signatureContentFor(prepared, options.artifact);
   const key = { $case: 'public-key' as const, hint: parsed.keyId };
   if (options.transparency === undefined) {
@@ -118,22 +157,28 @@ function keyVerification(
       entity: { signature, key, tlogEntries: [], timestamps: [] },
       material: trustMaterial,
       thresholds: KEY_THRESHOLDS,
+      counted: [],
+      ignored: [],
     };
   }
   assertSupportedTlogEntries(prepared);
-  let entity: SignedEntity;
+  let decoded: SignedEntity;
   try {
-    entity = { ...toSignedEntity(prepared.bundle), signature, key };
+    decoded = { ...toSignedEntity(prepared.bundle), signature, key };
   } catch (err) {
     throw new ProvenantError('SIGNATURE_INVALID', 'bundle timestamp cannot be decoded', { cause: err });
   }
+  const root = options.transparency;
+  const { entity, counted, ignored } = selectTimestamps(decoded, root);
   return {
     entity,
-    material: { ...options.transparency.trustMaterial, publicKey: trustMaterial.publicKey },
-    thresholds: {
-      ...KEY_THRESHOLDS,
-      tlogThreshold: Math.max(1, options.transparency.thresholds.tlogThreshold),
+    material: {
+      ...trustMaterialForCheckpoints(root.trustMaterial, entity.tlogEntries),
+      publicKey: trustMaterial.publicKey,
     },
+    thresholds: { ...KEY_THRESHOLDS, tlogThreshold: Math.max(1, root.thresholds.tlogThreshold) },
+    counted,
+    ignored,
   };
 }
 

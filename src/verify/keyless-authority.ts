@@ -2,11 +2,14 @@ import { X509Certificate } from '@sigstore/core';
 import { Verifier, VerificationError, toSignedEntity, type SignedEntity } from '@sigstore/verify';
 import { ProvenantError } from '../errors.js';
 import type { TrustRoot, TrustStore } from '../trust/trust-store.js';
+import { trustMaterialForCheckpoints } from './checkpoint.js';
 import type { PreparedEvidence } from './evidence.js';
 import { readFulcioIdentity } from './fulcio-extensions.js';
 import { compileIdentityPolicy, identityMismatch } from './identity-matcher.js';
+import { assertLogRecordsSigner } from './log-verifier.js';
 import { fromSigstoreError } from './sigstore-errors.js';
 import { assertSupportedTlogEntries, signatureContentFor, type Artifact } from './signed-entity.js';
+import { earliest, selectTimestamps, withIgnoredTimestamps } from './timestamps.js';
 import type { KeylessAuthority, VerifiedSigner } from './types.js';
 
 /**
@@ -44,9 +47,11 @@ export function verifyKeyless(
     );
   }
   assertSupportedTlogEntries(prepared);
-  const entity = signedEntity(prepared, artifact);
+  const { entity, counted, ignored } = selectTimestamps(signedEntity(prepared, artifact), root);
   try {
-    new Verifier(root.trustMaterial, root.thresholds).verify(entity);
+    new Verifier(trustMaterialForCheckpoints(root.trustMaterial, entity.tlogEntries), root.thresholds).verify(
+      entity,
+    );
   } catch (err) {
     if (err instanceof VerificationError && !issuedByRoot(leaf, root)) {
       // Valid or not, a certificate from another CA (e.g. Sigstore staging) is simply not this authority's.
@@ -58,12 +63,13 @@ export function verifyKeyless(
         { cause: err },
       );
     }
-    throw fromSigstoreError(err);
+    throw withIgnoredTimestamps(fromSigstoreError(err), ignored);
   }
+  assertLogRecordsSigner(entity.tlogEntries, { certificate: leafDer(prepared) });
   const found = readFulcioIdentity(leaf);
   const mismatch = identityMismatch(policy, found);
   if (mismatch !== undefined) throw new ProvenantError('UNTRUSTED_SIGNER', mismatch);
-  const signedAt = earliestVerifiedTime(entity);
+  const signedAt = earliest(counted);
   return {
     authority: authority.name,
     identity: `${found.subject ?? '(no SAN)'} (issuer ${found.issuer ?? 'unknown'})`,
@@ -71,25 +77,9 @@ export function verifyKeyless(
     ...(found.subject === undefined ? {} : { subject: found.subject }),
     extensions: found.extensions,
     ...(signedAt === undefined ? {} : { signedAt }),
+    timestamps: counted,
+    ...(ignored.length === 0 ? {} : { ignoredTimestamps: ignored }),
   };
-}
-
-/**
- * The earliest time the entity's timestamps vouch for. Only call after `Verifier.verify(entity)` succeeded:
- * it checks every RFC 3161 timestamp against the trust root and the SET of every tlog entry (not just as many
- * as the threshold asks for), and only entries with an inclusion promise count as timestamps, as there.
- */
-function earliestVerifiedTime(entity: SignedEntity): Date | undefined {
-  const times = entity.timestamps.flatMap((t) => {
-    switch (t.$case) {
-      case 'timestamp-authority':
-        return [t.timestamp.signingTime.getTime()];
-      case 'transparency-log':
-        return t.tlogEntry.inclusionPromise === undefined ? [] : [Number(t.tlogEntry.integratedTime) * 1000];
-    }
-  });
-  const valid = times.filter((ms) => Number.isFinite(ms));
-  return valid.length === 0 ? undefined : new Date(Math.min(...valid));
 }
 
 /** The authority's trust root from the store; a missing one is a policy error (INVALID_POLICY). */
@@ -117,6 +107,17 @@ function signedEntity(prepared: PreparedEvidence, artifact: Artifact | undefined
     });
   }
   return { ...entity, signature: signatureContentFor(prepared, artifact) };
+}
+
+function leafDer(prepared: PreparedEvidence): Buffer {
+  const material = prepared.bundle.verificationMaterial.content;
+  const raw =
+    material.$case === 'certificate'
+      ? material.certificate.rawBytes
+      : material.$case === 'x509CertificateChain'
+        ? material.x509CertificateChain.certificates[0]?.rawBytes
+        : undefined;
+  return Buffer.from(raw ?? Buffer.alloc(0));
 }
 
 function leafCertificate(prepared: PreparedEvidence): X509Certificate | undefined {

@@ -1,7 +1,7 @@
 import { ProvenantError } from '../errors.js';
 import { requireImageDigest, type ImageDigest } from './encoding.js';
 import { prepareEvidence, type PreparedEvidence } from './evidence.js';
-import { COSIGN_SIGN_PREDICATE_TYPE, hasSubjectDigest, subjectDigests } from './in-toto.js';
+import { COSIGN_SIGN_PREDICATE_TYPE, matchSubject } from './in-toto.js';
 import { toCheckFailure } from './check-failure.js';
 import { LEGACY_ANNOTATIONS } from './cosign-legacy.js';
 import { verifyWithKey } from './key-authority.js';
@@ -80,11 +80,23 @@ export function bindToDigest(prepared: PreparedEvidence, digest: ImageDigest): v
       if (dockerManifestDigest !== digest.text) throw mismatch(dockerManifestDigest, digest);
       return;
     }
-    case 'statement':
-      if (!hasSubjectDigest(prepared.statement, digest.algorithm, digest.hex)) {
-        throw mismatch(subjectDigests(prepared.statement, digest.algorithm).join(', ') || 'none', digest);
+    case 'statement': {
+      // An image is named by its manifest digest alone, so only a subject in that digest's algorithm
+      // (sha256 for every OCI image) can bind the statement to it: a sha512-only statement is about
+      // something else, however it was signed.
+      const match = matchSubject(
+        prepared.statement,
+        (a) => (a === digest.algorithm ? digest.hex : undefined),
+        'image',
+      );
+      if (!match.matched) {
+        throw new ProvenantError(
+          'DIGEST_MISMATCH',
+          `${match.message}; a statement binds to image ${digest.text} only through a ${digest.algorithm} subject equal to it`,
+        );
       }
       return;
+    }
     case 'message': {
       // Nothing but the digest itself ties a message signature to an image: it must be the manifest's digest.
       const { messageDigest } = prepared.messageSignature;

@@ -18,7 +18,8 @@ const CODES: Readonly<Record<string, ReasonCode>> = {
 /**
  * Maps anything @sigstore/verify (or the parsers under it) throws to a ProvenantError, keeping the original
  * in `cause`. Unknown failures, including TypeErrors from malformed input reaching the library, are
- * SIGNATURE_INVALID: the material did not verify, and Provenant never guesses in its favour.
+ * SIGNATURE_INVALID "bundle is malformed": the material did not verify, and Provenant never guesses in its
+ * favour.
  */
 export function fromSigstoreError(err: unknown): ProvenantError {
   if (err instanceof ProvenantError) return err;
@@ -28,8 +29,10 @@ export function fromSigstoreError(err: unknown): ProvenantError {
       cause: err,
     });
   }
-  const message = err instanceof Error ? err.message : String(err);
-  return new ProvenantError('SIGNATURE_INVALID', `signature material cannot be verified: ${message}`, {
-    cause: err,
-  });
+  // A TypeError from a field the bundle lacks: its text names JavaScript internals, not the bundle.
+  return new ProvenantError(
+    'SIGNATURE_INVALID',
+    'bundle is malformed: a field verification needs is missing or has the wrong type',
+    { cause: err },
+  );
 }

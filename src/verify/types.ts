@@ -1,6 +1,7 @@
 import type { VerifiedAttestation } from '../attestation/types.js';
 import type { ReasonCode } from '../errors.js';
 import type { TrustStore } from '../trust/trust-store.js';
+import type { CountedTimestamp, IgnoredTimestamp } from './timestamps.js';
 
 /**
  * What discovery found attached to an image digest, still unverified. Every field here is attacker
@@ -124,6 +125,13 @@ export interface VerifiedSigner {
    * an RFC 3161 timestamp). Key signatures are verified by the key alone, so they have none.
    */
   readonly signedAt?: Date;
+  /**
+   * The verified timestamps that counted toward the trust root's threshold (RFC 3161 tokens and Rekor
+   * integrated times); keyless, and key signatures checked against a trust root.
+   */
+  readonly timestamps?: readonly CountedTimestamp[];
+  /** RFC 3161 timestamps in the bundle that did not verify against the trust root, and were left out. */
+  readonly ignoredTimestamps?: readonly IgnoredTimestamp[];
 }
 
 /** The codes a failed check can carry. */

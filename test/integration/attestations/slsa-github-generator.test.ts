@@ -99,6 +99,7 @@ describe('the real slsa-github-generator .att, served from a local registry', ()
         authority: 'slsa-generator',
         signer: IMAGE.signer,
         signedAt: IMAGE.signedAt,
+        timestamps: [{ kind: 'tlog', time: IMAGE.signedAt, by: 'https://rekor.sigstore.dev' }],
         slsa: {
           via: 'provenance',
           level: 3,
