@@ -49,11 +49,15 @@ const GITHUB_THRESHOLDS: VerifierThresholds = { tlogThreshold: 0, ctlogThreshold
  * ProvenantError('TRUST_ROOT_INVALID') for a bad root or threshold.
  */
 export function createTrustStore(custom: Readonly<Record<string, CustomTrustRoot>> = {}): TrustStore {
+  // The embedded roots are known to load (tests build them); they are parsed on first use, so a command
+  // whose policies name only keys never pays for reading their certificates and keys.
+  const builtIn = new Map<string, () => TrustRoot>([
+    [PUBLIC_GOOD, once(() => buildTrustRoot(PUBLIC_GOOD, PUBLIC_GOOD_TRUSTED_ROOT, PUBLIC_GOOD_THRESHOLDS))],
+    [GITHUB, once(() => buildTrustRoot(GITHUB, GITHUB_TRUSTED_ROOT, GITHUB_THRESHOLDS))],
+  ]);
   const roots = new Map<string, TrustRoot>();
-  roots.set(PUBLIC_GOOD, buildTrustRoot(PUBLIC_GOOD, PUBLIC_GOOD_TRUSTED_ROOT, PUBLIC_GOOD_THRESHOLDS));
-  roots.set(GITHUB, buildTrustRoot(GITHUB, GITHUB_TRUSTED_ROOT, GITHUB_THRESHOLDS));
   for (const [name, spec] of Object.entries(custom)) {
-    if (roots.has(name)) {
+    if (builtIn.has(name)) {
       throw new ProvenantError(
         'TRUST_ROOT_INVALID',
         `trusted root name "${name}" is built in; choose another name`,
@@ -64,11 +68,15 @@ export function createTrustStore(custom: Readonly<Record<string, CustomTrustRoot
       buildTrustRoot(name, spec.trustedRoot, { ...PUBLIC_GOOD_THRESHOLDS, ...spec.thresholds }),
     );
   }
-  const names = [...roots.keys()];
-  return { get: (name) => roots.get(name), names: () => names };
+  const names = [...builtIn.keys(), ...roots.keys()];
+  return { get: (name) => builtIn.get(name)?.() ?? roots.get(name), names: () => names };
 }
 
-/** One validated trust root; also used by the CLI for `--trusted-root FILE`. */
+function once<T>(build: () => T): () => T {
+  let built: { value: T } | undefined;
+  return () => (built ??= { value: build() }).value;
+}
+
 export function buildTrustRoot(name: string, json: unknown, thresholds: VerifierThresholds): TrustRoot {
   checkThresholds(name, thresholds);
   const trustedRoot = parseTrustedRoot(json, name);
