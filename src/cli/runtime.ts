@@ -8,6 +8,7 @@ import { FilePolicyStore, type PolicyStoreEvents } from '../config/policy-store.
 import { ImageVerificationService } from '../image-verification.js';
 import { anonymous, parseDockerConfig } from '../oci/auth.js';
 import { HttpRegistry, type RegistryRequestEvent } from '../oci/http-registry.js';
+import type { Registry } from '../oci/registry.js';
 import { authorityCompiler } from '../policy/authorities.js';
 import { compilePolicies, type PolicySet } from '../policy/compile.js';
 import type { NoMatchAction } from '../policy/types.js';
@@ -70,7 +71,7 @@ export const ONE_SHOT_CACHE: CacheSettings = {
 
 /** The verification core as every command wires it: the same registry client, policies and trust for all. */
 export function createVerifier(
-  registry: HttpRegistry,
+  registry: Registry,
   policies: () => PolicySet,
   noMatch: NoMatchAction,
   cache: CacheSettings,
