@@ -17,10 +17,11 @@ import { cosignSign, generateKeyPair } from '../test/support/cosign.js';
 import { pushRandomImage, type PushedImage } from '../test/support/images.js';
 import { startRegistry, type TestRegistry } from '../test/support/registry.js';
 
-/** `provenant serve`'s defaults: --cache-ttl 10m, --negative-cache-ttl 30s, --cache-size 10000. */
+/** `provenant serve`'s defaults: --cache-ttl 10m, --negative-cache-ttl 30s, --tag-cache-ttl 30s, --cache-size 10000. */
 export const SERVE_CACHE: CacheSettings = {
   cacheTtlMs: 10 * 60_000,
   negativeCacheTtlMs: 30_000,
+  tagCacheTtlMs: 30_000,
   cacheMaxEntries: 10_000,
 };
 

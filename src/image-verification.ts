@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { SingleFlightCache, type CacheOutcome } from './cache/single-flight-cache.js';
+import { TagCache } from './cache/tag-cache.js';
 import type { Clock } from './clock.js';
 import { mapWithConcurrency } from './concurrency.js';
 import { ProvenantError, toProvenantError } from './errors.js';
@@ -25,6 +27,12 @@ export interface ImageVerificationOptions {
   /** How long a failed one is remembered (ms), so a fixed image is admitted soon after. */
   readonly negativeCacheTtlMs: number;
   readonly cacheMaxEntries: number;
+  /**
+   * How long a tag's digest is reused (ms); 0 resolves every tag on every call. Safe to reuse briefly: the
+   * verdict is for the digest resolved, /mutate pins that digest into the workload, and without /mutate the
+   * kubelet resolves the tag itself whatever we do. Default 0.
+   */
+  readonly tagCacheTtlMs?: number;
   /** Images verified at once within one call. */
   readonly concurrency: number;
   readonly onCache?: (outcome: CacheOutcome) => void;
@@ -51,9 +59,15 @@ interface VerificationRecord {
 export class ImageVerificationService implements ImageVerifier {
   readonly #cache: SingleFlightCache<VerificationRecord>;
   readonly #plainHttp: PlainHttpRegistries;
+  readonly #tags: TagCache;
 
   constructor(private readonly options: ImageVerificationOptions) {
     this.#plainHttp = options.plainHttpRegistries ?? new PlainHttpRegistries();
+    this.#tags = new TagCache({
+      ttlMs: options.tagCacheTtlMs ?? 0,
+      maxEntries: options.cacheMaxEntries,
+      clock: options.clock,
+    });
     this.#cache = new SingleFlightCache({
       maxEntries: options.cacheMaxEntries,
       clock: options.clock,
@@ -165,15 +179,32 @@ export class ImageVerificationService implements ImageVerifier {
 
   async #resolveTag(reference: ImageReference, request: RequestOptions): Promise<string> {
     const tag = reference.tag ?? 'latest';
-    const digest = await this.options.registry.headManifest(reference, tag, request);
-    if (!digest) {
-      throw new ProvenantError(
-        'IMAGE_NOT_FOUND',
-        `${reference.registry}/${reference.path}:${tag} does not exist`,
-      );
-    }
-    return digest;
+    const key = `${reference.registry}/${reference.path}:${tag}\u0000${credentialIdentity(reference, request)}`;
+    return this.#tags.resolve(key, request.signal, async (signal) => {
+      const digest = await this.options.registry.headManifest(reference, tag, {
+        ...request,
+        ...(signal === undefined ? {} : { signal }),
+      });
+      if (!digest) {
+        throw new ProvenantError(
+          'IMAGE_NOT_FOUND',
+          `${reference.registry}/${reference.path}:${tag} does not exist`,
+        );
+      }
+      return digest;
+    });
   }
+}
+
+/**
+ * Who a tag is resolved as: the verifier's own credentials, or a hash of the caller's (a workload's pull
+ * secret) for this repository. A tag cache keyed by it never answers one workload with what only another
+ * workload's credentials could read; the hash keeps the secret itself out of the cache.
+ */
+function credentialIdentity(reference: ImageReference, request: RequestOptions): string {
+  const credentials = request.credentials?.lookup(reference.registry, reference.path);
+  if (credentials === undefined) return 'own';
+  return createHash('sha256').update(JSON.stringify(credentials)).digest('hex');
 }
 
 function verifyAgainstPolicy(

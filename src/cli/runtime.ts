@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { WorkloadCredentials } from '../admission/decide.js';
 import type { CacheOutcome } from '../cache/single-flight-cache.js';
 import type { WebhookCertificateApi } from '../certs/index.js';
-import { systemClock } from '../clock.js';
+import { systemClock, type Clock } from '../clock.js';
 import { readPolicyDocuments } from '../config/policy-files.js';
 import { FilePolicyStore, type PolicyStoreEvents } from '../config/policy-store.js';
 import { ImageVerificationService } from '../image-verification.js';
@@ -55,6 +55,8 @@ export interface CacheSettings {
   readonly cacheTtlMs: number;
   /** How long a failed one is reused (ms); short, so a freshly signed image is admitted soon. */
   readonly negativeCacheTtlMs: number;
+  /** How long a tag's digest is reused (ms); 0 resolves tags on every call. */
+  readonly tagCacheTtlMs: number;
   readonly cacheMaxEntries: number;
   readonly onCache?: (outcome: CacheOutcome) => void;
 }
@@ -66,6 +68,8 @@ export interface CacheSettings {
 export const ONE_SHOT_CACHE: CacheSettings = {
   cacheTtlMs: 10 * 60_000,
   negativeCacheTtlMs: 10 * 60_000,
+  // A tag named twice in one run (`check` of many manifests) is resolved once: one run, one answer.
+  tagCacheTtlMs: 10 * 60_000,
   cacheMaxEntries: 10_000,
 };
 
@@ -76,14 +80,16 @@ export function createVerifier(
   noMatch: NoMatchAction,
   cache: CacheSettings,
   trustStore: TrustStore,
+  clock: Clock = systemClock,
 ): ImageVerificationService {
   return new ImageVerificationService({
     registry,
     policies,
     noMatch,
-    clock: systemClock,
+    clock,
     cacheTtlMs: cache.cacheTtlMs,
     negativeCacheTtlMs: cache.negativeCacheTtlMs,
+    tagCacheTtlMs: cache.tagCacheTtlMs,
     cacheMaxEntries: cache.cacheMaxEntries,
     concurrency: 8,
     ...(cache.onCache === undefined ? {} : { onCache: cache.onCache }),

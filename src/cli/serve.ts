@@ -87,6 +87,8 @@ Admission:
                              excludes none)
   --cache-ttl DURATION       how long a satisfied verification is reused (default 10m)
   --negative-cache-ttl DURATION  how long a failed one is reused (default 30s)
+  --tag-cache-ttl DURATION   how long a tag's digest is reused (default 30s; 0 resolves every tag on every
+                             admission); safe, since /mutate pins the digest that was verified
   --cache-size N             verifications kept (default 10000)
   --log-level LEVEL          fatal, error, warn, info, debug, trace or silent (default info)`;
 
@@ -107,6 +109,7 @@ export const SERVE_FLAGS = {
   'exclude-namespace': { type: 'string', multiple: true, default: ['kube-system'] as string[] },
   'cache-ttl': { type: 'string', default: '10m' },
   'negative-cache-ttl': { type: 'string', default: '30s' },
+  'tag-cache-ttl': { type: 'string', default: '30s' },
   'cache-size': { type: 'string', default: '10000' },
   'log-level': { type: 'string', default: 'info' },
   'background-interval': { type: 'string' },
@@ -137,6 +140,7 @@ export interface ServeFlags {
   readonly excludedNamespaces: readonly string[];
   readonly cacheTtlMs: number;
   readonly negativeCacheTtlMs: number;
+  readonly tagCacheTtlMs: number;
   readonly cacheMaxEntries: number;
   readonly logLevel: string;
   /** With --kubernetes and an interval above 0. */
@@ -287,6 +291,7 @@ export function serveFlags(values: ServeValues): ServeFlags {
     excludedNamespaces: values['exclude-namespace'].filter((ns) => ns !== ''),
     cacheTtlMs: duration('--cache-ttl', values['cache-ttl']),
     negativeCacheTtlMs: duration('--negative-cache-ttl', values['negative-cache-ttl']),
+    tagCacheTtlMs: duration('--tag-cache-ttl', values['tag-cache-ttl']),
     cacheMaxEntries,
     logLevel,
     ...backgroundFlags(values, kubernetes),
@@ -367,6 +372,7 @@ export async function serve(flags: ServeFlags, io: CommandIo, stop: AbortSignal)
   const cache = {
     cacheTtlMs: flags.cacheTtlMs,
     negativeCacheTtlMs: flags.negativeCacheTtlMs,
+    tagCacheTtlMs: flags.tagCacheTtlMs,
     cacheMaxEntries: flags.cacheMaxEntries,
     onCache: (outcome: CacheOutcome) => metrics.recordCacheLookup(outcome),
   };
@@ -453,6 +459,7 @@ export async function serve(flags: ServeFlags, io: CommandIo, stop: AbortSignal)
         excludedNamespaces: flags.excludedNamespaces,
         cacheTtlMs: flags.cacheTtlMs,
         negativeCacheTtlMs: flags.negativeCacheTtlMs,
+        tagCacheTtlMs: flags.tagCacheTtlMs,
         cacheSize: flags.cacheMaxEntries,
       },
       'listening',
