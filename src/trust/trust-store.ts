@@ -1,6 +1,7 @@
 import type { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toTrustMaterial, type TrustMaterial } from '@sigstore/verify';
 import { ProvenantError } from '../errors.js';
+import { memoizeCertificateAuthorities } from './certificate-authority-memo.js';
 import { GITHUB_TRUSTED_ROOT, PUBLIC_GOOD_TRUSTED_ROOT } from './embedded-roots.js';
 import { parseTrustedRoot } from './trusted-root.js';
 
@@ -83,6 +84,7 @@ export function buildTrustRoot(name: string, json: unknown, thresholds: Verifier
   let trustMaterial: TrustMaterial;
   try {
     trustMaterial = toTrustMaterial(trustedRoot);
+    memoizeCertificateAuthorities(trustMaterial);
   } catch (err) {
     // e.g. @sigstore/verify reads every RSA key whose keyDetails say PKCS#1 v1.5 as a bare PKCS#1 key
     throw new ProvenantError('TRUST_ROOT_INVALID', `trusted root "${name}" keys cannot be loaded`, {
