@@ -5,14 +5,12 @@ import type { ParseArgsConfig } from 'node:util';
 import { startServer, type RunningServer, type TlsSource } from '../admission/server.js';
 import { readKeyMaterial } from '../admission/tls.js';
 import type { CacheOutcome } from '../cache/single-flight-cache.js';
-import {
-  ensureWebhookCertificates,
-  startCertificateRotation,
-  type CertificateFilePaths,
-  type CertificateRotation,
-  type EnsuredCertificates,
-  type WebhookCertificateApi,
-  type WebhookCertificateOptions,
+import type {
+  CertificateFilePaths,
+  CertificateRotation,
+  EnsuredCertificates,
+  WebhookCertificateApi,
+  WebhookCertificateOptions,
 } from '../certs/index.js';
 import { systemClock } from '../clock.js';
 import { describeError } from '../kube/log.js';
@@ -527,6 +525,8 @@ async function selfManagedCertificates(
     certDir,
   };
   const deps = { api, clock: systemClock, logger };
+  // Loaded only for self-managed certificates: the X.509 toolkit is large.
+  const { ensureWebhookCertificates, startCertificateRotation } = await import('../certs/index.js');
   let ensured: EnsuredCertificates;
   try {
     ensured = await ensureWebhookCertificates(options, deps);
