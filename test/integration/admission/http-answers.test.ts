@@ -114,9 +114,8 @@ describe('the webhook answers exactly as pinned', () => {
 
   it('pins digests through /mutate', async () => {
     lines.length = 0;
-    expect(
-      await exchange('/mutate', { body: fixtureBytes('rendered/pod-create.json') }),
-    ).toMatchInlineSnapshot(`
+    expect(await exchange('/mutate', { body: fixtureBytes('rendered/pod-create.json') }))
+      .toMatchInlineSnapshot(`
       {
         "body": "{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"7d3f6a52-0b8e-4a0e-9c1a-000000000001","allowed":true,"patchType":"JSONPatch","patch":"W3sib3AiOiJyZXBsYWNlIiwicGF0aCI6Ii9zcGVjL2NvbnRhaW5lcnMvMC9pbWFnZSIsInZhbHVlIjoiZ2hjci5pby9hY21lL3dlYjoxLjQuMkBzaGEyNTY6YjI1YzkzODQ5ZGZiZGIzZDEwMDVlZTU0YmFkMmY1Yzc0NjMzYWJmYTQzMTVjMDQwMjAwZDJlY2I5MDQxYjE0OSJ9LHsib3AiOiJyZXBsYWNlIiwicGF0aCI6Ii9zcGVjL2NvbnRhaW5lcnMvMS9pbWFnZSIsInZhbHVlIjoiZG9ja2VyLmlvL2ZsdWVudC9mbHVlbnQtYml0OjMuMUBzaGEyNTY6ZmZjNzdhZjlmNDRlNjhlNmRkNTg0NmU5ZmFiZTE4OGZiOGFiZTJhZmU3Y2IxYzVhZmViODFlOGJmZjI4ZWNiNyJ9LHsib3AiOiJyZXBsYWNlIiwicGF0aCI6Ii9zcGVjL2luaXRDb250YWluZXJzLzAvaW1hZ2UiLCJ2YWx1ZSI6ImdoY3IuaW8vYWNtZS9taWdyYXRlOjEuNC4yQHNoYTI1Njo2ZDRjMzgxMzJmZTgxYmU2OTFmZDE3OTg4NmIwYTM4MzQ4YTNmOTc2MWZkMzQxZDg3MWFlNmMyNzMyMzQ2OTdiIn1d"}}",
         "contentType": "application/json; charset=utf-8",
