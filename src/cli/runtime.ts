@@ -8,6 +8,7 @@ import { FilePolicyStore, type PolicyStoreEvents } from '../config/policy-store.
 import { ImageVerificationService } from '../image-verification.js';
 import { anonymous, parseDockerConfig } from '../oci/auth.js';
 import { HttpRegistry, type RegistryRequestEvent } from '../oci/http-registry.js';
+import type { PlainHttpRegistries } from '../oci/registry-host.js';
 import type { Registry } from '../oci/registry.js';
 import { authorityCompiler } from '../policy/authorities.js';
 import { compilePolicies, type PolicySet } from '../policy/compile.js';
@@ -75,7 +76,8 @@ export const ONE_SHOT_CACHE: CacheSettings = {
 
 /** The verification core as every command wires it: the same registry client, policies and trust for all. */
 export function createVerifier(
-  registry: Registry,
+  /** The registry client; its plain-HTTP registries (HttpRegistry) also decide how references are spelled. */
+  registry: Registry & { readonly plainHttp?: PlainHttpRegistries },
   policies: () => PolicySet,
   noMatch: NoMatchAction,
   cache: CacheSettings,
@@ -94,7 +96,7 @@ export function createVerifier(
     concurrency: 8,
     ...(cache.onCache === undefined ? {} : { onCache: cache.onCache }),
     verifyContext: { trustStore },
-    plainHttpRegistries: registry.plainHttp,
+    ...(registry.plainHttp === undefined ? {} : { plainHttpRegistries: registry.plainHttp }),
   });
 }
 
