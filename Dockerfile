@@ -1,10 +1,11 @@
 # syntax=docker/dockerfile:1
 # Provenant's container image. Build: docker build -t provenant .
 #
-# Stage 1 compiles TypeScript with the full toolchain (npm ci, npm run build = tsc -p tsconfig.build.json
-# into dist/), then drops devDependencies. Stage 2 is a distroless Node.js 24 runtime with no shell, no
-# package manager and no compiler: only dist/, the production node_modules and package.json (whose
-# "type": "module" makes Node load dist/ as ES modules), owned by root and run as UID 65532.
+# Stage 1 type-checks and bundles with the full toolchain (npm ci, npm run build = tsc --noEmit, then
+# esbuild bundles the CLI into dist/cli, see scripts/bundle.ts), then drops devDependencies. Stage 2 is a
+# distroless Node.js 24 runtime with no shell, no package manager and no compiler: only dist/, the production
+# node_modules and package.json (whose "type": "module" makes Node load dist/ as ES modules), owned by root
+# and run as UID 65532.
 
 FROM node:24-bookworm-slim AS build
 WORKDIR /src
@@ -14,6 +15,7 @@ COPY package.json package-lock.json ./
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY scripts/bundle.ts ./scripts/bundle.ts
 RUN npm run build && npm prune --omit=dev
 
 FROM gcr.io/distroless/nodejs24-debian12:nonroot

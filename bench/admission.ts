@@ -7,12 +7,15 @@
  */
 import { createRequire } from 'node:module';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startServer } from '../src/admission/server.js';
-import { createLogger } from '../src/observability/logger.js';
+import { generateServingCertificate } from '../src/admission/tls.js';
+import { createLogger, type Logger } from '../src/observability/logger.js';
 import { createMetrics } from '../src/observability/metrics.js';
 import type { ImageVerifier } from '../src/verdict.js';
 import { fakeVerifier } from '../test/integration/admission/fake-verifier.js';
@@ -53,6 +56,8 @@ export interface AdmissionBenchOptions {
   readonly connections?: number;
   readonly timeoutMs?: number;
   readonly excludedNamespaces?: readonly string[];
+  /** Decision log lines go here; silent when absent. */
+  readonly logger?: Logger;
 }
 
 export interface AdmissionBenchResult {
@@ -85,7 +90,7 @@ export async function runAdmissionBench(options: AdmissionBenchOptions = {}): Pr
       excludedNamespaces: options.excludedNamespaces ?? [],
       isReady: () => true,
       metrics: createMetrics(),
-      logger: createLogger({ level: 'silent' }),
+      logger: options.logger ?? createLogger({ level: 'silent' }),
     },
     port: 0,
     host: '127.0.0.1',
@@ -93,34 +98,82 @@ export async function runAdmissionBench(options: AdmissionBenchOptions = {}): Pr
   });
   try {
     const ca = await readFile(server.caFile ?? '', 'utf8');
-    const result = await autocannon({
-      url: `${server.url}${path}`,
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body,
-      connections,
-      duration: durationSeconds,
-      tlsOptions: { ca },
-      // Load generation in its own thread, so it does not compete with the server for this event loop.
-      workers: 1,
-    });
-    return {
-      path,
-      connections,
-      durationSeconds,
-      requests: result.requests.total,
-      requestsPerSecond: result.requests.average,
-      p50Ms: result.latency.p50,
-      p99Ms: result.latency.p99,
-      maxMs: result.latency.max,
-      errors: result.errors,
-      timeouts: result.timeouts,
-      non2xx: result.non2xx,
-    };
+    return await load({ url: `${server.url}${path}`, ca, body, connections, durationSeconds });
   } finally {
     await server.close();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The ceiling: a bare node:https server that reads each body and answers one fixed AdmissionReview JSON,
+ * loaded by the same client with the same body, TLS and connections as the webhook.
+ */
+export async function runCeilingBench(
+  options: Pick<AdmissionBenchOptions, 'fixture' | 'durationSeconds' | 'connections'> & { answer: string },
+): Promise<AdmissionBenchResult> {
+  const body = await readFile(options.fixture ?? DEFAULT_FIXTURE, 'utf8');
+  const dir = await mkdtemp(join(tmpdir(), 'provenant-bench-'));
+  const certificate = await generateServingCertificate({ dir });
+  const answer = Buffer.from(options.answer);
+  const server = createServer(
+    { cert: await readFile(certificate.certFile), key: await readFile(certificate.keyFile) },
+    (req, res) => {
+      req.on('data', () => undefined);
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': answer.length });
+        res.end(answer);
+      });
+    },
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    return await load({
+      url: `https://127.0.0.1:${port}/validate`,
+      ca: await readFile(certificate.caFile, 'utf8'),
+      body,
+      connections: options.connections ?? 20,
+      durationSeconds: options.durationSeconds ?? 10,
+    });
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function load(options: {
+  url: string;
+  ca: string;
+  body: string;
+  connections: number;
+  durationSeconds: number;
+}): Promise<AdmissionBenchResult> {
+  const result = await autocannon({
+    url: options.url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: options.body,
+    connections: options.connections,
+    duration: options.durationSeconds,
+    tlsOptions: { ca: options.ca },
+    // Load generation in its own thread, so it does not compete with the server for this event loop.
+    workers: 1,
+  });
+  return {
+    path: new URL(options.url).pathname,
+    connections: options.connections,
+    durationSeconds: options.durationSeconds,
+    requests: result.requests.total,
+    requestsPerSecond: result.requests.average,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    maxMs: result.latency.max,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    non2xx: result.non2xx,
+  };
 }
 
 export function formatBenchResult(result: AdmissionBenchResult): string {

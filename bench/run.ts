@@ -1,109 +1,93 @@
 /**
- * `npm run bench`: what verification costs against a real local registry with cosign-signed images.
+ * `npm run bench`: what verification costs against a real local registry with cosign-signed images, each
+ * figure beside what it is compared with in the same run (the machine may be shared and noisy: read ratios),
+ * and a last column with the goal (issue #10) and whether this run met it.
  *
- *   (a) `provenant verify` of a signed image: cold, repeated in one process (shared cache), and as separate
- *       CLI processes; registry requests per image.
- *   (b) admissions/s and p50/p99 over HTTPS on loopback (autocannon) with the real verification service,
- *       for a 3-container Pod whose images are verified, and cold admissions of first-seen images.
- *   (c) registry requests per admission during a 10-replica Deployment rollout.
+ *   (a) the CLI as users run it (built bundle, whole process) beside `cosign verify`; `serve` start-up and
+ *       idle RSS.
+ *   (b) admissions/s and p50/p99 over HTTPS on loopback (autocannon) with the real verification service, the
+ *       decision log and metrics on, for a 3-container Pod by digest and by tag, beside the ceiling: a bare
+ *       node:https server answering a fixed JSON to the same client.
+ *   (c) first-seen images: registry requests and sequential round trips per image.
+ *   (d) registry requests per admission during a 10-replica Deployment rollout.
+ *   (e) memory: RSS growth with 10,000 cached verdicts.
+ *   (f) keyless bundle verification, CPU per bundle in process, beside stock @sigstore/verify.
  *
- * Loopback only, bounded loops; about a minute on two cores.
+ * Loopback only, bounded loops; under three minutes on two cores.
  */
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { startServer } from '../src/admission/server.js';
+import { pino } from 'pino';
 import { createLogger } from '../src/observability/logger.js';
 import { createMetrics } from '../src/observability/metrics.js';
 import type { ImageVerifier } from '../src/verdict.js';
 import { httpsRequest } from '../test/integration/admission/https-client.js';
 import { readFixture } from '../test/integration/admission/fixtures.js';
 import { decodePatch, applyPatch, podReview, type ReviewJson } from '../test/integration/webhook/reviews.js';
-import { runAdmissionBench, type AdmissionBenchResult } from './admission.js';
+import { runAdmissionBench, runCeilingBench, type AdmissionBenchResult } from './admission.js';
+import { benchCli, benchServeStartup, buildCli } from './cli.js';
+import { benchKeyless } from './keyless.js';
+import { benchMemory } from './memory.js';
+import { sequentialRoundTrips } from './round-trips.js';
 import { startSignedRegistry, type SignedRegistry } from './signed-registry.js';
+import { goal, median, ms, table, type Row } from './table.js';
 
-const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
-const run = promisify(execFile);
-
-const WARM_REPEATS = 20;
-const CLI_RUNS = 3;
 const LOAD_SECONDS = 5;
 const LOAD_CONNECTIONS = 10;
 const COLD_ADMISSIONS = 5;
 const REPLICAS = 10;
 
-interface Row {
-  readonly what: string;
-  readonly cells: readonly string[];
-}
-
 async function main(): Promise<void> {
   const begun = performance.now();
-  const world = await startSignedRegistry();
+  const [world] = await Promise.all([startSignedRegistry(), buildCli()]);
   const scratch = await mkdtemp(join(tmpdir(), 'provenant-bench-'));
   try {
     const setupMs = performance.now() - begun;
-    const verify = await benchVerify(world);
+    const cli = [...(await benchCli(world, scratch)), ...(await benchServeStartup(world, scratch))];
     const admission = await benchAdmission(world, scratch);
+    const cold = await benchCold(world);
     const rollout = await benchRollout(world);
-    print(world, setupMs, verify, admission, rollout, performance.now() - begun);
+    const memory = await benchMemory();
+    const keyless = await benchKeyless();
+    console.log(
+      [
+        `Provenant bench: docker-registry on ${world.registry.host}, 3 images signed with cosign 2/3, ` +
+          `node ${process.version}, setup ${ms(setupMs)}`,
+        '',
+        table('(a) one key-signed image, whole process', ['wall', 'CPU', 'peak RSS', 'wall/cosign'], cli),
+        '',
+        table(
+          `(b) warm admissions over HTTPS (autocannon ${LOAD_CONNECTIONS} conns, ${LOAD_SECONDS} s, log + metrics on)`,
+          ['adm/s', 'p50 ms', 'p99 ms', 'of ceiling', 'registry req/adm'],
+          admission,
+        ),
+        '',
+        table(
+          `(c) first-seen images (empty cache), median of ${COLD_ADMISSIONS}`,
+          ['p50', 'max', 'requests/image', 'round trips/image'],
+          cold,
+        ),
+        '',
+        table(
+          `(d) ${REPLICAS}-replica Deployment rollout (mutate + validate each)`,
+          ['admissions', 'registry req', 'req/adm', 'time/adm'],
+          rollout,
+        ),
+        '',
+        table('(e) memory of the verification service', ['RSS', 'growth'], memory),
+        '',
+        table('(f) keyless bundle verification, CPU per bundle (p50)', ['CPU', 'vs stock'], keyless),
+        '',
+        `total ${ms(performance.now() - begun)}`,
+      ].join('\n'),
+    );
   } finally {
     await world.close();
     await rm(scratch, { recursive: true, force: true });
   }
-}
-
-// (a) ------------------------------------------------------------------------------------------------
-
-async function benchVerify(world: SignedRegistry): Promise<Row[]> {
-  const [image] = world.images;
-  if (image === undefined) throw new Error('no image');
-  const verifier = world.newVerifier();
-  const timed = async (ref: string) => {
-    const before = world.requests();
-    const started = performance.now();
-    const [verdict] = await verifier.verifyImages([ref], { signal: AbortSignal.timeout(30_000) });
-    if (!verdict?.allowed) throw new Error(`bench image ${ref} was not admitted: ${JSON.stringify(verdict)}`);
-    return { ms: performance.now() - started, requests: world.requests() - before };
-  };
-  const cold = await timed(image.ref);
-  const warmTag: { ms: number; requests: number }[] = [];
-  const warmDigest: { ms: number; requests: number }[] = [];
-  for (let i = 0; i < WARM_REPEATS; i++) warmTag.push(await timed(image.ref));
-  for (let i = 0; i < WARM_REPEATS; i++) warmDigest.push(await timed(image.digestRef));
-
-  const cli = async (args: string[]): Promise<number> => {
-    const started = performance.now();
-    await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-      cwd: REPO_ROOT,
-      timeout: 60_000,
-    });
-    return performance.now() - started;
-  };
-  const startup = await cli(['help']);
-  const runs: number[] = [];
-  for (let i = 0; i < CLI_RUNS; i++) runs.push(await cli(['verify', image.ref, ...world.cliFlags]));
-
-  return [
-    { what: 'cold: first verification in the process (by tag)', cells: [ms(cold.ms), `${cold.requests}`] },
-    {
-      what: `repeated, same process, shared cache, by tag (median of ${WARM_REPEATS})`,
-      cells: [ms(median(warmTag.map((t) => t.ms))), perCall(warmTag)],
-    },
-    {
-      what: `repeated, same process, shared cache, by digest (median of ${WARM_REPEATS})`,
-      cells: [ms(median(warmDigest.map((t) => t.ms))), perCall(warmDigest)],
-    },
-    {
-      what: `separate CLI runs, node + tsx (median of ${CLI_RUNS})`,
-      cells: [ms(median(runs)), `${cold.requests} (empty cache, as cold)`],
-    },
-    { what: 'of which CLI start-up alone (provenant help)', cells: [ms(startup), '0'] },
-  ];
 }
 
 // (b) ------------------------------------------------------------------------------------------------
@@ -112,66 +96,147 @@ async function benchAdmission(world: SignedRegistry, scratch: string): Promise<R
   const containers = (byDigest: boolean) =>
     world.images.map((image, i) => ({ name: `c${i}`, image: byDigest ? image.digestRef : image.ref }));
   const rows: Row[] = [];
-
-  for (const byDigest of [true, false]) {
-    const verifier = world.newVerifier();
-    const review = podReview(containers(byDigest));
-    // Verified once before the load starts: this measures admissions of images already seen.
-    await verifier.verifyImages(containers(byDigest).map((c) => c.image));
-    const fixture = join(scratch, `pod-${byDigest ? 'digest' : 'tag'}.json`);
-    await writeFile(fixture, JSON.stringify(review));
-    const before = world.requests();
-    const result = await runAdmissionBench({
-      verifier,
-      fixture,
-      path: '/validate',
+  const results: Record<string, AdmissionBenchResult> = {};
+  // The decision log as `serve` writes it (one JSON line per admission, synchronously), into /dev/null.
+  const devNull = pino.destination({ dest: '/dev/null', sync: true });
+  try {
+    const digestFixture = join(scratch, 'pod-digest.json');
+    const review = podReview(containers(true));
+    await writeFile(digestFixture, JSON.stringify(review));
+    const ceilingAnswer = JSON.stringify({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: { uid: review.request.uid, allowed: true },
+    });
+    const ceiling = await runCeilingBench({
+      fixture: digestFixture,
+      answer: ceilingAnswer,
       durationSeconds: LOAD_SECONDS,
       connections: LOAD_CONNECTIONS,
     });
-    assertClean(result);
-    const perAdmission = (world.requests() - before) / Math.max(1, result.requests);
+    assertClean(ceiling);
     rows.push({
-      what: `3-container Pod, images verified, by ${byDigest ? 'digest' : 'tag'}`,
-      cells: [
-        result.requestsPerSecond.toFixed(0),
-        `${result.p50Ms}`,
-        `${result.p99Ms}`,
-        perAdmission.toFixed(1),
-      ],
+      what: 'ceiling: bare node:https answering a fixed JSON, same client and body',
+      cells: [ceiling.requestsPerSecond.toFixed(0), `${ceiling.p50Ms}`, `${ceiling.p99Ms}`, '100%', ''],
     });
-  }
 
-  // First-seen images: each admission gets a verification service with an empty cache (the registry client,
-  // like a running webhook's, keeps its connections).
-  const webhook = await startWebhook();
-  try {
-    const latencies: number[] = [];
-    let requests = 0;
-    for (let i = 0; i < COLD_ADMISSIONS; i++) {
-      webhook.use(world.newVerifier());
+    for (const byDigest of [true, false]) {
+      const name = byDigest ? 'digest' : 'tag';
+      const verifier = world.newVerifier();
+      const fixture = join(scratch, `pod-${name}.json`);
+      await writeFile(fixture, JSON.stringify(podReview(containers(byDigest))));
+      // Verified once before the load starts: this measures admissions of images already seen.
+      await verifier.verifyImages(containers(byDigest).map((c) => c.image));
       const before = world.requests();
-      const started = performance.now();
-      const response = await webhook.post('/validate', podReview(containers(false)));
-      latencies.push(performance.now() - started);
-      requests += world.requests() - before;
-      if (!response.allowed) throw new Error(`cold admission denied: ${JSON.stringify(response)}`);
+      const result = await runAdmissionBench({
+        verifier,
+        fixture,
+        path: '/validate',
+        durationSeconds: LOAD_SECONDS,
+        connections: LOAD_CONNECTIONS,
+        logger: createLogger({ level: 'info', destination: devNull }),
+      });
+      assertClean(result);
+      results[name] = result;
+      const perAdmission = (world.requests() - before) / Math.max(1, result.requests);
+      const share = result.requestsPerSecond / ceiling.requestsPerSecond;
+      const byDigestRate = results['digest']?.requestsPerSecond ?? 0;
+      rows.push({
+        what: `3-container Pod, images verified, by ${name}`,
+        cells: [
+          result.requestsPerSecond.toFixed(0),
+          `${result.p50Ms}`,
+          `${result.p99Ms}`,
+          `${(share * 100).toFixed(0)}%`,
+          perAdmission.toFixed(2),
+        ],
+        goal: byDigest
+          ? goal('>= 50% of ceiling, p99 <= 5 ms', share >= 0.5 && result.p99Ms <= 5)
+          : goal(
+              '>= 2/3 of by-digest adm/s, <= 0.05 registry req/adm',
+              result.requestsPerSecond >= (byDigestRate * 2) / 3 && perAdmission <= 0.05,
+            ),
+      });
     }
-    rows.push({
-      what: `3-container Pod, first-seen images (empty cache), ${COLD_ADMISSIONS} sequential (p99: max)`,
-      cells: [
-        (1000 / median(latencies)).toFixed(1),
-        median(latencies).toFixed(1),
-        Math.max(...latencies).toFixed(1),
-        (requests / COLD_ADMISSIONS).toFixed(1),
-      ],
-    });
   } finally {
-    await webhook.close();
+    devNull.end();
   }
   return rows;
 }
 
 // (c) ------------------------------------------------------------------------------------------------
+
+/**
+ * First-seen images: each admission gets a verification service with empty caches (the registry client,
+ * like a running webhook's, keeps its connections). The three images are verified concurrently, so the
+ * admission's longest chain of dependent requests is the per-image count of sequential round trips.
+ */
+async function benchCold(world: SignedRegistry): Promise<Row[]> {
+  const review = () => podReview(world.images.map((image, i) => ({ name: `c${i}`, image: image.ref })));
+  const webhook = await startWebhook();
+  try {
+    const latencies: number[] = [];
+    const roundTrips: number[] = [];
+    let requests = 0;
+    for (let i = 0; i < COLD_ADMISSIONS; i++) {
+      webhook.use(world.newVerifier());
+      const before = world.requests();
+      const started = performance.now();
+      const response = await webhook.post('/validate', review());
+      latencies.push(performance.now() - started);
+      const exchanges = world.exchanges().slice(before);
+      requests += exchanges.length;
+      roundTrips.push(sequentialRoundTrips(exchanges));
+      if (!response.allowed) throw new Error(`cold admission denied: ${JSON.stringify(response)}`);
+    }
+    const perImage = requests / COLD_ADMISSIONS / world.images.length;
+    const trips = median(roundTrips);
+    const rows: Row[] = [
+      {
+        what: '3-container Pod by tag (2 legacy .sig, 1 bundle), per image',
+        cells: [ms(median(latencies)), ms(Math.max(...latencies)), perImage.toFixed(1), trips.toFixed(0)],
+        goal: goal('<= 4 requests and <= 3 round trips per image', perImage <= 4 && trips <= 3),
+      },
+    ];
+    // Each kind of image alone, by tag and by digest, each with an empty cache.
+    const [legacy, bundle] = world.images;
+    for (const [kind, image] of [
+      ['legacy .sig (cosign 2)', legacy],
+      ['bundle referrer (cosign 3)', bundle],
+    ] as const) {
+      for (const ref of [image?.ref ?? '', image?.digestRef ?? '']) {
+        const samples: { ms: number; requests: number; trips: number }[] = [];
+        for (let i = 0; i < COLD_ADMISSIONS; i++) {
+          const verifier = world.newVerifier();
+          const before = world.requests();
+          const started = performance.now();
+          const [verdict] = await verifier.verifyImages([ref]);
+          if (!verdict?.allowed) throw new Error(`cold verification denied: ${JSON.stringify(verdict)}`);
+          const exchanges = world.exchanges().slice(before);
+          samples.push({
+            ms: performance.now() - started,
+            requests: exchanges.length,
+            trips: sequentialRoundTrips(exchanges),
+          });
+        }
+        rows.push({
+          what: `${kind}, by ${ref.includes('@') ? 'digest' : 'tag'}`,
+          cells: [
+            ms(median(samples.map((x) => x.ms))),
+            ms(Math.max(...samples.map((x) => x.ms))),
+            median(samples.map((x) => x.requests)).toFixed(0),
+            median(samples.map((x) => x.trips)).toFixed(0),
+          ],
+        });
+      }
+    }
+    return rows;
+  } finally {
+    await webhook.close();
+  }
+}
+
+// (d) ------------------------------------------------------------------------------------------------
 
 /**
  * A rollout as the API server sends it: the Deployment (tags) through /mutate, which pins the digests, and
@@ -332,60 +397,6 @@ function assertClean(result: AdmissionBenchResult): void {
   if (result.errors > 0 || result.timeouts > 0 || result.non2xx > 0) {
     throw new Error(`load run had failures: ${JSON.stringify(result)}`);
   }
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
-
-function perCall(samples: readonly { requests: number }[]): string {
-  return (samples.reduce((sum, s) => sum + s.requests, 0) / samples.length).toFixed(1);
-}
-
-function ms(value: number): string {
-  return `${value.toFixed(value >= 100 ? 0 : value >= 1 ? 1 : 2)} ms`;
-}
-
-function table(title: string, header: readonly string[], rows: readonly Row[]): string {
-  const width = Math.max(title.length, ...rows.map((r) => r.what.length + 2));
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r.cells[i] ?? '').length)));
-  const line = (first: string, cells: readonly string[]) =>
-    `${first.padEnd(width)}  ${cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ')}`.trimEnd();
-  return [line(title, header), ...rows.map((r) => line(`  ${r.what}`, r.cells))].join('\n');
-}
-
-function print(
-  world: SignedRegistry,
-  setupMs: number,
-  verify: Row[],
-  admission: Row[],
-  rollout: Row[],
-  totalMs: number,
-): void {
-  console.log(
-    [
-      `Provenant bench: docker-registry on ${world.registry.host}, 3 images signed with cosign 2/3, ` +
-        `node ${process.version}, setup ${ms(setupMs)}`,
-      '',
-      table('(a) provenant verify, one signed image', ['time', 'registry requests'], verify),
-      '',
-      table(
-        `(b) admissions over HTTPS (autocannon ${LOAD_CONNECTIONS} conns, ${LOAD_SECONDS} s)`,
-        ['adm/s', 'p50 ms', 'p99 ms', 'registry req/adm'],
-        admission,
-      ),
-      '',
-      table(
-        `(c) ${REPLICAS}-replica Deployment rollout (mutate + validate each)`,
-        ['admissions', 'registry req', 'req/adm', 'time/adm'],
-        rollout,
-      ),
-      '',
-      `total ${ms(totalMs)}`,
-    ].join('\n'),
-  );
 }
 
 await main();

@@ -17,24 +17,34 @@ import { cosignSign, generateKeyPair } from '../test/support/cosign.js';
 import { pushRandomImage, type PushedImage } from '../test/support/images.js';
 import { startRegistry, type TestRegistry } from '../test/support/registry.js';
 
-/** `provenant serve`'s defaults: --cache-ttl 10m, --negative-cache-ttl 30s, --cache-size 10000. */
+/** `provenant serve`'s defaults: --cache-ttl 10m, --negative-cache-ttl 30s, --tag-cache-ttl 30s, --cache-size 10000. */
 export const SERVE_CACHE: CacheSettings = {
   cacheTtlMs: 10 * 60_000,
   negativeCacheTtlMs: 30_000,
+  tagCacheTtlMs: 30_000,
   cacheMaxEntries: 10_000,
 };
+
+export interface Exchange {
+  readonly start: number;
+  readonly end: number;
+}
 
 export interface SignedRegistry {
   readonly registry: TestRegistry;
   /** web (cosign 2), api (cosign 3 bundle), worker (cosign 2), all tagged v1. */
   readonly images: readonly PushedImage[];
   readonly policyFile: string;
+  /** The signing key's public half (PKIX PEM). */
+  readonly publicKeyPem: string;
   /** The flags a user would pass to `verify`, `check` or `serve`. */
   readonly cliFlags: readonly string[];
   /** One registry client for the whole bench, as in a webhook process. */
   readonly client: HttpRegistry;
   /** Registry HTTP exchanges made through `client` so far. */
   requests(): number;
+  /** When each exchange so far started and ended (performance.now() ms), in the order they ended. */
+  exchanges(): readonly Exchange[];
   /** A verification service with an empty cache, sharing `client`. */
   newVerifier(cache?: CacheSettings): ImageVerificationService;
   close(): Promise<void>;
@@ -65,15 +75,22 @@ export async function startSignedRegistry(): Promise<SignedRegistry> {
       await readPolicyDocuments(flags.policyPaths),
       authorityCompiler(trustStore),
     );
-    let requests = 0;
-    const client = await createRegistry(flags, { onRequest: () => requests++ });
+    const exchanges: Exchange[] = [];
+    const client = await createRegistry(flags, {
+      onRequest: (event) => {
+        const end = performance.now();
+        exchanges.push({ start: end - event.durationMs, end });
+      },
+    });
     return {
       registry,
       images,
       policyFile,
       cliFlags,
       client,
-      requests: () => requests,
+      publicKeyPem: key.publicKeyPem,
+      requests: () => exchanges.length,
+      exchanges: () => exchanges,
       newVerifier: (cache = SERVE_CACHE) =>
         createVerifier(
           client,

@@ -1,4 +1,5 @@
 import { SingleFlightCache, type CacheOutcome } from './cache/single-flight-cache.js';
+import { TagCache } from './cache/tag-cache.js';
 import type { Clock } from './clock.js';
 import { mapWithConcurrency } from './concurrency.js';
 import { ProvenantError, toProvenantError } from './errors.js';
@@ -29,6 +30,12 @@ export interface ImageVerificationOptions {
   readonly cacheMaxEntries: number;
   /** Estimated bytes the cached records may hold together (default 64 MiB); see estimatedBytes. */
   readonly cacheMaxBytes?: number;
+  /**
+   * How long a tag's digest is reused (ms); 0 resolves every tag on every call. Safe to reuse briefly: the
+   * verdict is for the digest resolved, /mutate pins that digest into the workload, and without /mutate the
+   * kubelet resolves the tag itself whatever we do. Default 0.
+   */
+  readonly tagCacheTtlMs?: number;
   /** Images verified at once within one call. */
   readonly concurrency: number;
   readonly onCache?: (outcome: CacheOutcome) => void;
@@ -75,9 +82,15 @@ export class ImageVerificationService implements ImageVerifier {
   /** Discoveries in progress, shared by the verifications that need them; never kept once done. */
   readonly #discoveries: SingleFlightCache<DiscoveredSignatures>;
   readonly #credentialIdentity = credentialIdentity();
+  readonly #tags: TagCache;
 
   constructor(private readonly options: ImageVerificationOptions) {
     this.#plainHttp = options.plainHttpRegistries ?? new PlainHttpRegistries();
+    this.#tags = new TagCache({
+      ttlMs: options.tagCacheTtlMs ?? 0,
+      maxEntries: options.cacheMaxEntries,
+      clock: options.clock,
+    });
     this.#cache = new SingleFlightCache({
       maxEntries: options.cacheMaxEntries,
       clock: options.clock,
@@ -209,14 +222,20 @@ export class ImageVerificationService implements ImageVerifier {
 
   async #resolveTag(reference: ImageReference, request: RequestOptions): Promise<string> {
     const tag = reference.tag ?? 'latest';
-    const digest = await this.options.registry.headManifest(reference, tag, request);
-    if (!digest) {
-      throw new ProvenantError(
-        'IMAGE_NOT_FOUND',
-        `${reference.registry}/${reference.path}:${tag} does not exist`,
-      );
-    }
-    return digest;
+    const key = `${reference.registry}/${reference.path}:${tag}\u0000${this.#credentialsFor(reference, request.credentials)}`;
+    return this.#tags.resolve(key, request.signal, async (signal) => {
+      const digest = await this.options.registry.headManifest(reference, tag, {
+        ...request,
+        ...(signal === undefined ? {} : { signal }),
+      });
+      if (!digest) {
+        throw new ProvenantError(
+          'IMAGE_NOT_FOUND',
+          `${reference.registry}/${reference.path}:${tag} does not exist`,
+        );
+      }
+      return digest;
+    });
   }
 }
 

@@ -1,13 +1,17 @@
 /**
- * The webhook's HTTP surface. `buildApp` is the express app without a socket (testable, reusable by the
- * bench); `startServer` serves it over HTTPS with reloadable certificates. Anything can reach the port, so
- * every body is bounded and every failure becomes a clear JSON answer, never a crash.
+ * The webhook's HTTP surface on node:http's own request handler: `createRequestHandler` is the routing and
+ * body reading without a socket (reusable by the bench); `startServer` serves it over HTTPS with reloadable
+ * certificates. There is no framework in the hot path: an admission is one bounded body read, one decision
+ * and one JSON answer. Anything can reach the port, so every body is bounded and every failure becomes a
+ * clear JSON answer, never a crash.
  */
-import express, { type ErrorRequestHandler, type Express, type Request, type Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { parse as parseQuery } from 'node:querystring';
 import type { Logger } from '../observability/logger.js';
 import type { ProvenantMetrics } from '../observability/metrics.js';
+import type { AdmissionWebhook } from '../observability/metrics.js';
 import type { DecideDeps } from './decide.js';
 import { handleAdmissionBody, type HandlerDeps } from './handle.js';
 import { invalidRequestResponse, toReviewResponse } from './response.js';
@@ -30,59 +34,148 @@ export interface AppDeps extends DecideDeps {
 
 export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
 
-export function buildApp(deps: AppDeps): Express {
-  const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
+const JSON_TYPE = 'application/json; charset=utf-8';
+const NOT_FOUND = { error: 'not found: the webhook serves POST /validate and POST /mutate' };
 
-  // Any content type is read as bytes and judged by our own decoder; compressed bodies are refused, since
-  // the API server never compresses and inflating is a way to turn a small body into a large one.
-  const body = express.raw({ type: () => true, limit: maxBodyBytes, inflate: false });
-
-  for (const webhook of ['validate', 'mutate'] as const) {
-    app.post(`/${webhook}`, body, async (req: Request, res: Response) => {
-      const startedAt = performance.now();
-      const handlerDeps: HandlerDeps = {
-        ...deps,
-        timeoutMs: effectiveTimeout(deps.timeoutMs, req.query['timeout']),
-      };
-      const bytes = Buffer.isBuffer(req.body) ? req.body : undefined;
-      const result = await handleAdmissionBody(bytes, webhook, handlerDeps, startedAt);
-      res.status(result.httpStatus).json(result.body);
-    });
-    app.all(`/${webhook}`, (_req, res) => {
-      res.set('Allow', 'POST').status(405).json(errorBody(405, 'use POST with an AdmissionReview body'));
-    });
+/** A request the server refuses before deciding anything, with the status and reason it answers. */
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
   }
+}
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/readyz', (_req, res) => {
-    if (isReadySafely(deps)) res.json({ status: 'ready' });
-    else res.status(503).json({ status: 'not ready', reason: 'policies are not loaded yet' });
-  });
-  app.get('/metrics', async (_req, res) => {
-    res.type(deps.metrics.contentType).send(await deps.metrics.render());
-  });
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
-  app.use((_req, res) => {
-    res.status(404).json({ error: 'not found: the webhook serves POST /validate and POST /mutate' });
-  });
+export function createRequestHandler(deps: AppDeps): RequestHandler {
+  const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
 
-  const onError: ErrorRequestHandler = (err: unknown, req, res, _next) => {
-    const { status, message } = describeHttpError(err, maxBodyBytes);
-    if (status >= 500) deps.logger.error({ err, path: req.path }, 'request failed');
-    else deps.logger.warn({ path: req.path, status, reason: message }, 'request rejected');
-    if (res.headersSent) {
-      res.end();
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = req.url ?? '/';
+    const queryAt = url.indexOf('?');
+    // Matched as routers match: case-insensitively, with or without one trailing slash.
+    const path = normalisePath(queryAt === -1 ? url : url.slice(0, queryAt));
+    const webhook: AdmissionWebhook | undefined =
+      path === '/validate' ? 'validate' : path === '/mutate' ? 'mutate' : undefined;
+    if (webhook !== undefined) {
+      if (req.method !== 'POST') {
+        res.setHeader('Allow', 'POST');
+        sendJson(res, 405, errorBody(405, 'use POST with an AdmissionReview body'));
+        return;
+      }
+      const startedAt = performance.now();
+      const query = queryAt === -1 ? undefined : parseQuery(url.slice(queryAt + 1))['timeout'];
+      const handlerDeps: HandlerDeps = { ...deps, timeoutMs: effectiveTimeout(deps.timeoutMs, query) };
+      const bytes = await readBody(req, maxBodyBytes);
+      const result = await handleAdmissionBody(bytes, webhook, handlerDeps, startedAt);
+      sendJson(res, result.httpStatus, result.body);
       return;
     }
-    res.status(status).json(errorBody(status, message));
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      switch (path) {
+        case '/healthz':
+          sendJson(res, 200, { status: 'ok' });
+          return;
+        case '/readyz':
+          if (isReadySafely(deps)) sendJson(res, 200, { status: 'ready' });
+          else sendJson(res, 503, { status: 'not ready', reason: 'policies are not loaded yet' });
+          return;
+        case '/metrics':
+          send(res, 200, deps.metrics.contentType, await deps.metrics.render());
+          return;
+      }
+    }
+    sendJson(res, 404, NOT_FOUND);
   };
-  app.use(onError);
-  return app;
+
+  return (req, res) => {
+    route(req, res).catch((err: unknown) => {
+      const { status, message } = describeHttpError(err);
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      if (status >= 500) deps.logger.error({ err, path }, 'request failed');
+      else deps.logger.warn({ path, status, reason: message }, 'request rejected');
+      if (res.headersSent) {
+        res.end();
+        return;
+      }
+      sendJson(res, status, errorBody(status, message));
+    });
+  };
+}
+
+function normalisePath(path: string): string {
+  const lower = path.toLowerCase();
+  return lower.length > 1 && lower.endsWith('/') ? lower.slice(0, -1) : lower;
+}
+
+function send(res: ServerResponse, status: number, contentType: string, text: string): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', contentType);
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.end(res.req.method === 'HEAD' ? undefined : text);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  send(res, status, JSON_TYPE, JSON.stringify(body));
+}
+
+/**
+ * The whole body, at most `max` bytes. Any content type is read as bytes and judged by our own decoder;
+ * compressed bodies are refused, since the API server never compresses and inflating is a way to turn a
+ * small body into a large one. On a refusal the rest of the body is read off and dropped before answering.
+ */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
+  const contentEncoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
+  const declared = req.headers['content-length'];
+  const hasBody = req.headers['transfer-encoding'] !== undefined || declared !== undefined;
+  if (!hasBody) return Promise.resolve(undefined);
+  const expected = declared === undefined ? undefined : Number(declared);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    function refuse(error: HttpError): void {
+      req.removeListener('data', onData);
+      req.removeListener('end', onEnd);
+      req.removeListener('close', onClose);
+      // Read off and drop whatever is left, then answer.
+      const done = (): void => reject(error);
+      req.once('end', done);
+      req.once('close', done);
+      req.resume();
+    }
+    function onData(chunk: Buffer): void {
+      received += chunk.length;
+      if (received > max) {
+        refuse(new HttpError(413, `request body exceeds the ${max}-byte limit`));
+        return;
+      }
+      chunks.push(chunk);
+    }
+    function onEnd(): void {
+      req.removeListener('close', onClose);
+      if (expected !== undefined && received !== expected) {
+        reject(new HttpError(400, 'request body length does not match Content-Length'));
+        return;
+      }
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, received));
+    }
+    function onClose(): void {
+      if (!req.complete) reject(new HttpError(400, 'request body was not received completely'));
+    }
+    if (contentEncoding !== 'identity') {
+      refuse(new HttpError(415, 'compressed request bodies are not accepted'));
+      return;
+    }
+    if (expected !== undefined && expected > max) {
+      refuse(new HttpError(413, `request body exceeds the ${max}-byte limit`));
+      return;
+    }
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('close', onClose);
+  });
 }
 
 function isReadySafely(deps: AppDeps): boolean {
@@ -100,23 +193,10 @@ function errorBody(status: number, message: string) {
   );
 }
 
-function describeHttpError(err: unknown, maxBodyBytes: number): { status: number; message: string } {
-  const fields = typeof err === 'object' && err !== null ? (err as { status?: unknown; type?: unknown }) : {};
-  switch (fields.type) {
-    case 'entity.too.large':
-      return { status: 413, message: `request body exceeds the ${maxBodyBytes}-byte limit` };
-    case 'encoding.unsupported':
-      return { status: 415, message: 'compressed request bodies are not accepted' };
-    case 'request.aborted':
-      return { status: 400, message: 'request body was not received completely' };
-    case 'request.size.invalid':
-      return { status: 400, message: 'request body length does not match Content-Length' };
-    default:
-      break;
-  }
-  const status =
-    typeof fields.status === 'number' && fields.status >= 400 && fields.status < 500 ? fields.status : 500;
-  return { status, message: status === 500 ? 'internal error' : 'bad request' };
+function describeHttpError(err: unknown): { status: number; message: string } {
+  return err instanceof HttpError
+    ? { status: err.status, message: err.message }
+    : { status: 500, message: 'internal error' };
 }
 
 /**
@@ -187,7 +267,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
   const material = await readKeyMaterial(files);
   const tlsOptions = { minVersion: 'TLSv1.2' } as const;
-  const server = createServer({ ...tlsOptions, cert: material.cert, key: material.key }, buildApp(deps));
+  const server = createServer(
+    { ...tlsOptions, cert: material.cert, key: material.key },
+    createRequestHandler(deps),
+  );
   // Slow or stuck clients must not hold sockets forever; the API server sends whole requests at once.
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;

@@ -9,7 +9,6 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
 import { createSecureContext } from 'node:tls';
-import { generateWebhookCertificate } from '../certs/generate.js';
 
 export interface GeneratedCertificate {
   readonly caFile: string;
@@ -33,6 +32,8 @@ export async function generateServingCertificate(options: GenerateOptions): Prom
   const dnsNames = names
     .filter((n) => isIP(n) === 0)
     .sort((a, b) => Number(a === 'localhost') - Number(b === 'localhost'));
+  // Loaded here: the X.509 toolkit is large, and a webhook serving certificate files never needs it.
+  const { generateWebhookCertificate } = await import('../certs/generate.js');
   const generated = await generateWebhookCertificate({
     dnsNames,
     ipAddresses: names.filter((n) => isIP(n) !== 0),

@@ -1,12 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { toProvenantError } from '../errors.js';
-import { auditCommand, AUDIT_USAGE } from './audit.js';
-import { checkCommand, CHECK_USAGE } from './check.js';
 import { EXIT, type CommandIo } from './io.js';
-import { serveCommand, SERVE_USAGE } from './serve.js';
-import { UsageError } from './usage-error.js';
-import { isInputError, verifyCommand, VERIFY_USAGE } from './verify.js';
-import { verifyBundleCommand, VERIFY_BUNDLE_USAGE } from './verify-bundle.js';
+import { isInputError, UsageError } from './usage-error.js';
 
 const USAGE = `Usage: provenant COMMAND [flags]
 
@@ -22,14 +16,39 @@ Run "provenant COMMAND --help" for a command's flags.`;
 
 type Command = (argv: string[], io: CommandIo) => Promise<number>;
 
-const COMMANDS: Record<string, { readonly run: Command; readonly usage: string }> = {
-  verify: { run: verifyCommand, usage: VERIFY_USAGE },
-  check: { run: checkCommand, usage: CHECK_USAGE },
-  audit: { run: auditCommand, usage: AUDIT_USAGE },
-  serve: { run: serveCommand, usage: SERVE_USAGE },
-  'verify-bundle': {
-    run: (argv, io) => verifyBundleCommand(argv, { ...io, readFile: (path) => readFile(path) }),
-    usage: VERIFY_BUNDLE_USAGE,
+interface LoadedCommand {
+  readonly run: Command;
+  readonly usage: string;
+}
+
+// Each command's module is imported only when that command runs: a CI job calling `verify` once per image
+// pays for neither the webhook (prom-client, pino), the Kubernetes client, nor anything else it does not use.
+const COMMANDS: Record<string, () => Promise<LoadedCommand>> = {
+  verify: async () => {
+    const { verifyCommand, VERIFY_USAGE } = await import('./verify.js');
+    return { run: verifyCommand, usage: VERIFY_USAGE };
+  },
+  check: async () => {
+    const { checkCommand, CHECK_USAGE } = await import('./check.js');
+    return { run: checkCommand, usage: CHECK_USAGE };
+  },
+  audit: async () => {
+    const { auditCommand, AUDIT_USAGE } = await import('./audit.js');
+    return { run: auditCommand, usage: AUDIT_USAGE };
+  },
+  serve: async () => {
+    const { serveCommand, SERVE_USAGE } = await import('./serve.js');
+    return { run: serveCommand, usage: SERVE_USAGE };
+  },
+  'verify-bundle': async () => {
+    const [{ readFile }, { verifyBundleCommand, VERIFY_BUNDLE_USAGE }] = await Promise.all([
+      import('node:fs/promises'),
+      import('./verify-bundle.js'),
+    ]);
+    return {
+      run: (argv, io) => verifyBundleCommand(argv, { ...io, readFile: (path) => readFile(path) }),
+      usage: VERIFY_BUNDLE_USAGE,
+    };
   },
 };
 
@@ -39,11 +58,12 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
     io.stdout(USAGE);
     return name ? EXIT.allowed : EXIT.invalidInput;
   }
-  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
-  if (!command) {
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!load) {
     io.stderr(`provenant: unknown command "${name}"\n\n${USAGE}`);
     return EXIT.invalidInput;
   }
+  const command = await load();
   try {
     return await command.run(rest, io);
   } catch (err) {

@@ -2,13 +2,15 @@ import { readFile } from 'node:fs/promises';
 import type { WorkloadCredentials } from '../admission/decide.js';
 import type { CacheOutcome } from '../cache/single-flight-cache.js';
 import type { WebhookCertificateApi } from '../certs/index.js';
-import { systemClock } from '../clock.js';
+import { systemClock, type Clock } from '../clock.js';
 import { readPolicyDocuments } from '../config/policy-files.js';
 import { FilePolicyStore, type PolicyStoreEvents } from '../config/policy-store.js';
 import { readTrustRootFiles, watchTrustRootFiles } from '../config/trust-root-files.js';
 import { ImageVerificationService } from '../image-verification.js';
 import { anonymous, parseDockerConfig } from '../oci/auth.js';
 import { HttpRegistry, type RegistryRequestEvent } from '../oci/http-registry.js';
+import type { PlainHttpRegistries } from '../oci/registry-host.js';
+import type { Registry } from '../oci/registry.js';
 import { authorityCompiler } from '../policy/authorities.js';
 import { compilePolicies, type PolicySet } from '../policy/compile.js';
 import type { NoMatchAction } from '../policy/types.js';
@@ -55,6 +57,8 @@ export interface CacheSettings {
   readonly cacheTtlMs: number;
   /** How long a failed one is reused (ms); short, so a freshly signed image is admitted soon. */
   readonly negativeCacheTtlMs: number;
+  /** How long a tag's digest is reused (ms); 0 resolves tags on every call. */
+  readonly tagCacheTtlMs: number;
   readonly cacheMaxEntries: number;
   readonly onCache?: (outcome: CacheOutcome) => void;
 }
@@ -66,29 +70,34 @@ export interface CacheSettings {
 export const ONE_SHOT_CACHE: CacheSettings = {
   cacheTtlMs: 10 * 60_000,
   negativeCacheTtlMs: 10 * 60_000,
+  // A tag named twice in one run (`check` of many manifests) is resolved once: one run, one answer.
+  tagCacheTtlMs: 10 * 60_000,
   cacheMaxEntries: 10_000,
 };
 
 /** The verification core as every command wires it: the same registry client, policies and trust for all. */
 export function createVerifier(
-  registry: HttpRegistry,
+  /** The registry client; its plain-HTTP registries (HttpRegistry) also decide how references are spelled. */
+  registry: Registry & { readonly plainHttp?: PlainHttpRegistries },
   policies: () => PolicySet,
   noMatch: NoMatchAction,
   cache: CacheSettings,
   trustStore: () => TrustStore,
+  clock: Clock = systemClock,
 ): ImageVerificationService {
   return new ImageVerificationService({
     registry,
     policies,
     noMatch,
-    clock: systemClock,
+    clock,
     cacheTtlMs: cache.cacheTtlMs,
     negativeCacheTtlMs: cache.negativeCacheTtlMs,
+    tagCacheTtlMs: cache.tagCacheTtlMs,
     cacheMaxEntries: cache.cacheMaxEntries,
     concurrency: 8,
     ...(cache.onCache === undefined ? {} : { onCache: cache.onCache }),
     trustStore,
-    plainHttpRegistries: registry.plainHttp,
+    ...(registry.plainHttp === undefined ? {} : { plainHttpRegistries: registry.plainHttp }),
   });
 }
 

@@ -22,6 +22,8 @@ const CHART_SELF_MANAGED = [
   '8s',
   '--cache-ttl',
   '10m',
+  '--tag-cache-ttl',
+  '30s',
   '--no-match',
   'deny',
   '--exclude-namespace',

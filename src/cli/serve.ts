@@ -7,14 +7,12 @@ import { PIN_DIGESTS, type PinDigests } from '../admission/decide.js';
 import { startServer, type RunningServer, type TlsSource } from '../admission/server.js';
 import { readKeyMaterial } from '../admission/tls.js';
 import type { CacheOutcome } from '../cache/single-flight-cache.js';
-import {
-  ensureWebhookCertificates,
-  startCertificateRotation,
-  type CertificateFilePaths,
-  type CertificateRotation,
-  type EnsuredCertificates,
-  type WebhookCertificateApi,
-  type WebhookCertificateOptions,
+import type {
+  CertificateFilePaths,
+  CertificateRotation,
+  EnsuredCertificates,
+  WebhookCertificateApi,
+  WebhookCertificateOptions,
 } from '../certs/index.js';
 import { systemClock } from '../clock.js';
 import { describeError } from '../kube/log.js';
@@ -92,6 +90,8 @@ Admission:
                              immutable Job templates keep their tags), or none
   --cache-ttl DURATION       how long a satisfied verification is reused (default 10m)
   --negative-cache-ttl DURATION  how long a failed one is reused (default 30s)
+  --tag-cache-ttl DURATION   how long a tag's digest is reused (default 30s; 0 resolves every tag on every
+                             admission); safe, since /mutate pins the digest that was verified
   --cache-size N             verifications kept (default 10000)
   --log-level LEVEL          fatal, error, warn, info, debug, trace or silent (default info)`;
 
@@ -113,6 +113,7 @@ export const SERVE_FLAGS = {
   'pin-digests': { type: 'string', default: 'all' },
   'cache-ttl': { type: 'string', default: '10m' },
   'negative-cache-ttl': { type: 'string', default: '30s' },
+  'tag-cache-ttl': { type: 'string', default: '30s' },
   'cache-size': { type: 'string', default: '10000' },
   'log-level': { type: 'string', default: 'info' },
   'background-interval': { type: 'string' },
@@ -144,6 +145,7 @@ export interface ServeFlags {
   readonly pinDigests: PinDigests;
   readonly cacheTtlMs: number;
   readonly negativeCacheTtlMs: number;
+  readonly tagCacheTtlMs: number;
   readonly cacheMaxEntries: number;
   readonly logLevel: string;
   /** With --kubernetes and an interval above 0. */
@@ -299,6 +301,7 @@ export function serveFlags(values: ServeValues): ServeFlags {
     pinDigests,
     cacheTtlMs: duration('--cache-ttl', values['cache-ttl']),
     negativeCacheTtlMs: duration('--negative-cache-ttl', values['negative-cache-ttl']),
+    tagCacheTtlMs: duration('--tag-cache-ttl', values['tag-cache-ttl']),
     cacheMaxEntries,
     logLevel,
     ...backgroundFlags(values, kubernetes),
@@ -379,6 +382,7 @@ export async function serve(flags: ServeFlags, io: CommandIo, stop: AbortSignal)
   const cache = {
     cacheTtlMs: flags.cacheTtlMs,
     negativeCacheTtlMs: flags.negativeCacheTtlMs,
+    tagCacheTtlMs: flags.tagCacheTtlMs,
     cacheMaxEntries: flags.cacheMaxEntries,
     onCache: (outcome: CacheOutcome) => metrics.recordCacheLookup(outcome),
   };
@@ -468,6 +472,7 @@ export async function serve(flags: ServeFlags, io: CommandIo, stop: AbortSignal)
         pinDigests: flags.pinDigests,
         cacheTtlMs: flags.cacheTtlMs,
         negativeCacheTtlMs: flags.negativeCacheTtlMs,
+        tagCacheTtlMs: flags.tagCacheTtlMs,
         cacheSize: flags.cacheMaxEntries,
         ...memorySizing(),
       },
@@ -536,6 +541,8 @@ async function selfManagedCertificates(
     certDir,
   };
   const deps = { api, clock: systemClock, logger };
+  // Loaded only for self-managed certificates: the X.509 toolkit is large.
+  const { ensureWebhookCertificates, startCertificateRotation } = await import('../certs/index.js');
   let ensured: EnsuredCertificates;
   try {
     ensured = await ensureWebhookCertificates(options, deps);

@@ -1,4 +1,3 @@
-import { ProvenantError } from '../errors.js';
 import { parseReference } from '../oci/reference.js';
 import { parseFlags, VERIFY_FLAGS, VERIFY_FLAGS_HELP, verifyFlags } from './flags.js';
 import { EXIT, type CommandIo } from './io.js';
@@ -35,15 +34,4 @@ export async function verifyCommand(argv: string[], io: CommandIo): Promise<numb
   } finally {
     await runtime.close();
   }
-}
-
-/** Errors that mean "your input is wrong" rather than "the image is denied". */
-export function isInputError(err: unknown): boolean {
-  return (
-    err instanceof UsageError ||
-    (err instanceof ProvenantError &&
-      (err.code === 'INVALID_REFERENCE' ||
-        err.code === 'INVALID_POLICY' ||
-        err.code === 'TRUST_ROOT_INVALID'))
-  );
 }

@@ -73,3 +73,59 @@ describe('logger', () => {
     expect(text).toContain('[REDACTED]');
   });
 });
+
+describe('the decision line, written without redaction', () => {
+  it('carries no field that redaction would have masked, at any depth', () => {
+    // Every field a decision line can have, each with a value, so a new field named like a secret fails here.
+    const entry: Required<Parameters<typeof logDecision>[1]> = {
+      webhook: 'mutate',
+      uid: 'u-1',
+      operation: 'CREATE',
+      kind: 'Pod',
+      namespace: 'shop',
+      name: 'web',
+      dryRun: false,
+      images: ['ghcr.io/acme/web:1'],
+      decision: 'allow',
+      codes: [],
+      latencyMs: 1.5,
+      skipped: 'excluded namespace',
+      patched: 1,
+      warnings: 1,
+      attestations: [
+        {
+          image: 'ghcr.io/acme/web:1',
+          policy: 'p',
+          requirement: 'provenance',
+          satisfied: true,
+          slsaLevel: 3,
+          builder: 'b',
+          repository: 'r',
+          ref: 'refs/heads/main',
+        },
+      ],
+    };
+    const written = capture();
+    logDecision(written.logger, entry);
+    const redacted = capture();
+    redacted.logger.info({ ...entry }, 'admission allowed');
+    const withoutTime = (line: Record<string, unknown> | undefined) => ({ ...line, time: undefined });
+    const line = withoutTime(written.lines[0]);
+    expect(line).toEqual(withoutTime(redacted.lines[0]));
+    expect(JSON.stringify(line)).not.toContain('[REDACTED]');
+  });
+
+  it('leaves redaction on for every other line of the same logger', () => {
+    const { lines, logger } = capture();
+    logDecision(logger, {
+      webhook: 'validate',
+      uid: 'u',
+      images: [],
+      decision: 'allow',
+      codes: [],
+      latencyMs: 0,
+    });
+    logger.warn({ registry: { auth: { password: 'hunter2' } } }, 'oops');
+    expect(JSON.stringify(lines[1])).not.toContain('hunter2');
+  });
+});

@@ -127,3 +127,66 @@ describe('discoverSignatures: legacy .att tags', () => {
     ]);
   });
 });
+
+describe('discoverSignatures: referrers API or its fallback tag', () => {
+  const FALLBACK_TAG = `sha256-${'ab'.repeat(32)}`;
+
+  /** A MapRegistry whose referrers API answers as scripted, recording when each route was asked. */
+  class ReferrersRegistry extends MapRegistry {
+    readonly order: string[] = [];
+    constructor(
+      private readonly support: 'supported' | 'unsupported' | 'unknown' | undefined,
+      private readonly api: () => Promise<[] | null>,
+    ) {
+      super();
+    }
+    override getManifest(repo: Repository, reference: string): Promise<FetchedManifest | null> {
+      this.order.push(`manifest ${reference}`);
+      return super.getManifest(repo, reference);
+    }
+    override getReferrers(): Promise<null> {
+      this.order.push('api');
+      return this.api() as Promise<null>;
+    }
+    referrersSupport() {
+      return this.support ?? 'unknown';
+    }
+  }
+
+  it('asks the API and the fallback tag at once while support is unknown', async () => {
+    let answer: (value: null) => void = () => undefined;
+    const registry = new ReferrersRegistry('unknown', () => new Promise((resolve) => (answer = resolve)));
+    const found = discoverSignatures(registry, REPO, DIGEST);
+    await new Promise((resolve) => setImmediate(resolve));
+    // Both asked before the API has answered.
+    expect(registry.order).toContain('api');
+    expect(registry.order).toContain(`manifest ${FALLBACK_TAG}`);
+    answer(null);
+    expect((await found).evidence).toEqual([]);
+  });
+
+  it('does not fail when the API answers and the unneeded fallback tag fails', async () => {
+    const registry = new ReferrersRegistry('unknown', () => Promise.resolve([]));
+    registry.getManifest = (_repo, reference) =>
+      reference === FALLBACK_TAG ? Promise.reject(new Error('boom')) : Promise.resolve(null);
+    await expect(discoverSignatures(registry, REPO, DIGEST)).resolves.toMatchObject({ unreadable: [] });
+  });
+
+  it('asks only the fallback tag where the API is known to be missing', async () => {
+    const registry = new ReferrersRegistry('unsupported', () => Promise.resolve(null));
+    await discoverSignatures(registry, REPO, DIGEST);
+    expect(registry.order).not.toContain('api');
+    expect(registry.order).toContain(`manifest ${FALLBACK_TAG}`);
+  });
+
+  it('asks only the API where it is known to work, and the fallback if it stopped', async () => {
+    const supported = new ReferrersRegistry('supported', () => Promise.resolve([]));
+    await discoverSignatures(supported, REPO, DIGEST);
+    expect(supported.order).toEqual(expect.arrayContaining(['api']));
+    expect(supported.order).not.toContain(`manifest ${FALLBACK_TAG}`);
+
+    const stopped = new ReferrersRegistry('supported', () => Promise.resolve(null));
+    await discoverSignatures(stopped, REPO, DIGEST);
+    expect(stopped.order.indexOf(`manifest ${FALLBACK_TAG}`)).toBeGreaterThan(stopped.order.indexOf('api'));
+  });
+});

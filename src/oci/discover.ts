@@ -214,14 +214,37 @@ async function discoverBundles(
   return { evidence: sortBySource(evidence), unreadable };
 }
 
+/**
+ * Referrers from the OCI 1.1 API or, on registries without it, the fallback tag `sha256-<hex>`. When the
+ * registry's answer for this repository is not known yet both are asked at once, saving a round trip; once
+ * known, only the route that can answer is asked.
+ */
 async function listReferrers(
   registry: Registry,
   repo: Repository,
   digest: string,
   options: RequestOptions,
 ): Promise<ReferrerDescriptor[]> {
-  const fromApi = await registry.getReferrers(repo, digest, options);
-  if (fromApi) return fromApi;
+  const support = registry.referrersSupport?.(repo) ?? 'unknown';
+  if (support === 'unsupported') return fallbackReferrers(registry, repo, digest, options);
+  if (support === 'supported') {
+    return (
+      (await registry.getReferrers(repo, digest, options)) ??
+      (await fallbackReferrers(registry, repo, digest, options))
+    );
+  }
+  const fallback = fallbackReferrers(registry, repo, digest, options);
+  // Not needed when the API answers: its failure must then not fail discovery.
+  fallback.catch(() => undefined);
+  return (await registry.getReferrers(repo, digest, options)) ?? (await fallback);
+}
+
+async function fallbackReferrers(
+  registry: Registry,
+  repo: Repository,
+  digest: string,
+  options: RequestOptions,
+): Promise<ReferrerDescriptor[]> {
   const index = await registry.getManifest(repo, digestTag(digest), options);
   if (!index) return [];
   const manifests = parseJson(index.bytes)?.manifests;

@@ -31,7 +31,13 @@ import {
   type RegistryRequestKind,
   type TransportLimits,
 } from './registry-transport.js';
-import type { FetchedManifest, ReferrerDescriptor, Registry, RequestOptions } from './registry.js';
+import type {
+  FetchedManifest,
+  ReferrerDescriptor,
+  ReferrersSupport,
+  Registry,
+  RequestOptions,
+} from './registry.js';
 import { SharedFlights } from './shared-flight.js';
 
 export type { RegistryRequestEvent, RegistryRequestKind } from './registry-transport.js';
@@ -77,6 +83,13 @@ export interface HttpRegistryOptions {
 }
 
 const MAX_TOKEN_BYTES = 1024 * 1024;
+/**
+ * How long a repository's answer about the referrers API is remembered. Bounded, so that a registry upgraded
+ * to support the API (or a repository that did not exist yet) is asked again; until then its referrers
+ * are read from the fallback tag, which cosign 3 and oras also write on such registries.
+ */
+const REFERRERS_SUPPORT_TTL_MS = 5 * 60_000;
+const MAX_REFERRERS_SUPPORT_ENTRIES = 10_000;
 const DOCKER_HUB_API_HOST = 'registry-1.docker.io';
 
 type AuthState =
@@ -126,6 +139,7 @@ export class HttpRegistry implements Registry {
   private readonly transport: RegistryTransport;
   private readonly authStates = new Map<string, AuthState>();
   private readonly pings = new SharedFlights<AuthState>();
+  private readonly referrersApi = new Map<string, { supported: boolean; until: number }>();
   private readonly tokens: BearerTokens;
 
   constructor(options: HttpRegistryOptions = {}) {
@@ -255,6 +269,26 @@ export class HttpRegistry implements Registry {
     });
   }
 
+  referrersSupport(repo: Repository): ReferrersSupport {
+    const key = repositoryName(repo);
+    const known = this.referrersApi.get(key);
+    if (known === undefined) return 'unknown';
+    if (known.until <= Date.now()) {
+      this.referrersApi.delete(key);
+      return 'unknown';
+    }
+    return known.supported ? 'supported' : 'unsupported';
+  }
+
+  private rememberReferrersSupport(repo: Repository, supported: boolean): void {
+    const key = repositoryName(repo);
+    this.referrersApi.delete(key);
+    this.referrersApi.set(key, { supported, until: Date.now() + REFERRERS_SUPPORT_TTL_MS });
+    if (this.referrersApi.size > MAX_REFERRERS_SUPPORT_ENTRIES) {
+      this.referrersApi.delete(this.referrersApi.keys().next().value as string);
+    }
+  }
+
   async getReferrers(
     repo: Repository,
     digest: string,
@@ -286,8 +320,12 @@ export class HttpRegistry implements Registry {
         // Registries without the API answer 404 (distribution 2.8), 400 or 406, or serve something else.
         const unsupported =
           [400, 404, 406].includes(response.status) || (response.status === 200 && contentType !== OCI_INDEX);
-        if (unsupported && page === 0) return null;
+        if (unsupported && page === 0) {
+          this.rememberReferrersSupport(target.repo, false);
+          return null;
+        }
         this.expectOk(op, response);
+        if (page === 0) this.rememberReferrersSupport(target.repo, true);
         if (contentType !== OCI_INDEX) {
           throw this.invalid(op, 'switched content type between referrers pages');
         }

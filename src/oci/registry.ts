@@ -43,7 +43,14 @@ export interface Registry {
     digest: string,
     options?: RequestOptions,
   ): Promise<ReferrerDescriptor[] | null>;
+  /**
+   * What recent answers said about the referrers API for this repository, so discovery can skip the route
+   * that cannot help (`unknown`: ask both, at once). Absent means `unknown`.
+   */
+  referrersSupport?(repo: Repository): ReferrersSupport;
 }
+
+export type ReferrersSupport = 'supported' | 'unsupported' | 'unknown';
 
 export interface ReferrerDescriptor {
   readonly mediaType: string;

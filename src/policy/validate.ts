@@ -1,11 +1,11 @@
-import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { compileAttestationRequirements } from '../attestation/compile.js';
 import type { CompiledAttestationRequirement } from '../attestation/types.js';
 import { parseRepository } from '../oci/reference.js';
 import { compileGlob } from './glob.js';
-import { policySpecSchema, type SchemaNode } from './schema.js';
+import { validateDocumentShape } from './document-validator.generated.js';
 import type { Authority } from '../verify/types.js';
-import { API_VERSION, type AuthoritySpec, type ClusterImagePolicy } from './types.js';
+import { type AuthoritySpec, type ClusterImagePolicy } from './types.js';
 
 /** One problem in one policy document, with the path of the offending field. */
 export interface PolicyProblem {
@@ -19,40 +19,8 @@ export interface PolicyProblem {
  */
 export type AuthorityCompiler = (spec: AuthoritySpec) => Authority;
 
-// Policy files reject unknown fields (a typo must not silently weaken a policy); the CRD prunes them instead.
-function strict(node: SchemaNode): object {
-  const out: Record<string, unknown> = { ...node };
-  if (node.properties) {
-    out.properties = Object.fromEntries(Object.entries(node.properties).map(([k, v]) => [k, strict(v)]));
-    out.additionalProperties = false;
-  }
-  if (node.items) out.items = strict(node.items);
-  delete out.default;
-  return out;
-}
-
-const documentSchema = {
-  type: 'object',
-  required: ['apiVersion', 'kind', 'metadata', 'spec'],
-  additionalProperties: false,
-  properties: {
-    apiVersion: { type: 'string', const: API_VERSION },
-    kind: { type: 'string', enum: ['ClusterImagePolicy', 'ImagePolicy'] },
-    // Objects from the API server carry more metadata (uid, labels, managedFields...): only these matter here.
-    metadata: {
-      type: 'object',
-      required: ['name'],
-      properties: {
-        name: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$', maxLength: 253 },
-        namespace: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 },
-      },
-    },
-    spec: strict(policySpecSchema),
-  },
-};
-
-const ajv = new Ajv({ allErrors: true, strict: false });
-const validateShape = ajv.compile(documentSchema);
+// Compiled by ajv ahead of time (scripts/generate-validators.ts), with the errors ajv reports at run time.
+const validateShape = validateDocumentShape as ValidateFunction;
 
 /** Validates one parsed YAML document. Returns every problem found, not just the first. */
 export function validatePolicy(

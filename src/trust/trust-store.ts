@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toTrustMaterial, type TrustMaterial } from '@sigstore/verify';
 import { ProvenantError } from '../errors.js';
+import { memoizeCertificateAuthorities } from './certificate-authority-memo.js';
 import { GITHUB_TRUSTED_ROOT, PUBLIC_GOOD_TRUSTED_ROOT } from './embedded-roots.js';
 import { parseTrustedRoot } from './trusted-root.js';
 
@@ -55,11 +56,15 @@ const GITHUB_THRESHOLDS: VerifierThresholds = { tlogThreshold: 0, ctlogThreshold
  * ProvenantError('TRUST_ROOT_INVALID') for a bad root or threshold.
  */
 export function createTrustStore(custom: Readonly<Record<string, CustomTrustRoot>> = {}): TrustStore {
+  // The embedded roots are known to load (tests build them); they are parsed on first use, so a command
+  // whose policies name only keys never pays for reading their certificates and keys.
+  const builtIn = new Map<string, () => TrustRoot>([
+    [PUBLIC_GOOD, once(() => buildTrustRoot(PUBLIC_GOOD, PUBLIC_GOOD_TRUSTED_ROOT, PUBLIC_GOOD_THRESHOLDS))],
+    [GITHUB, once(() => buildTrustRoot(GITHUB, GITHUB_TRUSTED_ROOT, GITHUB_THRESHOLDS))],
+  ]);
   const roots = new Map<string, TrustRoot>();
-  roots.set(PUBLIC_GOOD, buildTrustRoot(PUBLIC_GOOD, PUBLIC_GOOD_TRUSTED_ROOT, PUBLIC_GOOD_THRESHOLDS));
-  roots.set(GITHUB, buildTrustRoot(GITHUB, GITHUB_TRUSTED_ROOT, GITHUB_THRESHOLDS));
   for (const [name, spec] of Object.entries(custom)) {
-    if (roots.has(name)) {
+    if (builtIn.has(name)) {
       throw new ProvenantError(
         'TRUST_ROOT_INVALID',
         `trusted root name "${name}" is built in; choose another name`,
@@ -70,17 +75,22 @@ export function createTrustStore(custom: Readonly<Record<string, CustomTrustRoot
       buildTrustRoot(name, spec.trustedRoot, { ...PUBLIC_GOOD_THRESHOLDS, ...spec.thresholds }),
     );
   }
-  const names = [...roots.keys()];
-  return { get: (name) => roots.get(name), names: () => names };
+  const names = [...builtIn.keys(), ...roots.keys()];
+  return { get: (name) => builtIn.get(name)?.() ?? roots.get(name), names: () => names };
 }
 
-/** One validated trust root; also used by the CLI for `--trusted-root FILE`. */
+function once<T>(build: () => T): () => T {
+  let built: { value: T } | undefined;
+  return () => (built ??= { value: build() }).value;
+}
+
 export function buildTrustRoot(name: string, json: unknown, thresholds: VerifierThresholds): TrustRoot {
   checkThresholds(name, thresholds);
   const trustedRoot = parseTrustedRoot(json, name);
   let trustMaterial: TrustMaterial;
   try {
     trustMaterial = toTrustMaterial(trustedRoot);
+    memoizeCertificateAuthorities(trustMaterial);
   } catch (err) {
     // e.g. @sigstore/verify reads every RSA key whose keyDetails say PKCS#1 v1.5 as a bare PKCS#1 key
     throw new ProvenantError('TRUST_ROOT_INVALID', `trusted root "${name}" keys cannot be loaded`, {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { dsse } from '@sigstore/core';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { fixtureJson, fixtureText } from '../../test/support/fixtures.js';
-import { verifyEd25519ph, verifyEd25519phDigest } from './ed25519ph.js';
+import { D, SQRT_M1, verifyEd25519ph, verifyEd25519phDigest } from './ed25519ph.js';
 
 // RFC 8032 §7.3, test vector "TEST abc" for Ed25519ph.
 const RFC_PUBLIC = 'ec172b93ad5e563bf4932c70e1245034c35467ef2efd4d64ebf819683467e2bf';
@@ -51,5 +51,23 @@ describe('verifyEd25519ph', () => {
     const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     expect(verifyEd25519phDigest(publicKey, Buffer.alloc(64), Buffer.alloc(64))).toBe(false);
     expect(verifyEd25519phDigest(rfcKey, Buffer.alloc(32), Buffer.from(RFC_SIGNATURE, 'hex'))).toBe(false);
+  });
+});
+
+describe('the curve constants written as literals', () => {
+  const p = (1n << 255n) - 19n;
+  const mod = (a: bigint) => ((a % p) + p) % p;
+  const pow = (b: bigint, e: bigint): bigint => {
+    let result = 1n;
+    for (let base = mod(b), k = e; k > 0n; k >>= 1n, base = mod(base * base)) {
+      if ((k & 1n) === 1n) result = mod(result * base);
+    }
+    return result;
+  };
+
+  it('d is -121665/121666 mod p and sqrt(-1) squares to -1', () => {
+    expect(D).toBe(mod(-121665n * pow(121666n, p - 2n)));
+    expect(SQRT_M1).toBe(pow(2n, (p - 1n) / 4n));
+    expect(mod(SQRT_M1 * SQRT_M1)).toBe(p - 1n);
   });
 });

@@ -10,8 +10,10 @@ import { createHash, type KeyObject } from 'node:crypto';
 
 const P = (1n << 255n) - 19n;
 const L = (1n << 252n) + 27742317777372353535851937790883648493n;
-const D = mod(-121665n * modPow(121666n, P - 2n));
-const SQRT_M1 = modPow(2n, (P - 1n) / 4n);
+// Curve constants as literals rather than computed at import, which every command would pay for (a test
+// derives them again): d = -121665/121666 mod p, and sqrt(-1) = 2^((p-1)/4) mod p.
+export const D = 37095705934669439343138083508754565189542113879843219016388785533085940283555n;
+export const SQRT_M1 = 19681161376707505956807079304988542015446066515923890162744021073123829784752n;
 const DOM2_PH = Buffer.concat([
   Buffer.from('SigEd25519 no Ed25519 collisions', 'ascii'),
   Buffer.from([1, 0]),
@@ -21,12 +23,18 @@ const DOM2_PH = Buffer.concat([
 type Point = readonly [bigint, bigint, bigint, bigint];
 
 const IDENTITY: Point = [0n, 1n, 1n, 0n];
-const BASE = decodePoint(encodeY(mod(4n * modPow(5n, P - 2n)), 0));
+let base: Point | undefined;
+/** The base point B (y = 4/5), decoded on first use. */
+function basePoint(): Point | undefined {
+  base ??= decodePoint(encodeY(mod(4n * modPow(5n, P - 2n)), 0));
+  return base;
+}
 
 /** True when `signature` is an Ed25519ph signature by `key` over the message whose SHA-512 is `sha512`. */
 export function verifyEd25519phDigest(key: KeyObject, sha512: Uint8Array, signature: Uint8Array): boolean {
   if (key.asymmetricKeyType !== 'ed25519' || sha512.length !== 64 || signature.length !== 64) return false;
   const x = key.export({ format: 'jwk' }).x;
+  const BASE = basePoint();
   if (x === undefined || BASE === undefined) return false;
   const publicKey = Buffer.from(x, 'base64url');
   const a = decodePoint(publicKey);

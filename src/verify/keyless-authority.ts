@@ -1,6 +1,7 @@
 import { X509Certificate } from '@sigstore/core';
 import { Verifier, VerificationError, toSignedEntity, type SignedEntity } from '@sigstore/verify';
 import { ProvenantError } from '../errors.js';
+import { memoizeDer } from '../trust/certificate-authority-memo.js';
 import type { TrustRoot, TrustStore } from '../trust/trust-store.js';
 import { trustMaterialForCheckpoints } from './checkpoint.js';
 import type { PreparedEvidence } from './evidence.js';
@@ -106,6 +107,8 @@ function signedEntity(prepared: PreparedEvidence, artifact: Artifact | undefined
       cause: err,
     });
   }
+  // The leaf is encoded to DER over and over while its path is built; once is enough (its bytes are fixed).
+  if (entity.key.$case === 'certificate') memoizeDer(entity.key.certificate);
   return { ...entity, signature: signatureContentFor(prepared, artifact) };
 }
 

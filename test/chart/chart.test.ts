@@ -210,6 +210,8 @@ describe('helm lint and template', () => {
       '8s',
       '--cache-ttl',
       '10m',
+      '--tag-cache-ttl',
+      '30s',
       '--no-match',
       'deny',
       '--pin-digests',

@@ -23,7 +23,7 @@ const PUBLIC_GOOD = fixtureBytes('real/trusted-root/public-good/trusted_root.jso
 const GITHUB = fixtureBytes('real/trusted-root/github/trusted_root.json').toString('utf8');
 const withCorp = (json: string) => createTrustStore({ corp: { trustedRoot: json } });
 
-const CACHE = { cacheTtlMs: 600_000, negativeCacheTtlMs: 600_000, cacheMaxEntries: 100 };
+const CACHE = { cacheTtlMs: 600_000, negativeCacheTtlMs: 600_000, cacheMaxEntries: 100, tagCacheTtlMs: 0 };
 
 function keylessPolicy(glob: string, trustRoot: string) {
   return {

@@ -1,0 +1,164 @@
+/**
+ * The command line as users run it: the built bundle (`npm run build`, dist/cli/main.js) under plain node,
+ * whole process, side by side with `cosign verify` from the test tools on the same image in the same run;
+ * and `provenant serve`'s start-up to listening and its idle RSS.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { toolEnv } from '../test/support/images.js';
+import { cosign3OfflineFiles } from '../test/support/cosign.js';
+import { toolPath } from '../test/support/registry.js';
+import { measureProcess, rssOf, type ProcessSample } from './processes.js';
+import type { SignedRegistry } from './signed-registry.js';
+import { goal, median, mib, ms, ratio, type Row } from './table.js';
+
+const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
+const MAIN = join(REPO_ROOT, 'dist/cli/main.js');
+const run = promisify(execFile);
+
+const RUNS = 7;
+const SERVE_RUNS = 3;
+
+/** Bundles the CLI exactly as `npm run build` does (its type check aside). */
+export async function buildCli(): Promise<void> {
+  await run(process.execPath, ['--import', 'tsx', 'scripts/bundle.ts'], { cwd: REPO_ROOT, timeout: 120_000 });
+}
+
+interface Summary {
+  readonly wallMs: number;
+  readonly cpuMs: number;
+  readonly peakRssBytes: number;
+}
+
+function summarise(samples: readonly ProcessSample[]): Summary {
+  return {
+    wallMs: median(samples.map((s) => s.wallMs)),
+    cpuMs: median(samples.map((s) => s.cpuMs)),
+    peakRssBytes: median(samples.map((s) => s.peakRssBytes)),
+  };
+}
+
+/** Alternating runs (one warm-up each, which also fills Node's compile cache), so noise hits both alike. */
+async function sideBySide(
+  commands: readonly { command: string; args: readonly string[]; env?: NodeJS.ProcessEnv }[],
+): Promise<Summary[]> {
+  const samples: ProcessSample[][] = commands.map(() => []);
+  for (let i = 0; i <= RUNS; i++) {
+    for (const [j, c] of commands.entries()) {
+      const sample = await measureProcess(c.command, c.args, {
+        cwd: REPO_ROOT,
+        ...(c.env ? { env: c.env } : {}),
+      });
+      if (sample.exitCode !== 0)
+        throw new Error(`${c.command} ${c.args.join(' ')} exited ${sample.exitCode}`);
+      if (i > 0) samples[j]?.push(sample);
+    }
+  }
+  return samples.map(summarise);
+}
+
+export async function benchCli(world: SignedRegistry, scratch: string): Promise<Row[]> {
+  const [image] = world.images;
+  if (image === undefined) throw new Error('no image');
+  const keyFile = join(scratch, 'cosign.pub');
+  await writeFile(keyFile, world.publicKeyPem);
+  const cosignArgs = [
+    'verify',
+    '--key',
+    keyFile,
+    '--insecure-ignore-tlog',
+    '--allow-insecure-registry',
+    '--trusted-root',
+    cosign3OfflineFiles().trustedRoot,
+    image.ref,
+  ];
+  const [provenant, cosign, help] = await sideBySide([
+    { command: process.execPath, args: [MAIN, 'verify', image.ref, ...world.cliFlags] },
+    { command: toolPath('cosign3'), args: cosignArgs, env: toolEnv(world.registry) },
+    { command: process.execPath, args: [MAIN, 'help'] },
+  ]);
+  if (provenant === undefined || cosign === undefined || help === undefined) throw new Error('no samples');
+  const wallRatio = provenant.wallMs / cosign.wallMs;
+  const cells = (s: Summary) => [ms(s.wallMs), ms(s.cpuMs), mib(s.peakRssBytes)];
+  return [
+    {
+      what: `provenant verify, built CLI (median of ${RUNS})`,
+      cells: [...cells(provenant), ratio(wallRatio)],
+      goal: goal(
+        'wall <= 1.5x cosign 3, CPU <= 150 ms, peak <= 80 MiB',
+        wallRatio <= 1.5 && provenant.cpuMs <= 150 && provenant.peakRssBytes <= 80 * 1024 * 1024,
+      ),
+    },
+    { what: `cosign 3 verify, same image (median of ${RUNS})`, cells: [...cells(cosign), ratio(1)] },
+    { what: 'provenant help (start-up alone)', cells: [...cells(help), ratio(help.wallMs / cosign.wallMs)] },
+  ];
+}
+
+/**
+ * `provenant serve` with the bench policy and certificate files (as cert-manager provides them): spawn to the
+ * "listening" log line, then its RSS once idle. A first run generates the certificate files.
+ */
+export async function benchServeStartup(world: SignedRegistry, scratch: string): Promise<Row[]> {
+  const common = [...world.cliFlags, '--port', '0', '--host', '127.0.0.1'];
+  const first = await startServeOnce([...common, '--tls-dir', join(scratch, 'serve-tls')]);
+  const files = ['--tls-cert', first.certFile, '--tls-key', first.keyFile];
+  const startups: number[] = [];
+  const idle: number[] = [];
+  for (let i = 0; i < SERVE_RUNS; i++) {
+    const { readyMs, rss } = await startServeOnce([...common, ...files]);
+    startups.push(readyMs);
+    idle.push(rss);
+  }
+  const idleRss = median(idle);
+  return [
+    {
+      what: `provenant serve: start to listening (median of ${SERVE_RUNS})`,
+      cells: [ms(median(startups)), ''],
+    },
+    {
+      what: 'provenant serve: idle RSS, one policy',
+      cells: ['', mib(idleRss)],
+      goal: goal('<= 80 MiB', idleRss <= 80 * 1024 * 1024),
+    },
+  ];
+}
+
+async function startServeOnce(
+  args: readonly string[],
+): Promise<{ readyMs: number; rss: number; certFile: string; keyFile: string }> {
+  const started = performance.now();
+  const child = spawn(process.execPath, [MAIN, 'serve', ...args], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  try {
+    const [readyMs, listening] = await new Promise<[number, Record<string, unknown>]>((resolve, reject) => {
+      let pending = '';
+      const timer = setTimeout(() => reject(new Error('provenant serve did not start within 30 s')), 30_000);
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        pending += chunk;
+        const line = pending.split('\n').find((l) => l.includes('"msg":"listening"'));
+        if (line !== undefined) {
+          clearTimeout(timer);
+          resolve([performance.now() - started, JSON.parse(line) as Record<string, unknown>]);
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`provenant serve exited ${code}`)));
+    });
+    // Idle: after start-up garbage has had a chance to be collected.
+    await new Promise((r) => setTimeout(r, 1500));
+    return {
+      readyMs,
+      rss: await rssOf(child.pid ?? -1),
+      certFile: String(listening['certFile']),
+      keyFile: String(listening['keyFile']),
+    };
+  } finally {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
+}

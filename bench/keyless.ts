@@ -1,0 +1,71 @@
+/**
+ * CPU per keyless bundle, in process: Provenant's verification (trust material built once per trust root, as
+ * the webhook and `verify` hold it) against stock @sigstore/verify used as its README shows, which builds the
+ * trust material from the trusted root for each bundle. Both verify the same real public-good bundle
+ * (sigstore-conformance happy-path-v0.3, test/fixtures/real) against the same trusted root.
+ */
+import { readFile } from 'node:fs/promises';
+import { bundleFromJSON } from '@sigstore/bundle';
+import { TrustedRoot } from '@sigstore/protobuf-specs';
+import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
+import { buildTrustRoot } from '../src/trust/trust-store.js';
+import { verifyArtifactBundle } from '../src/verify/artifact-bundle.js';
+import type { Authority } from '../src/verify/types.js';
+import { goal, median, ms, ratio, type Row } from './table.js';
+
+const FIXTURES = new URL('../test/fixtures/real/', import.meta.url);
+const CASE = 'bundles/conformance/happy-path-v0.3';
+const IDENTITY =
+  'https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main';
+const ISSUER = 'https://token.actions.githubusercontent.com';
+const WARM_UP = 20;
+const SAMPLES = 200;
+
+function cpuMsOf(work: () => void): number {
+  const before = process.cpuUsage();
+  work();
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000;
+}
+
+export async function benchKeyless(): Promise<Row[]> {
+  const bundle = await readFile(new URL(`${CASE}/bundle.sigstore.json`, FIXTURES));
+  const artifact = await readFile(new URL('bundles/conformance/a.txt', FIXTURES));
+  const rootJson = JSON.parse(
+    await readFile(new URL('trusted-root/public-good/trusted_root.json', FIXTURES), 'utf8'),
+  );
+  const thresholds = { tlogThreshold: 1, ctlogThreshold: 1, timestampThreshold: 1 };
+  const root = buildTrustRoot('bench', rootJson, thresholds);
+  const authority: Authority = {
+    kind: 'keyless',
+    name: 'bench',
+    trustRoot: 'bench',
+    identities: [{ subject: IDENTITY, issuer: ISSUER }],
+  };
+
+  const ours = () => {
+    const check = verifyArtifactBundle(bundle, { bytes: artifact }, authority, root);
+    if (!check.ok) throw new Error(`bench bundle did not verify: ${check.code}: ${check.message}`);
+  };
+  const stock = () => {
+    const entity = toSignedEntity(bundleFromJSON(JSON.parse(bundle.toString('utf8'))), artifact);
+    const verifier = new Verifier(toTrustMaterial(TrustedRoot.fromJSON(rootJson)), thresholds);
+    verifier.verify(entity, { subjectAlternativeName: IDENTITY, extensions: { issuer: ISSUER } });
+  };
+  const sample = (work: () => void) => {
+    for (let i = 0; i < WARM_UP; i++) work();
+    return median(Array.from({ length: SAMPLES }, () => cpuMsOf(work)));
+  };
+  // Interleaved halves, so that machine noise falls on both.
+  const halves = [sample(ours), sample(stock), sample(ours), sample(stock)];
+  const oursMs = ((halves[0] ?? 0) + (halves[2] ?? 0)) / 2;
+  const stockMs = ((halves[1] ?? 0) + (halves[3] ?? 0)) / 2;
+  return [
+    {
+      what: 'Provenant (trust material per trust root, cached)',
+      cells: [ms(oursMs), ratio(oursMs / stockMs)],
+      goal: goal('<= 2 ms p50', oursMs <= 2),
+    },
+    { what: 'stock @sigstore/verify (trust material per bundle)', cells: [ms(stockMs), ratio(1)] },
+  ];
+}

@@ -1,0 +1,49 @@
+/**
+ * Whole-process measurements: wall time, CPU time and peak RSS of a child process from wait4()'s rusage, so a
+ * Node CLI and a Go binary are measured the same way and to the microsecond (GNU time rounds to 10 ms).
+ * Python's os.wait4 is the portable way to read it; python3 is on every machine the tools install on.
+ */
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface ProcessSample {
+  readonly wallMs: number;
+  readonly cpuMs: number;
+  readonly peakRssBytes: number;
+  readonly exitCode: number;
+}
+
+const WAIT4 = `
+import json, os, subprocess, sys, time
+started = time.perf_counter()
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+wall = time.perf_counter() - started
+print(json.dumps({"wallMs": wall * 1000, "cpuMs": (usage.ru_utime + usage.ru_stime) * 1000,
+                  "peakRssBytes": usage.ru_maxrss * 1024, "exitCode": os.waitstatus_to_exitcode(status)}))
+`;
+
+/** Runs `command args` once; its output is discarded. */
+export async function measureProcess(
+  command: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<ProcessSample> {
+  const { stdout } = await run('python3', ['-c', WAIT4, command, ...args], {
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    timeout: 60_000,
+  });
+  return JSON.parse(stdout) as ProcessSample;
+}
+
+/** RSS of a running process from /proc (Linux), in bytes. */
+export async function rssOf(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
+  if (kb === undefined) throw new Error(`no VmRSS for ${pid}`);
+  return Number(kb) * 1024;
+}
