@@ -3,9 +3,14 @@ import { compileAttestationRequirements } from '../attestation/compile.js';
 import type { CompiledAttestationRequirement } from '../attestation/types.js';
 import { parseRepository } from '../oci/reference.js';
 import { compileGlob } from './glob.js';
-import { policySpecSchema, type SchemaNode } from './schema.js';
+import { policySpecSchema, VERIFICATION_FIELDS, type SchemaNode } from './schema.js';
 import type { Authority } from '../verify/types.js';
-import { API_VERSION, type AuthoritySpec, type ClusterImagePolicy } from './types.js';
+import {
+  API_VERSION,
+  type AuthoritySpec,
+  type ClusterImagePolicy,
+  type ClusterImagePolicySpec,
+} from './types.js';
 
 /** One problem in one policy document, with the path of the offending field. */
 export interface PolicyProblem {
@@ -77,7 +82,7 @@ export function validatePolicy(
   // Requirements may name only this policy's authorities; CEL, globs and durations are checked here too.
   const compiled = compileAttestationRequirements(
     policy.spec.attestations ?? [],
-    policy.spec.authorities.map((a) => a.name),
+    (policy.spec.authorities ?? []).map((a) => a.name),
   );
   if ('problems' in compiled) problems.push(...compiled.problems);
   if (problems.length > 0 || 'problems' in compiled) return { problems };
@@ -108,8 +113,15 @@ function semanticProblems(
     }
   });
 
+  if (spec.static) return [...problems, ...staticProblems(spec)];
+  if (spec.authorities === undefined) {
+    problems.push({ field: 'spec', message: 'missing required field "authorities" (or set spec.static)' });
+  }
+  const authorities = spec.authorities ?? [];
+  problems.push(...platformProblems(spec.platforms));
+
   const seen = new Set<string>();
-  spec.authorities.forEach((authority, i) => {
+  authorities.forEach((authority, i) => {
     const field = `spec.authorities[${i}]`;
     if (seen.has(authority.name))
       problems.push({ field: `${field}.name`, message: `duplicate authority name "${authority.name}"` });
@@ -129,17 +141,17 @@ function semanticProblems(
 
   if (spec.signatures) {
     const threshold = spec.signatures.threshold ?? 1;
-    if (threshold > spec.authorities.length) {
+    if (threshold > authorities.length) {
       problems.push({
         field: 'spec.signatures.threshold',
-        message: `threshold ${threshold} is more than the ${spec.authorities.length} authorities the policy names`,
+        message: `threshold ${threshold} is more than the ${authorities.length} authorities the policy names`,
       });
     }
   } else if ((spec.attestations ?? []).length === 0) {
     // The CRD's CEL rule says the same (scripts/generate-crds.ts REQUIREMENTS).
     problems.push({
       field: 'spec',
-      message: 'the policy requires nothing: set spec.signatures or spec.attestations',
+      message: 'the policy requires nothing: set spec.signatures or spec.attestations (or spec.static)',
     });
   }
 
@@ -167,6 +179,32 @@ function semanticProblems(
         message: `an ImagePolicy may only name secrets in its own namespace (${policy.metadata.namespace})`,
       });
     }
+  });
+  return problems;
+}
+
+function staticProblems(spec: ClusterImagePolicySpec): PolicyProblem[] {
+  return VERIFICATION_FIELDS.filter((field) => spec[field] !== undefined).map((field) => ({
+    field: `spec.${field}`,
+    message: `a static policy decides without verification: remove ${field} (or remove static)`,
+  }));
+}
+
+function platformProblems(platforms: readonly string[] | undefined): PolicyProblem[] {
+  if (platforms === undefined) return [];
+  const problems: PolicyProblem[] = [];
+  const keywords = platforms.filter((p) => p === 'index' || p === 'all');
+  if (keywords.length > 0 && platforms.length > 1) {
+    problems.push({
+      field: 'spec.platforms',
+      message: `${keywords[0]} stands alone: give [index], [all], or a list of platforms`,
+    });
+  }
+  const seen = new Set<string>();
+  platforms.forEach((platform, i) => {
+    if (seen.has(platform))
+      problems.push({ field: `spec.platforms[${i}]`, message: `duplicate platform "${platform}"` });
+    seen.add(platform);
   });
   return problems;
 }
