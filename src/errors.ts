@@ -18,7 +18,7 @@ export const REASONS = {
   },
   IMAGE_NOT_ALLOWED: {
     category: 'policy',
-    summary: 'A static Deny policy matches the image; the message is the policy\'s own.',
+    summary: "A static Deny policy matches the image; the message is the policy's own.",
   },
   PLATFORM_NOT_FOUND: {
     category: 'missing',

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { toProvenantError } from '../errors.js';
 import { auditCommand, AUDIT_USAGE } from './audit.js';
 import { checkCommand, CHECK_USAGE } from './check.js';
+import { convertCommand, CONVERT_USAGE } from './convert.js';
 import { EXIT, type CommandIo } from './io.js';
 import { serveCommand, SERVE_USAGE } from './serve.js';
 import { UsageError } from './usage-error.js';
@@ -16,6 +17,7 @@ Commands:
   audit                decide a cluster's running workloads as the webhook would (exit 1 if any would be denied)
   serve                run the admission webhook over HTTPS
   verify-bundle        verify one sigstore bundle (sigstore-conformance CLI protocol)
+  convert -f FILE...   convert policy-controller ClusterImagePolicies to Provenant policies
   help                 show this help
 
 Run "provenant COMMAND --help" for a command's flags.`;
@@ -27,6 +29,7 @@ const COMMANDS: Record<string, { readonly run: Command; readonly usage: string }
   check: { run: checkCommand, usage: CHECK_USAGE },
   audit: { run: auditCommand, usage: AUDIT_USAGE },
   serve: { run: serveCommand, usage: SERVE_USAGE },
+  convert: { run: convertCommand, usage: CONVERT_USAGE },
   'verify-bundle': {
     run: (argv, io) => verifyBundleCommand(argv, { ...io, readFile: (path) => readFile(path) }),
     usage: VERIFY_BUNDLE_USAGE,
