@@ -38,6 +38,13 @@ const keyAuthority: SchemaNode = {
       minLength: 1,
       maxLength: 16384,
     },
+    timestampTrustRoot: {
+      type: 'string',
+      description:
+        "Trust RFC 3161 timestamps on this key's signatures and attestations from the timestamp authorities of this trust root (public-good, github, or a TrustRoot). The earliest verified timestamp is then the signing time, so an attestation's maxAge can be met; a timestamp that does not verify fails the signature (TIMESTAMP_INVALID). Without it a key signature has no trusted time.",
+      minLength: 1,
+      maxLength: 253,
+    },
   },
 };
 

@@ -20,6 +20,8 @@ export interface ImagePattern {
 
 export interface KeyAuthoritySpec {
   readonly publicKey: string;
+  /** A trust root whose timestamp authorities vouch for this key's signing times. */
+  readonly timestampTrustRoot?: string;
 }
 
 export interface KeylessAuthoritySpec {
