@@ -109,10 +109,16 @@ async function readDocuments(file: string, io: CommandIo): Promise<unknown[] | u
 function lenientTrustRootCompiler(): AuthorityCompiler {
   const store = createTrustStore();
   const compile = authorityCompiler(store);
-  return (spec) =>
-    spec.keyless?.trustRoot !== undefined && store.get(spec.keyless.trustRoot) === undefined
-      ? compile({ ...spec, keyless: { ...spec.keyless, trustRoot: 'public-good' } })
-      : compile(spec);
+  const known = (name: string | undefined) => name === undefined || store.get(name) !== undefined;
+  return (spec) => {
+    if (spec.keyless && !known(spec.keyless.trustRoot)) {
+      return compile({ ...spec, keyless: { ...spec.keyless, trustRoot: 'public-good' } });
+    }
+    if (spec.key && !known(spec.key.timestampTrustRoot)) {
+      return compile({ ...spec, key: { ...spec.key, timestampTrustRoot: 'public-good' } });
+    }
+    return compile(spec);
+  };
 }
 
 function validationProblems(doc: ConvertedDocument, compile: AuthorityCompiler): ConversionNote[] {

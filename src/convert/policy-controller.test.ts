@@ -182,6 +182,32 @@ describe('convert: key and keyless authorities', () => {
     ]);
   });
 
+  it('rfc3161timestamp on a key authority becomes key.timestampTrustRoot, approximated (not required)', () => {
+    const doc = convertDocument(
+      {
+        apiVersion: 'policy.sigstore.dev/v1alpha1',
+        kind: 'ClusterImagePolicy',
+        metadata: { name: 'p' },
+        spec: {
+          images: [{ glob: '**' }],
+          authorities: [{ key: { data: 'PEM' }, rfc3161timestamp: { trustRootRef: 'tsa-root' } }],
+        },
+      },
+      0,
+    );
+    expect(doc.policy?.spec.authorities).toEqual([
+      { name: 'authority-0', key: { publicKey: 'PEM', timestampTrustRoot: 'tsa-root' } },
+    ]);
+    expect(doc.notes).toEqual([
+      expect.objectContaining({ field: 'spec.authorities[0].rfc3161timestamp', kind: 'approximated' }),
+    ]);
+    // policy-controller's own TSA example keeps its key in a Secret: nothing is left to write.
+    expect(fields(only('cip-key-tsa.yaml'), 'unmapped')).toEqual([
+      'spec.authorities[0].key.secretRef',
+      '(document)',
+    ]);
+  });
+
   it('the docs page: a KMS-only policy is not written, and says why', () => {
     const docs = fixture('docs-sample-policies.yaml');
     expect(docs.map((d) => d.policy !== undefined)).toEqual([true, true, false]);
@@ -219,6 +245,8 @@ describe('convert: every policy written validates with Provenant', () => {
     // A TrustRoot named by trustRootRef does not exist here; its identities are still checked.
     for (const a of policy.spec.authorities ?? []) {
       if (a.keyless?.trustRoot) (a.keyless as { trustRoot?: string }).trustRoot = 'public-good';
+      if (a.key?.timestampTrustRoot)
+        (a.key as { timestampTrustRoot?: string }).timestampTrustRoot = 'public-good';
     }
     const result = compileDocument({ source: 'converted', index: 0, value: policy }, compile);
     expect('problems' in result ? result.problems : []).toEqual([]);
@@ -231,6 +259,7 @@ function readdir(): string[] {
     'cip-key-and-keyless.yaml',
     'cip-key-no-rekor.yaml',
     'cip-key-signature-pull-secrets.yaml',
+    'cip-key-tsa.yaml',
     'cip-key-with-attestations-rego.yaml',
     'cip-keyless-warn.yaml',
     'cip-keyless-with-trustroot-with-attestations.yaml',

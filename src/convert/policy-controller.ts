@@ -384,7 +384,11 @@ class PolicyConverter {
     }
     this.#transparency(field, value, 'key');
     if (typeof key.data !== 'string') return undefined;
-    return { name, key: { publicKey: key.data } };
+    const tsa = isObject(value.rfc3161timestamp) ? value.rfc3161timestamp.trustRootRef : undefined;
+    return {
+      name,
+      key: { publicKey: key.data, ...(typeof tsa === 'string' ? { timestampTrustRoot: tsa } : {}) },
+    };
   }
 
   #keyless(field: string, name: string, value: Json): AuthoritySpec | undefined {
@@ -473,13 +477,22 @@ class PolicyConverter {
       }
     }
     if (value.rfc3161timestamp !== undefined) {
-      this.#note(
-        `${field}.rfc3161timestamp`,
-        kind === 'keyless' ? 'note' : 'unmapped',
-        kind === 'keyless'
-          ? "timestamps are verified against the keyless trust root's timestamp authorities"
-          : 'key authorities do not require an RFC 3161 timestamp in Provenant: not converted',
-      );
+      const ref = isObject(value.rfc3161timestamp) ? value.rfc3161timestamp.trustRootRef : undefined;
+      if (kind === 'keyless') {
+        this.#note(
+          `${field}.rfc3161timestamp`,
+          'note',
+          "timestamps are verified against the keyless trust root's timestamp authorities",
+        );
+      } else if (typeof ref === 'string') {
+        this.#note(
+          `${field}.rfc3161timestamp`,
+          'approximated',
+          `mapped to key.timestampTrustRoot "${ref}" (convert that TrustRoot too): Provenant verifies such timestamps and takes the signing time from them, but does not require one`,
+        );
+      } else {
+        this.#note(`${field}.rfc3161timestamp`, 'unmapped', 'no trustRootRef: not converted');
+      }
     }
   }
 
