@@ -9,7 +9,7 @@ const GENERATOR_WORKFLOWS = 'https://github.com/slsa-framework/slsa-github-gener
 /**
  * slsa-github-generator reusable workflows whose certificate SAN is the builder.id itself
  * (slsa-verifier verifiers/internal/gha/builder.go and slsaprovenance/common/builders.go). The BYOB
- * delegators are left out on purpose: their provenance names the calling tool as builder, not the signer.
+ * delegators are apart (BYOB_DELEGATORS): their provenance names the calling tool as builder, not the signer.
  */
 const SLSA_GITHUB_GENERATOR_BUILDERS = new Set(
   [
@@ -19,6 +19,18 @@ const SLSA_GITHUB_GENERATOR_BUILDERS = new Set(
     'builder_container-based_slsa3.yml',
     'builder_docker-based_slsa3.yml',
   ].map((file) => GENERATOR_WORKFLOWS + file),
+);
+
+/**
+ * The Build Your Own Builder (BYOB) framework's delegators (slsa-verifier defaultBYOBReusableWorkflows). A tool's
+ * reusable workflow (TRW) calls one; the delegator runs the tool's build in its own job without the signing
+ * token, then generates and signs the provenance with its own certificate, naming the TRW as builder.id. The
+ * level is what the framework attests (Build L3, at a delegator release tag), whichever tool it delegated for.
+ */
+const BYOB_DELEGATORS = new Set(
+  ['delegator_generic_slsa3.yml', 'delegator_lowperms-generic_slsa3.yml'].map(
+    (file) => GENERATOR_WORKFLOWS + file,
+  ),
 );
 
 // slsa-verifier IsValidBuilderTag: exactly vMAJOR.MINOR.PATCH, no pre-release or build metadata, because
@@ -79,6 +91,8 @@ function isGithubActionsSigner(signer: AttestationSigner): boolean {
 function identityDisagreement(builderId: string, signer: AttestationSigner): string | undefined {
   if (isGithubActionsSigner(signer)) {
     if (builderId === signer.identity) return undefined;
+    // BYOB: the delegator signs, and names the tool's reusable workflow (a GitHub workflow) as builder.
+    if (isByobDelegator(signer) && GITHUB_WORKFLOW_ID.test(builderId)) return undefined;
     return `provenance claims builder ${builderId}, but it was signed by the GitHub workflow ${signer.identity}`;
   }
   if (GITHUB_WORKFLOW_ID.test(builderId)) {
@@ -87,6 +101,10 @@ function identityDisagreement(builderId: string, signer: AttestationSigner): str
     )}, not by that workflow's GitHub Actions certificate`;
   }
   return undefined;
+}
+
+function isByobDelegator(signer: AttestationSigner): boolean {
+  return isGithubActionsSigner(signer) && BYOB_DELEGATORS.has(splitRef(signer.identity)[0]);
 }
 
 function describeSigner(signer: AttestationSigner): string {
@@ -98,6 +116,20 @@ function builtInRating(facts: ProvenanceFacts, signer: AttestationSigner): { lev
     return {
       level: 1,
       basis: `builder ${facts.builderId} is not a builder Provenant knows; signed by authority ${signer.authority}`,
+    };
+  }
+  if (isByobDelegator(signer)) {
+    const [delegator, ref] = splitRef(signer.identity);
+    const file = delegator.slice(GENERATOR_WORKFLOWS.length);
+    if (ref !== undefined && RELEASE_TAG.test(ref)) {
+      return {
+        level: 3,
+        basis: `BYOB: tool workflow ${facts.builderId}, built and attested by the slsa-github-generator delegator ${file} at release tag ${ref}`,
+      };
+    }
+    return {
+      level: 1,
+      basis: `BYOB delegator ${file} at ${ref ?? 'no ref'}, not a vX.Y.Z release tag`,
     };
   }
   const [workflow, ref] = splitRef(facts.builderId);
