@@ -57,6 +57,15 @@ function byob(
   };
 }
 
+const GHE = { issuer: 'https://ghe.example.com/_services/token', url: 'https://ghe.example.com' };
+
+/** A real github.com attestation as a GitHub Enterprise Server instance would issue it: same fields, its host and issuer. */
+function onEnterprise(r: { facts: ProvenanceFacts; signer: AttestationSigner }) {
+  const move = <T>(value: T): T =>
+    JSON.parse(JSON.stringify(value).replaceAll('https://github.com/', `${GHE.url}/`)) as T;
+  return { facts: move(r.facts), signer: { ...move(r.signer), issuer: GHE.issuer } };
+}
+
 const builders = (...entries: [string, number?][]): CompiledBuilder[] =>
   entries.map(([id, level]) => ({ id: compileUriGlob(id), ...(level !== undefined ? { level } : {}) }));
 
@@ -165,5 +174,46 @@ describe('rateBuilder', () => {
     const rating = rateBuilder(facts, signer, list);
     if (expected === 'untrusted') expect(rating.ok).toBe(false);
     else expect(rating).toMatchObject({ ok: true, level: expected });
+  });
+});
+
+describe('rateBuilder on GitHub Enterprise instances (slsa.githubEnterprise)', () => {
+  const attestation = onEnterprise(real('bcr-module'));
+
+  it('rates a GitHub Enterprise artifact attestation like github.com only when the instance is configured', () => {
+    expect(rateBuilder(attestation.facts, attestation.signer, undefined)).toMatchObject({
+      ok: true,
+      level: 1,
+    });
+    expect(rateBuilder(attestation.facts, attestation.signer, undefined, [GHE])).toMatchObject({
+      ok: true,
+      level: 2,
+      basis: expect.stringContaining('from https://ghe.example.com'),
+    });
+  });
+
+  it('applies the reusable-workflow and runner caps to a configured instance', () => {
+    const listed = builders([`${GHE.url}/bazel-contrib/**`, 3]);
+    expect(rateBuilder(attestation.facts, attestation.signer, listed, [GHE])).toMatchObject({ level: 3 });
+    const selfHosted = {
+      ...attestation.signer,
+      certificate: { ...attestation.signer.certificate, runnerEnvironment: 'self-hosted' },
+    };
+    expect(rateBuilder(attestation.facts, selfHosted, listed, [GHE])).toMatchObject({ level: 2 });
+  });
+
+  it('refuses a builder.id that is not the signing workflow, and a key claiming an instance workflow', () => {
+    const forged = {
+      ...attestation.facts,
+      builderId: `${GHE.url}/other/repo/.github/workflows/x.yml@refs/heads/main`,
+    };
+    expect(rateBuilder(forged, attestation.signer, undefined, [GHE]).ok).toBe(false);
+    const key = { authority: 'k', identity: 'sha256:ab' };
+    expect(rateBuilder(attestation.facts, key, undefined, [GHE]).ok).toBe(false);
+  });
+
+  it('never rates slsa-github-generator or BYOB workflows on an enterprise instance as the built-in L3', () => {
+    const generator = onEnterprise(real('generator-container'));
+    expect(rateBuilder(generator.facts, generator.signer, undefined, [GHE])).toMatchObject({ level: 1 });
   });
 });
