@@ -497,7 +497,21 @@ const trustRootSpecSchema: CrdSchema = {
             { rule: "duration(self) >= duration('1m')", message: 'must be at least 1m' },
           ],
         },
+        maxStaleness: {
+          type: 'string',
+          description:
+            'Optional: the oldest the copy in use may be. When refreshing has failed for longer than this since the last verified copy, the trust root is not used: signatures checked against it are refused with TRUST_ROOT_STALE (and the TrustRoot is Ready=False, reason Stale) until a refresh succeeds. Must be longer than refreshInterval. A copy from the local TUF cache has no known age and is not used when this is set.',
+          maxLength: 16,
+          pattern: '^[0-9]+(s|m|h)$',
+        },
       },
+      'x-kubernetes-validations': [
+        {
+          rule: "!has(self.maxStaleness) || duration(self.maxStaleness) > duration(has(self.refreshInterval) ? self.refreshInterval : '24h')",
+          message: 'maxStaleness must be longer than refreshInterval (default 24h)',
+          fieldPath: '.maxStaleness',
+        },
+      ],
     },
   },
   'x-kubernetes-validations': [

@@ -138,6 +138,11 @@ export const REASONS = {
     summary:
       "A TrustRoot's TUF repository could not be reached, or what it served did not verify (signature, expiry, hash).",
   },
+  TRUST_ROOT_STALE: {
+    category: 'unavailable',
+    summary:
+      "A TUF-backed TrustRoot has not been refreshed within its maxStaleness, so signatures that depend on it are refused.",
+  },
   INVALID_REQUEST: { category: 'input', summary: 'The admission request or manifest cannot be understood.' },
   INTERNAL_ERROR: {
     category: 'unavailable',

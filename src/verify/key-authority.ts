@@ -12,7 +12,7 @@ import {
 import { ProvenantError } from '../errors.js';
 import type { PreparedEvidence } from './evidence.js';
 import { describePublicKey, keyIdOf, parsePublicKeyPem, type ParsedPublicKey } from './public-key.js';
-import type { TrustRoot, TrustStore } from '../trust/trust-store.js';
+import { usableRoot, type TrustRoot, type TrustStore } from '../trust/trust-store.js';
 import { fromSigstoreError } from './sigstore-errors.js';
 import { assertSupportedTlogEntries, signatureContentFor, type Artifact } from './signed-entity.js';
 import type { CompiledKeyAuthority, KeyAuthority, VerifiedSigner } from './types.js';
@@ -123,7 +123,7 @@ export function keyVerifyOptions(authority: KeyAuthority, store: TrustStore | un
       `key authority "${authority.name}" names timestamp trust root "${name}", which is not loaded`,
     );
   }
-  return { timestamps: root };
+  return { timestamps: usableRoot(root) };
 }
 
 /**

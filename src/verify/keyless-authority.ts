@@ -1,7 +1,7 @@
 import { X509Certificate } from '@sigstore/core';
 import { Verifier, VerificationError, toSignedEntity, type SignedEntity } from '@sigstore/verify';
 import { ProvenantError } from '../errors.js';
-import type { TrustRoot, TrustStore } from '../trust/trust-store.js';
+import { usableRoot, type TrustRoot, type TrustStore } from '../trust/trust-store.js';
 import type { PreparedEvidence } from './evidence.js';
 import { readFulcioIdentity } from './fulcio-extensions.js';
 import { compileIdentityPolicy, identityMismatch } from './identity-matcher.js';
@@ -35,6 +35,7 @@ export function verifyKeyless(
   root: TrustRoot,
   artifact?: Artifact,
 ): VerifiedSigner {
+  usableRoot(root);
   const policy = compileIdentityPolicy(authority);
   const leaf = leafCertificate(prepared);
   if (leaf === undefined) {

@@ -143,6 +143,7 @@ export type SignatureCheckCode = Extract<
   | 'TLOG_INVALID'
   | 'TIMESTAMP_INVALID'
   | 'NOT_AN_IMAGE_SIGNATURE'
+  | 'TRUST_ROOT_STALE'
 >;
 
 /** The codes a failed attestation check can carry: a signature check's, less NOT_AN_IMAGE_SIGNATURE. */
