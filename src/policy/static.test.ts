@@ -1,7 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { loadAll } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
+import { parseReference } from '../oci/reference.js';
 import { createTrustStore } from '../trust/trust-store.js';
 import { authorityCompiler } from './authorities.js';
-import { compileDocument } from './compile.js';
+import { compileDocument, compilePolicies } from './compile.js';
 import type { CompiledPolicy } from './types.js';
 import type { PolicyProblem } from './validate.js';
 
@@ -106,5 +109,36 @@ describe('spec.platforms', () => {
     [[], 'spec.platforms', 'must NOT have fewer than 1 items'],
   ])('refuses %j', (platforms, field, message) => {
     expect(problems({ ...verifying, platforms })).toEqual([{ field, message }]);
+  });
+});
+
+describe("the chart's registry allow-list example", () => {
+  const file = new URL(
+    '../../charts/provenant/examples/clusterimagepolicy-registry-allowlist.yaml',
+    import.meta.url,
+  );
+  const documents = (loadAll(readFileSync(file, 'utf8')) as unknown[]).map((value, index) => ({
+    source: 'clusterimagepolicy-registry-allowlist.yaml',
+    index,
+    value,
+  }));
+  const set = compilePolicies(documents, authorityCompiler(createTrustStore()));
+  const matching = (image: string) =>
+    set
+      .matching(parseReference(image))
+      .map((p) => p.name)
+      .sort();
+
+  it.each([
+    ['nginx', ['no-docker-hub']],
+    ['library/nginx:1.27', ['no-docker-hub']],
+    ['docker.io/library/nginx', ['no-docker-hub']],
+    ['index.docker.io/library/nginx@sha256:' + 'a'.repeat(64), ['no-docker-hub']],
+    ['bitnami/redis', ['no-docker-hub']],
+    ['mirror.example.com/library/nginx:1.27', ['trusted-mirror']],
+    ['registry.example.com/team/app:v1', ['own-registry-signed']],
+    ['ghcr.io/someone/app', []],
+  ])('%s is matched by %j', (image, expected) => {
+    expect(matching(image)).toEqual(expected);
   });
 });
