@@ -141,7 +141,7 @@ export const REASONS = {
   TRUST_ROOT_STALE: {
     category: 'unavailable',
     summary:
-      "A TUF-backed TrustRoot has not been refreshed within its maxStaleness, so signatures that depend on it are refused.",
+      'A TUF-backed TrustRoot has not been refreshed within its maxStaleness, so signatures that depend on it are refused.',
   },
   INVALID_REQUEST: { category: 'input', summary: 'The admission request or manifest cannot be understood.' },
   INTERNAL_ERROR: {
