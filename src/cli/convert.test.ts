@@ -67,7 +67,7 @@ describe('provenant convert', () => {
       null,
       'image-policy-static-pass',
     ]);
-    expect(stdout).toContain('# (no policy written for this document)');
+    expect(stdout).toContain('# (nothing written for this document)');
   });
 
   it.each([

@@ -5,6 +5,7 @@ import {
   type ConversionNote,
   type ConvertedDocument,
 } from '../convert/policy-controller.js';
+import { validateTrustRootSpec } from '../kube/trust-root-spec.js';
 import { authorityCompiler } from '../policy/authorities.js';
 import { compileDocument } from '../policy/compile.js';
 import type { AuthorityCompiler } from '../policy/validate.js';
@@ -15,8 +16,8 @@ import { UsageError } from './usage-error.js';
 
 export const CONVERT_USAGE = `Usage: provenant convert -f FILE... [--allow-partial]
 
-Converts sigstore policy-controller ClusterImagePolicy objects (policy.sigstore.dev) into Provenant
-ClusterImagePolicy documents, written to standard output as YAML. Every source field that has no exact
+Converts sigstore policy-controller ClusterImagePolicy and TrustRoot objects (policy.sigstore.dev) into
+Provenant ClusterImagePolicy and TrustRoot documents, written to standard output as YAML. Every source field that has no exact
 Provenant equivalent (CUE/Rego policies, KMS keys, resource matching, ...) is listed on standard error and as a
 comment above its policy, never dropped silently. Each policy written is checked by Provenant's own validator.
 Exit status: 0 everything converted exactly, 1 something could not be (unless --allow-partial), 2 invalid input.
@@ -60,8 +61,12 @@ export async function convertCommand(argv: string[], io: CommandIo): Promise<num
   const sections: string[] = [];
   const notes: ConversionNote[] = [];
   for (const doc of converted) {
-    const problems = doc.policy ? validationProblems(doc, validate) : [];
-    const written = doc.policy !== undefined && problems.length === 0;
+    const problems = doc.policy
+      ? validationProblems(doc, validate)
+      : doc.trustRoot
+        ? trustRootProblems(doc)
+        : [];
+    const written = (doc.policy ?? doc.trustRoot) !== undefined && problems.length === 0;
     const all = [...doc.notes, ...problems];
     notes.push(...all);
     sections.push(render(doc, all, written));
@@ -132,13 +137,24 @@ function validationProblems(doc: ConvertedDocument, compile: AuthorityCompiler):
   }));
 }
 
+function trustRootProblems(doc: ConvertedDocument): ConversionNote[] {
+  const result = validateTrustRootSpec(doc.trustRoot?.spec);
+  if (!('problems' in result)) return [];
+  return result.problems.map((p) => ({
+    document: doc.document,
+    field: p.field,
+    kind: 'unmapped',
+    message: `the converted TrustRoot is invalid, so it is not written: ${p.message}`,
+  }));
+}
+
 /** One output section: the notes as comments, then the policy (or a comment saying it was not written). */
 function render(doc: ConvertedDocument, notes: readonly ConversionNote[], written: boolean): string {
   const lines = [`# Converted from ${doc.document}`];
   for (const note of notes) lines.push(`# ${note.kind}: ${note.field}: ${note.message}`.replace(/\n/g, ' '));
   if (!written) {
-    lines.push('# (no policy written for this document)');
+    lines.push('# (nothing written for this document)');
     return `${lines.join('\n')}\n`;
   }
-  return `${lines.join('\n')}\n${dump(doc.policy, { lineWidth: -1, noRefs: true })}`;
+  return `${lines.join('\n')}\n${dump(doc.policy ?? doc.trustRoot, { lineWidth: -1, noRefs: true })}`;
 }

@@ -5,6 +5,7 @@ import { parseReference } from '../oci/reference.js';
 import { authorityCompiler } from '../policy/authorities.js';
 import { compileDocument, toPolicySet } from '../policy/compile.js';
 import type { CompiledPolicy } from '../policy/types.js';
+import { validateTrustRootSpec } from '../kube/trust-root-spec.js';
 import { createTrustStore } from '../trust/trust-store.js';
 import { convertDocument, convertGlob, type ConvertedDocument } from './policy-controller.js';
 
@@ -341,5 +342,48 @@ describe('convertGlob agrees with policy-controller on its own test cases', () =
     ['ghcr.io/foo', 'ghc**'],
   ])('image %s, glob %s: a wildcard in the registry name is reported as approximated', (_image, glob) => {
     expect(convertGlob(glob).kind).toBe('approximated');
+  });
+});
+
+describe('convert: policy-controller TrustRoots', () => {
+  // The public-good initial root.json, as the chart's TrustRoot example carries it (base64, as both kinds want).
+  const example = loadAll(
+    readFileSync(new URL('../../charts/provenant/examples/trustroot-tuf.yaml', import.meta.url), 'utf8'),
+  )[0] as { spec: { tuf: { mirror: string; root: string } } };
+  const { mirror, root } = example.spec.tuf;
+  const trustRoot = (spec: object) => ({
+    apiVersion: 'policy.sigstore.dev/v1alpha1',
+    kind: 'TrustRoot',
+    metadata: { name: 'my-sigstore-keys' },
+    spec,
+  });
+
+  it('maps remote (a TUF mirror and its initial root) to spec.tuf, which validates', () => {
+    const doc = convertDocument(
+      trustRoot({ remote: { mirror, root, trustedRootTarget: 'trusted_root.json' } }),
+      0,
+    );
+    expect(doc.notes).toEqual([]);
+    expect(doc.trustRoot).toEqual({
+      apiVersion: 'provenant.dev/v1alpha1',
+      kind: 'TrustRoot',
+      metadata: { name: 'my-sigstore-keys' },
+      spec: { tuf: { mirror, root } },
+    });
+    expect(validateTrustRootSpec(doc.trustRoot?.spec)).toEqual({ spec: doc.trustRoot?.spec });
+  });
+
+  it.each([
+    ['a repository tarball', { repository: { mirrorFS: 'H4sI', root } }, 'spec.repository'],
+    ['sigstoreKeys', { sigstoreKeys: { certificateAuthorities: [] } }, 'spec.sigstoreKeys'],
+  ])('lists %s as not mapped and writes nothing', (_what, spec, field) => {
+    const doc = convertDocument(trustRoot(spec), 0);
+    expect(doc.trustRoot).toBeUndefined();
+    expect(fields(doc, 'unmapped')).toEqual([field, '(document)']);
+  });
+
+  it('lists a target name other than the default', () => {
+    const doc = convertDocument(trustRoot({ remote: { mirror, root, trustedRootTarget: 'custom.json' } }), 0);
+    expect(fields(doc, 'unmapped')).toEqual(['spec.remote.trustedRootTarget']);
   });
 });

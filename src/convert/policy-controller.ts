@@ -18,6 +18,14 @@ import type { KeylessIdentity } from '../verify/types.js';
 
 export const POLICY_CONTROLLER_GROUP = 'policy.sigstore.dev';
 
+/** A provenant.dev TrustRoot as written (its spec is checked by kube/trust-root-spec.ts). */
+export interface ProvenantTrustRoot {
+  readonly apiVersion: typeof API_VERSION;
+  readonly kind: 'TrustRoot';
+  readonly metadata: { readonly name: string };
+  readonly spec: { readonly tuf: { readonly mirror: string; readonly root: string } };
+}
+
 /**
  * `unmapped`: a source requirement or setting is not in the output. `approximated`: it is, with other (stricter)
  * semantics. `note`: mapped exactly, but something needs the user's attention. The first two fail `convert`
@@ -37,6 +45,8 @@ export interface ConversionNote {
 export interface ConvertedDocument {
   /** Absent when nothing usable could be converted (the notes say why). */
   readonly policy?: ClusterImagePolicy;
+  /** For a policy-controller TrustRoot: the Provenant TrustRoot, when it could be converted. */
+  readonly trustRoot?: ProvenantTrustRoot;
   readonly document: string;
   readonly notes: readonly ConversionNote[];
 }
@@ -79,6 +89,7 @@ export function isPolicyControllerPolicy(value: unknown): boolean {
 /** Converts one parsed YAML document; `index` numbers it for notes when it has no name. */
 export function convertDocument(value: unknown, index: number): ConvertedDocument {
   const fallback = `document ${index + 1}`;
+  if (isPolicyControllerTrustRoot(value)) return convertTrustRoot(value as Json, fallback);
   if (!isPolicyControllerPolicy(value)) {
     const what = isObject(value) ? `${String(value.apiVersion)} ${String(value.kind)}` : typeof value;
     return {
@@ -88,12 +99,78 @@ export function convertDocument(value: unknown, index: number): ConvertedDocumen
           document: fallback,
           field: '(document)',
           kind: 'unmapped',
-          message: `not a ${POLICY_CONTROLLER_GROUP} ClusterImagePolicy (${what}): not converted`,
+          message: `not a ${POLICY_CONTROLLER_GROUP} ClusterImagePolicy or TrustRoot (${what}): not converted`,
         },
       ],
     };
   }
   return new PolicyConverter(value as Json, fallback).convert();
+}
+
+function isPolicyControllerTrustRoot(value: unknown): boolean {
+  return (
+    isObject(value) &&
+    typeof value.apiVersion === 'string' &&
+    value.apiVersion.startsWith(`${POLICY_CONTROLLER_GROUP}/`) &&
+    value.kind === 'TrustRoot'
+  );
+}
+
+/**
+ * A policy-controller TrustRoot: `remote` (a TUF mirror and its initial root, base64 in both) maps to
+ * `spec.tuf`; an air-gapped `repository` tarball and inline `sigstoreKeys` do not (their material would have to
+ * be rewritten as a trusted_root.json for `spec.trustedRoot`).
+ */
+function convertTrustRoot(source: Json, fallback: string): ConvertedDocument {
+  const name = isObject(source.metadata) ? source.metadata.name : undefined;
+  const document = typeof name === 'string' ? `TrustRoot/${name}` : fallback;
+  const notes: ConversionNote[] = [];
+  const note = (field: string, kind: NoteKind, message: string) =>
+    notes.push({ document, field, kind, message });
+  const spec = isObject(source.spec) ? source.spec : {};
+  for (const key of Object.keys(spec)) {
+    if (key === 'remote') continue;
+    note(
+      `spec.${key}`,
+      'unmapped',
+      key === 'repository'
+        ? 'a TUF repository tarball (mirrorFS) is not read: put its trusted_root.json in spec.trustedRoot, or serve the repository as a mirror'
+        : key === 'sigstoreKeys'
+          ? 'keys listed one by one are not converted: write them as a trusted_root.json in spec.trustedRoot'
+          : 'field unknown to the converter: not converted',
+    );
+  }
+  const remote = isObject(spec.remote) ? spec.remote : undefined;
+  if (remote !== undefined) {
+    for (const [key, value] of Object.entries(remote)) {
+      const defaults: Record<string, string> = { targets: 'targets', trustedRootTarget: 'trusted_root.json' };
+      if (key === 'mirror' || key === 'root') continue;
+      if (defaults[key] !== undefined && value === defaults[key]) continue;
+      note(
+        `spec.remote.${key}`,
+        'unmapped',
+        defaults[key] !== undefined
+          ? `Provenant reads ${defaults[key]} from the mirror's default location only`
+          : 'field unknown to the converter: not converted',
+      );
+    }
+  }
+  const mirror = typeof remote?.mirror === 'string' ? remote.mirror : undefined;
+  const root = typeof remote?.root === 'string' ? remote.root.replace(/\s+/g, '') : undefined;
+  if (typeof name !== 'string' || mirror === undefined || root === undefined) {
+    note('(document)', 'unmapped', 'no remote mirror and root to convert: no TrustRoot written');
+    return { document, notes };
+  }
+  return {
+    document,
+    notes,
+    trustRoot: {
+      apiVersion: API_VERSION,
+      kind: 'TrustRoot',
+      metadata: { name },
+      spec: { tuf: { mirror, root } },
+    },
+  };
 }
 
 class PolicyConverter {
