@@ -14,9 +14,13 @@ export function authorityCompiler(trustStore: TrustStore): AuthorityCompiler {
     if (spec.key) {
       const { timestampTrustRoot } = spec.key;
       if (timestampTrustRoot !== undefined && trustStore.get(timestampTrustRoot) === undefined) {
-        throw new ProvenantError(
-          'INVALID_POLICY',
-          `key authority "${spec.name}" names timestamp trust root "${timestampTrustRoot}"; known: ${trustStore.names().join(', ')}`,
+        // `field` lets the validator point at key.timestampTrustRoot rather than at the key.
+        throw Object.assign(
+          new ProvenantError(
+            'INVALID_POLICY',
+            `key authority "${spec.name}" names timestamp trust root "${timestampTrustRoot}"; known: ${trustStore.names().join(', ')}`,
+          ),
+          { field: 'key.timestampTrustRoot' },
         );
       }
       return compileKeyAuthority(spec.name, spec.key.publicKey, timestampTrustRoot);

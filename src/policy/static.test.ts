@@ -142,3 +142,25 @@ describe("the chart's registry allow-list example", () => {
     expect(matching(image)).toEqual(expected);
   });
 });
+
+describe('key.timestampTrustRoot', () => {
+  const withRoot = (timestampTrustRoot: string) => ({
+    authorities: [{ name: 'ci', key: { publicKey: KEY, timestampTrustRoot } }],
+    signatures: {},
+  });
+
+  it('names a trust root the store holds', () => {
+    const result = compile(withRoot('public-good'));
+    if ('problems' in result) throw new Error(JSON.stringify(result.problems));
+    expect(result.authorities[0]).toMatchObject({ kind: 'key', timestampTrustRoot: 'public-good' });
+  });
+
+  it('refuses one the store does not hold', () => {
+    expect(problems(withRoot('corp-tsa'))).toEqual([
+      {
+        field: 'spec.authorities[0].key.timestampTrustRoot',
+        message: expect.stringContaining('names timestamp trust root "corp-tsa"; known: public-good, github'),
+      },
+    ]);
+  });
+});

@@ -76,7 +76,8 @@ export function validatePolicy(
       authorities.push(compileAuthority(spec));
       return undefined;
     } catch (err) {
-      return (err as Error).message;
+      const { message, field } = err as Error & { field?: string };
+      return { message, ...(field !== undefined ? { field } : {}) };
     }
   });
   // Requirements may name only this policy's authorities; CEL, globs and durations are checked here too.
@@ -91,7 +92,7 @@ export function validatePolicy(
 
 function semanticProblems(
   policy: ClusterImagePolicy,
-  compileAuthority: (spec: AuthoritySpec) => string | undefined,
+  compileAuthority: (spec: AuthoritySpec) => { message: string; field?: string } | undefined,
 ): PolicyProblem[] {
   const problems: PolicyProblem[] = [];
   const { spec } = policy;
@@ -133,8 +134,8 @@ function semanticProblems(
     const problem = kinds.length === 1 ? compileAuthority(authority) : undefined;
     if (problem) {
       problems.push({
-        field: authority.key ? `${field}.key.publicKey` : `${field}.keyless`,
-        message: problem,
+        field: `${field}.${problem.field ?? (authority.key ? 'key.publicKey' : 'keyless')}`,
+        message: problem.message,
       });
     }
   });
