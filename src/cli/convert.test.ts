@@ -79,6 +79,27 @@ describe('provenant convert', () => {
     expect(stderr).toContain(message);
   });
 
+  it('exits 2 on YAML aliases (a billion laughs would be copied out in full)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'provenant-convert-'));
+    const levels = Array.from({ length: 30 }, (_, i) =>
+      i === 0 ? 'l0: &l0 [x, x]' : `l${i}: &l${i} [*l${i - 1}, *l${i - 1}]`,
+    );
+    const laughs = `apiVersion: policy.sigstore.dev/v1alpha1
+kind: ClusterImagePolicy
+metadata: {name: laughs}
+x:
+${levels.map((l) => `  ${l}`).join('\n')}
+spec:
+  images: [{glob: "**"}]
+  authorities: [{static: {action: pass, message: *l29}}]
+`;
+    await writeFile(join(dir, 'laughs.yaml'), laughs);
+    const { code, stdout, stderr } = await convert(['-f', join(dir, 'laughs.yaml')]);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toContain('YAML aliases are not accepted');
+  });
+
   it('exits 2 on YAML it cannot parse and on a file over 4 MiB', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'provenant-convert-'));
     await writeFile(join(dir, 'bad.yaml'), 'spec: [unclosed');

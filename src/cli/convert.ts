@@ -99,11 +99,33 @@ async function readDocuments(file: string, io: CommandIo): Promise<unknown[] | u
       io.stderr(`provenant convert: ${file} is larger than ${MAX_INPUT_BYTES} bytes`);
       return undefined;
     }
-    return loadAll(text, null, { filename: file }).filter((d) => d !== null && d !== undefined);
+    const documents = loadAll(text, null, { filename: file }).filter((d) => d !== null && d !== undefined);
+    if (documents.some(sharesNodes)) {
+      io.stderr(`provenant convert: ${file}: YAML aliases are not accepted (a policy has no use for them)`);
+      return undefined;
+    }
+    return documents;
   } catch (err) {
     io.stderr(`provenant convert: ${file}: ${(err as Error).message}`);
     return undefined;
   }
+}
+
+/**
+ * True when a parsed document reaches one object twice, which only YAML aliases produce. The converter copies
+ * values into its output, so an alias-built "billion laughs" would be written out in full: refuse it instead.
+ */
+function sharesNodes(document: unknown): boolean {
+  const seen = new Set<object>();
+  const stack: unknown[] = [document];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (typeof value !== 'object' || value === null) continue;
+    if (seen.has(value)) return true;
+    seen.add(value);
+    for (const child of Object.values(value)) stack.push(child);
+  }
+  return false;
 }
 
 /**
