@@ -345,6 +345,46 @@ describe('convertGlob agrees with policy-controller on its own test cases', () =
   });
 });
 
+describe('convert: keyless trust details', () => {
+  const keyless = (authority: object) =>
+    convertDocument(
+      {
+        apiVersion: 'policy.sigstore.dev/v1alpha1',
+        kind: 'ClusterImagePolicy',
+        metadata: { name: 'p' },
+        spec: {
+          images: [{ glob: '**' }],
+          authorities: [{ keyless: { identities: [{ issuer: 'i', subject: 's' }] }, ...authority }],
+        },
+      },
+      0,
+    );
+
+  it('insecureIgnoreSCT: true is reported as approximated (Provenant is stricter); false is nothing', () => {
+    const ignored = keyless({
+      keyless: { identities: [{ issuer: 'i', subject: 's' }], insecureIgnoreSCT: true },
+    });
+    expect(fields(ignored, 'approximated')).toEqual(['spec.authorities[0].keyless.insecureIgnoreSCT']);
+    const kept = keyless({
+      keyless: { identities: [{ issuer: 'i', subject: 's' }], insecureIgnoreSCT: false },
+    });
+    expect(kept.notes).toEqual([]);
+  });
+
+  it('a Rekor from another TrustRoot than the CA cannot be mapped', () => {
+    const doc = keyless({
+      keyless: { identities: [{ issuer: 'i', subject: 's' }], trustRootRef: 'ca-root' },
+      ctlog: { url: 'https://rekor.corp', trustRootRef: 'rekor-root' },
+    });
+    expect(fields(doc, 'unmapped')).toEqual(['spec.authorities[0].ctlog.trustRootRef']);
+    const same = keyless({
+      keyless: { identities: [{ issuer: 'i', subject: 's' }], trustRootRef: 'corp' },
+      ctlog: { url: 'https://rekor.corp', trustRootRef: 'corp' },
+    });
+    expect(fields(same, 'unmapped')).toEqual([]);
+  });
+});
+
 describe('convert: policy-controller TrustRoots', () => {
   // The public-good initial root.json, as the chart's TrustRoot example carries it (base64, as both kinds want).
   const example = loadAll(

@@ -488,11 +488,13 @@ class PolicyConverter {
           'a CA certificate alone is not a trust root: create a TrustRoot (trusted_root.json with this CA, its Rekor and CT log) and name it in keyless.trustRoot',
         );
       } else if (k === 'insecureIgnoreSCT') {
-        this.#note(
-          `${field}.keyless.insecureIgnoreSCT`,
-          'note',
-          'Provenant checks SCTs as the trust root says (a TrustRoot without CT logs needs none)',
-        );
+        if (keyless.insecureIgnoreSCT === true) {
+          this.#note(
+            `${field}.keyless.insecureIgnoreSCT`,
+            'approximated',
+            'Provenant requires SCTs as the trust root says (a TrustRoot without CT logs needs none): the converted policy is stricter',
+          );
+        }
       } else {
         this.#note(`${field}.keyless.${k}`, 'unmapped', 'field unknown to the converter: not converted');
       }
@@ -544,6 +546,16 @@ class PolicyConverter {
           `${field}.ctlog`,
           'unmapped',
           "Provenant's key authorities verify the key signature and do not require a Rekor entry: the transparency-log check is not converted",
+        );
+      } else if (
+        typeof ctlog.trustRootRef === 'string' &&
+        isObject(value.keyless) &&
+        ctlog.trustRootRef !== value.keyless.trustRootRef
+      ) {
+        this.#note(
+          `${field}.ctlog.trustRootRef`,
+          'unmapped',
+          `Provenant takes the CA, Rekor and CT logs from one trust root; this Rekor comes from TrustRoot "${ctlog.trustRootRef}", the CA from ${typeof value.keyless.trustRootRef === 'string' ? `"${value.keyless.trustRootRef}"` : 'public-good'}: merge them into one TrustRoot`,
         );
       } else if (url !== undefined && !PUBLIC_REKOR.includes(url) && typeof ctlog.trustRootRef !== 'string') {
         this.#note(
