@@ -28,7 +28,7 @@ import { homedir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dump } from 'js-yaml';
-import { policySpecSchema, type SchemaNode } from '../src/policy/schema.js';
+import { policySpecSchema, VERIFICATION_FIELDS, type SchemaNode } from '../src/policy/schema.js';
 
 export const GROUP = 'provenant.dev';
 export const VERSION = 'v1alpha1';
@@ -207,15 +207,28 @@ function specRules(node: SchemaNode, path: string): CelRule[] {
   const requirements = REQUIREMENTS.filter((r) => fields.includes(r));
   if (requirements.length === 0)
     throw new SchemaError(`${path}: the spec defines none of ${REQUIREMENTS.join(', ')}`);
+  if (!node.properties?.static) throw new SchemaError(`${path}: the spec defines no static field`);
+  const verification = VERIFICATION_FIELDS.filter((f) => fields.includes(f));
   const rules: CelRule[] = [
     {
-      rule: requirements.map(celHas).join(' || '),
-      message: `the policy requires nothing: set ${requirements.map((r) => `spec.${r}`).join(' or ')}`,
+      rule: ['static', ...requirements].map(celHas).join(' || '),
+      message: `the policy requires nothing: set ${requirements.map((r) => `spec.${r}`).join(' or ')} (or spec.static)`,
+    },
+    {
+      rule: `has(self.static) || ${celHas('authorities')}`,
+      message: 'spec.authorities is required unless spec.static is set',
+      fieldPath: '.authorities',
+      reason: 'FieldValueRequired',
+    },
+    {
+      rule: `!has(self.static) || !(${verification.map(celHas).join(' || ')})`,
+      message: `a static policy decides without verification: it sets none of ${verification.join(', ')}`,
+      fieldPath: '.static',
     },
   ];
-  if (node.properties?.signatures?.properties?.threshold && node.properties.authorities) {
+  if (node.properties.signatures?.properties?.threshold && node.properties.authorities) {
     rules.push({
-      rule: '!has(self.signatures) || !has(self.signatures.threshold) || self.signatures.threshold <= size(self.authorities)',
+      rule: '!has(self.signatures) || !has(self.signatures.threshold) || (has(self.authorities) && self.signatures.threshold <= size(self.authorities))',
       message: 'must not be more than the number of authorities',
       fieldPath: '.signatures.threshold',
     });
@@ -293,6 +306,14 @@ export function toCrdSchema(node: SchemaNode, path = 'spec', name = 'spec'): Crd
     if (!node.items?.required?.includes('name')) throw new SchemaError(`${path}[].name must be required`);
   }
   if (path === 'spec.authorities[]') rules.push(...authorityRules(node, path));
+  if (path === 'spec.platforms') {
+    // A set: the API server refuses a platform named twice.
+    out['x-kubernetes-list-type'] = 'set';
+    rules.push({
+      rule: "size(self) == 1 || !self.exists(p, p == 'index' || p == 'all')",
+      message: 'index and all stand alone: give [index], [all], or a list of platforms',
+    });
+  }
   if (path === 'spec.images[].glob') rules.push(...globRules());
   for (const [key, child] of Object.entries(node.properties ?? {})) {
     if (key === 'publicKey' && child.type === 'string') {
@@ -476,7 +497,21 @@ const trustRootSpecSchema: CrdSchema = {
             { rule: "duration(self) >= duration('1m')", message: 'must be at least 1m' },
           ],
         },
+        maxStaleness: {
+          type: 'string',
+          description:
+            'Optional: the oldest the copy in use may be. When refreshing has failed for longer than this since the last verified copy, the trust root is not used: signatures checked against it are refused with TRUST_ROOT_STALE (and the TrustRoot is Ready=False, reason Stale) until a refresh succeeds. Must be longer than refreshInterval. A copy from the local TUF cache has no known age and is not used when this is set.',
+          maxLength: 16,
+          pattern: '^[0-9]+(s|m|h)$',
+        },
       },
+      'x-kubernetes-validations': [
+        {
+          rule: "!has(self.maxStaleness) || duration(self.maxStaleness) > duration(has(self.refreshInterval) ? self.refreshInterval : '24h')",
+          message: 'maxStaleness must be longer than refreshInterval (default 24h)',
+          fieldPath: '.maxStaleness',
+        },
+      ],
     },
   },
   'x-kubernetes-validations': [

@@ -16,6 +16,14 @@ export const REASONS = {
     category: 'policy',
     summary: 'No policy matches the image and --no-match denies it.',
   },
+  IMAGE_NOT_ALLOWED: {
+    category: 'policy',
+    summary: "A static Deny policy matches the image; the message is the policy's own.",
+  },
+  PLATFORM_NOT_FOUND: {
+    category: 'missing',
+    summary: 'A platform the policy requires is not in the image index (or the image is single-platform).',
+  },
   NO_SIGNATURE: { category: 'missing', summary: 'No signature is attached to the image digest.' },
   UNTRUSTED_SIGNER: {
     category: 'untrusted',
@@ -129,6 +137,11 @@ export const REASONS = {
     category: 'unavailable',
     summary:
       "A TrustRoot's TUF repository could not be reached, or what it served did not verify (signature, expiry, hash).",
+  },
+  TRUST_ROOT_STALE: {
+    category: 'unavailable',
+    summary:
+      'A TUF-backed TrustRoot has not been refreshed within its maxStaleness, so signatures that depend on it are refused.',
   },
   INVALID_REQUEST: { category: 'input', summary: 'The admission request or manifest cannot be understood.' },
   OVERLOADED: {

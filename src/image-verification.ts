@@ -10,7 +10,9 @@ import { PlainHttpRegistries } from './oci/registry-host.js';
 import type { Registry, RequestOptions } from './oci/registry.js';
 import type { PolicySet } from './policy/compile.js';
 import { evaluatePolicy, type FailedAttestation } from './policy/evaluate.js';
-import type { CompiledPolicy, NoMatchAction } from './policy/types.js';
+import { platformTargets, type PlatformTarget } from './policy/platforms.js';
+import type { CompiledPolicy, NoMatchAction, StaticSpec } from './policy/types.js';
+import { readPlatforms, type ImagePlatforms } from './oci/platforms.js';
 import type { VerifiedAttestation } from './attestation/types.js';
 import type { ImageVerdict, ImageVerifier, PolicyOutcome, Reason, VerifyOptions } from './verdict.js';
 import { claimedPredicateType, isAttestation, verifyAttestation, verifySignature } from './verify/index.js';
@@ -133,73 +135,90 @@ export class ImageVerificationService implements ImageVerifier {
     const noMatch = matching.some((p) => p.kind === 'ClusterImagePolicy') ? undefined : this.options.noMatch;
     if (noMatch === 'deny' || matching.length === 0)
       return noMatchVerdict(image, noMatch ?? this.options.noMatch);
+    const withNoMatchWarning = (verdict: ImageVerdict): ImageVerdict =>
+      noMatch === 'warn' ? { ...verdict, warnings: [...verdict.warnings, noMatchReason(noMatch)] } : verdict;
+
+    // Static policies decide from the reference alone. When nothing else matches, or when an enforced Deny
+    // decides the image anyway (a Deny always wins), no registry request is made at all.
+    const decided = matching.flatMap((p) => (p.static ? [staticOutcome(p, p.static)] : []));
+    const verifying = matching.filter((p) => p.static === undefined);
+    if (verifying.length === 0 || decided.some((o) => o.mode === 'Enforce' && !o.satisfied)) {
+      return withNoMatchWarning(combineOutcomes(image, undefined, decided));
+    }
 
     let digest: string;
     try {
       digest = reference.digest ?? (await this.#resolveTag(reference, request));
     } catch (err) {
-      return combineOutcomes(
-        image,
-        undefined,
-        matching.map((policy) => failedOutcome(policy, err)),
-      );
+      return combineOutcomes(image, undefined, [
+        ...decided,
+        ...verifying.map((policy) => failedOutcome(policy, err)),
+      ]);
     }
     // The `.att` tag costs a request; read it only when some matching policy has attestation requirements.
-    const readAttestations = matching.some((p) => (p.attestations?.length ?? 0) > 0);
-    const imageReference = `${reference.registry}/${reference.path}@${digest}`;
+    const readAttestations = verifying.some((p) => (p.attestations?.length ?? 0) > 0);
     const verifyContext: VerifyContext = { trustStore };
+    // Read once per call, and only when some policy's spec.platforms looks past the resolved digest.
+    let platforms: Promise<ImagePlatforms> | undefined;
+    const readImagePlatforms = () =>
+      (platforms ??= readPlatforms(this.options.registry, reference, digest, request));
 
-    const outcomes = await Promise.all(
-      matching
-        .map(async (policy) => {
-          const signatureRepo = policy.signatureRepository ?? reference;
-          // Everything a verdict depends on is in its key: the digest, where its signatures were read and
-          // with whose credentials (one workload's pull secrets never answer for another's), the policy,
-          // and the trust material its keyless authorities resolve to right now (a rotated or removed
-          // TrustRoot never reuses a verdict reached under the old one).
-          const where = `${signatureRepo.registry}/${signatureRepo.path}|${this.#credentialsFor(signatureRepo, credentials)}`;
-          const key = `${digest}|${where}|${policy.fingerprint}|${trustFingerprint(policy, trustStore)}`;
-          const record = await this.#cache.get(
-            key,
-            async (flightSignal) => {
-              // The check runs on its own signal, not this caller's: joiners with longer deadlines keep it.
-              const discovered = await this.#discoveries.get(
-                `${digest}|${where}|${readAttestations ? 'att' : 'sig'}`,
-                (discoverySignal) =>
-                  discoverSignatures(this.options.registry, signatureRepo, digest, {
-                    attestations: readAttestations,
-                    signal: discoverySignal,
-                    ...(credentials ? { credentials } : {}),
-                  }),
-                { signal: flightSignal },
-              );
-              return verifyAgainstPolicy(policy, digest, discovered, {
-                verifyContext,
-                imageReference,
-                now: new Date(this.options.clock.now()),
-              });
-            },
-            {
-              ...(signal ? { signal } : {}),
-              ...(this.options.onCache ? { onOutcome: this.options.onCache } : {}),
-            },
+    // One policy on one manifest (the resolved digest or a platform's): the same verification for every one.
+    const verifyTarget = async (policy: CompiledPolicy, target: PlatformTarget): Promise<PolicyOutcome> => {
+      const signatureRepo = policy.signatureRepository ?? reference;
+      const imageReference = `${reference.registry}/${reference.path}@${target.digest}`;
+      // Everything a verdict depends on is in its key: the digest, where its signatures were read and
+      // with whose credentials (one workload's pull secrets never answer for another's), the policy,
+      // and the trust material its keyless authorities resolve to right now (a rotated or removed
+      // TrustRoot never reuses a verdict reached under the old one).
+      const where = `${signatureRepo.registry}/${signatureRepo.path}|${this.#credentialsFor(signatureRepo, credentials)}`;
+      const key = `${target.digest}|${where}|${policy.fingerprint}|${trustFingerprint(policy, trustStore)}`;
+      const record = await this.#cache.get(
+        key,
+        async (flightSignal) => {
+          // The check runs on its own signal, not this caller's: joiners with longer deadlines keep it.
+          const discovered = await this.#discoveries.get(
+            `${target.digest}|${where}|${readAttestations ? 'att' : 'sig'}`,
+            (discoverySignal) =>
+              discoverSignatures(this.options.registry, signatureRepo, target.digest, {
+                attestations: readAttestations,
+                signal: discoverySignal,
+                ...(credentials ? { credentials } : {}),
+              }),
+            { signal: flightSignal },
           );
-          // Evaluated on every call, cached or not: the cache saves registry work and cryptography, never
-          // judgement (an attestation's maxAge is measured against the clock of this call).
-          return evaluateRecord(policy, record, {
-            imageDigest: digest,
+          return verifyAgainstPolicy(policy, target.digest, discovered, {
+            verifyContext,
             imageReference,
             now: new Date(this.options.clock.now()),
           });
-        })
-        .map((outcome, i) =>
-          outcome.catch((err: unknown) => failedOutcome(matching[i] as CompiledPolicy, err)),
-        ),
+        },
+        {
+          ...(signal ? { signal } : {}),
+          ...(this.options.onCache ? { onOutcome: this.options.onCache } : {}),
+        },
+      );
+      // Evaluated on every call, cached or not: the cache saves registry work and cryptography, never
+      // judgement (an attestation's maxAge is measured against the clock of this call).
+      return evaluateRecord(policy, record, {
+        imageDigest: target.digest,
+        imageReference,
+        now: new Date(this.options.clock.now()),
+      });
+    };
+
+    const outcomes = await Promise.all(
+      verifying.map(async (policy) => {
+        try {
+          const { targets, missing } = await platformTargets(policy.platforms, digest, readImagePlatforms);
+          const perTarget = await Promise.all(targets.map((t) => verifyTarget(policy, t)));
+          return combineTargets(policy, targets, perTarget, missing);
+        } catch (err) {
+          return failedOutcome(policy, err);
+        }
+      }),
     );
-    const verdict = combineOutcomes(image, digest, outcomes);
-    return noMatch === 'warn'
-      ? { ...verdict, warnings: [...verdict.warnings, noMatchReason(noMatch)] }
-      : verdict;
+    return withNoMatchWarning(combineOutcomes(image, digest, [...decided, ...outcomes]));
   }
 
   /**
@@ -249,7 +268,10 @@ function trustFingerprint(policy: CompiledPolicy, store: TrustStore): string {
     if (authority.kind === 'keyless') roots.add(authority.trustRoot);
   return [...roots]
     .sort()
-    .map((name) => `${name}=${store.get(name)?.fingerprint ?? 'absent'}`)
+    .map((name) => {
+      const root = store.get(name);
+      return `${name}=${root?.fingerprint ?? 'absent'}${root?.stale === undefined ? '' : ':stale'}`;
+    })
     .join(',');
 }
 
@@ -352,6 +374,57 @@ function evaluateRecord(
   });
 }
 
+/** A static policy's verdict: Allow satisfies it (and only it), Deny fails it with the policy's message. */
+function staticOutcome(policy: CompiledPolicy, decision: StaticSpec): PolicyOutcome {
+  const base = { policy: policy.name, mode: policy.mode, verifiedAuthorities: [], static: decision.action };
+  if (decision.action === 'Allow') return { ...base, satisfied: true, reasons: [] };
+  const message = decision.message ?? `the image is not allowed by policy ${policy.name}`;
+  return {
+    ...base,
+    satisfied: false,
+    reasons: [{ policy: policy.name, code: 'IMAGE_NOT_ALLOWED', message }],
+  };
+}
+
+/**
+ * One policy's outcome over every manifest it had to be satisfied on: satisfied only when each one is and no
+ * required platform is missing. Reasons name the platform (and manifest digest) they concern.
+ */
+function combineTargets(
+  policy: CompiledPolicy,
+  targets: readonly PlatformTarget[],
+  outcomes: readonly PolicyOutcome[],
+  missing: readonly string[],
+): PolicyOutcome {
+  const [first] = outcomes;
+  // The default: the resolved digest alone, reported as it always was.
+  if (first && missing.length === 0 && targets.length === 1 && targets[0]?.platform === undefined)
+    return first;
+  const reasons: Reason[] = missing.map((platform) => ({
+    policy: policy.name,
+    code: 'PLATFORM_NOT_FOUND',
+    message: `platform ${platform}: the image has no manifest for it`,
+  }));
+  outcomes.forEach((outcome, i) => {
+    const target = targets[i] as PlatformTarget;
+    const where = target.platform
+      ? `platform ${target.platform} (${target.digest})`
+      : `index ${target.digest}`;
+    reasons.push(...outcome.reasons.map((r) => ({ ...r, message: `${where}: ${r.message}` })));
+  });
+  const verifiedAuthorities = (first?.verifiedAuthorities ?? []).filter((name) =>
+    outcomes.every((o) => o.verifiedAuthorities.includes(name)),
+  );
+  return {
+    policy: policy.name,
+    mode: policy.mode,
+    satisfied: missing.length === 0 && outcomes.length > 0 && outcomes.every((o) => o.satisfied),
+    verifiedAuthorities,
+    reasons,
+    ...(first?.attestations ? { attestations: first.attestations } : {}),
+  };
+}
+
 /** A policy that could not be checked is unsatisfied, with the error's code: under Enforce that denies. */
 function failedOutcome(policy: CompiledPolicy, err: unknown): PolicyOutcome {
   const error = toProvenantError(err);
@@ -376,7 +449,8 @@ function combineOutcomes(
     image,
     ...(digest ? { digest } : {}),
     allowed: reasons.length === 0,
-    enforced: outcomes.some((o) => o.mode === 'Enforce'),
+    // A static decision verified nothing, so there is no digest to pin the image to.
+    enforced: outcomes.some((o) => o.mode === 'Enforce' && o.static === undefined),
     outcomes,
     reasons,
     warnings: failed('Warn'),

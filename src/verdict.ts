@@ -16,6 +16,8 @@ export interface PolicyOutcome {
   readonly policy: string;
   readonly mode: PolicyMode;
   readonly satisfied: boolean;
+  /** Set when a static policy decided without verification. */
+  readonly static?: 'Allow' | 'Deny';
   /** Authorities whose signatures verified and were bound to the digest. */
   readonly verifiedAuthorities: readonly string[];
   readonly reasons: readonly Reason[];

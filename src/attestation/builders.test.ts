@@ -1,8 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { realAttestation, type RealAttestationName } from '../../test/support/real-attestations.js';
 import { rateBuilder } from './builders.js';
 import { readProvenance, type ProvenanceFacts } from './provenance.js';
-import type { AttestationSigner, CompiledBuilder } from './types.js';
+import type { AttestationSigner, CompiledBuilder, InTotoStatement } from './types.js';
 import { compileUriGlob } from './uri-glob.js';
 
 const GENERATOR =
@@ -23,6 +24,46 @@ function generatorAt(ref: string): { facts: ProvenanceFacts; signer: Attestation
   const { facts, signer } = real('generator-container');
   const id = `${GENERATOR}@${ref}`;
   return { facts: { ...facts, builderId: id }, signer: { ...signer, identity: id } };
+}
+
+const DELEGATOR =
+  'https://github.com/slsa-framework/slsa-github-generator/.github/workflows/delegator_lowperms-generic_slsa3.yml';
+const BAZEL_TRW =
+  'https://github.com/slsa-framework/slsa-github-generator/.github/workflows/builder_bazel_slsa3.yml';
+
+/**
+ * slsa-verifier's BYOB test provenance (test/fixtures/slsa-byob), signed, as there, by the low-permission
+ * delegator at `ref` on a GitHub-hosted runner; the other certificate fields are those of a real GitHub
+ * Actions certificate (the container generator's), with the delegator as Build Signer URI.
+ */
+function byob(
+  ref = 'refs/tags/v1.8.0',
+  builderId?: string,
+): { facts: ProvenanceFacts; signer: AttestationSigner } {
+  const envelope = JSON.parse(
+    readFileSync(
+      new URL('../../test/fixtures/slsa-byob/bazel-trusted-dsseEnvelope.build.slsa', import.meta.url),
+      'utf8',
+    ),
+  ) as { payload: string };
+  const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8')) as InTotoStatement;
+  const facts = readProvenance(statement);
+  if (typeof facts === 'string') throw new Error(facts);
+  const { signer } = real('generator-container');
+  const identity = `${DELEGATOR}@${ref}`;
+  return {
+    facts: builderId === undefined ? facts : { ...facts, builderId },
+    signer: { ...signer, identity, certificate: { ...signer.certificate, buildSignerURI: identity } },
+  };
+}
+
+const GHE = { issuer: 'https://ghe.example.com/_services/token', url: 'https://ghe.example.com' };
+
+/** A real github.com attestation as a GitHub Enterprise Server instance would issue it: same fields, its host and issuer. */
+function onEnterprise(r: { facts: ProvenanceFacts; signer: AttestationSigner }) {
+  const move = <T>(value: T): T =>
+    JSON.parse(JSON.stringify(value).replaceAll('https://github.com/', `${GHE.url}/`)) as T;
+  return { facts: move(r.facts), signer: { ...move(r.signer), issuer: GHE.issuer } };
 }
 
 const builders = (...entries: [string, number?][]): CompiledBuilder[] =>
@@ -89,6 +130,22 @@ describe('rateBuilder', () => {
       2,
     ],
     ['forged builder.id', real('bcr-wrong-signer'), undefined, 'untrusted'],
+    // BYOB: the delegator signs and names the tool workflow as builder; the framework attests L3.
+    ['BYOB: Bazel builder through the delegator at v1.8.0', byob(), undefined, 3],
+    ['BYOB: delegator at a branch', byob('refs/heads/main'), undefined, 1],
+    ['BYOB: the policy accepts the tool workflow', byob(), builders([`${BAZEL_TRW}@refs/tags/v1.*`]), 3],
+    [
+      'BYOB: the policy accepts another tool only',
+      byob(),
+      builders(['https://github.com/acme/**']),
+      'untrusted',
+    ],
+    [
+      'BYOB: a builder.id that is not a GitHub workflow',
+      byob('refs/tags/v1.8.0', 'https://cloudbuild.googleapis.com/GoogleHostedWorker'),
+      undefined,
+      'untrusted',
+    ],
     [
       'unknown non-GitHub builder signed by a key',
       (() => {
@@ -117,5 +174,46 @@ describe('rateBuilder', () => {
     const rating = rateBuilder(facts, signer, list);
     if (expected === 'untrusted') expect(rating.ok).toBe(false);
     else expect(rating).toMatchObject({ ok: true, level: expected });
+  });
+});
+
+describe('rateBuilder on GitHub Enterprise instances (slsa.githubEnterprise)', () => {
+  const attestation = onEnterprise(real('bcr-module'));
+
+  it('rates a GitHub Enterprise artifact attestation like github.com only when the instance is configured', () => {
+    expect(rateBuilder(attestation.facts, attestation.signer, undefined)).toMatchObject({
+      ok: true,
+      level: 1,
+    });
+    expect(rateBuilder(attestation.facts, attestation.signer, undefined, [GHE])).toMatchObject({
+      ok: true,
+      level: 2,
+      basis: expect.stringContaining('from https://ghe.example.com'),
+    });
+  });
+
+  it('applies the reusable-workflow and runner caps to a configured instance', () => {
+    const listed = builders([`${GHE.url}/bazel-contrib/**`, 3]);
+    expect(rateBuilder(attestation.facts, attestation.signer, listed, [GHE])).toMatchObject({ level: 3 });
+    const selfHosted = {
+      ...attestation.signer,
+      certificate: { ...attestation.signer.certificate, runnerEnvironment: 'self-hosted' },
+    };
+    expect(rateBuilder(attestation.facts, selfHosted, listed, [GHE])).toMatchObject({ level: 2 });
+  });
+
+  it('refuses a builder.id that is not the signing workflow, and a key claiming an instance workflow', () => {
+    const forged = {
+      ...attestation.facts,
+      builderId: `${GHE.url}/other/repo/.github/workflows/x.yml@refs/heads/main`,
+    };
+    expect(rateBuilder(forged, attestation.signer, undefined, [GHE]).ok).toBe(false);
+    const key = { authority: 'k', identity: 'sha256:ab' };
+    expect(rateBuilder(attestation.facts, key, undefined, [GHE]).ok).toBe(false);
+  });
+
+  it('never rates slsa-github-generator or BYOB workflows on an enterprise instance as the built-in L3', () => {
+    const generator = onEnterprise(real('generator-container'));
+    expect(rateBuilder(generator.facts, generator.signer, undefined, [GHE])).toMatchObject({ level: 1 });
   });
 });

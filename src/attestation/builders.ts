@@ -1,5 +1,5 @@
 import type { ProvenanceFacts } from './provenance.js';
-import type { AttestationSigner, CompiledBuilder } from './types.js';
+import type { AttestationSigner, CompiledBuilder, GithubInstance } from './types.js';
 
 export const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.com';
 /** buildType of GitHub artifact attestations (actions/attest-build-provenance). */
@@ -9,7 +9,7 @@ const GENERATOR_WORKFLOWS = 'https://github.com/slsa-framework/slsa-github-gener
 /**
  * slsa-github-generator reusable workflows whose certificate SAN is the builder.id itself
  * (slsa-verifier verifiers/internal/gha/builder.go and slsaprovenance/common/builders.go). The BYOB
- * delegators are left out on purpose: their provenance names the calling tool as builder, not the signer.
+ * delegators are apart (BYOB_DELEGATORS): their provenance names the calling tool as builder, not the signer.
  */
 const SLSA_GITHUB_GENERATOR_BUILDERS = new Set(
   [
@@ -21,11 +21,29 @@ const SLSA_GITHUB_GENERATOR_BUILDERS = new Set(
   ].map((file) => GENERATOR_WORKFLOWS + file),
 );
 
+/**
+ * The Build Your Own Builder (BYOB) framework's delegators (slsa-verifier defaultBYOBReusableWorkflows). A tool's
+ * reusable workflow (TRW) calls one; the delegator runs the tool's build in its own job without the signing
+ * token, then generates and signs the provenance with its own certificate, naming the TRW as builder.id. The
+ * level is what the framework attests (Build L3, at a delegator release tag), whichever tool it delegated for.
+ */
+const BYOB_DELEGATORS = new Set(
+  ['delegator_generic_slsa3.yml', 'delegator_lowperms-generic_slsa3.yml'].map(
+    (file) => GENERATOR_WORKFLOWS + file,
+  ),
+);
+
 // slsa-verifier IsValidBuilderTag: exactly vMAJOR.MINOR.PATCH, no pre-release or build metadata, because
 // only release tags of the generator are immutable and reviewed.
 const RELEASE_TAG = /^refs\/tags\/v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/;
 
-const GITHUB_WORKFLOW_ID = /^https:\/\/github\.com\/[^/]+\/[^/]+\/\.github\/workflows\/[^@]+@.+$/;
+const GITHUB_COM: GithubInstance = { issuer: GITHUB_ACTIONS_ISSUER, url: 'https://github.com' };
+
+/** `URL/OWNER/REPO/.github/workflows/FILE@REF` on the instance at `url`. */
+function isWorkflowId(id: string, url: string): boolean {
+  if (!id.startsWith(`${url}/`)) return false;
+  return /^[^/]+\/[^/]+\/\.github\/workflows\/[^@]+@.+$/.test(id.slice(url.length + 1));
+}
 
 export type BuilderRating =
   | { readonly ok: true; readonly level: number; readonly basis: string }
@@ -40,11 +58,14 @@ export function rateBuilder(
   facts: ProvenanceFacts,
   signer: AttestationSigner,
   builders: readonly CompiledBuilder[] | undefined,
+  enterprise: readonly GithubInstance[] = [],
 ): BuilderRating {
-  const disagreement = identityDisagreement(facts.builderId, signer);
+  const instances = [GITHUB_COM, ...enterprise];
+  const github = githubInstanceOf(signer, instances);
+  const disagreement = identityDisagreement(facts.builderId, signer, github, instances);
   if (disagreement !== undefined) return { ok: false, message: disagreement };
 
-  const builtIn = builtInRating(facts, signer);
+  const builtIn = builtInRating(facts, signer, github);
   if (builders === undefined) return { ok: true, ...builtIn };
 
   const entry = builders.find((b) => matchesBuilder(b, facts.builderId));
@@ -57,7 +78,7 @@ export function rateBuilder(
     };
   }
   if (entry.level === undefined) return { ok: true, ...builtIn };
-  return { ok: true, ...capPolicyLevel(entry.level, entry.id.source, signer) };
+  return { ok: true, ...capPolicyLevel(entry.level, entry.id.source, signer, github) };
 }
 
 /** A glob without `@` names a builder at any ref, as slsa-verifier's bare --builder-id does. */
@@ -67,8 +88,13 @@ export function matchesBuilder(builder: CompiledBuilder, builderId: string): boo
   return builder.id.test(at === -1 ? builderId : builderId.slice(0, at));
 }
 
-function isGithubActionsSigner(signer: AttestationSigner): boolean {
-  return signer.certificate !== undefined && signer.issuer === GITHUB_ACTIONS_ISSUER;
+/** The GitHub instance whose Actions issued the signer's certificate, if any. */
+function githubInstanceOf(
+  signer: AttestationSigner,
+  instances: readonly GithubInstance[],
+): GithubInstance | undefined {
+  if (signer.certificate === undefined) return undefined;
+  return instances.find((i) => i.issuer === signer.issuer);
 }
 
 /**
@@ -76,12 +102,19 @@ function isGithubActionsSigner(signer: AttestationSigner): boolean {
  * both slsa-github-generator and GitHub artifact attestations set builder.id to exactly that. Anything else
  * is a workflow claiming to be another builder (the bcr wrong-signer fixture does this).
  */
-function identityDisagreement(builderId: string, signer: AttestationSigner): string | undefined {
-  if (isGithubActionsSigner(signer)) {
+function identityDisagreement(
+  builderId: string,
+  signer: AttestationSigner,
+  github: GithubInstance | undefined,
+  instances: readonly GithubInstance[],
+): string | undefined {
+  if (github !== undefined) {
     if (builderId === signer.identity) return undefined;
+    // BYOB: the delegator signs, and names the tool's reusable workflow (a GitHub workflow) as builder.
+    if (isByobDelegator(signer, github) && isWorkflowId(builderId, GITHUB_COM.url)) return undefined;
     return `provenance claims builder ${builderId}, but it was signed by the GitHub workflow ${signer.identity}`;
   }
-  if (GITHUB_WORKFLOW_ID.test(builderId)) {
+  if (instances.some((i) => isWorkflowId(builderId, i.url))) {
     return `provenance claims the GitHub workflow builder ${builderId}, but it was signed by ${describeSigner(
       signer,
     )}, not by that workflow's GitHub Actions certificate`;
@@ -89,19 +122,41 @@ function identityDisagreement(builderId: string, signer: AttestationSigner): str
   return undefined;
 }
 
+function isByobDelegator(signer: AttestationSigner, github: GithubInstance | undefined): boolean {
+  return github === GITHUB_COM && BYOB_DELEGATORS.has(splitRef(signer.identity)[0]);
+}
+
 function describeSigner(signer: AttestationSigner): string {
   return signer.issuer === undefined ? signer.identity : `${signer.identity} (issuer ${signer.issuer})`;
 }
 
-function builtInRating(facts: ProvenanceFacts, signer: AttestationSigner): { level: number; basis: string } {
-  if (!isGithubActionsSigner(signer)) {
+function builtInRating(
+  facts: ProvenanceFacts,
+  signer: AttestationSigner,
+  github: GithubInstance | undefined,
+): { level: number; basis: string } {
+  if (github === undefined) {
     return {
       level: 1,
       basis: `builder ${facts.builderId} is not a builder Provenant knows; signed by authority ${signer.authority}`,
     };
   }
+  if (isByobDelegator(signer, github)) {
+    const [delegator, ref] = splitRef(signer.identity);
+    const file = delegator.slice(GENERATOR_WORKFLOWS.length);
+    if (ref !== undefined && RELEASE_TAG.test(ref)) {
+      return {
+        level: 3,
+        basis: `BYOB: tool workflow ${facts.builderId}, built and attested by the slsa-github-generator delegator ${file} at release tag ${ref}`,
+      };
+    }
+    return {
+      level: 1,
+      basis: `BYOB delegator ${file} at ${ref ?? 'no ref'}, not a vX.Y.Z release tag`,
+    };
+  }
   const [workflow, ref] = splitRef(facts.builderId);
-  if (SLSA_GITHUB_GENERATOR_BUILDERS.has(workflow)) {
+  if (github === GITHUB_COM && SLSA_GITHUB_GENERATOR_BUILDERS.has(workflow)) {
     if (ref !== undefined && RELEASE_TAG.test(ref)) {
       return { level: 3, basis: `slsa-github-generator reusable workflow at release tag ${ref}` };
     }
@@ -111,9 +166,10 @@ function builtInRating(facts: ProvenanceFacts, signer: AttestationSigner): { lev
     };
   }
   if (facts.buildType === GITHUB_WORKFLOW_BUILD_TYPE) {
+    const where = github === GITHUB_COM ? '' : ` from ${github.url}`;
     return {
       level: 2,
-      basis: 'GitHub artifact attestation; L3 needs an allow-listed reusable workflow in slsa.builders',
+      basis: `GitHub artifact attestation${where}; L3 needs an allow-listed reusable workflow in slsa.builders`,
     };
   }
   return { level: 1, basis: `GitHub workflow ${workflow} is not a known SLSA builder` };
@@ -128,9 +184,10 @@ function capPolicyLevel(
   level: number,
   glob: string,
   signer: AttestationSigner,
+  github: GithubInstance | undefined,
 ): { level: number; basis: string } {
   const listed = `listed in slsa.builders as ${glob} at level ${level}`;
-  if (level < 3 || !isGithubActionsSigner(signer)) return { level, basis: listed };
+  if (level < 3 || github === undefined) return { level, basis: listed };
   const cert = signer.certificate ?? {};
   const signerWorkflow = splitRef(cert.buildSignerURI ?? signer.identity)[0];
   const caller = cert.buildConfigURI;

@@ -149,6 +149,37 @@ describe('compileAttestationRequirements', () => {
   });
 });
 
+describe('slsa.githubEnterprise', () => {
+  const GHE = { issuer: 'https://ghe.example.com/_services/token', url: 'https://ghe.example.com' };
+  const withInstances = (
+    githubEnterprise: { issuer: string; url: string }[],
+  ): AttestationRequirementSpec => ({
+    ...PROVENANCE,
+    slsa: { ...PROVENANCE.slsa, githubEnterprise },
+  });
+
+  it('carries the instances to the compiled requirement', () => {
+    expect(compileAttestationRequirements([withInstances([GHE])], AUTHORITIES)).toMatchObject({
+      requirements: [{ slsa: { githubEnterprise: [GHE] } }],
+    });
+  });
+
+  it('refuses github.com itself, which is always known', () => {
+    const result = compileAttestationRequirements(
+      [withInstances([{ issuer: 'https://token.actions.githubusercontent.com', url: 'https://github.com' }])],
+      AUTHORITIES,
+    );
+    expect(result).toEqual({
+      problems: [
+        {
+          field: 'spec.attestations[0].slsa.githubEnterprise[0]',
+          message: 'github.com is always known: list only GitHub Enterprise instances',
+        },
+      ],
+    });
+  });
+});
+
 describe('normaliseRepositoryGlob', () => {
   it.each([
     ['https://github.com/Acme/App', 'https://github.com/acme/app'],

@@ -1,5 +1,6 @@
 import { ProvenantError } from '../errors.js';
 import type { PolicyProblem } from '../policy/validate.js';
+import { GITHUB_ACTIONS_ISSUER } from './builders.js';
 import { compileCondition } from './conditions.js';
 import { parseGoDuration } from './duration.js';
 import { compilePredicateType } from './predicate-type.js';
@@ -189,6 +190,15 @@ function compileSlsa(
     };
   }
 
+  if (vsaOnly && spec.githubEnterprise !== undefined) {
+    problem('.githubEnterprise', 'rates provenance builders; a VSA is trusted through slsa.verifiers');
+  }
+  (spec.githubEnterprise ?? []).forEach((instance, i) => {
+    if (instance.url === 'https://github.com' || instance.issuer === GITHUB_ACTIONS_ISSUER) {
+      problem(`.githubEnterprise[${i}]`, 'github.com is always known: list only GitHub Enterprise instances');
+    }
+  });
+
   const verifiers: CompiledVerifier[] = (spec.verifiers ?? []).flatMap((v, i) => {
     const where = `.verifiers[${i}]`;
     if (v.level !== undefined && !isLevel(v.level, 0, MAX_BUILDER_LEVEL)) {
@@ -225,6 +235,7 @@ function compileSlsa(
     ...(builders !== undefined ? { builders } : {}),
     ...(source !== undefined ? { source } : {}),
     verifiers,
+    ...(spec.githubEnterprise !== undefined ? { githubEnterprise: spec.githubEnterprise } : {}),
   };
 }
 

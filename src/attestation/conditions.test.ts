@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { realAttestation } from '../../test/support/real-attestations.js';
-import { CEL_COST_LIMIT, compileCondition, countElements } from './conditions.js';
+import {
+  CEL_COST_LIMIT,
+  compileCondition,
+  countElements,
+  MATCHES_MAX_INPUT,
+  nestsQuantifiers,
+} from './conditions.js';
 import type { InTotoStatement } from './types.js';
 
 const generator = realAttestation('generator-container');
@@ -94,5 +100,55 @@ describe('countElements', () => {
     expect(countElements({ a: [1, 2, { b: 3 }] }, 100)).toBe(5);
     expect(countElements(withMaterials(5_000), 100)).toBeLessThanOrEqual(100 + 5_000);
     expect(countElements(withMaterials(5_000), CEL_COST_LIMIT)).toBeGreaterThan(5_000 * 3);
+  });
+});
+
+describe('matches() bounds', () => {
+  it.each([
+    ['predicate.buildType.matches(predicate.builder.id)', 'string literal'],
+    ['predicate.buildType.matches("(a+)+$")', 'backtrack exponentially'],
+    ['predicate.buildType.matches("^(\\\\w*)*x")', 'backtrack exponentially'],
+    ['predicate.buildType.matches("((ab)+c)+")', 'backtrack exponentially'],
+    ['predicate.buildType.matches("(")', 'not a valid regular expression'],
+  ])('rejects %s', (expression, problem) => {
+    expect(() => compileCondition(expression)).toThrow(problem);
+  });
+
+  it('evaluates a literal pattern on a real attestation', () => {
+    const condition = compileCondition(
+      'predicate.buildType.matches("^https://github\\\\.com/slsa-framework/.+$")',
+    );
+    expect(condition.evaluate(input())).toEqual({ ok: true });
+    const other = compileCondition('predicate.buildType.matches("^https://gitlab")');
+    expect(other.evaluate(input())).toEqual({ ok: false, problem: 'is false' });
+  });
+
+  it(`refuses an attestation holding a string longer than ${MATCHES_MAX_INPUT} characters, only when matches() is used`, () => {
+    const { statement } = generator.attestation;
+    const long = {
+      ...statement,
+      predicate: { ...(statement.predicate as object), note: 'x'.repeat(MATCHES_MAX_INPUT + 1) },
+    } as InTotoStatement;
+    const withMatches = compileCondition('predicate.buildType.matches("^https://")');
+    expect(withMatches.evaluate(input(long))).toEqual({
+      ok: false,
+      problem: expect.stringContaining('strings of at most 4,096 characters'),
+    });
+    expect(compileCondition('predicate.buildType.startsWith("https://")').evaluate(input(long))).toEqual({
+      ok: true,
+    });
+  });
+
+  it.each([
+    ['a+b*', false],
+    ['(ab)+', false],
+    ['(a+)?', false],
+    ['[(a+)]+', false],
+    ['\\(a+\\)+', false],
+    ['(a+)+', true],
+    ['(a|b*){2,}', true],
+    ['((a)+)+', true],
+  ])('nestsQuantifiers(%s) is %s', (pattern, expected) => {
+    expect(nestsQuantifiers(pattern)).toBe(expected);
   });
 });

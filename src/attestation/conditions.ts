@@ -9,6 +9,13 @@ import type { CompiledCondition, ConditionInput, ConditionResult } from './types
  * (AST nodes) × (elements in the statement)^(nesting) must stay under `CEL_COST_LIMIT`.
  */
 export const CEL_COST_LIMIT = 2_000_000;
+/**
+ * CEL's `matches()` runs JavaScript's backtracking regular expressions over attestation strings. Patterns must
+ * be literals without nested quantifiers (checked when the policy compiles), and an attestation holding a
+ * string longer than this is refused before a condition that calls `matches()` runs on it: a linear-time
+ * pattern stays cheap, and a polynomial one stays bounded.
+ */
+export const MATCHES_MAX_INPUT = 4096;
 const MAX_MACRO_NESTING = 2;
 const LIMITS = {
   maxAstNodes: 512,
@@ -42,8 +49,19 @@ export function compileCondition(expression: string, message?: string): Compiled
   if (shape.nesting > MAX_MACRO_NESTING) {
     throw new Error(`nests list macros ${shape.nesting} deep; at most ${MAX_MACRO_NESTING} are allowed`);
   }
+  const patterns = matchesPatterns(parsed.ast);
+  patterns.forEach(checkPattern);
 
   const evaluate = (input: ConditionInput): ConditionResult => {
+    if (patterns.length > 0) {
+      const longest = longestString(input.statement, MATCHES_MAX_INPUT);
+      if (longest > MATCHES_MAX_INPUT) {
+        return {
+          ok: false,
+          problem: `uses matches(), which reads strings of at most ${MATCHES_MAX_INPUT.toLocaleString('en')} characters; this attestation holds a longer one`,
+        };
+      }
+    }
     if (shape.nesting > 0) {
       const size = Math.max(1, countElements(input.statement, CEL_COST_LIMIT));
       const cost = shape.nodes * size ** shape.nesting;
@@ -78,6 +96,93 @@ function describeCelError(err: unknown): string {
     return range === undefined ? text : `${text} (at offset ${range.start})`;
   }
   return String(err);
+}
+
+/**
+ * The pattern of every `matches()` call (`s.matches(p)` or `matches(s, p)`); throws when one is not a string
+ * literal: a pattern taken from the attestation could be written to backtrack without bound.
+ */
+function matchesPatterns(root: ASTNode): string[] {
+  const patterns: string[] = [];
+  const stack: ASTNode[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop() as ASTNode;
+    if ((node.op === 'rcall' || node.op === 'call') && node.args[0] === 'matches') {
+      const args = node.op === 'rcall' ? (node.args[2] as ASTNode[]) : (node.args[1] as ASTNode[]);
+      const pattern = args[args.length - 1];
+      if (pattern?.op !== 'value' || typeof pattern.args !== 'string') {
+        throw new Error('matches() takes a string literal as its pattern');
+      }
+      patterns.push(pattern.args);
+    }
+    stack.push(...childNodes(node.args));
+  }
+  return patterns;
+}
+
+/** A pattern must compile and must not nest quantifiers (`(a+)+`, `(\w*)*`): those backtrack exponentially. */
+function checkPattern(pattern: string): void {
+  try {
+    new RegExp(pattern);
+  } catch (err) {
+    throw new Error(`matches() pattern ${JSON.stringify(pattern)} is not a valid regular expression`, {
+      cause: err,
+    });
+  }
+  if (nestsQuantifiers(pattern)) {
+    throw new Error(
+      `matches() pattern ${JSON.stringify(pattern)} repeats a group that itself repeats: it could backtrack exponentially`,
+    );
+  }
+}
+
+/** True when a quantified group contains a quantifier (star height above 1). Escapes and classes are skipped. */
+export function nestsQuantifiers(pattern: string): boolean {
+  const groups: boolean[] = [];
+  let quantified = false; // whether the current innermost group holds a quantifier so far
+  let lastGroupQuantified = false; // whether the group just closed held one
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\') {
+      i++;
+      lastGroupQuantified = false;
+    } else if (c === '[') {
+      while (i < pattern.length && pattern[i] !== ']') i += pattern[i] === '\\' ? 2 : 1;
+      lastGroupQuantified = false;
+    } else if (c === '(') {
+      groups.push(quantified);
+      quantified = false;
+      lastGroupQuantified = false;
+    } else if (c === ')') {
+      lastGroupQuantified = quantified;
+      quantified = (groups.pop() ?? false) || quantified;
+    } else if (c === '*' || c === '+' || c === '{') {
+      if (lastGroupQuantified) return true;
+      quantified = true;
+      lastGroupQuantified = false;
+    } else {
+      lastGroupQuantified = false;
+    }
+  }
+  return false;
+}
+
+/** The length of the longest string in `value`, looking no further once one exceeds `cap`. */
+export function longestString(value: unknown, cap: number): number {
+  let longest = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0 && longest <= cap) {
+    const item = stack.pop();
+    if (typeof item === 'string') longest = Math.max(longest, item.length);
+    else if (Array.isArray(item)) for (const child of item) stack.push(child);
+    else if (typeof item === 'object' && item !== null) {
+      for (const [key, child] of Object.entries(item)) {
+        longest = Math.max(longest, key.length);
+        stack.push(child);
+      }
+    }
+  }
+  return longest;
 }
 
 /** AST size and how deep list macros nest (a macro's receiver runs once; its predicate once per element). */

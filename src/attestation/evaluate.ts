@@ -184,7 +184,7 @@ function checkProvenance(slsa: CompiledSlsaRequirement, attestation: VerifiedAtt
   const facts = readProvenance(attestation.statement);
   if (typeof facts === 'string') return { failures: [{ code: 'ATTESTATION_INVALID', message: facts }] };
 
-  const rating = rateBuilder(facts, attestation.signer, slsa.builders);
+  const rating = rateBuilder(facts, attestation.signer, slsa.builders, slsa.githubEnterprise);
   // An untrusted or forged builder makes every other claim in the provenance worthless: report only that.
   if (!rating.ok) return { failures: [{ code: 'SLSA_BUILDER_UNTRUSTED', message: rating.message }] };
 

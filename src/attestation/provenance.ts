@@ -1,6 +1,6 @@
 import { asObject, at, stringAt } from './json.js';
 import { SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1 } from './predicate-type.js';
-import { githubRepositoryFromSlug, normaliseRepository, parseGitUri } from './repository.js';
+import { githubRepositoryFromSlug, httpsOrigin, normaliseRepository, parseGitUri } from './repository.js';
 import type { AttestationSigner, InTotoStatement } from './types.js';
 
 /** One place that names the source of a build: a provenance field or a certificate extension. */
@@ -140,7 +140,11 @@ export function certificateSources(signer: AttestationSigner): SourceClaim[] {
   const v1Repo =
     cert.githubWorkflowRepository === undefined
       ? undefined
-      : githubRepositoryFromSlug(cert.githubWorkflowRepository);
+      : githubRepositoryFromSlug(
+          cert.githubWorkflowRepository,
+          // The slug is relative to the GitHub instance that issued the token: the certificate's own host.
+          httpsOrigin(cert.sourceRepositoryURI) ?? httpsOrigin(signer.identity),
+        );
   if (v1Repo !== undefined || cert.githubWorkflowRef !== undefined || cert.githubWorkflowSHA !== undefined) {
     claims.push({
       field: 'certificate GitHub workflow extensions',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { githubRepositoryFromSlug, normaliseRepository, parseGitUri } from './repository.js';
+import { githubRepositoryFromSlug, httpsOrigin, normaliseRepository, parseGitUri } from './repository.js';
 
 describe('normaliseRepository', () => {
   it.each([
@@ -48,5 +48,23 @@ describe('githubRepositoryFromSlug', () => {
     ['a/b/c', undefined],
   ])('%s → %s', (slug, expected) => {
     expect(githubRepositoryFromSlug(slug)).toBe(expected);
+  });
+
+  it('reads the slug on the GitHub Enterprise instance that issued the certificate', () => {
+    expect(githubRepositoryFromSlug('Acme/App', 'https://ghe.example.com')).toBe(
+      'https://ghe.example.com/Acme/App',
+    );
+  });
+});
+
+describe('httpsOrigin', () => {
+  it.each([
+    ['https://ghe.example.com/acme/app/.github/workflows/x.yml@refs/heads/main', 'https://ghe.example.com'],
+    ['https://ghe.example.com:8443/acme/app', 'https://ghe.example.com:8443'],
+    ['http://ghe.example.com/acme/app', undefined],
+    ['sha256:ab', undefined],
+    [undefined, undefined],
+  ])('%s → %s', (value, expected) => {
+    expect(httpsOrigin(value)).toBe(expected);
   });
 });

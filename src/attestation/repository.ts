@@ -39,7 +39,21 @@ export function parseGitUri(uri: string): { repository?: string; ref?: string } 
   };
 }
 
-/** Repository named by the deprecated Fulcio .5 extension (`owner/repo`, GitHub only). */
-export function githubRepositoryFromSlug(slug: string): string | undefined {
-  return /^[^/\s]+\/[^/\s]+$/.test(slug) ? normaliseRepository(`https://github.com/${slug}`) : undefined;
+/**
+ * Repository named by the deprecated Fulcio .5 extension (`owner/repo`, GitHub only), on the GitHub instance at
+ * `origin` (github.com unless the certificate comes from a GitHub Enterprise instance).
+ */
+export function githubRepositoryFromSlug(slug: string, origin = 'https://github.com'): string | undefined {
+  return /^[^/\s]+\/[^/\s]+$/.test(slug) ? normaliseRepository(`${origin}/${slug}`) : undefined;
+}
+
+/** `https://host[:port]` of a URL, or undefined when it is not an https URL. */
+export function httpsOrigin(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' ? url.origin : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -98,6 +98,36 @@ const slsa: SchemaNode = {
         },
       },
     },
+    githubEnterprise: {
+      type: 'array',
+      description:
+        "GitHub Enterprise Server (or GHE.com) instances whose GitHub Actions certificates are rated as github.com's are: a workflow attesting its own run is Build L2; a reusable workflow listed in builders at level 3 keeps L3 only when called by another workflow on a GitHub-hosted runner; builder.id must be the signing workflow. github.com is always known; slsa-github-generator's own workflows are rated only on github.com.",
+      minItems: 1,
+      maxItems: 16,
+      items: {
+        type: 'object',
+        description: 'One GitHub Enterprise instance.',
+        required: ['issuer', 'url'],
+        properties: {
+          issuer: {
+            type: 'string',
+            description:
+              "OIDC issuer of the instance's Actions tokens, exactly (GitHub Enterprise Server: https://HOST/_services/token).",
+            pattern: '^https://',
+            minLength: 9,
+            maxLength: 512,
+          },
+          url: {
+            type: 'string',
+            description:
+              'Web URL of the instance, e.g. https://github.example.com: certificate identities are URL/OWNER/REPO/.github/workflows/FILE@REF.',
+            pattern: '^https://[^/]+$',
+            minLength: 9,
+            maxLength: 256,
+          },
+        },
+      },
+    },
     verifiers: {
       type: 'array',
       description: 'Verifiers whose VSAs satisfy minBuildLevel in place of provenance.',
@@ -116,7 +146,7 @@ const condition: SchemaNode = {
     expression: {
       type: 'string',
       description:
-        'CEL yielding a bool, over predicate, statement (the in-toto statement) and image ({digest, reference}); e.g. size(predicate.packages) > 0. List macros may nest two deep, and evaluation is refused when it would cost too much on the attestation at hand.',
+        'CEL yielding a bool, over predicate, statement (the in-toto statement) and image ({digest, reference}); e.g. size(predicate.packages) > 0. List macros may nest two deep, and evaluation is refused when it would cost too much on the attestation at hand. matches() takes a string literal pattern without nested quantifiers, and is refused on attestations holding a string longer than 4096 characters.',
       minLength: 1,
       maxLength: 4096,
     },

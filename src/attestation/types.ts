@@ -27,6 +27,14 @@ export interface SlsaRequirementSpec {
   readonly source?: SourceSpec;
   /** VSA verifiers whose verification summaries stand in for provenance. */
   readonly verifiers?: readonly VerifierSpec[];
+  /** GitHub Enterprise instances whose Actions certificates are rated as github.com's are. */
+  readonly githubEnterprise?: readonly GithubInstance[];
+}
+
+/** A GitHub instance: the OIDC issuer of its Actions tokens and the URL its workflow identities start with. */
+export interface GithubInstance {
+  readonly issuer: string;
+  readonly url: string;
 }
 
 export interface BuilderSpec {
@@ -169,6 +177,8 @@ export interface CompiledSlsaRequirement {
     readonly refs?: readonly UriGlob[];
   };
   readonly verifiers: readonly CompiledVerifier[];
+  /** GitHub Enterprise instances rated like github.com (github.com itself is always known). */
+  readonly githubEnterprise?: readonly GithubInstance[];
 }
 
 export interface CompiledCondition {

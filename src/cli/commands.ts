@@ -10,6 +10,7 @@ Commands:
   audit                decide a cluster's running workloads as the webhook would (exit 1 if any would be denied)
   serve                run the admission webhook over HTTPS
   verify-bundle        verify one sigstore bundle (sigstore-conformance CLI protocol)
+  convert -f FILE...   convert policy-controller ClusterImagePolicies to Provenant policies
   help                 show this help
 
 Run "provenant COMMAND --help" for a command's flags.`;
@@ -35,6 +36,10 @@ const COMMANDS: Record<string, () => Promise<LoadedCommand>> = {
   audit: async () => {
     const { auditCommand, AUDIT_USAGE } = await import('./audit.js');
     return { run: auditCommand, usage: AUDIT_USAGE };
+  },
+  convert: async () => {
+    const { convertCommand, CONVERT_USAGE } = await import('./convert.js');
+    return { run: convertCommand, usage: CONVERT_USAGE };
   },
   serve: async () => {
     const { serveCommand, SERVE_USAGE } = await import('./serve.js');

@@ -23,6 +23,7 @@ export function verdictsJson(verdicts: readonly ImageVerdict[]) {
         policy: o.policy,
         mode: o.mode,
         satisfied: o.satisfied,
+        static: o.static ?? null,
         verifiedAuthorities: o.verifiedAuthorities,
         reasons: o.reasons.map(reasonJson),
         attestations: (o.attestations ?? []).map((a) => attestationJson(o.policy, a)),
@@ -80,7 +81,9 @@ export function toText(verdicts: readonly ImageVerdict[]): string {
             return `${o.policy}/${a.requirement}${level}`;
           }),
       );
+      const allowedBy = v.outcomes.filter((o) => o.static === 'Allow').map((o) => o.policy);
       const details = [
+        ...(allowedBy.length ? [`allowed by: ${allowedBy.join(', ')}`] : []),
         ...(verified.length ? [`verified: ${verified.join(', ')}`] : []),
         ...(attested.length ? [`attested: ${attested.join(', ')}`] : []),
       ];

@@ -16,7 +16,13 @@ import { describeRef, type KubeObject, type ObjectRef } from './policy-resources
  * refresh failed and the last verified copy stays in use.
  */
 export type ReadyReason =
-  'Valid' | 'InvalidPolicy' | 'InvalidTrustRoot' | 'Fetching' | 'TrustRootUnavailable' | 'RefreshFailed';
+  | 'Valid'
+  | 'InvalidPolicy'
+  | 'InvalidTrustRoot'
+  | 'Fetching'
+  | 'TrustRootUnavailable'
+  | 'RefreshFailed'
+  | 'Stale';
 
 /** What the Ready condition should say; lastTransitionTime is filled in when writing. */
 export interface ReadyState {

@@ -13,6 +13,10 @@ describe('validateTrustRootSpec', () => {
       'a TUF mirror with a refresh interval',
       { tuf: { mirror: 'http://10.0.0.1:8080/repo', root, refreshInterval: '1h30m' } },
     ],
+    [
+      'a TUF mirror with a maximum staleness',
+      { tuf: { mirror: 'https://tuf.example/', root, refreshInterval: '1h', maxStaleness: '72h' } },
+    ],
   ])('accepts %s', (_, spec) => {
     expect(validateTrustRootSpec(spec)).toEqual({ spec });
   });
@@ -30,6 +34,16 @@ describe('validateTrustRootSpec', () => {
       'a malformed interval',
       { tuf: { mirror: 'https://x', root, refreshInterval: 'daily' } },
       'spec.tuf.refreshInterval',
+    ],
+    [
+      'a malformed maximum staleness',
+      { tuf: { mirror: 'https://x', root, maxStaleness: 'a week' } },
+      'spec.tuf.maxStaleness',
+    ],
+    [
+      'a maximum staleness no longer than the default refresh interval',
+      { tuf: { mirror: 'https://x', root, maxStaleness: '24h' } },
+      'spec.tuf.maxStaleness',
     ],
   ])('refuses %s', (_, spec, field) => {
     const result = validateTrustRootSpec(spec);

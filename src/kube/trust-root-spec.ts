@@ -1,4 +1,5 @@
 import { parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
+import { parseGoDuration } from '../attestation/duration.js';
 import type { PolicyProblem } from '../policy/validate.js';
 
 /**
@@ -15,6 +16,8 @@ export type TrustRootSpec =
         readonly root: string;
         /** As written (`24h`, `90m`); absent when the object leaves it to the default. */
         readonly refreshInterval?: string;
+        /** As written; absent: a copy is used however long refreshing fails (TUF expiry still applies). */
+        readonly maxStaleness?: string;
       };
     };
 
@@ -57,7 +60,7 @@ export function validateTrustRootSpec(
 function validateTuf(tuf: unknown): { spec: TrustRootSpec } | { problems: PolicyProblem[] } {
   if (!isRecord(tuf)) return { problems: [{ field: 'spec.tuf', message: 'must be an object' }] };
   const problems: PolicyProblem[] = [];
-  const { mirror, root, refreshInterval } = tuf;
+  const { mirror, root, refreshInterval, maxStaleness } = tuf;
 
   if (typeof mirror !== 'string' || mirror === '') {
     problems.push({ field: 'spec.tuf.mirror', message: 'missing: the URL of the TUF repository' });
@@ -99,6 +102,20 @@ function validateTuf(tuf: unknown): { spec: TrustRootSpec } | { problems: Policy
     problems.push({ field: 'spec.tuf.refreshInterval', message: 'must be a duration such as 24h or 90m' });
   }
 
+  if (maxStaleness !== undefined) {
+    if (typeof maxStaleness !== 'string' || !DURATION.test(maxStaleness)) {
+      problems.push({ field: 'spec.tuf.maxStaleness', message: 'must be a duration such as 72h' });
+    } else if (
+      problems.length === 0 &&
+      parseGoDuration(maxStaleness) <= parseGoDuration((refreshInterval as string | undefined) ?? '24h')
+    ) {
+      problems.push({
+        field: 'spec.tuf.maxStaleness',
+        message: 'must be longer than refreshInterval (default 24h)',
+      });
+    }
+  }
+
   if (problems.length > 0) return { problems };
   return {
     spec: {
@@ -106,6 +123,7 @@ function validateTuf(tuf: unknown): { spec: TrustRootSpec } | { problems: Policy
         mirror: mirror as string,
         root: root as string,
         ...(typeof refreshInterval === 'string' ? { refreshInterval } : {}),
+        ...(typeof maxStaleness === 'string' ? { maxStaleness } : {}),
       },
     },
   };

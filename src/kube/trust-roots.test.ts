@@ -6,7 +6,8 @@ import {
   type TufFetchMode,
   type TufRepository,
 } from '../trust-sources/tuf.js';
-import { parseTrustedRoot, type TrustStore } from '../trust/index.js';
+import { parseTrustedRoot, type TrustRoot, type TrustStore } from '../trust/index.js';
+import { usableRoot } from '../trust/trust-store.js';
 import type { LogSink } from './log.js';
 import type { ReadyState } from './status.js';
 import type { TrustRootObject, TrustRootSpec } from './trust-root-spec.js';
@@ -162,6 +163,50 @@ describe('KubeTrustRoots', () => {
     expect(roots.store.get('mirror')).not.toBe(good);
     expect(conditions.get('mirror')).toMatchObject({ status: 'True', reason: 'Valid' });
     expect(changes).toHaveLength(2);
+  });
+
+  it('stops using a copy older than maxStaleness while refreshing fails, and resumes on the next success', async () => {
+    fetcher.answers.mirror.push(CURRENT);
+    const spec = tuf('https://tuf.example', '1h');
+    const withLimit: TrustRootSpec = {
+      tuf: { ...(spec as { tuf: object }).tuf, maxStaleness: '2h' },
+    } as TrustRootSpec;
+    await roots.update([trustRoot('mirror', withLimit)]);
+    expect(roots.store.get('mirror')?.stale).toBeUndefined();
+
+    // Refreshing fails from the first scheduled refresh on; within maxStaleness the copy stays in use.
+    await vi.advanceTimersByTimeAsync(3_600_000 + 60_000);
+    expect(conditions.get('mirror')).toMatchObject({ status: 'True', reason: 'RefreshFailed' });
+    expect(roots.store.get('mirror')?.stale).toBeUndefined();
+
+    // Past 2h since it was verified (retries are at most 5 minutes apart): refused.
+    await vi.advanceTimersByTimeAsync(3_600_000);
+    const stale = roots.store.get('mirror');
+    expect(stale?.stale).toMatch(/longer ago than its maxStaleness 2h/);
+    expect(() => usableRoot(stale as TrustRoot)).toThrow(
+      expect.objectContaining({ code: 'TRUST_ROOT_STALE' }),
+    );
+    expect(conditions.get('mirror')).toMatchObject({ status: 'False', reason: 'Stale' });
+    const staleVersion = roots.version;
+
+    // The mirror is back: the next retry adopts a fresh copy, usable again.
+    fetcher.answers.mirror.push(CURRENT);
+    await vi.advanceTimersByTimeAsync(300_000);
+    expect(roots.store.get('mirror')?.stale).toBeUndefined();
+    expect(roots.version).not.toBe(staleVersion);
+    expect(conditions.get('mirror')).toMatchObject({ status: 'True', reason: 'Valid' });
+  });
+
+  it('does not start from the local TUF cache when maxStaleness is set (the cache cannot prove its age)', async () => {
+    fetcher.answers.cache.push(CURRENT);
+    const spec = tuf();
+    await roots.update([
+      trustRoot('mirror', {
+        tuf: { ...(spec as { tuf: object }).tuf, maxStaleness: '48h' },
+      } as TrustRootSpec),
+    ]);
+    expect(fetcher.calls.map((c) => c.mode)).toEqual(['mirror']);
+    expect(roots.store.get('mirror')).toBeUndefined();
   });
 
   it('reports a first fetch that failed as not Ready, and retries with backoff until it works', async () => {

@@ -43,12 +43,16 @@ interface Material {
   readonly specKey: string;
   /** Set for TUF material: when TUF last verified it, and whether it came from the mirror or the cache. */
   readonly verified?: { readonly at: Date; readonly from: 'mirror' | 'cache' };
+  /** Set once the copy is older than its TrustRoot's maxStaleness: why it may not be used. */
+  readonly stale?: string;
 }
 
 interface TufState {
   readonly repository: TufRepository;
   readonly interval: string;
   readonly intervalMs: number;
+  /** The oldest a verified copy may be while refreshing fails; absent: no limit. */
+  readonly maxStaleness?: { readonly text: string; readonly ms: number };
   stopped: boolean;
   timer?: NodeJS.Timeout | undefined;
   failures: number;
@@ -165,7 +169,12 @@ export class KubeTrustRoots {
 
   #startTuf(
     slot: Slot,
-    spec: { readonly mirror: string; readonly root: string; readonly refreshInterval?: string },
+    spec: {
+      readonly mirror: string;
+      readonly root: string;
+      readonly refreshInterval?: string;
+      readonly maxStaleness?: string;
+    },
   ): Promise<void> {
     const interval = spec.refreshInterval ?? DEFAULT_REFRESH_INTERVAL;
     let intervalMs: number;
@@ -178,6 +187,9 @@ export class KubeTrustRoots {
       repository: { mirror: spec.mirror, root: Buffer.from(spec.root, 'base64') },
       interval,
       intervalMs: Math.min(Math.max(intervalMs, MIN_INTERVAL_MS), MAX_TIMER_MS),
+      ...(spec.maxStaleness !== undefined
+        ? { maxStaleness: { text: spec.maxStaleness, ms: parseGoDuration(spec.maxStaleness) } }
+        : {}),
       stopped: false,
       failures: 0,
       triedCache: false,
@@ -223,9 +235,10 @@ export class KubeTrustRoots {
       return;
     }
 
-    if (!tuf.triedCache && !fromThisSpec(slot)) {
+    if (!tuf.triedCache && !fromThisSpec(slot) && tuf.maxStaleness === undefined) {
       // Metadata cached by an earlier run (the pod's /tmp outlives a container restart) is still signed and
-      // may still be unexpired: good enough to start with while the mirror is away.
+      // may still be unexpired: good enough to start with while the mirror is away. Not with maxStaleness:
+      // the cache cannot say how old its copy is.
       tuf.triedCache = true;
       try {
         this.#adopt(slot, tuf, await this.options.fetcher.fetchTrustedRoot(tuf.repository, 'cache'), 'cache');
@@ -259,6 +272,26 @@ export class KubeTrustRoots {
         : 'fetching the TrustRoot failed; its last good copy stays in use',
     );
     const verified = fromThisSpec(slot) ? inUse?.verified : undefined;
+    if (inUse?.verified !== undefined && tuf.maxStaleness !== undefined) {
+      const age = this.#clock.now() - inUse.verified.at.getTime();
+      if (age > tuf.maxStaleness.ms) {
+        const message =
+          `trust root "${slot.name}": the copy in use was verified at ${isoSeconds(inUse.verified.at)}, ` +
+          `longer ago than its maxStaleness ${tuf.maxStaleness.text}, and refreshing from ${mirror} fails: ${why}`;
+        if (inUse.stale === undefined) {
+          slot.material = { ...inUse, stale: message };
+          this.options.logger.warn({ trustRoot: slot.name, mirror }, 'TrustRoot is stale; it is not used');
+          this.#publish();
+        }
+        this.options.onCondition(slot.name, {
+          status: 'False',
+          reason: 'Stale',
+          message: `${message} Signatures checked against it are refused (TRUST_ROOT_STALE); retrying.`,
+        });
+        this.#schedule(slot, tuf, delay);
+        return;
+      }
+    }
     this.options.onCondition(
       slot.name,
       verified !== undefined
@@ -285,7 +318,7 @@ export class KubeTrustRoots {
     const custom: CustomTrustRoot = { trustedRoot: text };
     checkRoot(slot.name, custom);
     const digest = sha256(text);
-    const changed = slot.material?.digest !== digest;
+    const changed = slot.material?.digest !== digest || slot.material.stale !== undefined;
     slot.material = {
       custom,
       digest,
@@ -330,7 +363,7 @@ export class KubeTrustRoots {
       .filter((slot): slot is Slot & { material: Material } => slot.material !== undefined)
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const version = versionOf(
-      materials.map((slot) => [slot.name, slot.material.digest]),
+      materials.map((slot) => [slot.name, `${slot.material.digest}${slot.material.stale ? ':stale' : ''}`]),
       this.#fileRoots,
     );
     if (version === this.#version) return;
@@ -338,7 +371,14 @@ export class KubeTrustRoots {
     try {
       store = createTrustStore({
         ...this.#fileRoots,
-        ...Object.fromEntries(materials.map((slot) => [slot.name, slot.material.custom])),
+        ...Object.fromEntries(
+          materials.map((slot) => [
+            slot.name,
+            slot.material.stale === undefined
+              ? slot.material.custom
+              : { ...slot.material.custom, stale: slot.material.stale },
+          ]),
+        ),
       });
     } catch (err) {
       // Every root was checked on its own before it got here; keep serving the last store if that was wrong.

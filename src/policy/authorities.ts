@@ -11,7 +11,20 @@ import type { AuthorityCompiler } from './validate.js';
  */
 export function authorityCompiler(trustStore: TrustStore): AuthorityCompiler {
   return (spec: AuthoritySpec): Authority => {
-    if (spec.key) return compileKeyAuthority(spec.name, spec.key.publicKey);
+    if (spec.key) {
+      const { timestampTrustRoot } = spec.key;
+      if (timestampTrustRoot !== undefined && trustStore.get(timestampTrustRoot) === undefined) {
+        // `field` lets the validator point at key.timestampTrustRoot rather than at the key.
+        throw Object.assign(
+          new ProvenantError(
+            'INVALID_POLICY',
+            `key authority "${spec.name}" names timestamp trust root "${timestampTrustRoot}"; known: ${trustStore.names().join(', ')}`,
+          ),
+          { field: 'key.timestampTrustRoot' },
+        );
+      }
+      return compileKeyAuthority(spec.name, spec.key.publicKey, timestampTrustRoot);
+    }
     if (spec.keyless) {
       return compileKeylessAuthority(
         {

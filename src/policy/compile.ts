@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { ProvenantError } from '../errors.js';
 import { parseRepository, type ImageReference } from '../oci/reference.js';
 import { compileGlob } from './glob.js';
-import type { CompiledPolicy } from './types.js';
+import type { CompiledPolicy, PlatformSelection } from './types.js';
 import { validatePolicy, type AuthorityCompiler, type PolicyProblem } from './validate.js';
 
 /** A policy document as read from a file (or, later, from the API server), before validation. */
@@ -86,7 +86,9 @@ export function compileDocument(
     fingerprint: sha256(JSON.stringify({ kind: policy.kind, name, spec: policy.spec })),
     matches: (candidate) => globs.some((g) => g.test(candidate)),
     registries: [...registries],
+    ...(policy.spec.static ? { static: policy.spec.static } : {}),
     authorities,
+    ...(policy.spec.platforms ? { platforms: platformSelection(policy.spec.platforms) } : {}),
     ...(policy.spec.signatures ? { signatures: { threshold: policy.spec.signatures.threshold ?? 1 } } : {}),
     ...(attestations.length > 0 ? { attestations } : {}),
     ...(parsedSignatureRepository ? { signatureRepository: parsedSignatureRepository } : {}),
@@ -111,6 +113,11 @@ export function policyRegistries(set: PolicySet): ReadonlySet<string> {
     namedRegistries.set(set, found);
   }
   return found;
+}
+
+function platformSelection(platforms: readonly string[]): PlatformSelection {
+  if (platforms[0] === 'index' || platforms[0] === 'all') return { kind: platforms[0] };
+  return { kind: 'list', platforms };
 }
 
 function describeSource(doc: PolicyDocument): string {

@@ -23,7 +23,7 @@ const schema11 = {
     spec: {
       type: 'object',
       description: 'Which images the policy governs, whom it trusts, and what it requires of them.',
-      required: ['images', 'authorities'],
+      required: ['images'],
       properties: {
         mode: {
           type: 'string',
@@ -51,9 +51,39 @@ const schema11 = {
             additionalProperties: false,
           },
         },
+        static: {
+          type: 'object',
+          description:
+            'Decide from the image reference alone, with no registry request: Allow admits the images this policy matches (it satisfies only itself: other matching policies still apply), Deny refuses them with IMAGE_NOT_ALLOWED (a Deny always wins). A static policy sets no authorities, signatures, attestations, platforms, signatureRepository or signaturePullSecrets.',
+          required: ['action'],
+          properties: {
+            action: { type: 'string', description: 'Allow or Deny.', enum: ['Allow', 'Deny'] },
+            message: {
+              type: 'string',
+              description: 'Why, shown to the user with IMAGE_NOT_ALLOWED when a Deny matches.',
+              minLength: 1,
+              maxLength: 512,
+            },
+          },
+          additionalProperties: false,
+        },
+        platforms: {
+          type: 'array',
+          description:
+            'Which manifests of a multi-arch image must satisfy the policy: [index] (default: the digest the reference resolves to), [all] (that digest and every platform manifest the index lists, as cosign sign --recursive signs them), or platforms os/arch[/variant] (linux/amd64, linux/arm64/v8) that must each be in the index and satisfy the policy.',
+          minItems: 1,
+          maxItems: 32,
+          items: {
+            type: 'string',
+            description: 'index, all, or a platform os/arch[/variant].',
+            pattern: '^(index|all|[a-z0-9]+/[a-z0-9_]+(/[a-z0-9.]+)?)$',
+            maxLength: 64,
+          },
+        },
         authorities: {
           type: 'array',
-          description: 'Named trust anchors: static keys (key) or Fulcio identities (keyless).',
+          description:
+            'Named trust anchors: static keys (key) or Fulcio identities (keyless). Required unless static is set.',
           minItems: 1,
           maxItems: 32,
           items: {
@@ -78,6 +108,13 @@ const schema11 = {
                     description: 'PEM-encoded public key (ECDSA P-256/P-384/P-521, RSA or Ed25519).',
                     minLength: 1,
                     maxLength: 16384,
+                  },
+                  timestampTrustRoot: {
+                    type: 'string',
+                    description:
+                      "Trust RFC 3161 timestamps on this key's signatures and attestations from the timestamp authorities of this trust root (public-good, github, or a TrustRoot). The earliest verified timestamp is then the signing time, so an attestation's maxAge can be met; a timestamp that does not verify fails the signature (TIMESTAMP_INVALID). Without it a key signature has no trusted time.",
+                    minLength: 1,
+                    maxLength: 253,
                   },
                 },
                 additionalProperties: false,
@@ -515,6 +552,37 @@ const schema11 = {
                     },
                     additionalProperties: false,
                   },
+                  githubEnterprise: {
+                    type: 'array',
+                    description:
+                      "GitHub Enterprise Server (or GHE.com) instances whose GitHub Actions certificates are rated as github.com's are: a workflow attesting its own run is Build L2; a reusable workflow listed in builders at level 3 keeps L3 only when called by another workflow on a GitHub-hosted runner; builder.id must be the signing workflow. github.com is always known; slsa-github-generator's own workflows are rated only on github.com.",
+                    minItems: 1,
+                    maxItems: 16,
+                    items: {
+                      type: 'object',
+                      description: 'One GitHub Enterprise instance.',
+                      required: ['issuer', 'url'],
+                      properties: {
+                        issuer: {
+                          type: 'string',
+                          description:
+                            "OIDC issuer of the instance's Actions tokens, exactly (GitHub Enterprise Server: https://HOST/_services/token).",
+                          pattern: '^https://',
+                          minLength: 9,
+                          maxLength: 512,
+                        },
+                        url: {
+                          type: 'string',
+                          description:
+                            'Web URL of the instance, e.g. https://github.example.com: certificate identities are URL/OWNER/REPO/.github/workflows/FILE@REF.',
+                          pattern: '^https://[^/]+$',
+                          minLength: 9,
+                          maxLength: 256,
+                        },
+                      },
+                      additionalProperties: false,
+                    },
+                  },
                   verifiers: {
                     type: 'array',
                     description: 'Verifiers whose VSAs satisfy minBuildLevel in place of provenance.',
@@ -572,7 +640,7 @@ const schema11 = {
                     expression: {
                       type: 'string',
                       description:
-                        'CEL yielding a bool, over predicate, statement (the in-toto statement) and image ({digest, reference}); e.g. size(predicate.packages) > 0. List macros may nest two deep, and evaluation is refused when it would cost too much on the attestation at hand.',
+                        'CEL yielding a bool, over predicate, statement (the in-toto statement) and image ({digest, reference}); e.g. size(predicate.packages) > 0. List macros may nest two deep, and evaluation is refused when it would cost too much on the attestation at hand. matches() takes a string literal pattern without nested quantifiers, and is refused on attestations holding a string longer than 4096 characters.',
                       minLength: 1,
                       maxLength: 4096,
                     },
@@ -623,11 +691,14 @@ const schema11 = {
   },
 };
 const func2 = require('ajv/dist/runtime/ucs2length').default;
-const func19 = Object.prototype.hasOwnProperty;
+const func4 = Object.prototype.hasOwnProperty;
 const pattern0 = new RegExp('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$', 'u');
 const pattern1 = new RegExp('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', 'u');
-const pattern5 = new RegExp('^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$', 'u');
-const pattern6 = new RegExp('^refs/', 'u');
+const pattern2 = new RegExp('^(index|all|[a-z0-9]+/[a-z0-9_]+(/[a-z0-9.]+)?)$', 'u');
+const pattern6 = new RegExp('^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$', 'u');
+const pattern7 = new RegExp('^refs/', 'u');
+const pattern8 = new RegExp('^https://', 'u');
+const pattern9 = new RegExp('^https://[^/]+$', 'u');
 function validate10(data, { instancePath = '', parentData, parentDataProperty, rootData = data } = {}) {
   let vErrors = null;
   let errors = 0;
@@ -925,37 +996,32 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
           }
           errors++;
         }
-        if (data5.authorities === undefined) {
-          const err18 = {
-            instancePath: instancePath + '/spec',
-            schemaPath: '#/properties/spec/required',
-            keyword: 'required',
-            params: { missingProperty: 'authorities' },
-            message: "must have required property '" + 'authorities' + "'",
-          };
-          if (vErrors === null) {
-            vErrors = [err18];
-          } else {
-            vErrors.push(err18);
-          }
-          errors++;
-        }
         for (const key1 in data5) {
-          if (!(
-            key1 === 'mode' ||
-            key1 === 'images' ||
-            key1 === 'authorities' ||
-            key1 === 'signatures' ||
-            key1 === 'attestations' ||
-            key1 === 'signaturePullSecrets' ||
-            key1 === 'signatureRepository'
-          )) {
-            const err19 = {
+          if (!func4.call(schema11.properties.spec.properties, key1)) {
+            const err18 = {
               instancePath: instancePath + '/spec',
               schemaPath: '#/properties/spec/additionalProperties',
               keyword: 'additionalProperties',
               params: { additionalProperty: key1 },
               message: 'must NOT have additional properties',
+            };
+            if (vErrors === null) {
+              vErrors = [err18];
+            } else {
+              vErrors.push(err18);
+            }
+            errors++;
+          }
+        }
+        if (data5.mode !== undefined) {
+          let data6 = data5.mode;
+          if (typeof data6 !== 'string') {
+            const err19 = {
+              instancePath: instancePath + '/spec/mode',
+              schemaPath: '#/properties/spec/properties/mode/type',
+              keyword: 'type',
+              params: { type: 'string' },
+              message: 'must be string',
             };
             if (vErrors === null) {
               vErrors = [err19];
@@ -964,16 +1030,13 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
             }
             errors++;
           }
-        }
-        if (data5.mode !== undefined) {
-          let data6 = data5.mode;
-          if (typeof data6 !== 'string') {
+          if (!(data6 === 'Enforce' || data6 === 'Warn' || data6 === 'Audit')) {
             const err20 = {
               instancePath: instancePath + '/spec/mode',
-              schemaPath: '#/properties/spec/properties/mode/type',
-              keyword: 'type',
-              params: { type: 'string' },
-              message: 'must be string',
+              schemaPath: '#/properties/spec/properties/mode/enum',
+              keyword: 'enum',
+              params: { allowedValues: schema11.properties.spec.properties.mode.enum },
+              message: 'must be equal to one of the allowed values',
             };
             if (vErrors === null) {
               vErrors = [err20];
@@ -982,32 +1045,32 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
             }
             errors++;
           }
-          if (!(data6 === 'Enforce' || data6 === 'Warn' || data6 === 'Audit')) {
-            const err21 = {
-              instancePath: instancePath + '/spec/mode',
-              schemaPath: '#/properties/spec/properties/mode/enum',
-              keyword: 'enum',
-              params: { allowedValues: schema11.properties.spec.properties.mode.enum },
-              message: 'must be equal to one of the allowed values',
-            };
-            if (vErrors === null) {
-              vErrors = [err21];
-            } else {
-              vErrors.push(err21);
-            }
-            errors++;
-          }
         }
         if (data5.images !== undefined) {
           let data7 = data5.images;
           if (Array.isArray(data7)) {
             if (data7.length > 256) {
-              const err22 = {
+              const err21 = {
                 instancePath: instancePath + '/spec/images',
                 schemaPath: '#/properties/spec/properties/images/maxItems',
                 keyword: 'maxItems',
                 params: { limit: 256 },
                 message: 'must NOT have more than 256 items',
+              };
+              if (vErrors === null) {
+                vErrors = [err21];
+              } else {
+                vErrors.push(err21);
+              }
+              errors++;
+            }
+            if (data7.length < 1) {
+              const err22 = {
+                instancePath: instancePath + '/spec/images',
+                schemaPath: '#/properties/spec/properties/images/minItems',
+                keyword: 'minItems',
+                params: { limit: 1 },
+                message: 'must NOT have fewer than 1 items',
               };
               if (vErrors === null) {
                 vErrors = [err22];
@@ -1016,27 +1079,12 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
               }
               errors++;
             }
-            if (data7.length < 1) {
-              const err23 = {
-                instancePath: instancePath + '/spec/images',
-                schemaPath: '#/properties/spec/properties/images/minItems',
-                keyword: 'minItems',
-                params: { limit: 1 },
-                message: 'must NOT have fewer than 1 items',
-              };
-              if (vErrors === null) {
-                vErrors = [err23];
-              } else {
-                vErrors.push(err23);
-              }
-              errors++;
-            }
             const len0 = data7.length;
             for (let i0 = 0; i0 < len0; i0++) {
               let data8 = data7[i0];
               if (data8 && typeof data8 == 'object' && !Array.isArray(data8)) {
                 if (data8.glob === undefined) {
-                  const err24 = {
+                  const err23 = {
                     instancePath: instancePath + '/spec/images/' + i0,
                     schemaPath: '#/properties/spec/properties/images/items/required',
                     keyword: 'required',
@@ -1044,15 +1092,15 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                     message: "must have required property '" + 'glob' + "'",
                   };
                   if (vErrors === null) {
-                    vErrors = [err24];
+                    vErrors = [err23];
                   } else {
-                    vErrors.push(err24);
+                    vErrors.push(err23);
                   }
                   errors++;
                 }
                 for (const key2 in data8) {
                   if (!(key2 === 'glob')) {
-                    const err25 = {
+                    const err24 = {
                       instancePath: instancePath + '/spec/images/' + i0,
                       schemaPath: '#/properties/spec/properties/images/items/additionalProperties',
                       keyword: 'additionalProperties',
@@ -1060,9 +1108,9 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                       message: 'must NOT have additional properties',
                     };
                     if (vErrors === null) {
-                      vErrors = [err25];
+                      vErrors = [err24];
                     } else {
-                      vErrors.push(err25);
+                      vErrors.push(err24);
                     }
                     errors++;
                   }
@@ -1071,12 +1119,27 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                   let data9 = data8.glob;
                   if (typeof data9 === 'string') {
                     if (func2(data9) > 512) {
-                      const err26 = {
+                      const err25 = {
                         instancePath: instancePath + '/spec/images/' + i0 + '/glob',
                         schemaPath: '#/properties/spec/properties/images/items/properties/glob/maxLength',
                         keyword: 'maxLength',
                         params: { limit: 512 },
                         message: 'must NOT have more than 512 characters',
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err25];
+                      } else {
+                        vErrors.push(err25);
+                      }
+                      errors++;
+                    }
+                    if (func2(data9) < 1) {
+                      const err26 = {
+                        instancePath: instancePath + '/spec/images/' + i0 + '/glob',
+                        schemaPath: '#/properties/spec/properties/images/items/properties/glob/minLength',
+                        keyword: 'minLength',
+                        params: { limit: 1 },
+                        message: 'must NOT have fewer than 1 characters',
                       };
                       if (vErrors === null) {
                         vErrors = [err26];
@@ -1085,23 +1148,8 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                       }
                       errors++;
                     }
-                    if (func2(data9) < 1) {
-                      const err27 = {
-                        instancePath: instancePath + '/spec/images/' + i0 + '/glob',
-                        schemaPath: '#/properties/spec/properties/images/items/properties/glob/minLength',
-                        keyword: 'minLength',
-                        params: { limit: 1 },
-                        message: 'must NOT have fewer than 1 characters',
-                      };
-                      if (vErrors === null) {
-                        vErrors = [err27];
-                      } else {
-                        vErrors.push(err27);
-                      }
-                      errors++;
-                    }
                   } else {
-                    const err28 = {
+                    const err27 = {
                       instancePath: instancePath + '/spec/images/' + i0 + '/glob',
                       schemaPath: '#/properties/spec/properties/images/items/properties/glob/type',
                       keyword: 'type',
@@ -1109,15 +1157,15 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                       message: 'must be string',
                     };
                     if (vErrors === null) {
-                      vErrors = [err28];
+                      vErrors = [err27];
                     } else {
-                      vErrors.push(err28);
+                      vErrors.push(err27);
                     }
                     errors++;
                   }
                 }
               } else {
-                const err29 = {
+                const err28 = {
                   instancePath: instancePath + '/spec/images/' + i0,
                   schemaPath: '#/properties/spec/properties/images/items/type',
                   keyword: 'type',
@@ -1125,15 +1173,15 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                   message: 'must be object',
                 };
                 if (vErrors === null) {
-                  vErrors = [err29];
+                  vErrors = [err28];
                 } else {
-                  vErrors.push(err29);
+                  vErrors.push(err28);
                 }
                 errors++;
               }
             }
           } else {
-            const err30 = {
+            const err29 = {
               instancePath: instancePath + '/spec/images',
               schemaPath: '#/properties/spec/properties/images/type',
               keyword: 'type',
@@ -1141,18 +1189,253 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
               message: 'must be array',
             };
             if (vErrors === null) {
-              vErrors = [err30];
+              vErrors = [err29];
             } else {
-              vErrors.push(err30);
+              vErrors.push(err29);
+            }
+            errors++;
+          }
+        }
+        if (data5.static !== undefined) {
+          let data10 = data5.static;
+          if (data10 && typeof data10 == 'object' && !Array.isArray(data10)) {
+            if (data10.action === undefined) {
+              const err30 = {
+                instancePath: instancePath + '/spec/static',
+                schemaPath: '#/properties/spec/properties/static/required',
+                keyword: 'required',
+                params: { missingProperty: 'action' },
+                message: "must have required property '" + 'action' + "'",
+              };
+              if (vErrors === null) {
+                vErrors = [err30];
+              } else {
+                vErrors.push(err30);
+              }
+              errors++;
+            }
+            for (const key3 in data10) {
+              if (!(key3 === 'action' || key3 === 'message')) {
+                const err31 = {
+                  instancePath: instancePath + '/spec/static',
+                  schemaPath: '#/properties/spec/properties/static/additionalProperties',
+                  keyword: 'additionalProperties',
+                  params: { additionalProperty: key3 },
+                  message: 'must NOT have additional properties',
+                };
+                if (vErrors === null) {
+                  vErrors = [err31];
+                } else {
+                  vErrors.push(err31);
+                }
+                errors++;
+              }
+            }
+            if (data10.action !== undefined) {
+              let data11 = data10.action;
+              if (typeof data11 !== 'string') {
+                const err32 = {
+                  instancePath: instancePath + '/spec/static/action',
+                  schemaPath: '#/properties/spec/properties/static/properties/action/type',
+                  keyword: 'type',
+                  params: { type: 'string' },
+                  message: 'must be string',
+                };
+                if (vErrors === null) {
+                  vErrors = [err32];
+                } else {
+                  vErrors.push(err32);
+                }
+                errors++;
+              }
+              if (!(data11 === 'Allow' || data11 === 'Deny')) {
+                const err33 = {
+                  instancePath: instancePath + '/spec/static/action',
+                  schemaPath: '#/properties/spec/properties/static/properties/action/enum',
+                  keyword: 'enum',
+                  params: {
+                    allowedValues: schema11.properties.spec.properties.static.properties.action.enum,
+                  },
+                  message: 'must be equal to one of the allowed values',
+                };
+                if (vErrors === null) {
+                  vErrors = [err33];
+                } else {
+                  vErrors.push(err33);
+                }
+                errors++;
+              }
+            }
+            if (data10.message !== undefined) {
+              let data12 = data10.message;
+              if (typeof data12 === 'string') {
+                if (func2(data12) > 512) {
+                  const err34 = {
+                    instancePath: instancePath + '/spec/static/message',
+                    schemaPath: '#/properties/spec/properties/static/properties/message/maxLength',
+                    keyword: 'maxLength',
+                    params: { limit: 512 },
+                    message: 'must NOT have more than 512 characters',
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err34];
+                  } else {
+                    vErrors.push(err34);
+                  }
+                  errors++;
+                }
+                if (func2(data12) < 1) {
+                  const err35 = {
+                    instancePath: instancePath + '/spec/static/message',
+                    schemaPath: '#/properties/spec/properties/static/properties/message/minLength',
+                    keyword: 'minLength',
+                    params: { limit: 1 },
+                    message: 'must NOT have fewer than 1 characters',
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err35];
+                  } else {
+                    vErrors.push(err35);
+                  }
+                  errors++;
+                }
+              } else {
+                const err36 = {
+                  instancePath: instancePath + '/spec/static/message',
+                  schemaPath: '#/properties/spec/properties/static/properties/message/type',
+                  keyword: 'type',
+                  params: { type: 'string' },
+                  message: 'must be string',
+                };
+                if (vErrors === null) {
+                  vErrors = [err36];
+                } else {
+                  vErrors.push(err36);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err37 = {
+              instancePath: instancePath + '/spec/static',
+              schemaPath: '#/properties/spec/properties/static/type',
+              keyword: 'type',
+              params: { type: 'object' },
+              message: 'must be object',
+            };
+            if (vErrors === null) {
+              vErrors = [err37];
+            } else {
+              vErrors.push(err37);
+            }
+            errors++;
+          }
+        }
+        if (data5.platforms !== undefined) {
+          let data13 = data5.platforms;
+          if (Array.isArray(data13)) {
+            if (data13.length > 32) {
+              const err38 = {
+                instancePath: instancePath + '/spec/platforms',
+                schemaPath: '#/properties/spec/properties/platforms/maxItems',
+                keyword: 'maxItems',
+                params: { limit: 32 },
+                message: 'must NOT have more than 32 items',
+              };
+              if (vErrors === null) {
+                vErrors = [err38];
+              } else {
+                vErrors.push(err38);
+              }
+              errors++;
+            }
+            if (data13.length < 1) {
+              const err39 = {
+                instancePath: instancePath + '/spec/platforms',
+                schemaPath: '#/properties/spec/properties/platforms/minItems',
+                keyword: 'minItems',
+                params: { limit: 1 },
+                message: 'must NOT have fewer than 1 items',
+              };
+              if (vErrors === null) {
+                vErrors = [err39];
+              } else {
+                vErrors.push(err39);
+              }
+              errors++;
+            }
+            const len1 = data13.length;
+            for (let i1 = 0; i1 < len1; i1++) {
+              let data14 = data13[i1];
+              if (typeof data14 === 'string') {
+                if (func2(data14) > 64) {
+                  const err40 = {
+                    instancePath: instancePath + '/spec/platforms/' + i1,
+                    schemaPath: '#/properties/spec/properties/platforms/items/maxLength',
+                    keyword: 'maxLength',
+                    params: { limit: 64 },
+                    message: 'must NOT have more than 64 characters',
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err40];
+                  } else {
+                    vErrors.push(err40);
+                  }
+                  errors++;
+                }
+                if (!pattern2.test(data14)) {
+                  const err41 = {
+                    instancePath: instancePath + '/spec/platforms/' + i1,
+                    schemaPath: '#/properties/spec/properties/platforms/items/pattern',
+                    keyword: 'pattern',
+                    params: { pattern: '^(index|all|[a-z0-9]+/[a-z0-9_]+(/[a-z0-9.]+)?)$' },
+                    message:
+                      'must match pattern "' + '^(index|all|[a-z0-9]+/[a-z0-9_]+(/[a-z0-9.]+)?)$' + '"',
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err41];
+                  } else {
+                    vErrors.push(err41);
+                  }
+                  errors++;
+                }
+              } else {
+                const err42 = {
+                  instancePath: instancePath + '/spec/platforms/' + i1,
+                  schemaPath: '#/properties/spec/properties/platforms/items/type',
+                  keyword: 'type',
+                  params: { type: 'string' },
+                  message: 'must be string',
+                };
+                if (vErrors === null) {
+                  vErrors = [err42];
+                } else {
+                  vErrors.push(err42);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err43 = {
+              instancePath: instancePath + '/spec/platforms',
+              schemaPath: '#/properties/spec/properties/platforms/type',
+              keyword: 'type',
+              params: { type: 'array' },
+              message: 'must be array',
+            };
+            if (vErrors === null) {
+              vErrors = [err43];
+            } else {
+              vErrors.push(err43);
             }
             errors++;
           }
         }
         if (data5.authorities !== undefined) {
-          let data10 = data5.authorities;
-          if (Array.isArray(data10)) {
-            if (data10.length > 32) {
-              const err31 = {
+          let data15 = data5.authorities;
+          if (Array.isArray(data15)) {
+            if (data15.length > 32) {
+              const err44 = {
                 instancePath: instancePath + '/spec/authorities',
                 schemaPath: '#/properties/spec/properties/authorities/maxItems',
                 keyword: 'maxItems',
@@ -1160,14 +1443,14 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                 message: 'must NOT have more than 32 items',
               };
               if (vErrors === null) {
-                vErrors = [err31];
+                vErrors = [err44];
               } else {
-                vErrors.push(err31);
+                vErrors.push(err44);
               }
               errors++;
             }
-            if (data10.length < 1) {
-              const err32 = {
+            if (data15.length < 1) {
+              const err45 = {
                 instancePath: instancePath + '/spec/authorities',
                 schemaPath: '#/properties/spec/properties/authorities/minItems',
                 keyword: 'minItems',
@@ -1175,54 +1458,54 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                 message: 'must NOT have fewer than 1 items',
               };
               if (vErrors === null) {
-                vErrors = [err32];
+                vErrors = [err45];
               } else {
-                vErrors.push(err32);
+                vErrors.push(err45);
               }
               errors++;
             }
-            const len1 = data10.length;
-            for (let i1 = 0; i1 < len1; i1++) {
-              let data11 = data10[i1];
-              if (data11 && typeof data11 == 'object' && !Array.isArray(data11)) {
-                if (data11.name === undefined) {
-                  const err33 = {
-                    instancePath: instancePath + '/spec/authorities/' + i1,
+            const len2 = data15.length;
+            for (let i2 = 0; i2 < len2; i2++) {
+              let data16 = data15[i2];
+              if (data16 && typeof data16 == 'object' && !Array.isArray(data16)) {
+                if (data16.name === undefined) {
+                  const err46 = {
+                    instancePath: instancePath + '/spec/authorities/' + i2,
                     schemaPath: '#/properties/spec/properties/authorities/items/required',
                     keyword: 'required',
                     params: { missingProperty: 'name' },
                     message: "must have required property '" + 'name' + "'",
                   };
                   if (vErrors === null) {
-                    vErrors = [err33];
+                    vErrors = [err46];
                   } else {
-                    vErrors.push(err33);
+                    vErrors.push(err46);
                   }
                   errors++;
                 }
-                for (const key3 in data11) {
-                  if (!(key3 === 'name' || key3 === 'key' || key3 === 'keyless')) {
-                    const err34 = {
-                      instancePath: instancePath + '/spec/authorities/' + i1,
+                for (const key4 in data16) {
+                  if (!(key4 === 'name' || key4 === 'key' || key4 === 'keyless')) {
+                    const err47 = {
+                      instancePath: instancePath + '/spec/authorities/' + i2,
                       schemaPath: '#/properties/spec/properties/authorities/items/additionalProperties',
                       keyword: 'additionalProperties',
-                      params: { additionalProperty: key3 },
+                      params: { additionalProperty: key4 },
                       message: 'must NOT have additional properties',
                     };
                     if (vErrors === null) {
-                      vErrors = [err34];
+                      vErrors = [err47];
                     } else {
-                      vErrors.push(err34);
+                      vErrors.push(err47);
                     }
                     errors++;
                   }
                 }
-                if (data11.name !== undefined) {
-                  let data12 = data11.name;
-                  if (typeof data12 === 'string') {
-                    if (func2(data12) > 63) {
-                      const err35 = {
-                        instancePath: instancePath + '/spec/authorities/' + i1 + '/name',
+                if (data16.name !== undefined) {
+                  let data17 = data16.name;
+                  if (typeof data17 === 'string') {
+                    if (func2(data17) > 63) {
+                      const err48 = {
+                        instancePath: instancePath + '/spec/authorities/' + i2 + '/name',
                         schemaPath:
                           '#/properties/spec/properties/authorities/items/properties/name/maxLength',
                         keyword: 'maxLength',
@@ -1230,85 +1513,85 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                         message: 'must NOT have more than 63 characters',
                       };
                       if (vErrors === null) {
-                        vErrors = [err35];
+                        vErrors = [err48];
                       } else {
-                        vErrors.push(err35);
+                        vErrors.push(err48);
                       }
                       errors++;
                     }
-                    if (!pattern1.test(data12)) {
-                      const err36 = {
-                        instancePath: instancePath + '/spec/authorities/' + i1 + '/name',
+                    if (!pattern1.test(data17)) {
+                      const err49 = {
+                        instancePath: instancePath + '/spec/authorities/' + i2 + '/name',
                         schemaPath: '#/properties/spec/properties/authorities/items/properties/name/pattern',
                         keyword: 'pattern',
                         params: { pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' },
                         message: 'must match pattern "' + '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' + '"',
                       };
                       if (vErrors === null) {
-                        vErrors = [err36];
+                        vErrors = [err49];
                       } else {
-                        vErrors.push(err36);
+                        vErrors.push(err49);
                       }
                       errors++;
                     }
                   } else {
-                    const err37 = {
-                      instancePath: instancePath + '/spec/authorities/' + i1 + '/name',
+                    const err50 = {
+                      instancePath: instancePath + '/spec/authorities/' + i2 + '/name',
                       schemaPath: '#/properties/spec/properties/authorities/items/properties/name/type',
                       keyword: 'type',
                       params: { type: 'string' },
                       message: 'must be string',
                     };
                     if (vErrors === null) {
-                      vErrors = [err37];
+                      vErrors = [err50];
                     } else {
-                      vErrors.push(err37);
+                      vErrors.push(err50);
                     }
                     errors++;
                   }
                 }
-                if (data11.key !== undefined) {
-                  let data13 = data11.key;
-                  if (data13 && typeof data13 == 'object' && !Array.isArray(data13)) {
-                    if (data13.publicKey === undefined) {
-                      const err38 = {
-                        instancePath: instancePath + '/spec/authorities/' + i1 + '/key',
+                if (data16.key !== undefined) {
+                  let data18 = data16.key;
+                  if (data18 && typeof data18 == 'object' && !Array.isArray(data18)) {
+                    if (data18.publicKey === undefined) {
+                      const err51 = {
+                        instancePath: instancePath + '/spec/authorities/' + i2 + '/key',
                         schemaPath: '#/properties/spec/properties/authorities/items/properties/key/required',
                         keyword: 'required',
                         params: { missingProperty: 'publicKey' },
                         message: "must have required property '" + 'publicKey' + "'",
                       };
                       if (vErrors === null) {
-                        vErrors = [err38];
+                        vErrors = [err51];
                       } else {
-                        vErrors.push(err38);
+                        vErrors.push(err51);
                       }
                       errors++;
                     }
-                    for (const key4 in data13) {
-                      if (!(key4 === 'publicKey')) {
-                        const err39 = {
-                          instancePath: instancePath + '/spec/authorities/' + i1 + '/key',
+                    for (const key5 in data18) {
+                      if (!(key5 === 'publicKey' || key5 === 'timestampTrustRoot')) {
+                        const err52 = {
+                          instancePath: instancePath + '/spec/authorities/' + i2 + '/key',
                           schemaPath:
                             '#/properties/spec/properties/authorities/items/properties/key/additionalProperties',
                           keyword: 'additionalProperties',
-                          params: { additionalProperty: key4 },
+                          params: { additionalProperty: key5 },
                           message: 'must NOT have additional properties',
                         };
                         if (vErrors === null) {
-                          vErrors = [err39];
+                          vErrors = [err52];
                         } else {
-                          vErrors.push(err39);
+                          vErrors.push(err52);
                         }
                         errors++;
                       }
                     }
-                    if (data13.publicKey !== undefined) {
-                      let data14 = data13.publicKey;
-                      if (typeof data14 === 'string') {
-                        if (func2(data14) > 16384) {
-                          const err40 = {
-                            instancePath: instancePath + '/spec/authorities/' + i1 + '/key/publicKey',
+                    if (data18.publicKey !== undefined) {
+                      let data19 = data18.publicKey;
+                      if (typeof data19 === 'string') {
+                        if (func2(data19) > 16384) {
+                          const err53 = {
+                            instancePath: instancePath + '/spec/authorities/' + i2 + '/key/publicKey',
                             schemaPath:
                               '#/properties/spec/properties/authorities/items/properties/key/properties/publicKey/maxLength',
                             keyword: 'maxLength',
@@ -1316,15 +1599,15 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                             message: 'must NOT have more than 16384 characters',
                           };
                           if (vErrors === null) {
-                            vErrors = [err40];
+                            vErrors = [err53];
                           } else {
-                            vErrors.push(err40);
+                            vErrors.push(err53);
                           }
                           errors++;
                         }
-                        if (func2(data14) < 1) {
-                          const err41 = {
-                            instancePath: instancePath + '/spec/authorities/' + i1 + '/key/publicKey',
+                        if (func2(data19) < 1) {
+                          const err54 = {
+                            instancePath: instancePath + '/spec/authorities/' + i2 + '/key/publicKey',
                             schemaPath:
                               '#/properties/spec/properties/authorities/items/properties/key/properties/publicKey/minLength',
                             keyword: 'minLength',
@@ -1332,15 +1615,15 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                             message: 'must NOT have fewer than 1 characters',
                           };
                           if (vErrors === null) {
-                            vErrors = [err41];
+                            vErrors = [err54];
                           } else {
-                            vErrors.push(err41);
+                            vErrors.push(err54);
                           }
                           errors++;
                         }
                       } else {
-                        const err42 = {
-                          instancePath: instancePath + '/spec/authorities/' + i1 + '/key/publicKey',
+                        const err55 = {
+                          instancePath: instancePath + '/spec/authorities/' + i2 + '/key/publicKey',
                           schemaPath:
                             '#/properties/spec/properties/authorities/items/properties/key/properties/publicKey/type',
                           keyword: 'type',
@@ -1348,35 +1631,89 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                           message: 'must be string',
                         };
                         if (vErrors === null) {
-                          vErrors = [err42];
+                          vErrors = [err55];
                         } else {
-                          vErrors.push(err42);
+                          vErrors.push(err55);
+                        }
+                        errors++;
+                      }
+                    }
+                    if (data18.timestampTrustRoot !== undefined) {
+                      let data20 = data18.timestampTrustRoot;
+                      if (typeof data20 === 'string') {
+                        if (func2(data20) > 253) {
+                          const err56 = {
+                            instancePath:
+                              instancePath + '/spec/authorities/' + i2 + '/key/timestampTrustRoot',
+                            schemaPath:
+                              '#/properties/spec/properties/authorities/items/properties/key/properties/timestampTrustRoot/maxLength',
+                            keyword: 'maxLength',
+                            params: { limit: 253 },
+                            message: 'must NOT have more than 253 characters',
+                          };
+                          if (vErrors === null) {
+                            vErrors = [err56];
+                          } else {
+                            vErrors.push(err56);
+                          }
+                          errors++;
+                        }
+                        if (func2(data20) < 1) {
+                          const err57 = {
+                            instancePath:
+                              instancePath + '/spec/authorities/' + i2 + '/key/timestampTrustRoot',
+                            schemaPath:
+                              '#/properties/spec/properties/authorities/items/properties/key/properties/timestampTrustRoot/minLength',
+                            keyword: 'minLength',
+                            params: { limit: 1 },
+                            message: 'must NOT have fewer than 1 characters',
+                          };
+                          if (vErrors === null) {
+                            vErrors = [err57];
+                          } else {
+                            vErrors.push(err57);
+                          }
+                          errors++;
+                        }
+                      } else {
+                        const err58 = {
+                          instancePath: instancePath + '/spec/authorities/' + i2 + '/key/timestampTrustRoot',
+                          schemaPath:
+                            '#/properties/spec/properties/authorities/items/properties/key/properties/timestampTrustRoot/type',
+                          keyword: 'type',
+                          params: { type: 'string' },
+                          message: 'must be string',
+                        };
+                        if (vErrors === null) {
+                          vErrors = [err58];
+                        } else {
+                          vErrors.push(err58);
                         }
                         errors++;
                       }
                     }
                   } else {
-                    const err43 = {
-                      instancePath: instancePath + '/spec/authorities/' + i1 + '/key',
+                    const err59 = {
+                      instancePath: instancePath + '/spec/authorities/' + i2 + '/key',
                       schemaPath: '#/properties/spec/properties/authorities/items/properties/key/type',
                       keyword: 'type',
                       params: { type: 'object' },
                       message: 'must be object',
                     };
                     if (vErrors === null) {
-                      vErrors = [err43];
+                      vErrors = [err59];
                     } else {
-                      vErrors.push(err43);
+                      vErrors.push(err59);
                     }
                     errors++;
                   }
                 }
-                if (data11.keyless !== undefined) {
-                  let data15 = data11.keyless;
-                  if (data15 && typeof data15 == 'object' && !Array.isArray(data15)) {
-                    if (data15.identities === undefined) {
-                      const err44 = {
-                        instancePath: instancePath + '/spec/authorities/' + i1 + '/keyless',
+                if (data16.keyless !== undefined) {
+                  let data21 = data16.keyless;
+                  if (data21 && typeof data21 == 'object' && !Array.isArray(data21)) {
+                    if (data21.identities === undefined) {
+                      const err60 = {
+                        instancePath: instancePath + '/spec/authorities/' + i2 + '/keyless',
                         schemaPath:
                           '#/properties/spec/properties/authorities/items/properties/keyless/required',
                         keyword: 'required',
@@ -1384,36 +1721,36 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                         message: "must have required property '" + 'identities' + "'",
                       };
                       if (vErrors === null) {
-                        vErrors = [err44];
+                        vErrors = [err60];
                       } else {
-                        vErrors.push(err44);
+                        vErrors.push(err60);
                       }
                       errors++;
                     }
-                    for (const key5 in data15) {
-                      if (!(key5 === 'trustRoot' || key5 === 'identities' || key5 === 'certificate')) {
-                        const err45 = {
-                          instancePath: instancePath + '/spec/authorities/' + i1 + '/keyless',
+                    for (const key6 in data21) {
+                      if (!(key6 === 'trustRoot' || key6 === 'identities' || key6 === 'certificate')) {
+                        const err61 = {
+                          instancePath: instancePath + '/spec/authorities/' + i2 + '/keyless',
                           schemaPath:
                             '#/properties/spec/properties/authorities/items/properties/keyless/additionalProperties',
                           keyword: 'additionalProperties',
-                          params: { additionalProperty: key5 },
+                          params: { additionalProperty: key6 },
                           message: 'must NOT have additional properties',
                         };
                         if (vErrors === null) {
-                          vErrors = [err45];
+                          vErrors = [err61];
                         } else {
-                          vErrors.push(err45);
+                          vErrors.push(err61);
                         }
                         errors++;
                       }
                     }
-                    if (data15.trustRoot !== undefined) {
-                      let data16 = data15.trustRoot;
-                      if (typeof data16 === 'string') {
-                        if (func2(data16) > 253) {
-                          const err46 = {
-                            instancePath: instancePath + '/spec/authorities/' + i1 + '/keyless/trustRoot',
+                    if (data21.trustRoot !== undefined) {
+                      let data22 = data21.trustRoot;
+                      if (typeof data22 === 'string') {
+                        if (func2(data22) > 253) {
+                          const err62 = {
+                            instancePath: instancePath + '/spec/authorities/' + i2 + '/keyless/trustRoot',
                             schemaPath:
                               '#/properties/spec/properties/authorities/items/properties/keyless/properties/trustRoot/maxLength',
                             keyword: 'maxLength',
@@ -1421,15 +1758,15 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                             message: 'must NOT have more than 253 characters',
                           };
                           if (vErrors === null) {
-                            vErrors = [err46];
+                            vErrors = [err62];
                           } else {
-                            vErrors.push(err46);
+                            vErrors.push(err62);
                           }
                           errors++;
                         }
-                        if (func2(data16) < 1) {
-                          const err47 = {
-                            instancePath: instancePath + '/spec/authorities/' + i1 + '/keyless/trustRoot',
+                        if (func2(data22) < 1) {
+                          const err63 = {
+                            instancePath: instancePath + '/spec/authorities/' + i2 + '/keyless/trustRoot',
                             schemaPath:
                               '#/properties/spec/properties/authorities/items/properties/keyless/properties/trustRoot/minLength',
                             keyword: 'minLength',
@@ -1437,15 +1774,15 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                             message: 'must NOT have fewer than 1 characters',
                           };
                           if (vErrors === null) {
-                            vErrors = [err47];
+                            vErrors = [err63];
                           } else {
-                            vErrors.push(err47);
+                            vErrors.push(err63);
                           }
                           errors++;
                         }
                       } else {
-                        const err48 = {
-                          instancePath: instancePath + '/spec/authorities/' + i1 + '/keyless/trustRoot',
+                        const err64 = {
+                          instancePath: instancePath + '/spec/authorities/' + i2 + '/keyless/trustRoot',
                           schemaPath:
                             '#/properties/spec/properties/authorities/items/properties/keyless/properties/trustRoot/type',
                           keyword: 'type',
@@ -1453,19 +1790,19 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                           message: 'must be string',
                         };
                         if (vErrors === null) {
-                          vErrors = [err48];
+                          vErrors = [err64];
                         } else {
-                          vErrors.push(err48);
+                          vErrors.push(err64);
                         }
                         errors++;
                       }
                     }
-                    if (data15.identities !== undefined) {
-                      let data17 = data15.identities;
-                      if (Array.isArray(data17)) {
-                        if (data17.length > 32) {
-                          const err49 = {
-                            instancePath: instancePath + '/spec/authorities/' + i1 + '/keyless/identities',
+                    if (data21.identities !== undefined) {
+                      let data23 = data21.identities;
+                      if (Array.isArray(data23)) {
+                        if (data23.length > 32) {
+                          const err65 = {
+                            instancePath: instancePath + '/spec/authorities/' + i2 + '/keyless/identities',
                             schemaPath:
                               '#/properties/spec/properties/authorities/items/properties/keyless/properties/identities/maxItems',
                             keyword: 'maxItems',
@@ -1473,15 +1810,15 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                             message: 'must NOT have more than 32 items',
                           };
                           if (vErrors === null) {
-                            vErrors = [err49];
+                            vErrors = [err65];
                           } else {
-                            vErrors.push(err49);
+                            vErrors.push(err65);
                           }
                           errors++;
                         }
-                        if (data17.length < 1) {
-                          const err50 = {
-                            instancePath: instancePath + '/spec/authorities/' + i1 + '/keyless/identities',
+                        if (data23.length < 1) {
+                          const err66 = {
+                            instancePath: instancePath + '/spec/authorities/' + i2 + '/keyless/identities',
                             schemaPath:
                               '#/properties/spec/properties/authorities/items/properties/keyless/properties/identities/minItems',
                             keyword: 'minItems',
@@ -1489,51 +1826,51 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                             message: 'must NOT have fewer than 1 items',
                           };
                           if (vErrors === null) {
-                            vErrors = [err50];
+                            vErrors = [err66];
                           } else {
-                            vErrors.push(err50);
+                            vErrors.push(err66);
                           }
                           errors++;
                         }
-                        const len2 = data17.length;
-                        for (let i2 = 0; i2 < len2; i2++) {
-                          let data18 = data17[i2];
-                          if (data18 && typeof data18 == 'object' && !Array.isArray(data18)) {
-                            for (const key6 in data18) {
+                        const len3 = data23.length;
+                        for (let i3 = 0; i3 < len3; i3++) {
+                          let data24 = data23[i3];
+                          if (data24 && typeof data24 == 'object' && !Array.isArray(data24)) {
+                            for (const key7 in data24) {
                               if (!(
-                                key6 === 'issuer' ||
-                                key6 === 'issuerRegExp' ||
-                                key6 === 'subject' ||
-                                key6 === 'subjectRegExp'
+                                key7 === 'issuer' ||
+                                key7 === 'issuerRegExp' ||
+                                key7 === 'subject' ||
+                                key7 === 'subjectRegExp'
                               )) {
-                                const err51 = {
+                                const err67 = {
                                   instancePath:
-                                    instancePath + '/spec/authorities/' + i1 + '/keyless/identities/' + i2,
+                                    instancePath + '/spec/authorities/' + i2 + '/keyless/identities/' + i3,
                                   schemaPath:
                                     '#/properties/spec/properties/authorities/items/properties/keyless/properties/identities/items/additionalProperties',
                                   keyword: 'additionalProperties',
-                                  params: { additionalProperty: key6 },
+                                  params: { additionalProperty: key7 },
                                   message: 'must NOT have additional properties',
                                 };
                                 if (vErrors === null) {
-                                  vErrors = [err51];
+                                  vErrors = [err67];
                                 } else {
-                                  vErrors.push(err51);
+                                  vErrors.push(err67);
                                 }
                                 errors++;
                               }
                             }
-                            if (data18.issuer !== undefined) {
-                              let data19 = data18.issuer;
-                              if (typeof data19 === 'string') {
-                                if (func2(data19) > 1024) {
-                                  const err52 = {
+                            if (data24.issuer !== undefined) {
+                              let data25 = data24.issuer;
+                              if (typeof data25 === 'string') {
+                                if (func2(data25) > 1024) {
+                                  const err68 = {
                                     instancePath:
                                       instancePath +
                                       '/spec/authorities/' +
-                                      i1 +
-                                      '/keyless/identities/' +
                                       i2 +
+                                      '/keyless/identities/' +
+                                      i3 +
                                       '/issuer',
                                     schemaPath:
                                       '#/properties/spec/properties/authorities/items/properties/keyless/properties/identities/items/properties/issuer/maxLength',
@@ -1542,20 +1879,20 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                     message: 'must NOT have more than 1024 characters',
                                   };
                                   if (vErrors === null) {
-                                    vErrors = [err52];
+                                    vErrors = [err68];
                                   } else {
-                                    vErrors.push(err52);
+                                    vErrors.push(err68);
                                   }
                                   errors++;
                                 }
-                                if (func2(data19) < 1) {
-                                  const err53 = {
+                                if (func2(data25) < 1) {
+                                  const err69 = {
                                     instancePath:
                                       instancePath +
                                       '/spec/authorities/' +
-                                      i1 +
-                                      '/keyless/identities/' +
                                       i2 +
+                                      '/keyless/identities/' +
+                                      i3 +
                                       '/issuer',
                                     schemaPath:
                                       '#/properties/spec/properties/authorities/items/properties/keyless/properties/identities/items/properties/issuer/minLength',
@@ -1564,20 +1901,20 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                     message: 'must NOT have fewer than 1 characters',
                                   };
                                   if (vErrors === null) {
-                                    vErrors = [err53];
+                                    vErrors = [err69];
                                   } else {
-                                    vErrors.push(err53);
+                                    vErrors.push(err69);
                                   }
                                   errors++;
                                 }
                               } else {
-                                const err54 = {
+                                const err70 = {
                                   instancePath:
                                     instancePath +
                                     '/spec/authorities/' +
-                                    i1 +
-                                    '/keyless/identities/' +
                                     i2 +
+                                    '/keyless/identities/' +
+                                    i3 +
                                     '/issuer',
                                   schemaPath:
                                     '#/properties/spec/properties/authorities/items/properties/keyless/properties/identities/items/properties/issuer/type',
@@ -1586,24 +1923,24 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                   message: 'must be string',
                                 };
                                 if (vErrors === null) {
-                                  vErrors = [err54];
+                                  vErrors = [err70];
                                 } else {
-                                  vErrors.push(err54);
+                                  vErrors.push(err70);
                                 }
                                 errors++;
                               }
                             }
-                            if (data18.issuerRegExp !== undefined) {
-                              let data20 = data18.issuerRegExp;
-                              if (typeof data20 === 'string') {
-                                if (func2(data20) > 1024) {
-                                  const err55 = {
+                            if (data24.issuerRegExp !== undefined) {
+                              let data26 = data24.issuerRegExp;
+                              if (typeof data26 === 'string') {
+                                if (func2(data26) > 1024) {
+                                  const err71 = {
                                     instancePath:
                                       instancePath +
                                       '/spec/authorities/' +
-                                      i1 +
-                                      '/keyless/identities/' +
                                       i2 +
+                                      '/keyless/identities/' +
+                                      i3 +
                                       '/issuerRegExp',
                                     schemaPath:
                                       '#/properties/spec/properties/authorities/items/properties/keyless/properties/identities/items/properties/issuerRegExp/maxLength',
@@ -1612,20 +1949,20 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                     message: 'must NOT have more than 1024 characters',
                                   };
                                   if (vErrors === null) {
-                                    vErrors = [err55];
+                                    vErrors = [err71];
                                   } else {
-                                    vErrors.push(err55);
+                                    vErrors.push(err71);
                                   }
                                   errors++;
                                 }
-                                if (func2(data20) < 1) {
-                                  const err56 = {
+                                if (func2(data26) < 1) {
+                                  const err72 = {
                                     instancePath:
                                       instancePath +
                                       '/spec/authorities/' +
-                                      i1 +
-                                      '/keyless/identities/' +
                                       i2 +
+                                      '/keyless/identities/' +
+                                      i3 +
                                       '/issuerRegExp',
                                     schemaPath:
                                       '#/properties/spec/properties/authorities/items/properties/keyless/properties/identities/items/properties/issuerRegExp/minLength',
@@ -1634,20 +1971,20 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                     message: 'must NOT have fewer than 1 characters',
                                   };
                                   if (vErrors === null) {
-                                    vErrors = [err56];
+                                    vErrors = [err72];
                                   } else {
-                                    vErrors.push(err56);
+                                    vErrors.push(err72);
                                   }
                                   errors++;
                                 }
                               } else {
-                                const err57 = {
+                                const err73 = {
                                   instancePath:
                                     instancePath +
                                     '/spec/authorities/' +
-                                    i1 +
-                                    '/keyless/identities/' +
                                     i2 +
+                                    '/keyless/identities/' +
+                                    i3 +
                                     '/issuerRegExp',
                                   schemaPath:
                                     '#/properties/spec/properties/authorities/items/properties/keyless/properties/identities/items/properties/issuerRegExp/type',
@@ -1656,24 +1993,24 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                   message: 'must be string',
                                 };
                                 if (vErrors === null) {
-                                  vErrors = [err57];
+                                  vErrors = [err73];
                                 } else {
-                                  vErrors.push(err57);
+                                  vErrors.push(err73);
                                 }
                                 errors++;
                               }
                             }
-                            if (data18.subject !== undefined) {
-                              let data21 = data18.subject;
-                              if (typeof data21 === 'string') {
-                                if (func2(data21) > 1024) {
-                                  const err58 = {
+                            if (data24.subject !== undefined) {
+                              let data27 = data24.subject;
+                              if (typeof data27 === 'string') {
+                                if (func2(data27) > 1024) {
+                                  const err74 = {
                                     instancePath:
                                       instancePath +
                                       '/spec/authorities/' +
-                                      i1 +
-                                      '/keyless/identities/' +
                                       i2 +
+                                      '/keyless/identities/' +
+                                      i3 +
                                       '/subject',
                                     schemaPath:
                                       '#/properties/spec/properties/authorities/items/properties/keyless/properties/identities/items/properties/subject/maxLength',
@@ -1682,20 +2019,20 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                     message: 'must NOT have more than 1024 characters',
                                   };
                                   if (vErrors === null) {
-                                    vErrors = [err58];
+                                    vErrors = [err74];
                                   } else {
-                                    vErrors.push(err58);
+                                    vErrors.push(err74);
                                   }
                                   errors++;
                                 }
-                                if (func2(data21) < 1) {
-                                  const err59 = {
+                                if (func2(data27) < 1) {
+                                  const err75 = {
                                     instancePath:
                                       instancePath +
                                       '/spec/authorities/' +
-                                      i1 +
-                                      '/keyless/identities/' +
                                       i2 +
+                                      '/keyless/identities/' +
+                                      i3 +
                                       '/subject',
                                     schemaPath:
                                       '#/properties/spec/properties/authorities/items/properties/keyless/properties/identities/items/properties/subject/minLength',
@@ -1704,20 +2041,20 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                     message: 'must NOT have fewer than 1 characters',
                                   };
                                   if (vErrors === null) {
-                                    vErrors = [err59];
+                                    vErrors = [err75];
                                   } else {
-                                    vErrors.push(err59);
+                                    vErrors.push(err75);
                                   }
                                   errors++;
                                 }
                               } else {
-                                const err60 = {
+                                const err76 = {
                                   instancePath:
                                     instancePath +
                                     '/spec/authorities/' +
-                                    i1 +
-                                    '/keyless/identities/' +
                                     i2 +
+                                    '/keyless/identities/' +
+                                    i3 +
                                     '/subject',
                                   schemaPath:
                                     '#/properties/spec/properties/authorities/items/properties/keyless/properties/identities/items/properties/subject/type',
@@ -1726,24 +2063,24 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                   message: 'must be string',
                                 };
                                 if (vErrors === null) {
-                                  vErrors = [err60];
+                                  vErrors = [err76];
                                 } else {
-                                  vErrors.push(err60);
+                                  vErrors.push(err76);
                                 }
                                 errors++;
                               }
                             }
-                            if (data18.subjectRegExp !== undefined) {
-                              let data22 = data18.subjectRegExp;
-                              if (typeof data22 === 'string') {
-                                if (func2(data22) > 1024) {
-                                  const err61 = {
+                            if (data24.subjectRegExp !== undefined) {
+                              let data28 = data24.subjectRegExp;
+                              if (typeof data28 === 'string') {
+                                if (func2(data28) > 1024) {
+                                  const err77 = {
                                     instancePath:
                                       instancePath +
                                       '/spec/authorities/' +
-                                      i1 +
-                                      '/keyless/identities/' +
                                       i2 +
+                                      '/keyless/identities/' +
+                                      i3 +
                                       '/subjectRegExp',
                                     schemaPath:
                                       '#/properties/spec/properties/authorities/items/properties/keyless/properties/identities/items/properties/subjectRegExp/maxLength',
@@ -1752,20 +2089,20 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                     message: 'must NOT have more than 1024 characters',
                                   };
                                   if (vErrors === null) {
-                                    vErrors = [err61];
+                                    vErrors = [err77];
                                   } else {
-                                    vErrors.push(err61);
+                                    vErrors.push(err77);
                                   }
                                   errors++;
                                 }
-                                if (func2(data22) < 1) {
-                                  const err62 = {
+                                if (func2(data28) < 1) {
+                                  const err78 = {
                                     instancePath:
                                       instancePath +
                                       '/spec/authorities/' +
-                                      i1 +
-                                      '/keyless/identities/' +
                                       i2 +
+                                      '/keyless/identities/' +
+                                      i3 +
                                       '/subjectRegExp',
                                     schemaPath:
                                       '#/properties/spec/properties/authorities/items/properties/keyless/properties/identities/items/properties/subjectRegExp/minLength',
@@ -1774,20 +2111,20 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                     message: 'must NOT have fewer than 1 characters',
                                   };
                                   if (vErrors === null) {
-                                    vErrors = [err62];
+                                    vErrors = [err78];
                                   } else {
-                                    vErrors.push(err62);
+                                    vErrors.push(err78);
                                   }
                                   errors++;
                                 }
                               } else {
-                                const err63 = {
+                                const err79 = {
                                   instancePath:
                                     instancePath +
                                     '/spec/authorities/' +
-                                    i1 +
-                                    '/keyless/identities/' +
                                     i2 +
+                                    '/keyless/identities/' +
+                                    i3 +
                                     '/subjectRegExp',
                                   schemaPath:
                                     '#/properties/spec/properties/authorities/items/properties/keyless/properties/identities/items/properties/subjectRegExp/type',
@@ -1796,17 +2133,17 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                   message: 'must be string',
                                 };
                                 if (vErrors === null) {
-                                  vErrors = [err63];
+                                  vErrors = [err79];
                                 } else {
-                                  vErrors.push(err63);
+                                  vErrors.push(err79);
                                 }
                                 errors++;
                               }
                             }
                           } else {
-                            const err64 = {
+                            const err80 = {
                               instancePath:
-                                instancePath + '/spec/authorities/' + i1 + '/keyless/identities/' + i2,
+                                instancePath + '/spec/authorities/' + i2 + '/keyless/identities/' + i3,
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/identities/items/type',
                               keyword: 'type',
@@ -1814,16 +2151,16 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be object',
                             };
                             if (vErrors === null) {
-                              vErrors = [err64];
+                              vErrors = [err80];
                             } else {
-                              vErrors.push(err64);
+                              vErrors.push(err80);
                             }
                             errors++;
                           }
                         }
                       } else {
-                        const err65 = {
-                          instancePath: instancePath + '/spec/authorities/' + i1 + '/keyless/identities',
+                        const err81 = {
+                          instancePath: instancePath + '/spec/authorities/' + i2 + '/keyless/identities',
                           schemaPath:
                             '#/properties/spec/properties/authorities/items/properties/keyless/properties/identities/type',
                           keyword: 'type',
@@ -1831,49 +2168,49 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                           message: 'must be array',
                         };
                         if (vErrors === null) {
-                          vErrors = [err65];
+                          vErrors = [err81];
                         } else {
-                          vErrors.push(err65);
+                          vErrors.push(err81);
                         }
                         errors++;
                       }
                     }
-                    if (data15.certificate !== undefined) {
-                      let data23 = data15.certificate;
-                      if (data23 && typeof data23 == 'object' && !Array.isArray(data23)) {
-                        for (const key7 in data23) {
+                    if (data21.certificate !== undefined) {
+                      let data29 = data21.certificate;
+                      if (data29 && typeof data29 == 'object' && !Array.isArray(data29)) {
+                        for (const key8 in data29) {
                           if (
-                            !func19.call(
+                            !func4.call(
                               schema11.properties.spec.properties.authorities.items.properties.keyless
                                 .properties.certificate.properties,
-                              key7,
+                              key8,
                             )
                           ) {
-                            const err66 = {
-                              instancePath: instancePath + '/spec/authorities/' + i1 + '/keyless/certificate',
+                            const err82 = {
+                              instancePath: instancePath + '/spec/authorities/' + i2 + '/keyless/certificate',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/additionalProperties',
                               keyword: 'additionalProperties',
-                              params: { additionalProperty: key7 },
+                              params: { additionalProperty: key8 },
                               message: 'must NOT have additional properties',
                             };
                             if (vErrors === null) {
-                              vErrors = [err66];
+                              vErrors = [err82];
                             } else {
-                              vErrors.push(err66);
+                              vErrors.push(err82);
                             }
                             errors++;
                           }
                         }
-                        if (data23.githubWorkflowTrigger !== undefined) {
-                          let data24 = data23.githubWorkflowTrigger;
-                          if (typeof data24 === 'string') {
-                            if (func2(data24) > 1024) {
-                              const err67 = {
+                        if (data29.githubWorkflowTrigger !== undefined) {
+                          let data30 = data29.githubWorkflowTrigger;
+                          if (typeof data30 === 'string') {
+                            if (func2(data30) > 1024) {
+                              const err83 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/githubWorkflowTrigger',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowTrigger/maxLength',
@@ -1882,18 +2219,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err67];
+                                vErrors = [err83];
                               } else {
-                                vErrors.push(err67);
+                                vErrors.push(err83);
                               }
                               errors++;
                             }
-                            if (func2(data24) < 1) {
-                              const err68 = {
+                            if (func2(data30) < 1) {
+                              const err84 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/githubWorkflowTrigger',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowTrigger/minLength',
@@ -1902,18 +2239,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err68];
+                                vErrors = [err84];
                               } else {
-                                vErrors.push(err68);
+                                vErrors.push(err84);
                               }
                               errors++;
                             }
                           } else {
-                            const err69 = {
+                            const err85 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/githubWorkflowTrigger',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowTrigger/type',
@@ -1922,22 +2259,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err69];
+                              vErrors = [err85];
                             } else {
-                              vErrors.push(err69);
+                              vErrors.push(err85);
                             }
                             errors++;
                           }
                         }
-                        if (data23.githubWorkflowTriggerRegExp !== undefined) {
-                          let data25 = data23.githubWorkflowTriggerRegExp;
-                          if (typeof data25 === 'string') {
-                            if (func2(data25) > 1024) {
-                              const err70 = {
+                        if (data29.githubWorkflowTriggerRegExp !== undefined) {
+                          let data31 = data29.githubWorkflowTriggerRegExp;
+                          if (typeof data31 === 'string') {
+                            if (func2(data31) > 1024) {
+                              const err86 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/githubWorkflowTriggerRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowTriggerRegExp/maxLength',
@@ -1946,18 +2283,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err70];
+                                vErrors = [err86];
                               } else {
-                                vErrors.push(err70);
+                                vErrors.push(err86);
                               }
                               errors++;
                             }
-                            if (func2(data25) < 1) {
-                              const err71 = {
+                            if (func2(data31) < 1) {
+                              const err87 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/githubWorkflowTriggerRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowTriggerRegExp/minLength',
@@ -1966,18 +2303,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err71];
+                                vErrors = [err87];
                               } else {
-                                vErrors.push(err71);
+                                vErrors.push(err87);
                               }
                               errors++;
                             }
                           } else {
-                            const err72 = {
+                            const err88 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/githubWorkflowTriggerRegExp',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowTriggerRegExp/type',
@@ -1986,22 +2323,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err72];
+                              vErrors = [err88];
                             } else {
-                              vErrors.push(err72);
+                              vErrors.push(err88);
                             }
                             errors++;
                           }
                         }
-                        if (data23.githubWorkflowSHA !== undefined) {
-                          let data26 = data23.githubWorkflowSHA;
-                          if (typeof data26 === 'string') {
-                            if (func2(data26) > 1024) {
-                              const err73 = {
+                        if (data29.githubWorkflowSHA !== undefined) {
+                          let data32 = data29.githubWorkflowSHA;
+                          if (typeof data32 === 'string') {
+                            if (func2(data32) > 1024) {
+                              const err89 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/githubWorkflowSHA',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowSHA/maxLength',
@@ -2010,18 +2347,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err73];
+                                vErrors = [err89];
                               } else {
-                                vErrors.push(err73);
+                                vErrors.push(err89);
                               }
                               errors++;
                             }
-                            if (func2(data26) < 1) {
-                              const err74 = {
+                            if (func2(data32) < 1) {
+                              const err90 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/githubWorkflowSHA',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowSHA/minLength',
@@ -2030,18 +2367,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err74];
+                                vErrors = [err90];
                               } else {
-                                vErrors.push(err74);
+                                vErrors.push(err90);
                               }
                               errors++;
                             }
                           } else {
-                            const err75 = {
+                            const err91 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/githubWorkflowSHA',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowSHA/type',
@@ -2050,22 +2387,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err75];
+                              vErrors = [err91];
                             } else {
-                              vErrors.push(err75);
+                              vErrors.push(err91);
                             }
                             errors++;
                           }
                         }
-                        if (data23.githubWorkflowSHARegExp !== undefined) {
-                          let data27 = data23.githubWorkflowSHARegExp;
-                          if (typeof data27 === 'string') {
-                            if (func2(data27) > 1024) {
-                              const err76 = {
+                        if (data29.githubWorkflowSHARegExp !== undefined) {
+                          let data33 = data29.githubWorkflowSHARegExp;
+                          if (typeof data33 === 'string') {
+                            if (func2(data33) > 1024) {
+                              const err92 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/githubWorkflowSHARegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowSHARegExp/maxLength',
@@ -2074,18 +2411,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err76];
+                                vErrors = [err92];
                               } else {
-                                vErrors.push(err76);
+                                vErrors.push(err92);
                               }
                               errors++;
                             }
-                            if (func2(data27) < 1) {
-                              const err77 = {
+                            if (func2(data33) < 1) {
+                              const err93 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/githubWorkflowSHARegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowSHARegExp/minLength',
@@ -2094,18 +2431,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err77];
+                                vErrors = [err93];
                               } else {
-                                vErrors.push(err77);
+                                vErrors.push(err93);
                               }
                               errors++;
                             }
                           } else {
-                            const err78 = {
+                            const err94 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/githubWorkflowSHARegExp',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowSHARegExp/type',
@@ -2114,22 +2451,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err78];
+                              vErrors = [err94];
                             } else {
-                              vErrors.push(err78);
+                              vErrors.push(err94);
                             }
                             errors++;
                           }
                         }
-                        if (data23.githubWorkflowName !== undefined) {
-                          let data28 = data23.githubWorkflowName;
-                          if (typeof data28 === 'string') {
-                            if (func2(data28) > 1024) {
-                              const err79 = {
+                        if (data29.githubWorkflowName !== undefined) {
+                          let data34 = data29.githubWorkflowName;
+                          if (typeof data34 === 'string') {
+                            if (func2(data34) > 1024) {
+                              const err95 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/githubWorkflowName',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowName/maxLength',
@@ -2138,18 +2475,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err79];
+                                vErrors = [err95];
                               } else {
-                                vErrors.push(err79);
+                                vErrors.push(err95);
                               }
                               errors++;
                             }
-                            if (func2(data28) < 1) {
-                              const err80 = {
+                            if (func2(data34) < 1) {
+                              const err96 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/githubWorkflowName',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowName/minLength',
@@ -2158,18 +2495,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err80];
+                                vErrors = [err96];
                               } else {
-                                vErrors.push(err80);
+                                vErrors.push(err96);
                               }
                               errors++;
                             }
                           } else {
-                            const err81 = {
+                            const err97 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/githubWorkflowName',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowName/type',
@@ -2178,22 +2515,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err81];
+                              vErrors = [err97];
                             } else {
-                              vErrors.push(err81);
+                              vErrors.push(err97);
                             }
                             errors++;
                           }
                         }
-                        if (data23.githubWorkflowNameRegExp !== undefined) {
-                          let data29 = data23.githubWorkflowNameRegExp;
-                          if (typeof data29 === 'string') {
-                            if (func2(data29) > 1024) {
-                              const err82 = {
+                        if (data29.githubWorkflowNameRegExp !== undefined) {
+                          let data35 = data29.githubWorkflowNameRegExp;
+                          if (typeof data35 === 'string') {
+                            if (func2(data35) > 1024) {
+                              const err98 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/githubWorkflowNameRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowNameRegExp/maxLength',
@@ -2202,18 +2539,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err82];
+                                vErrors = [err98];
                               } else {
-                                vErrors.push(err82);
+                                vErrors.push(err98);
                               }
                               errors++;
                             }
-                            if (func2(data29) < 1) {
-                              const err83 = {
+                            if (func2(data35) < 1) {
+                              const err99 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/githubWorkflowNameRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowNameRegExp/minLength',
@@ -2222,18 +2559,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err83];
+                                vErrors = [err99];
                               } else {
-                                vErrors.push(err83);
+                                vErrors.push(err99);
                               }
                               errors++;
                             }
                           } else {
-                            const err84 = {
+                            const err100 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/githubWorkflowNameRegExp',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowNameRegExp/type',
@@ -2242,22 +2579,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err84];
+                              vErrors = [err100];
                             } else {
-                              vErrors.push(err84);
+                              vErrors.push(err100);
                             }
                             errors++;
                           }
                         }
-                        if (data23.githubWorkflowRepository !== undefined) {
-                          let data30 = data23.githubWorkflowRepository;
-                          if (typeof data30 === 'string') {
-                            if (func2(data30) > 1024) {
-                              const err85 = {
+                        if (data29.githubWorkflowRepository !== undefined) {
+                          let data36 = data29.githubWorkflowRepository;
+                          if (typeof data36 === 'string') {
+                            if (func2(data36) > 1024) {
+                              const err101 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/githubWorkflowRepository',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowRepository/maxLength',
@@ -2266,18 +2603,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err85];
+                                vErrors = [err101];
                               } else {
-                                vErrors.push(err85);
+                                vErrors.push(err101);
                               }
                               errors++;
                             }
-                            if (func2(data30) < 1) {
-                              const err86 = {
+                            if (func2(data36) < 1) {
+                              const err102 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/githubWorkflowRepository',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowRepository/minLength',
@@ -2286,18 +2623,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err86];
+                                vErrors = [err102];
                               } else {
-                                vErrors.push(err86);
+                                vErrors.push(err102);
                               }
                               errors++;
                             }
                           } else {
-                            const err87 = {
+                            const err103 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/githubWorkflowRepository',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowRepository/type',
@@ -2306,22 +2643,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err87];
+                              vErrors = [err103];
                             } else {
-                              vErrors.push(err87);
+                              vErrors.push(err103);
                             }
                             errors++;
                           }
                         }
-                        if (data23.githubWorkflowRepositoryRegExp !== undefined) {
-                          let data31 = data23.githubWorkflowRepositoryRegExp;
-                          if (typeof data31 === 'string') {
-                            if (func2(data31) > 1024) {
-                              const err88 = {
+                        if (data29.githubWorkflowRepositoryRegExp !== undefined) {
+                          let data37 = data29.githubWorkflowRepositoryRegExp;
+                          if (typeof data37 === 'string') {
+                            if (func2(data37) > 1024) {
+                              const err104 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/githubWorkflowRepositoryRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowRepositoryRegExp/maxLength',
@@ -2330,18 +2667,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err88];
+                                vErrors = [err104];
                               } else {
-                                vErrors.push(err88);
+                                vErrors.push(err104);
                               }
                               errors++;
                             }
-                            if (func2(data31) < 1) {
-                              const err89 = {
+                            if (func2(data37) < 1) {
+                              const err105 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/githubWorkflowRepositoryRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowRepositoryRegExp/minLength',
@@ -2350,18 +2687,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err89];
+                                vErrors = [err105];
                               } else {
-                                vErrors.push(err89);
+                                vErrors.push(err105);
                               }
                               errors++;
                             }
                           } else {
-                            const err90 = {
+                            const err106 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/githubWorkflowRepositoryRegExp',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowRepositoryRegExp/type',
@@ -2370,22 +2707,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err90];
+                              vErrors = [err106];
                             } else {
-                              vErrors.push(err90);
+                              vErrors.push(err106);
                             }
                             errors++;
                           }
                         }
-                        if (data23.githubWorkflowRef !== undefined) {
-                          let data32 = data23.githubWorkflowRef;
-                          if (typeof data32 === 'string') {
-                            if (func2(data32) > 1024) {
-                              const err91 = {
+                        if (data29.githubWorkflowRef !== undefined) {
+                          let data38 = data29.githubWorkflowRef;
+                          if (typeof data38 === 'string') {
+                            if (func2(data38) > 1024) {
+                              const err107 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/githubWorkflowRef',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowRef/maxLength',
@@ -2394,18 +2731,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err91];
+                                vErrors = [err107];
                               } else {
-                                vErrors.push(err91);
+                                vErrors.push(err107);
                               }
                               errors++;
                             }
-                            if (func2(data32) < 1) {
-                              const err92 = {
+                            if (func2(data38) < 1) {
+                              const err108 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/githubWorkflowRef',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowRef/minLength',
@@ -2414,18 +2751,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err92];
+                                vErrors = [err108];
                               } else {
-                                vErrors.push(err92);
+                                vErrors.push(err108);
                               }
                               errors++;
                             }
                           } else {
-                            const err93 = {
+                            const err109 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/githubWorkflowRef',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowRef/type',
@@ -2434,22 +2771,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err93];
+                              vErrors = [err109];
                             } else {
-                              vErrors.push(err93);
+                              vErrors.push(err109);
                             }
                             errors++;
                           }
                         }
-                        if (data23.githubWorkflowRefRegExp !== undefined) {
-                          let data33 = data23.githubWorkflowRefRegExp;
-                          if (typeof data33 === 'string') {
-                            if (func2(data33) > 1024) {
-                              const err94 = {
+                        if (data29.githubWorkflowRefRegExp !== undefined) {
+                          let data39 = data29.githubWorkflowRefRegExp;
+                          if (typeof data39 === 'string') {
+                            if (func2(data39) > 1024) {
+                              const err110 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/githubWorkflowRefRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowRefRegExp/maxLength',
@@ -2458,18 +2795,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err94];
+                                vErrors = [err110];
                               } else {
-                                vErrors.push(err94);
+                                vErrors.push(err110);
                               }
                               errors++;
                             }
-                            if (func2(data33) < 1) {
-                              const err95 = {
+                            if (func2(data39) < 1) {
+                              const err111 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/githubWorkflowRefRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowRefRegExp/minLength',
@@ -2478,18 +2815,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err95];
+                                vErrors = [err111];
                               } else {
-                                vErrors.push(err95);
+                                vErrors.push(err111);
                               }
                               errors++;
                             }
                           } else {
-                            const err96 = {
+                            const err112 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/githubWorkflowRefRegExp',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/githubWorkflowRefRegExp/type',
@@ -2498,22 +2835,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err96];
+                              vErrors = [err112];
                             } else {
-                              vErrors.push(err96);
+                              vErrors.push(err112);
                             }
                             errors++;
                           }
                         }
-                        if (data23.buildSignerURI !== undefined) {
-                          let data34 = data23.buildSignerURI;
-                          if (typeof data34 === 'string') {
-                            if (func2(data34) > 1024) {
-                              const err97 = {
+                        if (data29.buildSignerURI !== undefined) {
+                          let data40 = data29.buildSignerURI;
+                          if (typeof data40 === 'string') {
+                            if (func2(data40) > 1024) {
+                              const err113 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/buildSignerURI',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildSignerURI/maxLength',
@@ -2522,18 +2859,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err97];
+                                vErrors = [err113];
                               } else {
-                                vErrors.push(err97);
+                                vErrors.push(err113);
                               }
                               errors++;
                             }
-                            if (func2(data34) < 1) {
-                              const err98 = {
+                            if (func2(data40) < 1) {
+                              const err114 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/buildSignerURI',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildSignerURI/minLength',
@@ -2542,18 +2879,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err98];
+                                vErrors = [err114];
                               } else {
-                                vErrors.push(err98);
+                                vErrors.push(err114);
                               }
                               errors++;
                             }
                           } else {
-                            const err99 = {
+                            const err115 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/buildSignerURI',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildSignerURI/type',
@@ -2562,22 +2899,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err99];
+                              vErrors = [err115];
                             } else {
-                              vErrors.push(err99);
+                              vErrors.push(err115);
                             }
                             errors++;
                           }
                         }
-                        if (data23.buildSignerURIRegExp !== undefined) {
-                          let data35 = data23.buildSignerURIRegExp;
-                          if (typeof data35 === 'string') {
-                            if (func2(data35) > 1024) {
-                              const err100 = {
+                        if (data29.buildSignerURIRegExp !== undefined) {
+                          let data41 = data29.buildSignerURIRegExp;
+                          if (typeof data41 === 'string') {
+                            if (func2(data41) > 1024) {
+                              const err116 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/buildSignerURIRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildSignerURIRegExp/maxLength',
@@ -2586,18 +2923,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err100];
+                                vErrors = [err116];
                               } else {
-                                vErrors.push(err100);
+                                vErrors.push(err116);
                               }
                               errors++;
                             }
-                            if (func2(data35) < 1) {
-                              const err101 = {
+                            if (func2(data41) < 1) {
+                              const err117 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/buildSignerURIRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildSignerURIRegExp/minLength',
@@ -2606,18 +2943,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err101];
+                                vErrors = [err117];
                               } else {
-                                vErrors.push(err101);
+                                vErrors.push(err117);
                               }
                               errors++;
                             }
                           } else {
-                            const err102 = {
+                            const err118 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/buildSignerURIRegExp',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildSignerURIRegExp/type',
@@ -2626,22 +2963,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err102];
+                              vErrors = [err118];
                             } else {
-                              vErrors.push(err102);
+                              vErrors.push(err118);
                             }
                             errors++;
                           }
                         }
-                        if (data23.buildSignerDigest !== undefined) {
-                          let data36 = data23.buildSignerDigest;
-                          if (typeof data36 === 'string') {
-                            if (func2(data36) > 1024) {
-                              const err103 = {
+                        if (data29.buildSignerDigest !== undefined) {
+                          let data42 = data29.buildSignerDigest;
+                          if (typeof data42 === 'string') {
+                            if (func2(data42) > 1024) {
+                              const err119 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/buildSignerDigest',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildSignerDigest/maxLength',
@@ -2650,18 +2987,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err103];
+                                vErrors = [err119];
                               } else {
-                                vErrors.push(err103);
+                                vErrors.push(err119);
                               }
                               errors++;
                             }
-                            if (func2(data36) < 1) {
-                              const err104 = {
+                            if (func2(data42) < 1) {
+                              const err120 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/buildSignerDigest',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildSignerDigest/minLength',
@@ -2670,18 +3007,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err104];
+                                vErrors = [err120];
                               } else {
-                                vErrors.push(err104);
+                                vErrors.push(err120);
                               }
                               errors++;
                             }
                           } else {
-                            const err105 = {
+                            const err121 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/buildSignerDigest',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildSignerDigest/type',
@@ -2690,22 +3027,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err105];
+                              vErrors = [err121];
                             } else {
-                              vErrors.push(err105);
+                              vErrors.push(err121);
                             }
                             errors++;
                           }
                         }
-                        if (data23.buildSignerDigestRegExp !== undefined) {
-                          let data37 = data23.buildSignerDigestRegExp;
-                          if (typeof data37 === 'string') {
-                            if (func2(data37) > 1024) {
-                              const err106 = {
+                        if (data29.buildSignerDigestRegExp !== undefined) {
+                          let data43 = data29.buildSignerDigestRegExp;
+                          if (typeof data43 === 'string') {
+                            if (func2(data43) > 1024) {
+                              const err122 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/buildSignerDigestRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildSignerDigestRegExp/maxLength',
@@ -2714,18 +3051,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err106];
+                                vErrors = [err122];
                               } else {
-                                vErrors.push(err106);
+                                vErrors.push(err122);
                               }
                               errors++;
                             }
-                            if (func2(data37) < 1) {
-                              const err107 = {
+                            if (func2(data43) < 1) {
+                              const err123 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/buildSignerDigestRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildSignerDigestRegExp/minLength',
@@ -2734,18 +3071,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err107];
+                                vErrors = [err123];
                               } else {
-                                vErrors.push(err107);
+                                vErrors.push(err123);
                               }
                               errors++;
                             }
                           } else {
-                            const err108 = {
+                            const err124 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/buildSignerDigestRegExp',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildSignerDigestRegExp/type',
@@ -2754,22 +3091,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err108];
+                              vErrors = [err124];
                             } else {
-                              vErrors.push(err108);
+                              vErrors.push(err124);
                             }
                             errors++;
                           }
                         }
-                        if (data23.runnerEnvironment !== undefined) {
-                          let data38 = data23.runnerEnvironment;
-                          if (typeof data38 === 'string') {
-                            if (func2(data38) > 1024) {
-                              const err109 = {
+                        if (data29.runnerEnvironment !== undefined) {
+                          let data44 = data29.runnerEnvironment;
+                          if (typeof data44 === 'string') {
+                            if (func2(data44) > 1024) {
+                              const err125 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/runnerEnvironment',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/runnerEnvironment/maxLength',
@@ -2778,18 +3115,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err109];
+                                vErrors = [err125];
                               } else {
-                                vErrors.push(err109);
+                                vErrors.push(err125);
                               }
                               errors++;
                             }
-                            if (func2(data38) < 1) {
-                              const err110 = {
+                            if (func2(data44) < 1) {
+                              const err126 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/runnerEnvironment',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/runnerEnvironment/minLength',
@@ -2798,18 +3135,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err110];
+                                vErrors = [err126];
                               } else {
-                                vErrors.push(err110);
+                                vErrors.push(err126);
                               }
                               errors++;
                             }
                           } else {
-                            const err111 = {
+                            const err127 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/runnerEnvironment',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/runnerEnvironment/type',
@@ -2818,22 +3155,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err111];
+                              vErrors = [err127];
                             } else {
-                              vErrors.push(err111);
+                              vErrors.push(err127);
                             }
                             errors++;
                           }
                         }
-                        if (data23.runnerEnvironmentRegExp !== undefined) {
-                          let data39 = data23.runnerEnvironmentRegExp;
-                          if (typeof data39 === 'string') {
-                            if (func2(data39) > 1024) {
-                              const err112 = {
+                        if (data29.runnerEnvironmentRegExp !== undefined) {
+                          let data45 = data29.runnerEnvironmentRegExp;
+                          if (typeof data45 === 'string') {
+                            if (func2(data45) > 1024) {
+                              const err128 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/runnerEnvironmentRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/runnerEnvironmentRegExp/maxLength',
@@ -2842,18 +3179,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err112];
+                                vErrors = [err128];
                               } else {
-                                vErrors.push(err112);
+                                vErrors.push(err128);
                               }
                               errors++;
                             }
-                            if (func2(data39) < 1) {
-                              const err113 = {
+                            if (func2(data45) < 1) {
+                              const err129 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/runnerEnvironmentRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/runnerEnvironmentRegExp/minLength',
@@ -2862,18 +3199,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err113];
+                                vErrors = [err129];
                               } else {
-                                vErrors.push(err113);
+                                vErrors.push(err129);
                               }
                               errors++;
                             }
                           } else {
-                            const err114 = {
+                            const err130 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/runnerEnvironmentRegExp',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/runnerEnvironmentRegExp/type',
@@ -2882,22 +3219,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err114];
+                              vErrors = [err130];
                             } else {
-                              vErrors.push(err114);
+                              vErrors.push(err130);
                             }
                             errors++;
                           }
                         }
-                        if (data23.sourceRepositoryURI !== undefined) {
-                          let data40 = data23.sourceRepositoryURI;
-                          if (typeof data40 === 'string') {
-                            if (func2(data40) > 1024) {
-                              const err115 = {
+                        if (data29.sourceRepositoryURI !== undefined) {
+                          let data46 = data29.sourceRepositoryURI;
+                          if (typeof data46 === 'string') {
+                            if (func2(data46) > 1024) {
+                              const err131 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/sourceRepositoryURI',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryURI/maxLength',
@@ -2906,18 +3243,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err115];
+                                vErrors = [err131];
                               } else {
-                                vErrors.push(err115);
+                                vErrors.push(err131);
                               }
                               errors++;
                             }
-                            if (func2(data40) < 1) {
-                              const err116 = {
+                            if (func2(data46) < 1) {
+                              const err132 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/sourceRepositoryURI',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryURI/minLength',
@@ -2926,18 +3263,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err116];
+                                vErrors = [err132];
                               } else {
-                                vErrors.push(err116);
+                                vErrors.push(err132);
                               }
                               errors++;
                             }
                           } else {
-                            const err117 = {
+                            const err133 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/sourceRepositoryURI',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryURI/type',
@@ -2946,22 +3283,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err117];
+                              vErrors = [err133];
                             } else {
-                              vErrors.push(err117);
+                              vErrors.push(err133);
                             }
                             errors++;
                           }
                         }
-                        if (data23.sourceRepositoryURIRegExp !== undefined) {
-                          let data41 = data23.sourceRepositoryURIRegExp;
-                          if (typeof data41 === 'string') {
-                            if (func2(data41) > 1024) {
-                              const err118 = {
+                        if (data29.sourceRepositoryURIRegExp !== undefined) {
+                          let data47 = data29.sourceRepositoryURIRegExp;
+                          if (typeof data47 === 'string') {
+                            if (func2(data47) > 1024) {
+                              const err134 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/sourceRepositoryURIRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryURIRegExp/maxLength',
@@ -2970,18 +3307,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err118];
+                                vErrors = [err134];
                               } else {
-                                vErrors.push(err118);
+                                vErrors.push(err134);
                               }
                               errors++;
                             }
-                            if (func2(data41) < 1) {
-                              const err119 = {
+                            if (func2(data47) < 1) {
+                              const err135 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/sourceRepositoryURIRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryURIRegExp/minLength',
@@ -2990,18 +3327,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err119];
+                                vErrors = [err135];
                               } else {
-                                vErrors.push(err119);
+                                vErrors.push(err135);
                               }
                               errors++;
                             }
                           } else {
-                            const err120 = {
+                            const err136 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/sourceRepositoryURIRegExp',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryURIRegExp/type',
@@ -3010,22 +3347,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err120];
+                              vErrors = [err136];
                             } else {
-                              vErrors.push(err120);
+                              vErrors.push(err136);
                             }
                             errors++;
                           }
                         }
-                        if (data23.sourceRepositoryDigest !== undefined) {
-                          let data42 = data23.sourceRepositoryDigest;
-                          if (typeof data42 === 'string') {
-                            if (func2(data42) > 1024) {
-                              const err121 = {
+                        if (data29.sourceRepositoryDigest !== undefined) {
+                          let data48 = data29.sourceRepositoryDigest;
+                          if (typeof data48 === 'string') {
+                            if (func2(data48) > 1024) {
+                              const err137 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/sourceRepositoryDigest',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryDigest/maxLength',
@@ -3034,18 +3371,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err121];
+                                vErrors = [err137];
                               } else {
-                                vErrors.push(err121);
+                                vErrors.push(err137);
                               }
                               errors++;
                             }
-                            if (func2(data42) < 1) {
-                              const err122 = {
+                            if (func2(data48) < 1) {
+                              const err138 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/sourceRepositoryDigest',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryDigest/minLength',
@@ -3054,18 +3391,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err122];
+                                vErrors = [err138];
                               } else {
-                                vErrors.push(err122);
+                                vErrors.push(err138);
                               }
                               errors++;
                             }
                           } else {
-                            const err123 = {
+                            const err139 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/sourceRepositoryDigest',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryDigest/type',
@@ -3074,22 +3411,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err123];
+                              vErrors = [err139];
                             } else {
-                              vErrors.push(err123);
+                              vErrors.push(err139);
                             }
                             errors++;
                           }
                         }
-                        if (data23.sourceRepositoryDigestRegExp !== undefined) {
-                          let data43 = data23.sourceRepositoryDigestRegExp;
-                          if (typeof data43 === 'string') {
-                            if (func2(data43) > 1024) {
-                              const err124 = {
+                        if (data29.sourceRepositoryDigestRegExp !== undefined) {
+                          let data49 = data29.sourceRepositoryDigestRegExp;
+                          if (typeof data49 === 'string') {
+                            if (func2(data49) > 1024) {
+                              const err140 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/sourceRepositoryDigestRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryDigestRegExp/maxLength',
@@ -3098,18 +3435,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err124];
+                                vErrors = [err140];
                               } else {
-                                vErrors.push(err124);
+                                vErrors.push(err140);
                               }
                               errors++;
                             }
-                            if (func2(data43) < 1) {
-                              const err125 = {
+                            if (func2(data49) < 1) {
+                              const err141 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/sourceRepositoryDigestRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryDigestRegExp/minLength',
@@ -3118,18 +3455,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err125];
+                                vErrors = [err141];
                               } else {
-                                vErrors.push(err125);
+                                vErrors.push(err141);
                               }
                               errors++;
                             }
                           } else {
-                            const err126 = {
+                            const err142 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/sourceRepositoryDigestRegExp',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryDigestRegExp/type',
@@ -3138,22 +3475,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err126];
+                              vErrors = [err142];
                             } else {
-                              vErrors.push(err126);
+                              vErrors.push(err142);
                             }
                             errors++;
                           }
                         }
-                        if (data23.sourceRepositoryRef !== undefined) {
-                          let data44 = data23.sourceRepositoryRef;
-                          if (typeof data44 === 'string') {
-                            if (func2(data44) > 1024) {
-                              const err127 = {
+                        if (data29.sourceRepositoryRef !== undefined) {
+                          let data50 = data29.sourceRepositoryRef;
+                          if (typeof data50 === 'string') {
+                            if (func2(data50) > 1024) {
+                              const err143 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/sourceRepositoryRef',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryRef/maxLength',
@@ -3162,18 +3499,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err127];
+                                vErrors = [err143];
                               } else {
-                                vErrors.push(err127);
+                                vErrors.push(err143);
                               }
                               errors++;
                             }
-                            if (func2(data44) < 1) {
-                              const err128 = {
+                            if (func2(data50) < 1) {
+                              const err144 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/sourceRepositoryRef',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryRef/minLength',
@@ -3182,18 +3519,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err128];
+                                vErrors = [err144];
                               } else {
-                                vErrors.push(err128);
+                                vErrors.push(err144);
                               }
                               errors++;
                             }
                           } else {
-                            const err129 = {
+                            const err145 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/sourceRepositoryRef',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryRef/type',
@@ -3202,22 +3539,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err129];
+                              vErrors = [err145];
                             } else {
-                              vErrors.push(err129);
+                              vErrors.push(err145);
                             }
                             errors++;
                           }
                         }
-                        if (data23.sourceRepositoryRefRegExp !== undefined) {
-                          let data45 = data23.sourceRepositoryRefRegExp;
-                          if (typeof data45 === 'string') {
-                            if (func2(data45) > 1024) {
-                              const err130 = {
+                        if (data29.sourceRepositoryRefRegExp !== undefined) {
+                          let data51 = data29.sourceRepositoryRefRegExp;
+                          if (typeof data51 === 'string') {
+                            if (func2(data51) > 1024) {
+                              const err146 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/sourceRepositoryRefRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryRefRegExp/maxLength',
@@ -3226,18 +3563,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err130];
+                                vErrors = [err146];
                               } else {
-                                vErrors.push(err130);
+                                vErrors.push(err146);
                               }
                               errors++;
                             }
-                            if (func2(data45) < 1) {
-                              const err131 = {
+                            if (func2(data51) < 1) {
+                              const err147 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/sourceRepositoryRefRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryRefRegExp/minLength',
@@ -3246,18 +3583,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err131];
+                                vErrors = [err147];
                               } else {
-                                vErrors.push(err131);
+                                vErrors.push(err147);
                               }
                               errors++;
                             }
                           } else {
-                            const err132 = {
+                            const err148 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/sourceRepositoryRefRegExp',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryRefRegExp/type',
@@ -3266,22 +3603,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err132];
+                              vErrors = [err148];
                             } else {
-                              vErrors.push(err132);
+                              vErrors.push(err148);
                             }
                             errors++;
                           }
                         }
-                        if (data23.sourceRepositoryIdentifier !== undefined) {
-                          let data46 = data23.sourceRepositoryIdentifier;
-                          if (typeof data46 === 'string') {
-                            if (func2(data46) > 1024) {
-                              const err133 = {
+                        if (data29.sourceRepositoryIdentifier !== undefined) {
+                          let data52 = data29.sourceRepositoryIdentifier;
+                          if (typeof data52 === 'string') {
+                            if (func2(data52) > 1024) {
+                              const err149 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/sourceRepositoryIdentifier',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryIdentifier/maxLength',
@@ -3290,18 +3627,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err133];
+                                vErrors = [err149];
                               } else {
-                                vErrors.push(err133);
+                                vErrors.push(err149);
                               }
                               errors++;
                             }
-                            if (func2(data46) < 1) {
-                              const err134 = {
+                            if (func2(data52) < 1) {
+                              const err150 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/sourceRepositoryIdentifier',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryIdentifier/minLength',
@@ -3310,18 +3647,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err134];
+                                vErrors = [err150];
                               } else {
-                                vErrors.push(err134);
+                                vErrors.push(err150);
                               }
                               errors++;
                             }
                           } else {
-                            const err135 = {
+                            const err151 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/sourceRepositoryIdentifier',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryIdentifier/type',
@@ -3330,22 +3667,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err135];
+                              vErrors = [err151];
                             } else {
-                              vErrors.push(err135);
+                              vErrors.push(err151);
                             }
                             errors++;
                           }
                         }
-                        if (data23.sourceRepositoryIdentifierRegExp !== undefined) {
-                          let data47 = data23.sourceRepositoryIdentifierRegExp;
-                          if (typeof data47 === 'string') {
-                            if (func2(data47) > 1024) {
-                              const err136 = {
+                        if (data29.sourceRepositoryIdentifierRegExp !== undefined) {
+                          let data53 = data29.sourceRepositoryIdentifierRegExp;
+                          if (typeof data53 === 'string') {
+                            if (func2(data53) > 1024) {
+                              const err152 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/sourceRepositoryIdentifierRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryIdentifierRegExp/maxLength',
@@ -3354,18 +3691,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err136];
+                                vErrors = [err152];
                               } else {
-                                vErrors.push(err136);
+                                vErrors.push(err152);
                               }
                               errors++;
                             }
-                            if (func2(data47) < 1) {
-                              const err137 = {
+                            if (func2(data53) < 1) {
+                              const err153 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/sourceRepositoryIdentifierRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryIdentifierRegExp/minLength',
@@ -3374,18 +3711,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err137];
+                                vErrors = [err153];
                               } else {
-                                vErrors.push(err137);
+                                vErrors.push(err153);
                               }
                               errors++;
                             }
                           } else {
-                            const err138 = {
+                            const err154 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/sourceRepositoryIdentifierRegExp',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryIdentifierRegExp/type',
@@ -3394,22 +3731,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err138];
+                              vErrors = [err154];
                             } else {
-                              vErrors.push(err138);
+                              vErrors.push(err154);
                             }
                             errors++;
                           }
                         }
-                        if (data23.sourceRepositoryOwnerURI !== undefined) {
-                          let data48 = data23.sourceRepositoryOwnerURI;
-                          if (typeof data48 === 'string') {
-                            if (func2(data48) > 1024) {
-                              const err139 = {
+                        if (data29.sourceRepositoryOwnerURI !== undefined) {
+                          let data54 = data29.sourceRepositoryOwnerURI;
+                          if (typeof data54 === 'string') {
+                            if (func2(data54) > 1024) {
+                              const err155 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/sourceRepositoryOwnerURI',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryOwnerURI/maxLength',
@@ -3418,18 +3755,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err139];
+                                vErrors = [err155];
                               } else {
-                                vErrors.push(err139);
+                                vErrors.push(err155);
                               }
                               errors++;
                             }
-                            if (func2(data48) < 1) {
-                              const err140 = {
+                            if (func2(data54) < 1) {
+                              const err156 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/sourceRepositoryOwnerURI',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryOwnerURI/minLength',
@@ -3438,18 +3775,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err140];
+                                vErrors = [err156];
                               } else {
-                                vErrors.push(err140);
+                                vErrors.push(err156);
                               }
                               errors++;
                             }
                           } else {
-                            const err141 = {
+                            const err157 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/sourceRepositoryOwnerURI',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryOwnerURI/type',
@@ -3458,22 +3795,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err141];
+                              vErrors = [err157];
                             } else {
-                              vErrors.push(err141);
+                              vErrors.push(err157);
                             }
                             errors++;
                           }
                         }
-                        if (data23.sourceRepositoryOwnerURIRegExp !== undefined) {
-                          let data49 = data23.sourceRepositoryOwnerURIRegExp;
-                          if (typeof data49 === 'string') {
-                            if (func2(data49) > 1024) {
-                              const err142 = {
+                        if (data29.sourceRepositoryOwnerURIRegExp !== undefined) {
+                          let data55 = data29.sourceRepositoryOwnerURIRegExp;
+                          if (typeof data55 === 'string') {
+                            if (func2(data55) > 1024) {
+                              const err158 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/sourceRepositoryOwnerURIRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryOwnerURIRegExp/maxLength',
@@ -3482,18 +3819,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err142];
+                                vErrors = [err158];
                               } else {
-                                vErrors.push(err142);
+                                vErrors.push(err158);
                               }
                               errors++;
                             }
-                            if (func2(data49) < 1) {
-                              const err143 = {
+                            if (func2(data55) < 1) {
+                              const err159 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/sourceRepositoryOwnerURIRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryOwnerURIRegExp/minLength',
@@ -3502,18 +3839,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err143];
+                                vErrors = [err159];
                               } else {
-                                vErrors.push(err143);
+                                vErrors.push(err159);
                               }
                               errors++;
                             }
                           } else {
-                            const err144 = {
+                            const err160 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/sourceRepositoryOwnerURIRegExp',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryOwnerURIRegExp/type',
@@ -3522,22 +3859,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err144];
+                              vErrors = [err160];
                             } else {
-                              vErrors.push(err144);
+                              vErrors.push(err160);
                             }
                             errors++;
                           }
                         }
-                        if (data23.sourceRepositoryOwnerIdentifier !== undefined) {
-                          let data50 = data23.sourceRepositoryOwnerIdentifier;
-                          if (typeof data50 === 'string') {
-                            if (func2(data50) > 1024) {
-                              const err145 = {
+                        if (data29.sourceRepositoryOwnerIdentifier !== undefined) {
+                          let data56 = data29.sourceRepositoryOwnerIdentifier;
+                          if (typeof data56 === 'string') {
+                            if (func2(data56) > 1024) {
+                              const err161 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/sourceRepositoryOwnerIdentifier',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryOwnerIdentifier/maxLength',
@@ -3546,18 +3883,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err145];
+                                vErrors = [err161];
                               } else {
-                                vErrors.push(err145);
+                                vErrors.push(err161);
                               }
                               errors++;
                             }
-                            if (func2(data50) < 1) {
-                              const err146 = {
+                            if (func2(data56) < 1) {
+                              const err162 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/sourceRepositoryOwnerIdentifier',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryOwnerIdentifier/minLength',
@@ -3566,18 +3903,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err146];
+                                vErrors = [err162];
                               } else {
-                                vErrors.push(err146);
+                                vErrors.push(err162);
                               }
                               errors++;
                             }
                           } else {
-                            const err147 = {
+                            const err163 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/sourceRepositoryOwnerIdentifier',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryOwnerIdentifier/type',
@@ -3586,22 +3923,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err147];
+                              vErrors = [err163];
                             } else {
-                              vErrors.push(err147);
+                              vErrors.push(err163);
                             }
                             errors++;
                           }
                         }
-                        if (data23.sourceRepositoryOwnerIdentifierRegExp !== undefined) {
-                          let data51 = data23.sourceRepositoryOwnerIdentifierRegExp;
-                          if (typeof data51 === 'string') {
-                            if (func2(data51) > 1024) {
-                              const err148 = {
+                        if (data29.sourceRepositoryOwnerIdentifierRegExp !== undefined) {
+                          let data57 = data29.sourceRepositoryOwnerIdentifierRegExp;
+                          if (typeof data57 === 'string') {
+                            if (func2(data57) > 1024) {
+                              const err164 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/sourceRepositoryOwnerIdentifierRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryOwnerIdentifierRegExp/maxLength',
@@ -3610,18 +3947,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err148];
+                                vErrors = [err164];
                               } else {
-                                vErrors.push(err148);
+                                vErrors.push(err164);
                               }
                               errors++;
                             }
-                            if (func2(data51) < 1) {
-                              const err149 = {
+                            if (func2(data57) < 1) {
+                              const err165 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/sourceRepositoryOwnerIdentifierRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryOwnerIdentifierRegExp/minLength',
@@ -3630,18 +3967,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err149];
+                                vErrors = [err165];
                               } else {
-                                vErrors.push(err149);
+                                vErrors.push(err165);
                               }
                               errors++;
                             }
                           } else {
-                            const err150 = {
+                            const err166 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/sourceRepositoryOwnerIdentifierRegExp',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryOwnerIdentifierRegExp/type',
@@ -3650,22 +3987,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err150];
+                              vErrors = [err166];
                             } else {
-                              vErrors.push(err150);
+                              vErrors.push(err166);
                             }
                             errors++;
                           }
                         }
-                        if (data23.buildConfigURI !== undefined) {
-                          let data52 = data23.buildConfigURI;
-                          if (typeof data52 === 'string') {
-                            if (func2(data52) > 1024) {
-                              const err151 = {
+                        if (data29.buildConfigURI !== undefined) {
+                          let data58 = data29.buildConfigURI;
+                          if (typeof data58 === 'string') {
+                            if (func2(data58) > 1024) {
+                              const err167 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/buildConfigURI',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildConfigURI/maxLength',
@@ -3674,18 +4011,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err151];
+                                vErrors = [err167];
                               } else {
-                                vErrors.push(err151);
+                                vErrors.push(err167);
                               }
                               errors++;
                             }
-                            if (func2(data52) < 1) {
-                              const err152 = {
+                            if (func2(data58) < 1) {
+                              const err168 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/buildConfigURI',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildConfigURI/minLength',
@@ -3694,18 +4031,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err152];
+                                vErrors = [err168];
                               } else {
-                                vErrors.push(err152);
+                                vErrors.push(err168);
                               }
                               errors++;
                             }
                           } else {
-                            const err153 = {
+                            const err169 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/buildConfigURI',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildConfigURI/type',
@@ -3714,22 +4051,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err153];
+                              vErrors = [err169];
                             } else {
-                              vErrors.push(err153);
+                              vErrors.push(err169);
                             }
                             errors++;
                           }
                         }
-                        if (data23.buildConfigURIRegExp !== undefined) {
-                          let data53 = data23.buildConfigURIRegExp;
-                          if (typeof data53 === 'string') {
-                            if (func2(data53) > 1024) {
-                              const err154 = {
+                        if (data29.buildConfigURIRegExp !== undefined) {
+                          let data59 = data29.buildConfigURIRegExp;
+                          if (typeof data59 === 'string') {
+                            if (func2(data59) > 1024) {
+                              const err170 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/buildConfigURIRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildConfigURIRegExp/maxLength',
@@ -3738,18 +4075,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err154];
+                                vErrors = [err170];
                               } else {
-                                vErrors.push(err154);
+                                vErrors.push(err170);
                               }
                               errors++;
                             }
-                            if (func2(data53) < 1) {
-                              const err155 = {
+                            if (func2(data59) < 1) {
+                              const err171 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/buildConfigURIRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildConfigURIRegExp/minLength',
@@ -3758,18 +4095,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err155];
+                                vErrors = [err171];
                               } else {
-                                vErrors.push(err155);
+                                vErrors.push(err171);
                               }
                               errors++;
                             }
                           } else {
-                            const err156 = {
+                            const err172 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/buildConfigURIRegExp',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildConfigURIRegExp/type',
@@ -3778,22 +4115,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err156];
+                              vErrors = [err172];
                             } else {
-                              vErrors.push(err156);
+                              vErrors.push(err172);
                             }
                             errors++;
                           }
                         }
-                        if (data23.buildConfigDigest !== undefined) {
-                          let data54 = data23.buildConfigDigest;
-                          if (typeof data54 === 'string') {
-                            if (func2(data54) > 1024) {
-                              const err157 = {
+                        if (data29.buildConfigDigest !== undefined) {
+                          let data60 = data29.buildConfigDigest;
+                          if (typeof data60 === 'string') {
+                            if (func2(data60) > 1024) {
+                              const err173 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/buildConfigDigest',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildConfigDigest/maxLength',
@@ -3802,18 +4139,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err157];
+                                vErrors = [err173];
                               } else {
-                                vErrors.push(err157);
+                                vErrors.push(err173);
                               }
                               errors++;
                             }
-                            if (func2(data54) < 1) {
-                              const err158 = {
+                            if (func2(data60) < 1) {
+                              const err174 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/buildConfigDigest',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildConfigDigest/minLength',
@@ -3822,18 +4159,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err158];
+                                vErrors = [err174];
                               } else {
-                                vErrors.push(err158);
+                                vErrors.push(err174);
                               }
                               errors++;
                             }
                           } else {
-                            const err159 = {
+                            const err175 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/buildConfigDigest',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildConfigDigest/type',
@@ -3842,22 +4179,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err159];
+                              vErrors = [err175];
                             } else {
-                              vErrors.push(err159);
+                              vErrors.push(err175);
                             }
                             errors++;
                           }
                         }
-                        if (data23.buildConfigDigestRegExp !== undefined) {
-                          let data55 = data23.buildConfigDigestRegExp;
-                          if (typeof data55 === 'string') {
-                            if (func2(data55) > 1024) {
-                              const err160 = {
+                        if (data29.buildConfigDigestRegExp !== undefined) {
+                          let data61 = data29.buildConfigDigestRegExp;
+                          if (typeof data61 === 'string') {
+                            if (func2(data61) > 1024) {
+                              const err176 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/buildConfigDigestRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildConfigDigestRegExp/maxLength',
@@ -3866,18 +4203,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err160];
+                                vErrors = [err176];
                               } else {
-                                vErrors.push(err160);
+                                vErrors.push(err176);
                               }
                               errors++;
                             }
-                            if (func2(data55) < 1) {
-                              const err161 = {
+                            if (func2(data61) < 1) {
+                              const err177 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/buildConfigDigestRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildConfigDigestRegExp/minLength',
@@ -3886,18 +4223,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err161];
+                                vErrors = [err177];
                               } else {
-                                vErrors.push(err161);
+                                vErrors.push(err177);
                               }
                               errors++;
                             }
                           } else {
-                            const err162 = {
+                            const err178 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/buildConfigDigestRegExp',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildConfigDigestRegExp/type',
@@ -3906,22 +4243,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err162];
+                              vErrors = [err178];
                             } else {
-                              vErrors.push(err162);
+                              vErrors.push(err178);
                             }
                             errors++;
                           }
                         }
-                        if (data23.buildTrigger !== undefined) {
-                          let data56 = data23.buildTrigger;
-                          if (typeof data56 === 'string') {
-                            if (func2(data56) > 1024) {
-                              const err163 = {
+                        if (data29.buildTrigger !== undefined) {
+                          let data62 = data29.buildTrigger;
+                          if (typeof data62 === 'string') {
+                            if (func2(data62) > 1024) {
+                              const err179 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/buildTrigger',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildTrigger/maxLength',
@@ -3930,18 +4267,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err163];
+                                vErrors = [err179];
                               } else {
-                                vErrors.push(err163);
+                                vErrors.push(err179);
                               }
                               errors++;
                             }
-                            if (func2(data56) < 1) {
-                              const err164 = {
+                            if (func2(data62) < 1) {
+                              const err180 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/buildTrigger',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildTrigger/minLength',
@@ -3950,18 +4287,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err164];
+                                vErrors = [err180];
                               } else {
-                                vErrors.push(err164);
+                                vErrors.push(err180);
                               }
                               errors++;
                             }
                           } else {
-                            const err165 = {
+                            const err181 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/buildTrigger',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildTrigger/type',
@@ -3970,22 +4307,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err165];
+                              vErrors = [err181];
                             } else {
-                              vErrors.push(err165);
+                              vErrors.push(err181);
                             }
                             errors++;
                           }
                         }
-                        if (data23.buildTriggerRegExp !== undefined) {
-                          let data57 = data23.buildTriggerRegExp;
-                          if (typeof data57 === 'string') {
-                            if (func2(data57) > 1024) {
-                              const err166 = {
+                        if (data29.buildTriggerRegExp !== undefined) {
+                          let data63 = data29.buildTriggerRegExp;
+                          if (typeof data63 === 'string') {
+                            if (func2(data63) > 1024) {
+                              const err182 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/buildTriggerRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildTriggerRegExp/maxLength',
@@ -3994,18 +4331,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err166];
+                                vErrors = [err182];
                               } else {
-                                vErrors.push(err166);
+                                vErrors.push(err182);
                               }
                               errors++;
                             }
-                            if (func2(data57) < 1) {
-                              const err167 = {
+                            if (func2(data63) < 1) {
+                              const err183 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/buildTriggerRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildTriggerRegExp/minLength',
@@ -4014,18 +4351,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err167];
+                                vErrors = [err183];
                               } else {
-                                vErrors.push(err167);
+                                vErrors.push(err183);
                               }
                               errors++;
                             }
                           } else {
-                            const err168 = {
+                            const err184 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/buildTriggerRegExp',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/buildTriggerRegExp/type',
@@ -4034,22 +4371,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err168];
+                              vErrors = [err184];
                             } else {
-                              vErrors.push(err168);
+                              vErrors.push(err184);
                             }
                             errors++;
                           }
                         }
-                        if (data23.runInvocationURI !== undefined) {
-                          let data58 = data23.runInvocationURI;
-                          if (typeof data58 === 'string') {
-                            if (func2(data58) > 1024) {
-                              const err169 = {
+                        if (data29.runInvocationURI !== undefined) {
+                          let data64 = data29.runInvocationURI;
+                          if (typeof data64 === 'string') {
+                            if (func2(data64) > 1024) {
+                              const err185 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/runInvocationURI',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/runInvocationURI/maxLength',
@@ -4058,18 +4395,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err169];
+                                vErrors = [err185];
                               } else {
-                                vErrors.push(err169);
+                                vErrors.push(err185);
                               }
                               errors++;
                             }
-                            if (func2(data58) < 1) {
-                              const err170 = {
+                            if (func2(data64) < 1) {
+                              const err186 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/runInvocationURI',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/runInvocationURI/minLength',
@@ -4078,18 +4415,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err170];
+                                vErrors = [err186];
                               } else {
-                                vErrors.push(err170);
+                                vErrors.push(err186);
                               }
                               errors++;
                             }
                           } else {
-                            const err171 = {
+                            const err187 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/runInvocationURI',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/runInvocationURI/type',
@@ -4098,22 +4435,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err171];
+                              vErrors = [err187];
                             } else {
-                              vErrors.push(err171);
+                              vErrors.push(err187);
                             }
                             errors++;
                           }
                         }
-                        if (data23.runInvocationURIRegExp !== undefined) {
-                          let data59 = data23.runInvocationURIRegExp;
-                          if (typeof data59 === 'string') {
-                            if (func2(data59) > 1024) {
-                              const err172 = {
+                        if (data29.runInvocationURIRegExp !== undefined) {
+                          let data65 = data29.runInvocationURIRegExp;
+                          if (typeof data65 === 'string') {
+                            if (func2(data65) > 1024) {
+                              const err188 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/runInvocationURIRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/runInvocationURIRegExp/maxLength',
@@ -4122,18 +4459,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err172];
+                                vErrors = [err188];
                               } else {
-                                vErrors.push(err172);
+                                vErrors.push(err188);
                               }
                               errors++;
                             }
-                            if (func2(data59) < 1) {
-                              const err173 = {
+                            if (func2(data65) < 1) {
+                              const err189 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/runInvocationURIRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/runInvocationURIRegExp/minLength',
@@ -4142,18 +4479,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err173];
+                                vErrors = [err189];
                               } else {
-                                vErrors.push(err173);
+                                vErrors.push(err189);
                               }
                               errors++;
                             }
                           } else {
-                            const err174 = {
+                            const err190 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/runInvocationURIRegExp',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/runInvocationURIRegExp/type',
@@ -4162,22 +4499,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err174];
+                              vErrors = [err190];
                             } else {
-                              vErrors.push(err174);
+                              vErrors.push(err190);
                             }
                             errors++;
                           }
                         }
-                        if (data23.sourceRepositoryVisibilityAtSigning !== undefined) {
-                          let data60 = data23.sourceRepositoryVisibilityAtSigning;
-                          if (typeof data60 === 'string') {
-                            if (func2(data60) > 1024) {
-                              const err175 = {
+                        if (data29.sourceRepositoryVisibilityAtSigning !== undefined) {
+                          let data66 = data29.sourceRepositoryVisibilityAtSigning;
+                          if (typeof data66 === 'string') {
+                            if (func2(data66) > 1024) {
+                              const err191 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/sourceRepositoryVisibilityAtSigning',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryVisibilityAtSigning/maxLength',
@@ -4186,18 +4523,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err175];
+                                vErrors = [err191];
                               } else {
-                                vErrors.push(err175);
+                                vErrors.push(err191);
                               }
                               errors++;
                             }
-                            if (func2(data60) < 1) {
-                              const err176 = {
+                            if (func2(data66) < 1) {
+                              const err192 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/sourceRepositoryVisibilityAtSigning',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryVisibilityAtSigning/minLength',
@@ -4206,18 +4543,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err176];
+                                vErrors = [err192];
                               } else {
-                                vErrors.push(err176);
+                                vErrors.push(err192);
                               }
                               errors++;
                             }
                           } else {
-                            const err177 = {
+                            const err193 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/sourceRepositoryVisibilityAtSigning',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryVisibilityAtSigning/type',
@@ -4226,22 +4563,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err177];
+                              vErrors = [err193];
                             } else {
-                              vErrors.push(err177);
+                              vErrors.push(err193);
                             }
                             errors++;
                           }
                         }
-                        if (data23.sourceRepositoryVisibilityAtSigningRegExp !== undefined) {
-                          let data61 = data23.sourceRepositoryVisibilityAtSigningRegExp;
-                          if (typeof data61 === 'string') {
-                            if (func2(data61) > 1024) {
-                              const err178 = {
+                        if (data29.sourceRepositoryVisibilityAtSigningRegExp !== undefined) {
+                          let data67 = data29.sourceRepositoryVisibilityAtSigningRegExp;
+                          if (typeof data67 === 'string') {
+                            if (func2(data67) > 1024) {
+                              const err194 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/sourceRepositoryVisibilityAtSigningRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryVisibilityAtSigningRegExp/maxLength',
@@ -4250,18 +4587,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err178];
+                                vErrors = [err194];
                               } else {
-                                vErrors.push(err178);
+                                vErrors.push(err194);
                               }
                               errors++;
                             }
-                            if (func2(data61) < 1) {
-                              const err179 = {
+                            if (func2(data67) < 1) {
+                              const err195 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/sourceRepositoryVisibilityAtSigningRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryVisibilityAtSigningRegExp/minLength',
@@ -4270,18 +4607,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err179];
+                                vErrors = [err195];
                               } else {
-                                vErrors.push(err179);
+                                vErrors.push(err195);
                               }
                               errors++;
                             }
                           } else {
-                            const err180 = {
+                            const err196 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/sourceRepositoryVisibilityAtSigningRegExp',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/sourceRepositoryVisibilityAtSigningRegExp/type',
@@ -4290,22 +4627,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err180];
+                              vErrors = [err196];
                             } else {
-                              vErrors.push(err180);
+                              vErrors.push(err196);
                             }
                             errors++;
                           }
                         }
-                        if (data23.deploymentEnvironment !== undefined) {
-                          let data62 = data23.deploymentEnvironment;
-                          if (typeof data62 === 'string') {
-                            if (func2(data62) > 1024) {
-                              const err181 = {
+                        if (data29.deploymentEnvironment !== undefined) {
+                          let data68 = data29.deploymentEnvironment;
+                          if (typeof data68 === 'string') {
+                            if (func2(data68) > 1024) {
+                              const err197 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/deploymentEnvironment',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/deploymentEnvironment/maxLength',
@@ -4314,18 +4651,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err181];
+                                vErrors = [err197];
                               } else {
-                                vErrors.push(err181);
+                                vErrors.push(err197);
                               }
                               errors++;
                             }
-                            if (func2(data62) < 1) {
-                              const err182 = {
+                            if (func2(data68) < 1) {
+                              const err198 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/deploymentEnvironment',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/deploymentEnvironment/minLength',
@@ -4334,18 +4671,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err182];
+                                vErrors = [err198];
                               } else {
-                                vErrors.push(err182);
+                                vErrors.push(err198);
                               }
                               errors++;
                             }
                           } else {
-                            const err183 = {
+                            const err199 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/deploymentEnvironment',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/deploymentEnvironment/type',
@@ -4354,22 +4691,22 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err183];
+                              vErrors = [err199];
                             } else {
-                              vErrors.push(err183);
+                              vErrors.push(err199);
                             }
                             errors++;
                           }
                         }
-                        if (data23.deploymentEnvironmentRegExp !== undefined) {
-                          let data63 = data23.deploymentEnvironmentRegExp;
-                          if (typeof data63 === 'string') {
-                            if (func2(data63) > 1024) {
-                              const err184 = {
+                        if (data29.deploymentEnvironmentRegExp !== undefined) {
+                          let data69 = data29.deploymentEnvironmentRegExp;
+                          if (typeof data69 === 'string') {
+                            if (func2(data69) > 1024) {
+                              const err200 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/deploymentEnvironmentRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/deploymentEnvironmentRegExp/maxLength',
@@ -4378,18 +4715,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err184];
+                                vErrors = [err200];
                               } else {
-                                vErrors.push(err184);
+                                vErrors.push(err200);
                               }
                               errors++;
                             }
-                            if (func2(data63) < 1) {
-                              const err185 = {
+                            if (func2(data69) < 1) {
+                              const err201 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/authorities/' +
-                                  i1 +
+                                  i2 +
                                   '/keyless/certificate/deploymentEnvironmentRegExp',
                                 schemaPath:
                                   '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/deploymentEnvironmentRegExp/minLength',
@@ -4398,18 +4735,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err185];
+                                vErrors = [err201];
                               } else {
-                                vErrors.push(err185);
+                                vErrors.push(err201);
                               }
                               errors++;
                             }
                           } else {
-                            const err186 = {
+                            const err202 = {
                               instancePath:
                                 instancePath +
                                 '/spec/authorities/' +
-                                i1 +
+                                i2 +
                                 '/keyless/certificate/deploymentEnvironmentRegExp',
                               schemaPath:
                                 '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/properties/deploymentEnvironmentRegExp/type',
@@ -4418,16 +4755,16 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err186];
+                              vErrors = [err202];
                             } else {
-                              vErrors.push(err186);
+                              vErrors.push(err202);
                             }
                             errors++;
                           }
                         }
                       } else {
-                        const err187 = {
-                          instancePath: instancePath + '/spec/authorities/' + i1 + '/keyless/certificate',
+                        const err203 = {
+                          instancePath: instancePath + '/spec/authorities/' + i2 + '/keyless/certificate',
                           schemaPath:
                             '#/properties/spec/properties/authorities/items/properties/keyless/properties/certificate/type',
                           keyword: 'type',
@@ -4435,294 +4772,20 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                           message: 'must be object',
                         };
                         if (vErrors === null) {
-                          vErrors = [err187];
+                          vErrors = [err203];
                         } else {
-                          vErrors.push(err187);
+                          vErrors.push(err203);
                         }
                         errors++;
                       }
                     }
                   } else {
-                    const err188 = {
-                      instancePath: instancePath + '/spec/authorities/' + i1 + '/keyless',
+                    const err204 = {
+                      instancePath: instancePath + '/spec/authorities/' + i2 + '/keyless',
                       schemaPath: '#/properties/spec/properties/authorities/items/properties/keyless/type',
                       keyword: 'type',
                       params: { type: 'object' },
                       message: 'must be object',
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err188];
-                    } else {
-                      vErrors.push(err188);
-                    }
-                    errors++;
-                  }
-                }
-              } else {
-                const err189 = {
-                  instancePath: instancePath + '/spec/authorities/' + i1,
-                  schemaPath: '#/properties/spec/properties/authorities/items/type',
-                  keyword: 'type',
-                  params: { type: 'object' },
-                  message: 'must be object',
-                };
-                if (vErrors === null) {
-                  vErrors = [err189];
-                } else {
-                  vErrors.push(err189);
-                }
-                errors++;
-              }
-            }
-          } else {
-            const err190 = {
-              instancePath: instancePath + '/spec/authorities',
-              schemaPath: '#/properties/spec/properties/authorities/type',
-              keyword: 'type',
-              params: { type: 'array' },
-              message: 'must be array',
-            };
-            if (vErrors === null) {
-              vErrors = [err190];
-            } else {
-              vErrors.push(err190);
-            }
-            errors++;
-          }
-        }
-        if (data5.signatures !== undefined) {
-          let data64 = data5.signatures;
-          if (data64 && typeof data64 == 'object' && !Array.isArray(data64)) {
-            for (const key8 in data64) {
-              if (!(key8 === 'threshold')) {
-                const err191 = {
-                  instancePath: instancePath + '/spec/signatures',
-                  schemaPath: '#/properties/spec/properties/signatures/additionalProperties',
-                  keyword: 'additionalProperties',
-                  params: { additionalProperty: key8 },
-                  message: 'must NOT have additional properties',
-                };
-                if (vErrors === null) {
-                  vErrors = [err191];
-                } else {
-                  vErrors.push(err191);
-                }
-                errors++;
-              }
-            }
-            if (data64.threshold !== undefined) {
-              let data65 = data64.threshold;
-              if (!(typeof data65 == 'number' && !(data65 % 1) && !isNaN(data65))) {
-                const err192 = {
-                  instancePath: instancePath + '/spec/signatures/threshold',
-                  schemaPath: '#/properties/spec/properties/signatures/properties/threshold/type',
-                  keyword: 'type',
-                  params: { type: 'integer' },
-                  message: 'must be integer',
-                };
-                if (vErrors === null) {
-                  vErrors = [err192];
-                } else {
-                  vErrors.push(err192);
-                }
-                errors++;
-              }
-              if (typeof data65 == 'number') {
-                if (data65 > 32 || isNaN(data65)) {
-                  const err193 = {
-                    instancePath: instancePath + '/spec/signatures/threshold',
-                    schemaPath: '#/properties/spec/properties/signatures/properties/threshold/maximum',
-                    keyword: 'maximum',
-                    params: { comparison: '<=', limit: 32 },
-                    message: 'must be <= 32',
-                  };
-                  if (vErrors === null) {
-                    vErrors = [err193];
-                  } else {
-                    vErrors.push(err193);
-                  }
-                  errors++;
-                }
-                if (data65 < 1 || isNaN(data65)) {
-                  const err194 = {
-                    instancePath: instancePath + '/spec/signatures/threshold',
-                    schemaPath: '#/properties/spec/properties/signatures/properties/threshold/minimum',
-                    keyword: 'minimum',
-                    params: { comparison: '>=', limit: 1 },
-                    message: 'must be >= 1',
-                  };
-                  if (vErrors === null) {
-                    vErrors = [err194];
-                  } else {
-                    vErrors.push(err194);
-                  }
-                  errors++;
-                }
-              }
-            }
-          } else {
-            const err195 = {
-              instancePath: instancePath + '/spec/signatures',
-              schemaPath: '#/properties/spec/properties/signatures/type',
-              keyword: 'type',
-              params: { type: 'object' },
-              message: 'must be object',
-            };
-            if (vErrors === null) {
-              vErrors = [err195];
-            } else {
-              vErrors.push(err195);
-            }
-            errors++;
-          }
-        }
-        if (data5.attestations !== undefined) {
-          let data66 = data5.attestations;
-          if (Array.isArray(data66)) {
-            if (data66.length > 32) {
-              const err196 = {
-                instancePath: instancePath + '/spec/attestations',
-                schemaPath: '#/properties/spec/properties/attestations/maxItems',
-                keyword: 'maxItems',
-                params: { limit: 32 },
-                message: 'must NOT have more than 32 items',
-              };
-              if (vErrors === null) {
-                vErrors = [err196];
-              } else {
-                vErrors.push(err196);
-              }
-              errors++;
-            }
-            if (data66.length < 1) {
-              const err197 = {
-                instancePath: instancePath + '/spec/attestations',
-                schemaPath: '#/properties/spec/properties/attestations/minItems',
-                keyword: 'minItems',
-                params: { limit: 1 },
-                message: 'must NOT have fewer than 1 items',
-              };
-              if (vErrors === null) {
-                vErrors = [err197];
-              } else {
-                vErrors.push(err197);
-              }
-              errors++;
-            }
-            const len3 = data66.length;
-            for (let i3 = 0; i3 < len3; i3++) {
-              let data67 = data66[i3];
-              if (data67 && typeof data67 == 'object' && !Array.isArray(data67)) {
-                if (data67.name === undefined) {
-                  const err198 = {
-                    instancePath: instancePath + '/spec/attestations/' + i3,
-                    schemaPath: '#/properties/spec/properties/attestations/items/required',
-                    keyword: 'required',
-                    params: { missingProperty: 'name' },
-                    message: "must have required property '" + 'name' + "'",
-                  };
-                  if (vErrors === null) {
-                    vErrors = [err198];
-                  } else {
-                    vErrors.push(err198);
-                  }
-                  errors++;
-                }
-                if (data67.predicateType === undefined) {
-                  const err199 = {
-                    instancePath: instancePath + '/spec/attestations/' + i3,
-                    schemaPath: '#/properties/spec/properties/attestations/items/required',
-                    keyword: 'required',
-                    params: { missingProperty: 'predicateType' },
-                    message: "must have required property '" + 'predicateType' + "'",
-                  };
-                  if (vErrors === null) {
-                    vErrors = [err199];
-                  } else {
-                    vErrors.push(err199);
-                  }
-                  errors++;
-                }
-                if (data67.authorities === undefined) {
-                  const err200 = {
-                    instancePath: instancePath + '/spec/attestations/' + i3,
-                    schemaPath: '#/properties/spec/properties/attestations/items/required',
-                    keyword: 'required',
-                    params: { missingProperty: 'authorities' },
-                    message: "must have required property '" + 'authorities' + "'",
-                  };
-                  if (vErrors === null) {
-                    vErrors = [err200];
-                  } else {
-                    vErrors.push(err200);
-                  }
-                  errors++;
-                }
-                for (const key9 in data67) {
-                  if (!(
-                    key9 === 'name' ||
-                    key9 === 'predicateType' ||
-                    key9 === 'authorities' ||
-                    key9 === 'maxAge' ||
-                    key9 === 'slsa' ||
-                    key9 === 'conditions'
-                  )) {
-                    const err201 = {
-                      instancePath: instancePath + '/spec/attestations/' + i3,
-                      schemaPath: '#/properties/spec/properties/attestations/items/additionalProperties',
-                      keyword: 'additionalProperties',
-                      params: { additionalProperty: key9 },
-                      message: 'must NOT have additional properties',
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err201];
-                    } else {
-                      vErrors.push(err201);
-                    }
-                    errors++;
-                  }
-                }
-                if (data67.name !== undefined) {
-                  let data68 = data67.name;
-                  if (typeof data68 === 'string') {
-                    if (func2(data68) > 63) {
-                      const err202 = {
-                        instancePath: instancePath + '/spec/attestations/' + i3 + '/name',
-                        schemaPath:
-                          '#/properties/spec/properties/attestations/items/properties/name/maxLength',
-                        keyword: 'maxLength',
-                        params: { limit: 63 },
-                        message: 'must NOT have more than 63 characters',
-                      };
-                      if (vErrors === null) {
-                        vErrors = [err202];
-                      } else {
-                        vErrors.push(err202);
-                      }
-                      errors++;
-                    }
-                    if (!pattern1.test(data68)) {
-                      const err203 = {
-                        instancePath: instancePath + '/spec/attestations/' + i3 + '/name',
-                        schemaPath: '#/properties/spec/properties/attestations/items/properties/name/pattern',
-                        keyword: 'pattern',
-                        params: { pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' },
-                        message: 'must match pattern "' + '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' + '"',
-                      };
-                      if (vErrors === null) {
-                        vErrors = [err203];
-                      } else {
-                        vErrors.push(err203);
-                      }
-                      errors++;
-                    }
-                  } else {
-                    const err204 = {
-                      instancePath: instancePath + '/spec/attestations/' + i3 + '/name',
-                      schemaPath: '#/properties/spec/properties/attestations/items/properties/name/type',
-                      keyword: 'type',
-                      params: { type: 'string' },
-                      message: 'must be string',
                     };
                     if (vErrors === null) {
                       vErrors = [err204];
@@ -4732,12 +4795,286 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                     errors++;
                   }
                 }
-                if (data67.predicateType !== undefined) {
-                  let data69 = data67.predicateType;
-                  if (typeof data69 === 'string') {
-                    if (func2(data69) > 512) {
-                      const err205 = {
-                        instancePath: instancePath + '/spec/attestations/' + i3 + '/predicateType',
+              } else {
+                const err205 = {
+                  instancePath: instancePath + '/spec/authorities/' + i2,
+                  schemaPath: '#/properties/spec/properties/authorities/items/type',
+                  keyword: 'type',
+                  params: { type: 'object' },
+                  message: 'must be object',
+                };
+                if (vErrors === null) {
+                  vErrors = [err205];
+                } else {
+                  vErrors.push(err205);
+                }
+                errors++;
+              }
+            }
+          } else {
+            const err206 = {
+              instancePath: instancePath + '/spec/authorities',
+              schemaPath: '#/properties/spec/properties/authorities/type',
+              keyword: 'type',
+              params: { type: 'array' },
+              message: 'must be array',
+            };
+            if (vErrors === null) {
+              vErrors = [err206];
+            } else {
+              vErrors.push(err206);
+            }
+            errors++;
+          }
+        }
+        if (data5.signatures !== undefined) {
+          let data70 = data5.signatures;
+          if (data70 && typeof data70 == 'object' && !Array.isArray(data70)) {
+            for (const key9 in data70) {
+              if (!(key9 === 'threshold')) {
+                const err207 = {
+                  instancePath: instancePath + '/spec/signatures',
+                  schemaPath: '#/properties/spec/properties/signatures/additionalProperties',
+                  keyword: 'additionalProperties',
+                  params: { additionalProperty: key9 },
+                  message: 'must NOT have additional properties',
+                };
+                if (vErrors === null) {
+                  vErrors = [err207];
+                } else {
+                  vErrors.push(err207);
+                }
+                errors++;
+              }
+            }
+            if (data70.threshold !== undefined) {
+              let data71 = data70.threshold;
+              if (!(typeof data71 == 'number' && !(data71 % 1) && !isNaN(data71))) {
+                const err208 = {
+                  instancePath: instancePath + '/spec/signatures/threshold',
+                  schemaPath: '#/properties/spec/properties/signatures/properties/threshold/type',
+                  keyword: 'type',
+                  params: { type: 'integer' },
+                  message: 'must be integer',
+                };
+                if (vErrors === null) {
+                  vErrors = [err208];
+                } else {
+                  vErrors.push(err208);
+                }
+                errors++;
+              }
+              if (typeof data71 == 'number') {
+                if (data71 > 32 || isNaN(data71)) {
+                  const err209 = {
+                    instancePath: instancePath + '/spec/signatures/threshold',
+                    schemaPath: '#/properties/spec/properties/signatures/properties/threshold/maximum',
+                    keyword: 'maximum',
+                    params: { comparison: '<=', limit: 32 },
+                    message: 'must be <= 32',
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err209];
+                  } else {
+                    vErrors.push(err209);
+                  }
+                  errors++;
+                }
+                if (data71 < 1 || isNaN(data71)) {
+                  const err210 = {
+                    instancePath: instancePath + '/spec/signatures/threshold',
+                    schemaPath: '#/properties/spec/properties/signatures/properties/threshold/minimum',
+                    keyword: 'minimum',
+                    params: { comparison: '>=', limit: 1 },
+                    message: 'must be >= 1',
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err210];
+                  } else {
+                    vErrors.push(err210);
+                  }
+                  errors++;
+                }
+              }
+            }
+          } else {
+            const err211 = {
+              instancePath: instancePath + '/spec/signatures',
+              schemaPath: '#/properties/spec/properties/signatures/type',
+              keyword: 'type',
+              params: { type: 'object' },
+              message: 'must be object',
+            };
+            if (vErrors === null) {
+              vErrors = [err211];
+            } else {
+              vErrors.push(err211);
+            }
+            errors++;
+          }
+        }
+        if (data5.attestations !== undefined) {
+          let data72 = data5.attestations;
+          if (Array.isArray(data72)) {
+            if (data72.length > 32) {
+              const err212 = {
+                instancePath: instancePath + '/spec/attestations',
+                schemaPath: '#/properties/spec/properties/attestations/maxItems',
+                keyword: 'maxItems',
+                params: { limit: 32 },
+                message: 'must NOT have more than 32 items',
+              };
+              if (vErrors === null) {
+                vErrors = [err212];
+              } else {
+                vErrors.push(err212);
+              }
+              errors++;
+            }
+            if (data72.length < 1) {
+              const err213 = {
+                instancePath: instancePath + '/spec/attestations',
+                schemaPath: '#/properties/spec/properties/attestations/minItems',
+                keyword: 'minItems',
+                params: { limit: 1 },
+                message: 'must NOT have fewer than 1 items',
+              };
+              if (vErrors === null) {
+                vErrors = [err213];
+              } else {
+                vErrors.push(err213);
+              }
+              errors++;
+            }
+            const len4 = data72.length;
+            for (let i4 = 0; i4 < len4; i4++) {
+              let data73 = data72[i4];
+              if (data73 && typeof data73 == 'object' && !Array.isArray(data73)) {
+                if (data73.name === undefined) {
+                  const err214 = {
+                    instancePath: instancePath + '/spec/attestations/' + i4,
+                    schemaPath: '#/properties/spec/properties/attestations/items/required',
+                    keyword: 'required',
+                    params: { missingProperty: 'name' },
+                    message: "must have required property '" + 'name' + "'",
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err214];
+                  } else {
+                    vErrors.push(err214);
+                  }
+                  errors++;
+                }
+                if (data73.predicateType === undefined) {
+                  const err215 = {
+                    instancePath: instancePath + '/spec/attestations/' + i4,
+                    schemaPath: '#/properties/spec/properties/attestations/items/required',
+                    keyword: 'required',
+                    params: { missingProperty: 'predicateType' },
+                    message: "must have required property '" + 'predicateType' + "'",
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err215];
+                  } else {
+                    vErrors.push(err215);
+                  }
+                  errors++;
+                }
+                if (data73.authorities === undefined) {
+                  const err216 = {
+                    instancePath: instancePath + '/spec/attestations/' + i4,
+                    schemaPath: '#/properties/spec/properties/attestations/items/required',
+                    keyword: 'required',
+                    params: { missingProperty: 'authorities' },
+                    message: "must have required property '" + 'authorities' + "'",
+                  };
+                  if (vErrors === null) {
+                    vErrors = [err216];
+                  } else {
+                    vErrors.push(err216);
+                  }
+                  errors++;
+                }
+                for (const key10 in data73) {
+                  if (!(
+                    key10 === 'name' ||
+                    key10 === 'predicateType' ||
+                    key10 === 'authorities' ||
+                    key10 === 'maxAge' ||
+                    key10 === 'slsa' ||
+                    key10 === 'conditions'
+                  )) {
+                    const err217 = {
+                      instancePath: instancePath + '/spec/attestations/' + i4,
+                      schemaPath: '#/properties/spec/properties/attestations/items/additionalProperties',
+                      keyword: 'additionalProperties',
+                      params: { additionalProperty: key10 },
+                      message: 'must NOT have additional properties',
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err217];
+                    } else {
+                      vErrors.push(err217);
+                    }
+                    errors++;
+                  }
+                }
+                if (data73.name !== undefined) {
+                  let data74 = data73.name;
+                  if (typeof data74 === 'string') {
+                    if (func2(data74) > 63) {
+                      const err218 = {
+                        instancePath: instancePath + '/spec/attestations/' + i4 + '/name',
+                        schemaPath:
+                          '#/properties/spec/properties/attestations/items/properties/name/maxLength',
+                        keyword: 'maxLength',
+                        params: { limit: 63 },
+                        message: 'must NOT have more than 63 characters',
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err218];
+                      } else {
+                        vErrors.push(err218);
+                      }
+                      errors++;
+                    }
+                    if (!pattern1.test(data74)) {
+                      const err219 = {
+                        instancePath: instancePath + '/spec/attestations/' + i4 + '/name',
+                        schemaPath: '#/properties/spec/properties/attestations/items/properties/name/pattern',
+                        keyword: 'pattern',
+                        params: { pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' },
+                        message: 'must match pattern "' + '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' + '"',
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err219];
+                      } else {
+                        vErrors.push(err219);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err220 = {
+                      instancePath: instancePath + '/spec/attestations/' + i4 + '/name',
+                      schemaPath: '#/properties/spec/properties/attestations/items/properties/name/type',
+                      keyword: 'type',
+                      params: { type: 'string' },
+                      message: 'must be string',
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err220];
+                    } else {
+                      vErrors.push(err220);
+                    }
+                    errors++;
+                  }
+                }
+                if (data73.predicateType !== undefined) {
+                  let data75 = data73.predicateType;
+                  if (typeof data75 === 'string') {
+                    if (func2(data75) > 512) {
+                      const err221 = {
+                        instancePath: instancePath + '/spec/attestations/' + i4 + '/predicateType',
                         schemaPath:
                           '#/properties/spec/properties/attestations/items/properties/predicateType/maxLength',
                         keyword: 'maxLength',
@@ -4745,15 +5082,15 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                         message: 'must NOT have more than 512 characters',
                       };
                       if (vErrors === null) {
-                        vErrors = [err205];
+                        vErrors = [err221];
                       } else {
-                        vErrors.push(err205);
+                        vErrors.push(err221);
                       }
                       errors++;
                     }
-                    if (func2(data69) < 1) {
-                      const err206 = {
-                        instancePath: instancePath + '/spec/attestations/' + i3 + '/predicateType',
+                    if (func2(data75) < 1) {
+                      const err222 = {
+                        instancePath: instancePath + '/spec/attestations/' + i4 + '/predicateType',
                         schemaPath:
                           '#/properties/spec/properties/attestations/items/properties/predicateType/minLength',
                         keyword: 'minLength',
@@ -4761,15 +5098,15 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                         message: 'must NOT have fewer than 1 characters',
                       };
                       if (vErrors === null) {
-                        vErrors = [err206];
+                        vErrors = [err222];
                       } else {
-                        vErrors.push(err206);
+                        vErrors.push(err222);
                       }
                       errors++;
                     }
                   } else {
-                    const err207 = {
-                      instancePath: instancePath + '/spec/attestations/' + i3 + '/predicateType',
+                    const err223 = {
+                      instancePath: instancePath + '/spec/attestations/' + i4 + '/predicateType',
                       schemaPath:
                         '#/properties/spec/properties/attestations/items/properties/predicateType/type',
                       keyword: 'type',
@@ -4777,19 +5114,19 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                       message: 'must be string',
                     };
                     if (vErrors === null) {
-                      vErrors = [err207];
+                      vErrors = [err223];
                     } else {
-                      vErrors.push(err207);
+                      vErrors.push(err223);
                     }
                     errors++;
                   }
                 }
-                if (data67.authorities !== undefined) {
-                  let data70 = data67.authorities;
-                  if (Array.isArray(data70)) {
-                    if (data70.length > 32) {
-                      const err208 = {
-                        instancePath: instancePath + '/spec/attestations/' + i3 + '/authorities',
+                if (data73.authorities !== undefined) {
+                  let data76 = data73.authorities;
+                  if (Array.isArray(data76)) {
+                    if (data76.length > 32) {
+                      const err224 = {
+                        instancePath: instancePath + '/spec/attestations/' + i4 + '/authorities',
                         schemaPath:
                           '#/properties/spec/properties/attestations/items/properties/authorities/maxItems',
                         keyword: 'maxItems',
@@ -4797,15 +5134,15 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                         message: 'must NOT have more than 32 items',
                       };
                       if (vErrors === null) {
-                        vErrors = [err208];
+                        vErrors = [err224];
                       } else {
-                        vErrors.push(err208);
+                        vErrors.push(err224);
                       }
                       errors++;
                     }
-                    if (data70.length < 1) {
-                      const err209 = {
-                        instancePath: instancePath + '/spec/attestations/' + i3 + '/authorities',
+                    if (data76.length < 1) {
+                      const err225 = {
+                        instancePath: instancePath + '/spec/attestations/' + i4 + '/authorities',
                         schemaPath:
                           '#/properties/spec/properties/attestations/items/properties/authorities/minItems',
                         keyword: 'minItems',
@@ -4813,19 +5150,19 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                         message: 'must NOT have fewer than 1 items',
                       };
                       if (vErrors === null) {
-                        vErrors = [err209];
+                        vErrors = [err225];
                       } else {
-                        vErrors.push(err209);
+                        vErrors.push(err225);
                       }
                       errors++;
                     }
-                    const len4 = data70.length;
-                    for (let i4 = 0; i4 < len4; i4++) {
-                      let data71 = data70[i4];
-                      if (typeof data71 === 'string') {
-                        if (func2(data71) > 63) {
-                          const err210 = {
-                            instancePath: instancePath + '/spec/attestations/' + i3 + '/authorities/' + i4,
+                    const len5 = data76.length;
+                    for (let i5 = 0; i5 < len5; i5++) {
+                      let data77 = data76[i5];
+                      if (typeof data77 === 'string') {
+                        if (func2(data77) > 63) {
+                          const err226 = {
+                            instancePath: instancePath + '/spec/attestations/' + i4 + '/authorities/' + i5,
                             schemaPath:
                               '#/properties/spec/properties/attestations/items/properties/authorities/items/maxLength',
                             keyword: 'maxLength',
@@ -4833,15 +5170,15 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                             message: 'must NOT have more than 63 characters',
                           };
                           if (vErrors === null) {
-                            vErrors = [err210];
+                            vErrors = [err226];
                           } else {
-                            vErrors.push(err210);
+                            vErrors.push(err226);
                           }
                           errors++;
                         }
-                        if (!pattern1.test(data71)) {
-                          const err211 = {
-                            instancePath: instancePath + '/spec/attestations/' + i3 + '/authorities/' + i4,
+                        if (!pattern1.test(data77)) {
+                          const err227 = {
+                            instancePath: instancePath + '/spec/attestations/' + i4 + '/authorities/' + i5,
                             schemaPath:
                               '#/properties/spec/properties/attestations/items/properties/authorities/items/pattern',
                             keyword: 'pattern',
@@ -4849,15 +5186,15 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                             message: 'must match pattern "' + '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' + '"',
                           };
                           if (vErrors === null) {
-                            vErrors = [err211];
+                            vErrors = [err227];
                           } else {
-                            vErrors.push(err211);
+                            vErrors.push(err227);
                           }
                           errors++;
                         }
                       } else {
-                        const err212 = {
-                          instancePath: instancePath + '/spec/attestations/' + i3 + '/authorities/' + i4,
+                        const err228 = {
+                          instancePath: instancePath + '/spec/attestations/' + i4 + '/authorities/' + i5,
                           schemaPath:
                             '#/properties/spec/properties/attestations/items/properties/authorities/items/type',
                           keyword: 'type',
@@ -4865,16 +5202,16 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                           message: 'must be string',
                         };
                         if (vErrors === null) {
-                          vErrors = [err212];
+                          vErrors = [err228];
                         } else {
-                          vErrors.push(err212);
+                          vErrors.push(err228);
                         }
                         errors++;
                       }
                     }
                   } else {
-                    const err213 = {
-                      instancePath: instancePath + '/spec/attestations/' + i3 + '/authorities',
+                    const err229 = {
+                      instancePath: instancePath + '/spec/attestations/' + i4 + '/authorities',
                       schemaPath:
                         '#/properties/spec/properties/attestations/items/properties/authorities/type',
                       keyword: 'type',
@@ -4882,19 +5219,19 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                       message: 'must be array',
                     };
                     if (vErrors === null) {
-                      vErrors = [err213];
+                      vErrors = [err229];
                     } else {
-                      vErrors.push(err213);
+                      vErrors.push(err229);
                     }
                     errors++;
                   }
                 }
-                if (data67.maxAge !== undefined) {
-                  let data72 = data67.maxAge;
-                  if (typeof data72 === 'string') {
-                    if (func2(data72) > 64) {
-                      const err214 = {
-                        instancePath: instancePath + '/spec/attestations/' + i3 + '/maxAge',
+                if (data73.maxAge !== undefined) {
+                  let data78 = data73.maxAge;
+                  if (typeof data78 === 'string') {
+                    if (func2(data78) > 64) {
+                      const err230 = {
+                        instancePath: instancePath + '/spec/attestations/' + i4 + '/maxAge',
                         schemaPath:
                           '#/properties/spec/properties/attestations/items/properties/maxAge/maxLength',
                         keyword: 'maxLength',
@@ -4902,15 +5239,15 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                         message: 'must NOT have more than 64 characters',
                       };
                       if (vErrors === null) {
-                        vErrors = [err214];
+                        vErrors = [err230];
                       } else {
-                        vErrors.push(err214);
+                        vErrors.push(err230);
                       }
                       errors++;
                     }
-                    if (!pattern5.test(data72)) {
-                      const err215 = {
-                        instancePath: instancePath + '/spec/attestations/' + i3 + '/maxAge',
+                    if (!pattern6.test(data78)) {
+                      const err231 = {
+                        instancePath: instancePath + '/spec/attestations/' + i4 + '/maxAge',
                         schemaPath:
                           '#/properties/spec/properties/attestations/items/properties/maxAge/pattern',
                         keyword: 'pattern',
@@ -4918,59 +5255,60 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                         message: 'must match pattern "' + '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$' + '"',
                       };
                       if (vErrors === null) {
-                        vErrors = [err215];
+                        vErrors = [err231];
                       } else {
-                        vErrors.push(err215);
+                        vErrors.push(err231);
                       }
                       errors++;
                     }
                   } else {
-                    const err216 = {
-                      instancePath: instancePath + '/spec/attestations/' + i3 + '/maxAge',
+                    const err232 = {
+                      instancePath: instancePath + '/spec/attestations/' + i4 + '/maxAge',
                       schemaPath: '#/properties/spec/properties/attestations/items/properties/maxAge/type',
                       keyword: 'type',
                       params: { type: 'string' },
                       message: 'must be string',
                     };
                     if (vErrors === null) {
-                      vErrors = [err216];
+                      vErrors = [err232];
                     } else {
-                      vErrors.push(err216);
+                      vErrors.push(err232);
                     }
                     errors++;
                   }
                 }
-                if (data67.slsa !== undefined) {
-                  let data73 = data67.slsa;
-                  if (data73 && typeof data73 == 'object' && !Array.isArray(data73)) {
-                    for (const key10 in data73) {
+                if (data73.slsa !== undefined) {
+                  let data79 = data73.slsa;
+                  if (data79 && typeof data79 == 'object' && !Array.isArray(data79)) {
+                    for (const key11 in data79) {
                       if (!(
-                        key10 === 'minBuildLevel' ||
-                        key10 === 'builders' ||
-                        key10 === 'source' ||
-                        key10 === 'verifiers'
+                        key11 === 'minBuildLevel' ||
+                        key11 === 'builders' ||
+                        key11 === 'source' ||
+                        key11 === 'githubEnterprise' ||
+                        key11 === 'verifiers'
                       )) {
-                        const err217 = {
-                          instancePath: instancePath + '/spec/attestations/' + i3 + '/slsa',
+                        const err233 = {
+                          instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa',
                           schemaPath:
                             '#/properties/spec/properties/attestations/items/properties/slsa/additionalProperties',
                           keyword: 'additionalProperties',
-                          params: { additionalProperty: key10 },
+                          params: { additionalProperty: key11 },
                           message: 'must NOT have additional properties',
                         };
                         if (vErrors === null) {
-                          vErrors = [err217];
+                          vErrors = [err233];
                         } else {
-                          vErrors.push(err217);
+                          vErrors.push(err233);
                         }
                         errors++;
                       }
                     }
-                    if (data73.minBuildLevel !== undefined) {
-                      let data74 = data73.minBuildLevel;
-                      if (!(typeof data74 == 'number' && !(data74 % 1) && !isNaN(data74))) {
-                        const err218 = {
-                          instancePath: instancePath + '/spec/attestations/' + i3 + '/slsa/minBuildLevel',
+                    if (data79.minBuildLevel !== undefined) {
+                      let data80 = data79.minBuildLevel;
+                      if (!(typeof data80 == 'number' && !(data80 % 1) && !isNaN(data80))) {
+                        const err234 = {
+                          instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa/minBuildLevel',
                           schemaPath:
                             '#/properties/spec/properties/attestations/items/properties/slsa/properties/minBuildLevel/type',
                           keyword: 'type',
@@ -4978,16 +5316,16 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                           message: 'must be integer',
                         };
                         if (vErrors === null) {
-                          vErrors = [err218];
+                          vErrors = [err234];
                         } else {
-                          vErrors.push(err218);
+                          vErrors.push(err234);
                         }
                         errors++;
                       }
-                      if (typeof data74 == 'number') {
-                        if (data74 > 4 || isNaN(data74)) {
-                          const err219 = {
-                            instancePath: instancePath + '/spec/attestations/' + i3 + '/slsa/minBuildLevel',
+                      if (typeof data80 == 'number') {
+                        if (data80 > 4 || isNaN(data80)) {
+                          const err235 = {
+                            instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa/minBuildLevel',
                             schemaPath:
                               '#/properties/spec/properties/attestations/items/properties/slsa/properties/minBuildLevel/maximum',
                             keyword: 'maximum',
@@ -4995,15 +5333,15 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                             message: 'must be <= 4',
                           };
                           if (vErrors === null) {
-                            vErrors = [err219];
+                            vErrors = [err235];
                           } else {
-                            vErrors.push(err219);
+                            vErrors.push(err235);
                           }
                           errors++;
                         }
-                        if (data74 < 1 || isNaN(data74)) {
-                          const err220 = {
-                            instancePath: instancePath + '/spec/attestations/' + i3 + '/slsa/minBuildLevel',
+                        if (data80 < 1 || isNaN(data80)) {
+                          const err236 = {
+                            instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa/minBuildLevel',
                             schemaPath:
                               '#/properties/spec/properties/attestations/items/properties/slsa/properties/minBuildLevel/minimum',
                             keyword: 'minimum',
@@ -5011,20 +5349,20 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                             message: 'must be >= 1',
                           };
                           if (vErrors === null) {
-                            vErrors = [err220];
+                            vErrors = [err236];
                           } else {
-                            vErrors.push(err220);
+                            vErrors.push(err236);
                           }
                           errors++;
                         }
                       }
                     }
-                    if (data73.builders !== undefined) {
-                      let data75 = data73.builders;
-                      if (Array.isArray(data75)) {
-                        if (data75.length > 64) {
-                          const err221 = {
-                            instancePath: instancePath + '/spec/attestations/' + i3 + '/slsa/builders',
+                    if (data79.builders !== undefined) {
+                      let data81 = data79.builders;
+                      if (Array.isArray(data81)) {
+                        if (data81.length > 64) {
+                          const err237 = {
+                            instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa/builders',
                             schemaPath:
                               '#/properties/spec/properties/attestations/items/properties/slsa/properties/builders/maxItems',
                             keyword: 'maxItems',
@@ -5032,15 +5370,15 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                             message: 'must NOT have more than 64 items',
                           };
                           if (vErrors === null) {
-                            vErrors = [err221];
+                            vErrors = [err237];
                           } else {
-                            vErrors.push(err221);
+                            vErrors.push(err237);
                           }
                           errors++;
                         }
-                        if (data75.length < 1) {
-                          const err222 = {
-                            instancePath: instancePath + '/spec/attestations/' + i3 + '/slsa/builders',
+                        if (data81.length < 1) {
+                          const err238 = {
+                            instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa/builders',
                             schemaPath:
                               '#/properties/spec/properties/attestations/items/properties/slsa/properties/builders/minItems',
                             keyword: 'minItems',
@@ -5048,20 +5386,20 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                             message: 'must NOT have fewer than 1 items',
                           };
                           if (vErrors === null) {
-                            vErrors = [err222];
+                            vErrors = [err238];
                           } else {
-                            vErrors.push(err222);
+                            vErrors.push(err238);
                           }
                           errors++;
                         }
-                        const len5 = data75.length;
-                        for (let i5 = 0; i5 < len5; i5++) {
-                          let data76 = data75[i5];
-                          if (data76 && typeof data76 == 'object' && !Array.isArray(data76)) {
-                            if (data76.id === undefined) {
-                              const err223 = {
+                        const len6 = data81.length;
+                        for (let i6 = 0; i6 < len6; i6++) {
+                          let data82 = data81[i6];
+                          if (data82 && typeof data82 == 'object' && !Array.isArray(data82)) {
+                            if (data82.id === undefined) {
+                              const err239 = {
                                 instancePath:
-                                  instancePath + '/spec/attestations/' + i3 + '/slsa/builders/' + i5,
+                                  instancePath + '/spec/attestations/' + i4 + '/slsa/builders/' + i6,
                                 schemaPath:
                                   '#/properties/spec/properties/attestations/items/properties/slsa/properties/builders/items/required',
                                 keyword: 'required',
@@ -5069,42 +5407,42 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: "must have required property '" + 'id' + "'",
                               };
                               if (vErrors === null) {
-                                vErrors = [err223];
+                                vErrors = [err239];
                               } else {
-                                vErrors.push(err223);
+                                vErrors.push(err239);
                               }
                               errors++;
                             }
-                            for (const key11 in data76) {
-                              if (!(key11 === 'id' || key11 === 'level')) {
-                                const err224 = {
+                            for (const key12 in data82) {
+                              if (!(key12 === 'id' || key12 === 'level')) {
+                                const err240 = {
                                   instancePath:
-                                    instancePath + '/spec/attestations/' + i3 + '/slsa/builders/' + i5,
+                                    instancePath + '/spec/attestations/' + i4 + '/slsa/builders/' + i6,
                                   schemaPath:
                                     '#/properties/spec/properties/attestations/items/properties/slsa/properties/builders/items/additionalProperties',
                                   keyword: 'additionalProperties',
-                                  params: { additionalProperty: key11 },
+                                  params: { additionalProperty: key12 },
                                   message: 'must NOT have additional properties',
                                 };
                                 if (vErrors === null) {
-                                  vErrors = [err224];
+                                  vErrors = [err240];
                                 } else {
-                                  vErrors.push(err224);
+                                  vErrors.push(err240);
                                 }
                                 errors++;
                               }
                             }
-                            if (data76.id !== undefined) {
-                              let data77 = data76.id;
-                              if (typeof data77 === 'string') {
-                                if (func2(data77) > 1024) {
-                                  const err225 = {
+                            if (data82.id !== undefined) {
+                              let data83 = data82.id;
+                              if (typeof data83 === 'string') {
+                                if (func2(data83) > 1024) {
+                                  const err241 = {
                                     instancePath:
                                       instancePath +
                                       '/spec/attestations/' +
-                                      i3 +
+                                      i4 +
                                       '/slsa/builders/' +
-                                      i5 +
+                                      i6 +
                                       '/id',
                                     schemaPath:
                                       '#/properties/spec/properties/attestations/items/properties/slsa/properties/builders/items/properties/id/maxLength',
@@ -5113,20 +5451,20 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                     message: 'must NOT have more than 1024 characters',
                                   };
                                   if (vErrors === null) {
-                                    vErrors = [err225];
+                                    vErrors = [err241];
                                   } else {
-                                    vErrors.push(err225);
+                                    vErrors.push(err241);
                                   }
                                   errors++;
                                 }
-                                if (func2(data77) < 1) {
-                                  const err226 = {
+                                if (func2(data83) < 1) {
+                                  const err242 = {
                                     instancePath:
                                       instancePath +
                                       '/spec/attestations/' +
-                                      i3 +
+                                      i4 +
                                       '/slsa/builders/' +
-                                      i5 +
+                                      i6 +
                                       '/id',
                                     schemaPath:
                                       '#/properties/spec/properties/attestations/items/properties/slsa/properties/builders/items/properties/id/minLength',
@@ -5135,20 +5473,20 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                     message: 'must NOT have fewer than 1 characters',
                                   };
                                   if (vErrors === null) {
-                                    vErrors = [err226];
+                                    vErrors = [err242];
                                   } else {
-                                    vErrors.push(err226);
+                                    vErrors.push(err242);
                                   }
                                   errors++;
                                 }
                               } else {
-                                const err227 = {
+                                const err243 = {
                                   instancePath:
                                     instancePath +
                                     '/spec/attestations/' +
-                                    i3 +
+                                    i4 +
                                     '/slsa/builders/' +
-                                    i5 +
+                                    i6 +
                                     '/id',
                                   schemaPath:
                                     '#/properties/spec/properties/attestations/items/properties/slsa/properties/builders/items/properties/id/type',
@@ -5157,23 +5495,23 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                   message: 'must be string',
                                 };
                                 if (vErrors === null) {
-                                  vErrors = [err227];
+                                  vErrors = [err243];
                                 } else {
-                                  vErrors.push(err227);
+                                  vErrors.push(err243);
                                 }
                                 errors++;
                               }
                             }
-                            if (data76.level !== undefined) {
-                              let data78 = data76.level;
-                              if (!(typeof data78 == 'number' && !(data78 % 1) && !isNaN(data78))) {
-                                const err228 = {
+                            if (data82.level !== undefined) {
+                              let data84 = data82.level;
+                              if (!(typeof data84 == 'number' && !(data84 % 1) && !isNaN(data84))) {
+                                const err244 = {
                                   instancePath:
                                     instancePath +
                                     '/spec/attestations/' +
-                                    i3 +
+                                    i4 +
                                     '/slsa/builders/' +
-                                    i5 +
+                                    i6 +
                                     '/level',
                                   schemaPath:
                                     '#/properties/spec/properties/attestations/items/properties/slsa/properties/builders/items/properties/level/type',
@@ -5182,21 +5520,21 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                   message: 'must be integer',
                                 };
                                 if (vErrors === null) {
-                                  vErrors = [err228];
+                                  vErrors = [err244];
                                 } else {
-                                  vErrors.push(err228);
+                                  vErrors.push(err244);
                                 }
                                 errors++;
                               }
-                              if (typeof data78 == 'number') {
-                                if (data78 > 3 || isNaN(data78)) {
-                                  const err229 = {
+                              if (typeof data84 == 'number') {
+                                if (data84 > 3 || isNaN(data84)) {
+                                  const err245 = {
                                     instancePath:
                                       instancePath +
                                       '/spec/attestations/' +
-                                      i3 +
+                                      i4 +
                                       '/slsa/builders/' +
-                                      i5 +
+                                      i6 +
                                       '/level',
                                     schemaPath:
                                       '#/properties/spec/properties/attestations/items/properties/slsa/properties/builders/items/properties/level/maximum',
@@ -5205,20 +5543,20 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                     message: 'must be <= 3',
                                   };
                                   if (vErrors === null) {
-                                    vErrors = [err229];
+                                    vErrors = [err245];
                                   } else {
-                                    vErrors.push(err229);
+                                    vErrors.push(err245);
                                   }
                                   errors++;
                                 }
-                                if (data78 < 1 || isNaN(data78)) {
-                                  const err230 = {
+                                if (data84 < 1 || isNaN(data84)) {
+                                  const err246 = {
                                     instancePath:
                                       instancePath +
                                       '/spec/attestations/' +
-                                      i3 +
+                                      i4 +
                                       '/slsa/builders/' +
-                                      i5 +
+                                      i6 +
                                       '/level',
                                     schemaPath:
                                       '#/properties/spec/properties/attestations/items/properties/slsa/properties/builders/items/properties/level/minimum',
@@ -5227,18 +5565,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                     message: 'must be >= 1',
                                   };
                                   if (vErrors === null) {
-                                    vErrors = [err230];
+                                    vErrors = [err246];
                                   } else {
-                                    vErrors.push(err230);
+                                    vErrors.push(err246);
                                   }
                                   errors++;
                                 }
                               }
                             }
                           } else {
-                            const err231 = {
+                            const err247 = {
                               instancePath:
-                                instancePath + '/spec/attestations/' + i3 + '/slsa/builders/' + i5,
+                                instancePath + '/spec/attestations/' + i4 + '/slsa/builders/' + i6,
                               schemaPath:
                                 '#/properties/spec/properties/attestations/items/properties/slsa/properties/builders/items/type',
                               keyword: 'type',
@@ -5246,16 +5584,16 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be object',
                             };
                             if (vErrors === null) {
-                              vErrors = [err231];
+                              vErrors = [err247];
                             } else {
-                              vErrors.push(err231);
+                              vErrors.push(err247);
                             }
                             errors++;
                           }
                         }
                       } else {
-                        const err232 = {
-                          instancePath: instancePath + '/spec/attestations/' + i3 + '/slsa/builders',
+                        const err248 = {
+                          instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa/builders',
                           schemaPath:
                             '#/properties/spec/properties/attestations/items/properties/slsa/properties/builders/type',
                           keyword: 'type',
@@ -5263,41 +5601,41 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                           message: 'must be array',
                         };
                         if (vErrors === null) {
-                          vErrors = [err232];
+                          vErrors = [err248];
                         } else {
-                          vErrors.push(err232);
+                          vErrors.push(err248);
                         }
                         errors++;
                       }
                     }
-                    if (data73.source !== undefined) {
-                      let data79 = data73.source;
-                      if (data79 && typeof data79 == 'object' && !Array.isArray(data79)) {
-                        for (const key12 in data79) {
-                          if (!(key12 === 'repository' || key12 === 'refs')) {
-                            const err233 = {
-                              instancePath: instancePath + '/spec/attestations/' + i3 + '/slsa/source',
+                    if (data79.source !== undefined) {
+                      let data85 = data79.source;
+                      if (data85 && typeof data85 == 'object' && !Array.isArray(data85)) {
+                        for (const key13 in data85) {
+                          if (!(key13 === 'repository' || key13 === 'refs')) {
+                            const err249 = {
+                              instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa/source',
                               schemaPath:
                                 '#/properties/spec/properties/attestations/items/properties/slsa/properties/source/additionalProperties',
                               keyword: 'additionalProperties',
-                              params: { additionalProperty: key12 },
+                              params: { additionalProperty: key13 },
                               message: 'must NOT have additional properties',
                             };
                             if (vErrors === null) {
-                              vErrors = [err233];
+                              vErrors = [err249];
                             } else {
-                              vErrors.push(err233);
+                              vErrors.push(err249);
                             }
                             errors++;
                           }
                         }
-                        if (data79.repository !== undefined) {
-                          let data80 = data79.repository;
-                          if (typeof data80 === 'string') {
-                            if (func2(data80) > 1024) {
-                              const err234 = {
+                        if (data85.repository !== undefined) {
+                          let data86 = data85.repository;
+                          if (typeof data86 === 'string') {
+                            if (func2(data86) > 1024) {
+                              const err250 = {
                                 instancePath:
-                                  instancePath + '/spec/attestations/' + i3 + '/slsa/source/repository',
+                                  instancePath + '/spec/attestations/' + i4 + '/slsa/source/repository',
                                 schemaPath:
                                   '#/properties/spec/properties/attestations/items/properties/slsa/properties/source/properties/repository/maxLength',
                                 keyword: 'maxLength',
@@ -5305,16 +5643,16 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err234];
+                                vErrors = [err250];
                               } else {
-                                vErrors.push(err234);
+                                vErrors.push(err250);
                               }
                               errors++;
                             }
-                            if (func2(data80) < 1) {
-                              const err235 = {
+                            if (func2(data86) < 1) {
+                              const err251 = {
                                 instancePath:
-                                  instancePath + '/spec/attestations/' + i3 + '/slsa/source/repository',
+                                  instancePath + '/spec/attestations/' + i4 + '/slsa/source/repository',
                                 schemaPath:
                                   '#/properties/spec/properties/attestations/items/properties/slsa/properties/source/properties/repository/minLength',
                                 keyword: 'minLength',
@@ -5322,16 +5660,16 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err235];
+                                vErrors = [err251];
                               } else {
-                                vErrors.push(err235);
+                                vErrors.push(err251);
                               }
                               errors++;
                             }
                           } else {
-                            const err236 = {
+                            const err252 = {
                               instancePath:
-                                instancePath + '/spec/attestations/' + i3 + '/slsa/source/repository',
+                                instancePath + '/spec/attestations/' + i4 + '/slsa/source/repository',
                               schemaPath:
                                 '#/properties/spec/properties/attestations/items/properties/slsa/properties/source/properties/repository/type',
                               keyword: 'type',
@@ -5339,19 +5677,19 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err236];
+                              vErrors = [err252];
                             } else {
-                              vErrors.push(err236);
+                              vErrors.push(err252);
                             }
                             errors++;
                           }
                         }
-                        if (data79.refs !== undefined) {
-                          let data81 = data79.refs;
-                          if (Array.isArray(data81)) {
-                            if (data81.length > 64) {
-                              const err237 = {
-                                instancePath: instancePath + '/spec/attestations/' + i3 + '/slsa/source/refs',
+                        if (data85.refs !== undefined) {
+                          let data87 = data85.refs;
+                          if (Array.isArray(data87)) {
+                            if (data87.length > 64) {
+                              const err253 = {
+                                instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa/source/refs',
                                 schemaPath:
                                   '#/properties/spec/properties/attestations/items/properties/slsa/properties/source/properties/refs/maxItems',
                                 keyword: 'maxItems',
@@ -5359,15 +5697,15 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have more than 64 items',
                               };
                               if (vErrors === null) {
-                                vErrors = [err237];
+                                vErrors = [err253];
                               } else {
-                                vErrors.push(err237);
+                                vErrors.push(err253);
                               }
                               errors++;
                             }
-                            if (data81.length < 1) {
-                              const err238 = {
-                                instancePath: instancePath + '/spec/attestations/' + i3 + '/slsa/source/refs',
+                            if (data87.length < 1) {
+                              const err254 = {
+                                instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa/source/refs',
                                 schemaPath:
                                   '#/properties/spec/properties/attestations/items/properties/slsa/properties/source/properties/refs/minItems',
                                 keyword: 'minItems',
@@ -5375,20 +5713,20 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                 message: 'must NOT have fewer than 1 items',
                               };
                               if (vErrors === null) {
-                                vErrors = [err238];
+                                vErrors = [err254];
                               } else {
-                                vErrors.push(err238);
+                                vErrors.push(err254);
                               }
                               errors++;
                             }
-                            const len6 = data81.length;
-                            for (let i6 = 0; i6 < len6; i6++) {
-                              let data82 = data81[i6];
-                              if (typeof data82 === 'string') {
-                                if (func2(data82) > 1024) {
-                                  const err239 = {
+                            const len7 = data87.length;
+                            for (let i7 = 0; i7 < len7; i7++) {
+                              let data88 = data87[i7];
+                              if (typeof data88 === 'string') {
+                                if (func2(data88) > 1024) {
+                                  const err255 = {
                                     instancePath:
-                                      instancePath + '/spec/attestations/' + i3 + '/slsa/source/refs/' + i6,
+                                      instancePath + '/spec/attestations/' + i4 + '/slsa/source/refs/' + i7,
                                     schemaPath:
                                       '#/properties/spec/properties/attestations/items/properties/slsa/properties/source/properties/refs/items/maxLength',
                                     keyword: 'maxLength',
@@ -5396,16 +5734,16 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                     message: 'must NOT have more than 1024 characters',
                                   };
                                   if (vErrors === null) {
-                                    vErrors = [err239];
+                                    vErrors = [err255];
                                   } else {
-                                    vErrors.push(err239);
+                                    vErrors.push(err255);
                                   }
                                   errors++;
                                 }
-                                if (func2(data82) < 6) {
-                                  const err240 = {
+                                if (func2(data88) < 6) {
+                                  const err256 = {
                                     instancePath:
-                                      instancePath + '/spec/attestations/' + i3 + '/slsa/source/refs/' + i6,
+                                      instancePath + '/spec/attestations/' + i4 + '/slsa/source/refs/' + i7,
                                     schemaPath:
                                       '#/properties/spec/properties/attestations/items/properties/slsa/properties/source/properties/refs/items/minLength',
                                     keyword: 'minLength',
@@ -5413,357 +5751,21 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                     message: 'must NOT have fewer than 6 characters',
                                   };
                                   if (vErrors === null) {
-                                    vErrors = [err240];
+                                    vErrors = [err256];
                                   } else {
-                                    vErrors.push(err240);
+                                    vErrors.push(err256);
                                   }
                                   errors++;
                                 }
-                                if (!pattern6.test(data82)) {
-                                  const err241 = {
+                                if (!pattern7.test(data88)) {
+                                  const err257 = {
                                     instancePath:
-                                      instancePath + '/spec/attestations/' + i3 + '/slsa/source/refs/' + i6,
+                                      instancePath + '/spec/attestations/' + i4 + '/slsa/source/refs/' + i7,
                                     schemaPath:
                                       '#/properties/spec/properties/attestations/items/properties/slsa/properties/source/properties/refs/items/pattern',
                                     keyword: 'pattern',
                                     params: { pattern: '^refs/' },
                                     message: 'must match pattern "' + '^refs/' + '"',
-                                  };
-                                  if (vErrors === null) {
-                                    vErrors = [err241];
-                                  } else {
-                                    vErrors.push(err241);
-                                  }
-                                  errors++;
-                                }
-                              } else {
-                                const err242 = {
-                                  instancePath:
-                                    instancePath + '/spec/attestations/' + i3 + '/slsa/source/refs/' + i6,
-                                  schemaPath:
-                                    '#/properties/spec/properties/attestations/items/properties/slsa/properties/source/properties/refs/items/type',
-                                  keyword: 'type',
-                                  params: { type: 'string' },
-                                  message: 'must be string',
-                                };
-                                if (vErrors === null) {
-                                  vErrors = [err242];
-                                } else {
-                                  vErrors.push(err242);
-                                }
-                                errors++;
-                              }
-                            }
-                          } else {
-                            const err243 = {
-                              instancePath: instancePath + '/spec/attestations/' + i3 + '/slsa/source/refs',
-                              schemaPath:
-                                '#/properties/spec/properties/attestations/items/properties/slsa/properties/source/properties/refs/type',
-                              keyword: 'type',
-                              params: { type: 'array' },
-                              message: 'must be array',
-                            };
-                            if (vErrors === null) {
-                              vErrors = [err243];
-                            } else {
-                              vErrors.push(err243);
-                            }
-                            errors++;
-                          }
-                        }
-                      } else {
-                        const err244 = {
-                          instancePath: instancePath + '/spec/attestations/' + i3 + '/slsa/source',
-                          schemaPath:
-                            '#/properties/spec/properties/attestations/items/properties/slsa/properties/source/type',
-                          keyword: 'type',
-                          params: { type: 'object' },
-                          message: 'must be object',
-                        };
-                        if (vErrors === null) {
-                          vErrors = [err244];
-                        } else {
-                          vErrors.push(err244);
-                        }
-                        errors++;
-                      }
-                    }
-                    if (data73.verifiers !== undefined) {
-                      let data83 = data73.verifiers;
-                      if (Array.isArray(data83)) {
-                        if (data83.length > 32) {
-                          const err245 = {
-                            instancePath: instancePath + '/spec/attestations/' + i3 + '/slsa/verifiers',
-                            schemaPath:
-                              '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/maxItems',
-                            keyword: 'maxItems',
-                            params: { limit: 32 },
-                            message: 'must NOT have more than 32 items',
-                          };
-                          if (vErrors === null) {
-                            vErrors = [err245];
-                          } else {
-                            vErrors.push(err245);
-                          }
-                          errors++;
-                        }
-                        if (data83.length < 1) {
-                          const err246 = {
-                            instancePath: instancePath + '/spec/attestations/' + i3 + '/slsa/verifiers',
-                            schemaPath:
-                              '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/minItems',
-                            keyword: 'minItems',
-                            params: { limit: 1 },
-                            message: 'must NOT have fewer than 1 items',
-                          };
-                          if (vErrors === null) {
-                            vErrors = [err246];
-                          } else {
-                            vErrors.push(err246);
-                          }
-                          errors++;
-                        }
-                        const len7 = data83.length;
-                        for (let i7 = 0; i7 < len7; i7++) {
-                          let data84 = data83[i7];
-                          if (data84 && typeof data84 == 'object' && !Array.isArray(data84)) {
-                            if (data84.id === undefined) {
-                              const err247 = {
-                                instancePath:
-                                  instancePath + '/spec/attestations/' + i3 + '/slsa/verifiers/' + i7,
-                                schemaPath:
-                                  '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/required',
-                                keyword: 'required',
-                                params: { missingProperty: 'id' },
-                                message: "must have required property '" + 'id' + "'",
-                              };
-                              if (vErrors === null) {
-                                vErrors = [err247];
-                              } else {
-                                vErrors.push(err247);
-                              }
-                              errors++;
-                            }
-                            if (data84.resourceUri === undefined) {
-                              const err248 = {
-                                instancePath:
-                                  instancePath + '/spec/attestations/' + i3 + '/slsa/verifiers/' + i7,
-                                schemaPath:
-                                  '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/required',
-                                keyword: 'required',
-                                params: { missingProperty: 'resourceUri' },
-                                message: "must have required property '" + 'resourceUri' + "'",
-                              };
-                              if (vErrors === null) {
-                                vErrors = [err248];
-                              } else {
-                                vErrors.push(err248);
-                              }
-                              errors++;
-                            }
-                            for (const key13 in data84) {
-                              if (!(
-                                key13 === 'id' ||
-                                key13 === 'resourceUri' ||
-                                key13 === 'level' ||
-                                key13 === 'verifiedLevels'
-                              )) {
-                                const err249 = {
-                                  instancePath:
-                                    instancePath + '/spec/attestations/' + i3 + '/slsa/verifiers/' + i7,
-                                  schemaPath:
-                                    '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/additionalProperties',
-                                  keyword: 'additionalProperties',
-                                  params: { additionalProperty: key13 },
-                                  message: 'must NOT have additional properties',
-                                };
-                                if (vErrors === null) {
-                                  vErrors = [err249];
-                                } else {
-                                  vErrors.push(err249);
-                                }
-                                errors++;
-                              }
-                            }
-                            if (data84.id !== undefined) {
-                              let data85 = data84.id;
-                              if (typeof data85 === 'string') {
-                                if (func2(data85) > 1024) {
-                                  const err250 = {
-                                    instancePath:
-                                      instancePath +
-                                      '/spec/attestations/' +
-                                      i3 +
-                                      '/slsa/verifiers/' +
-                                      i7 +
-                                      '/id',
-                                    schemaPath:
-                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/id/maxLength',
-                                    keyword: 'maxLength',
-                                    params: { limit: 1024 },
-                                    message: 'must NOT have more than 1024 characters',
-                                  };
-                                  if (vErrors === null) {
-                                    vErrors = [err250];
-                                  } else {
-                                    vErrors.push(err250);
-                                  }
-                                  errors++;
-                                }
-                                if (func2(data85) < 1) {
-                                  const err251 = {
-                                    instancePath:
-                                      instancePath +
-                                      '/spec/attestations/' +
-                                      i3 +
-                                      '/slsa/verifiers/' +
-                                      i7 +
-                                      '/id',
-                                    schemaPath:
-                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/id/minLength',
-                                    keyword: 'minLength',
-                                    params: { limit: 1 },
-                                    message: 'must NOT have fewer than 1 characters',
-                                  };
-                                  if (vErrors === null) {
-                                    vErrors = [err251];
-                                  } else {
-                                    vErrors.push(err251);
-                                  }
-                                  errors++;
-                                }
-                              } else {
-                                const err252 = {
-                                  instancePath:
-                                    instancePath +
-                                    '/spec/attestations/' +
-                                    i3 +
-                                    '/slsa/verifiers/' +
-                                    i7 +
-                                    '/id',
-                                  schemaPath:
-                                    '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/id/type',
-                                  keyword: 'type',
-                                  params: { type: 'string' },
-                                  message: 'must be string',
-                                };
-                                if (vErrors === null) {
-                                  vErrors = [err252];
-                                } else {
-                                  vErrors.push(err252);
-                                }
-                                errors++;
-                              }
-                            }
-                            if (data84.resourceUri !== undefined) {
-                              let data86 = data84.resourceUri;
-                              if (typeof data86 === 'string') {
-                                if (func2(data86) > 1024) {
-                                  const err253 = {
-                                    instancePath:
-                                      instancePath +
-                                      '/spec/attestations/' +
-                                      i3 +
-                                      '/slsa/verifiers/' +
-                                      i7 +
-                                      '/resourceUri',
-                                    schemaPath:
-                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/resourceUri/maxLength',
-                                    keyword: 'maxLength',
-                                    params: { limit: 1024 },
-                                    message: 'must NOT have more than 1024 characters',
-                                  };
-                                  if (vErrors === null) {
-                                    vErrors = [err253];
-                                  } else {
-                                    vErrors.push(err253);
-                                  }
-                                  errors++;
-                                }
-                                if (func2(data86) < 1) {
-                                  const err254 = {
-                                    instancePath:
-                                      instancePath +
-                                      '/spec/attestations/' +
-                                      i3 +
-                                      '/slsa/verifiers/' +
-                                      i7 +
-                                      '/resourceUri',
-                                    schemaPath:
-                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/resourceUri/minLength',
-                                    keyword: 'minLength',
-                                    params: { limit: 1 },
-                                    message: 'must NOT have fewer than 1 characters',
-                                  };
-                                  if (vErrors === null) {
-                                    vErrors = [err254];
-                                  } else {
-                                    vErrors.push(err254);
-                                  }
-                                  errors++;
-                                }
-                              } else {
-                                const err255 = {
-                                  instancePath:
-                                    instancePath +
-                                    '/spec/attestations/' +
-                                    i3 +
-                                    '/slsa/verifiers/' +
-                                    i7 +
-                                    '/resourceUri',
-                                  schemaPath:
-                                    '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/resourceUri/type',
-                                  keyword: 'type',
-                                  params: { type: 'string' },
-                                  message: 'must be string',
-                                };
-                                if (vErrors === null) {
-                                  vErrors = [err255];
-                                } else {
-                                  vErrors.push(err255);
-                                }
-                                errors++;
-                              }
-                            }
-                            if (data84.level !== undefined) {
-                              let data87 = data84.level;
-                              if (!(typeof data87 == 'number' && !(data87 % 1) && !isNaN(data87))) {
-                                const err256 = {
-                                  instancePath:
-                                    instancePath +
-                                    '/spec/attestations/' +
-                                    i3 +
-                                    '/slsa/verifiers/' +
-                                    i7 +
-                                    '/level',
-                                  schemaPath:
-                                    '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/level/type',
-                                  keyword: 'type',
-                                  params: { type: 'integer' },
-                                  message: 'must be integer',
-                                };
-                                if (vErrors === null) {
-                                  vErrors = [err256];
-                                } else {
-                                  vErrors.push(err256);
-                                }
-                                errors++;
-                              }
-                              if (typeof data87 == 'number') {
-                                if (data87 > 3 || isNaN(data87)) {
-                                  const err257 = {
-                                    instancePath:
-                                      instancePath +
-                                      '/spec/attestations/' +
-                                      i3 +
-                                      '/slsa/verifiers/' +
-                                      i7 +
-                                      '/level',
-                                    schemaPath:
-                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/level/maximum',
-                                    keyword: 'maximum',
-                                    params: { comparison: '<=', limit: 3 },
-                                    message: 'must be <= 3',
                                   };
                                   if (vErrors === null) {
                                     vErrors = [err257];
@@ -5772,364 +5774,349 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                                   }
                                   errors++;
                                 }
-                                if (data87 < 0 || isNaN(data87)) {
-                                  const err258 = {
-                                    instancePath:
-                                      instancePath +
-                                      '/spec/attestations/' +
-                                      i3 +
-                                      '/slsa/verifiers/' +
-                                      i7 +
-                                      '/level',
-                                    schemaPath:
-                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/level/minimum',
-                                    keyword: 'minimum',
-                                    params: { comparison: '>=', limit: 0 },
-                                    message: 'must be >= 0',
-                                  };
-                                  if (vErrors === null) {
-                                    vErrors = [err258];
-                                  } else {
-                                    vErrors.push(err258);
-                                  }
-                                  errors++;
-                                }
-                              }
-                            }
-                            if (data84.verifiedLevels !== undefined) {
-                              let data88 = data84.verifiedLevels;
-                              if (Array.isArray(data88)) {
-                                if (data88.length > 16) {
-                                  const err259 = {
-                                    instancePath:
-                                      instancePath +
-                                      '/spec/attestations/' +
-                                      i3 +
-                                      '/slsa/verifiers/' +
-                                      i7 +
-                                      '/verifiedLevels',
-                                    schemaPath:
-                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/verifiedLevels/maxItems',
-                                    keyword: 'maxItems',
-                                    params: { limit: 16 },
-                                    message: 'must NOT have more than 16 items',
-                                  };
-                                  if (vErrors === null) {
-                                    vErrors = [err259];
-                                  } else {
-                                    vErrors.push(err259);
-                                  }
-                                  errors++;
-                                }
-                                const len8 = data88.length;
-                                for (let i8 = 0; i8 < len8; i8++) {
-                                  let data89 = data88[i8];
-                                  if (typeof data89 === 'string') {
-                                    if (func2(data89) > 128) {
-                                      const err260 = {
-                                        instancePath:
-                                          instancePath +
-                                          '/spec/attestations/' +
-                                          i3 +
-                                          '/slsa/verifiers/' +
-                                          i7 +
-                                          '/verifiedLevels/' +
-                                          i8,
-                                        schemaPath:
-                                          '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/verifiedLevels/items/maxLength',
-                                        keyword: 'maxLength',
-                                        params: { limit: 128 },
-                                        message: 'must NOT have more than 128 characters',
-                                      };
-                                      if (vErrors === null) {
-                                        vErrors = [err260];
-                                      } else {
-                                        vErrors.push(err260);
-                                      }
-                                      errors++;
-                                    }
-                                    if (func2(data89) < 1) {
-                                      const err261 = {
-                                        instancePath:
-                                          instancePath +
-                                          '/spec/attestations/' +
-                                          i3 +
-                                          '/slsa/verifiers/' +
-                                          i7 +
-                                          '/verifiedLevels/' +
-                                          i8,
-                                        schemaPath:
-                                          '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/verifiedLevels/items/minLength',
-                                        keyword: 'minLength',
-                                        params: { limit: 1 },
-                                        message: 'must NOT have fewer than 1 characters',
-                                      };
-                                      if (vErrors === null) {
-                                        vErrors = [err261];
-                                      } else {
-                                        vErrors.push(err261);
-                                      }
-                                      errors++;
-                                    }
-                                  } else {
-                                    const err262 = {
-                                      instancePath:
-                                        instancePath +
-                                        '/spec/attestations/' +
-                                        i3 +
-                                        '/slsa/verifiers/' +
-                                        i7 +
-                                        '/verifiedLevels/' +
-                                        i8,
-                                      schemaPath:
-                                        '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/verifiedLevels/items/type',
-                                      keyword: 'type',
-                                      params: { type: 'string' },
-                                      message: 'must be string',
-                                    };
-                                    if (vErrors === null) {
-                                      vErrors = [err262];
-                                    } else {
-                                      vErrors.push(err262);
-                                    }
-                                    errors++;
-                                  }
-                                }
                               } else {
-                                const err263 = {
+                                const err258 = {
                                   instancePath:
-                                    instancePath +
-                                    '/spec/attestations/' +
-                                    i3 +
-                                    '/slsa/verifiers/' +
-                                    i7 +
-                                    '/verifiedLevels',
+                                    instancePath + '/spec/attestations/' + i4 + '/slsa/source/refs/' + i7,
                                   schemaPath:
-                                    '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/verifiedLevels/type',
+                                    '#/properties/spec/properties/attestations/items/properties/slsa/properties/source/properties/refs/items/type',
                                   keyword: 'type',
-                                  params: { type: 'array' },
-                                  message: 'must be array',
+                                  params: { type: 'string' },
+                                  message: 'must be string',
                                 };
                                 if (vErrors === null) {
-                                  vErrors = [err263];
+                                  vErrors = [err258];
                                 } else {
-                                  vErrors.push(err263);
+                                  vErrors.push(err258);
                                 }
                                 errors++;
                               }
                             }
                           } else {
-                            const err264 = {
-                              instancePath:
-                                instancePath + '/spec/attestations/' + i3 + '/slsa/verifiers/' + i7,
+                            const err259 = {
+                              instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa/source/refs',
                               schemaPath:
-                                '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/type',
+                                '#/properties/spec/properties/attestations/items/properties/slsa/properties/source/properties/refs/type',
                               keyword: 'type',
-                              params: { type: 'object' },
-                              message: 'must be object',
+                              params: { type: 'array' },
+                              message: 'must be array',
                             };
                             if (vErrors === null) {
-                              vErrors = [err264];
+                              vErrors = [err259];
                             } else {
-                              vErrors.push(err264);
+                              vErrors.push(err259);
                             }
                             errors++;
                           }
                         }
                       } else {
-                        const err265 = {
-                          instancePath: instancePath + '/spec/attestations/' + i3 + '/slsa/verifiers',
+                        const err260 = {
+                          instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa/source',
                           schemaPath:
-                            '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/type',
+                            '#/properties/spec/properties/attestations/items/properties/slsa/properties/source/type',
                           keyword: 'type',
-                          params: { type: 'array' },
-                          message: 'must be array',
+                          params: { type: 'object' },
+                          message: 'must be object',
                         };
                         if (vErrors === null) {
-                          vErrors = [err265];
+                          vErrors = [err260];
                         } else {
-                          vErrors.push(err265);
+                          vErrors.push(err260);
                         }
                         errors++;
                       }
                     }
-                  } else {
-                    const err266 = {
-                      instancePath: instancePath + '/spec/attestations/' + i3 + '/slsa',
-                      schemaPath: '#/properties/spec/properties/attestations/items/properties/slsa/type',
-                      keyword: 'type',
-                      params: { type: 'object' },
-                      message: 'must be object',
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err266];
-                    } else {
-                      vErrors.push(err266);
-                    }
-                    errors++;
-                  }
-                }
-                if (data67.conditions !== undefined) {
-                  let data90 = data67.conditions;
-                  if (Array.isArray(data90)) {
-                    if (data90.length > 32) {
-                      const err267 = {
-                        instancePath: instancePath + '/spec/attestations/' + i3 + '/conditions',
-                        schemaPath:
-                          '#/properties/spec/properties/attestations/items/properties/conditions/maxItems',
-                        keyword: 'maxItems',
-                        params: { limit: 32 },
-                        message: 'must NOT have more than 32 items',
-                      };
-                      if (vErrors === null) {
-                        vErrors = [err267];
-                      } else {
-                        vErrors.push(err267);
-                      }
-                      errors++;
-                    }
-                    const len9 = data90.length;
-                    for (let i9 = 0; i9 < len9; i9++) {
-                      let data91 = data90[i9];
-                      if (data91 && typeof data91 == 'object' && !Array.isArray(data91)) {
-                        if (data91.expression === undefined) {
-                          const err268 = {
-                            instancePath: instancePath + '/spec/attestations/' + i3 + '/conditions/' + i9,
+                    if (data79.githubEnterprise !== undefined) {
+                      let data89 = data79.githubEnterprise;
+                      if (Array.isArray(data89)) {
+                        if (data89.length > 16) {
+                          const err261 = {
+                            instancePath:
+                              instancePath + '/spec/attestations/' + i4 + '/slsa/githubEnterprise',
                             schemaPath:
-                              '#/properties/spec/properties/attestations/items/properties/conditions/items/required',
-                            keyword: 'required',
-                            params: { missingProperty: 'expression' },
-                            message: "must have required property '" + 'expression' + "'",
+                              '#/properties/spec/properties/attestations/items/properties/slsa/properties/githubEnterprise/maxItems',
+                            keyword: 'maxItems',
+                            params: { limit: 16 },
+                            message: 'must NOT have more than 16 items',
                           };
                           if (vErrors === null) {
-                            vErrors = [err268];
+                            vErrors = [err261];
                           } else {
-                            vErrors.push(err268);
+                            vErrors.push(err261);
                           }
                           errors++;
                         }
-                        for (const key14 in data91) {
-                          if (!(key14 === 'expression' || key14 === 'message')) {
-                            const err269 = {
-                              instancePath: instancePath + '/spec/attestations/' + i3 + '/conditions/' + i9,
-                              schemaPath:
-                                '#/properties/spec/properties/attestations/items/properties/conditions/items/additionalProperties',
-                              keyword: 'additionalProperties',
-                              params: { additionalProperty: key14 },
-                              message: 'must NOT have additional properties',
-                            };
-                            if (vErrors === null) {
-                              vErrors = [err269];
-                            } else {
-                              vErrors.push(err269);
-                            }
-                            errors++;
-                          }
-                        }
-                        if (data91.expression !== undefined) {
-                          let data92 = data91.expression;
-                          if (typeof data92 === 'string') {
-                            if (func2(data92) > 4096) {
-                              const err270 = {
-                                instancePath:
-                                  instancePath +
-                                  '/spec/attestations/' +
-                                  i3 +
-                                  '/conditions/' +
-                                  i9 +
-                                  '/expression',
-                                schemaPath:
-                                  '#/properties/spec/properties/attestations/items/properties/conditions/items/properties/expression/maxLength',
-                                keyword: 'maxLength',
-                                params: { limit: 4096 },
-                                message: 'must NOT have more than 4096 characters',
-                              };
-                              if (vErrors === null) {
-                                vErrors = [err270];
-                              } else {
-                                vErrors.push(err270);
-                              }
-                              errors++;
-                            }
-                            if (func2(data92) < 1) {
-                              const err271 = {
-                                instancePath:
-                                  instancePath +
-                                  '/spec/attestations/' +
-                                  i3 +
-                                  '/conditions/' +
-                                  i9 +
-                                  '/expression',
-                                schemaPath:
-                                  '#/properties/spec/properties/attestations/items/properties/conditions/items/properties/expression/minLength',
-                                keyword: 'minLength',
-                                params: { limit: 1 },
-                                message: 'must NOT have fewer than 1 characters',
-                              };
-                              if (vErrors === null) {
-                                vErrors = [err271];
-                              } else {
-                                vErrors.push(err271);
-                              }
-                              errors++;
-                            }
+                        if (data89.length < 1) {
+                          const err262 = {
+                            instancePath:
+                              instancePath + '/spec/attestations/' + i4 + '/slsa/githubEnterprise',
+                            schemaPath:
+                              '#/properties/spec/properties/attestations/items/properties/slsa/properties/githubEnterprise/minItems',
+                            keyword: 'minItems',
+                            params: { limit: 1 },
+                            message: 'must NOT have fewer than 1 items',
+                          };
+                          if (vErrors === null) {
+                            vErrors = [err262];
                           } else {
-                            const err272 = {
-                              instancePath:
-                                instancePath +
-                                '/spec/attestations/' +
-                                i3 +
-                                '/conditions/' +
-                                i9 +
-                                '/expression',
-                              schemaPath:
-                                '#/properties/spec/properties/attestations/items/properties/conditions/items/properties/expression/type',
-                              keyword: 'type',
-                              params: { type: 'string' },
-                              message: 'must be string',
-                            };
-                            if (vErrors === null) {
-                              vErrors = [err272];
-                            } else {
-                              vErrors.push(err272);
-                            }
-                            errors++;
+                            vErrors.push(err262);
                           }
+                          errors++;
                         }
-                        if (data91.message !== undefined) {
-                          let data93 = data91.message;
-                          if (typeof data93 === 'string') {
-                            if (func2(data93) > 512) {
-                              const err273 = {
+                        const len8 = data89.length;
+                        for (let i8 = 0; i8 < len8; i8++) {
+                          let data90 = data89[i8];
+                          if (data90 && typeof data90 == 'object' && !Array.isArray(data90)) {
+                            if (data90.issuer === undefined) {
+                              const err263 = {
                                 instancePath:
-                                  instancePath +
-                                  '/spec/attestations/' +
-                                  i3 +
-                                  '/conditions/' +
-                                  i9 +
-                                  '/message',
+                                  instancePath + '/spec/attestations/' + i4 + '/slsa/githubEnterprise/' + i8,
                                 schemaPath:
-                                  '#/properties/spec/properties/attestations/items/properties/conditions/items/properties/message/maxLength',
-                                keyword: 'maxLength',
-                                params: { limit: 512 },
-                                message: 'must NOT have more than 512 characters',
+                                  '#/properties/spec/properties/attestations/items/properties/slsa/properties/githubEnterprise/items/required',
+                                keyword: 'required',
+                                params: { missingProperty: 'issuer' },
+                                message: "must have required property '" + 'issuer' + "'",
                               };
                               if (vErrors === null) {
-                                vErrors = [err273];
+                                vErrors = [err263];
                               } else {
-                                vErrors.push(err273);
+                                vErrors.push(err263);
                               }
                               errors++;
+                            }
+                            if (data90.url === undefined) {
+                              const err264 = {
+                                instancePath:
+                                  instancePath + '/spec/attestations/' + i4 + '/slsa/githubEnterprise/' + i8,
+                                schemaPath:
+                                  '#/properties/spec/properties/attestations/items/properties/slsa/properties/githubEnterprise/items/required',
+                                keyword: 'required',
+                                params: { missingProperty: 'url' },
+                                message: "must have required property '" + 'url' + "'",
+                              };
+                              if (vErrors === null) {
+                                vErrors = [err264];
+                              } else {
+                                vErrors.push(err264);
+                              }
+                              errors++;
+                            }
+                            for (const key14 in data90) {
+                              if (!(key14 === 'issuer' || key14 === 'url')) {
+                                const err265 = {
+                                  instancePath:
+                                    instancePath +
+                                    '/spec/attestations/' +
+                                    i4 +
+                                    '/slsa/githubEnterprise/' +
+                                    i8,
+                                  schemaPath:
+                                    '#/properties/spec/properties/attestations/items/properties/slsa/properties/githubEnterprise/items/additionalProperties',
+                                  keyword: 'additionalProperties',
+                                  params: { additionalProperty: key14 },
+                                  message: 'must NOT have additional properties',
+                                };
+                                if (vErrors === null) {
+                                  vErrors = [err265];
+                                } else {
+                                  vErrors.push(err265);
+                                }
+                                errors++;
+                              }
+                            }
+                            if (data90.issuer !== undefined) {
+                              let data91 = data90.issuer;
+                              if (typeof data91 === 'string') {
+                                if (func2(data91) > 512) {
+                                  const err266 = {
+                                    instancePath:
+                                      instancePath +
+                                      '/spec/attestations/' +
+                                      i4 +
+                                      '/slsa/githubEnterprise/' +
+                                      i8 +
+                                      '/issuer',
+                                    schemaPath:
+                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/githubEnterprise/items/properties/issuer/maxLength',
+                                    keyword: 'maxLength',
+                                    params: { limit: 512 },
+                                    message: 'must NOT have more than 512 characters',
+                                  };
+                                  if (vErrors === null) {
+                                    vErrors = [err266];
+                                  } else {
+                                    vErrors.push(err266);
+                                  }
+                                  errors++;
+                                }
+                                if (func2(data91) < 9) {
+                                  const err267 = {
+                                    instancePath:
+                                      instancePath +
+                                      '/spec/attestations/' +
+                                      i4 +
+                                      '/slsa/githubEnterprise/' +
+                                      i8 +
+                                      '/issuer',
+                                    schemaPath:
+                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/githubEnterprise/items/properties/issuer/minLength',
+                                    keyword: 'minLength',
+                                    params: { limit: 9 },
+                                    message: 'must NOT have fewer than 9 characters',
+                                  };
+                                  if (vErrors === null) {
+                                    vErrors = [err267];
+                                  } else {
+                                    vErrors.push(err267);
+                                  }
+                                  errors++;
+                                }
+                                if (!pattern8.test(data91)) {
+                                  const err268 = {
+                                    instancePath:
+                                      instancePath +
+                                      '/spec/attestations/' +
+                                      i4 +
+                                      '/slsa/githubEnterprise/' +
+                                      i8 +
+                                      '/issuer',
+                                    schemaPath:
+                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/githubEnterprise/items/properties/issuer/pattern',
+                                    keyword: 'pattern',
+                                    params: { pattern: '^https://' },
+                                    message: 'must match pattern "' + '^https://' + '"',
+                                  };
+                                  if (vErrors === null) {
+                                    vErrors = [err268];
+                                  } else {
+                                    vErrors.push(err268);
+                                  }
+                                  errors++;
+                                }
+                              } else {
+                                const err269 = {
+                                  instancePath:
+                                    instancePath +
+                                    '/spec/attestations/' +
+                                    i4 +
+                                    '/slsa/githubEnterprise/' +
+                                    i8 +
+                                    '/issuer',
+                                  schemaPath:
+                                    '#/properties/spec/properties/attestations/items/properties/slsa/properties/githubEnterprise/items/properties/issuer/type',
+                                  keyword: 'type',
+                                  params: { type: 'string' },
+                                  message: 'must be string',
+                                };
+                                if (vErrors === null) {
+                                  vErrors = [err269];
+                                } else {
+                                  vErrors.push(err269);
+                                }
+                                errors++;
+                              }
+                            }
+                            if (data90.url !== undefined) {
+                              let data92 = data90.url;
+                              if (typeof data92 === 'string') {
+                                if (func2(data92) > 256) {
+                                  const err270 = {
+                                    instancePath:
+                                      instancePath +
+                                      '/spec/attestations/' +
+                                      i4 +
+                                      '/slsa/githubEnterprise/' +
+                                      i8 +
+                                      '/url',
+                                    schemaPath:
+                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/githubEnterprise/items/properties/url/maxLength',
+                                    keyword: 'maxLength',
+                                    params: { limit: 256 },
+                                    message: 'must NOT have more than 256 characters',
+                                  };
+                                  if (vErrors === null) {
+                                    vErrors = [err270];
+                                  } else {
+                                    vErrors.push(err270);
+                                  }
+                                  errors++;
+                                }
+                                if (func2(data92) < 9) {
+                                  const err271 = {
+                                    instancePath:
+                                      instancePath +
+                                      '/spec/attestations/' +
+                                      i4 +
+                                      '/slsa/githubEnterprise/' +
+                                      i8 +
+                                      '/url',
+                                    schemaPath:
+                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/githubEnterprise/items/properties/url/minLength',
+                                    keyword: 'minLength',
+                                    params: { limit: 9 },
+                                    message: 'must NOT have fewer than 9 characters',
+                                  };
+                                  if (vErrors === null) {
+                                    vErrors = [err271];
+                                  } else {
+                                    vErrors.push(err271);
+                                  }
+                                  errors++;
+                                }
+                                if (!pattern9.test(data92)) {
+                                  const err272 = {
+                                    instancePath:
+                                      instancePath +
+                                      '/spec/attestations/' +
+                                      i4 +
+                                      '/slsa/githubEnterprise/' +
+                                      i8 +
+                                      '/url',
+                                    schemaPath:
+                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/githubEnterprise/items/properties/url/pattern',
+                                    keyword: 'pattern',
+                                    params: { pattern: '^https://[^/]+$' },
+                                    message: 'must match pattern "' + '^https://[^/]+$' + '"',
+                                  };
+                                  if (vErrors === null) {
+                                    vErrors = [err272];
+                                  } else {
+                                    vErrors.push(err272);
+                                  }
+                                  errors++;
+                                }
+                              } else {
+                                const err273 = {
+                                  instancePath:
+                                    instancePath +
+                                    '/spec/attestations/' +
+                                    i4 +
+                                    '/slsa/githubEnterprise/' +
+                                    i8 +
+                                    '/url',
+                                  schemaPath:
+                                    '#/properties/spec/properties/attestations/items/properties/slsa/properties/githubEnterprise/items/properties/url/type',
+                                  keyword: 'type',
+                                  params: { type: 'string' },
+                                  message: 'must be string',
+                                };
+                                if (vErrors === null) {
+                                  vErrors = [err273];
+                                } else {
+                                  vErrors.push(err273);
+                                }
+                                errors++;
+                              }
                             }
                           } else {
                             const err274 = {
                               instancePath:
-                                instancePath + '/spec/attestations/' + i3 + '/conditions/' + i9 + '/message',
+                                instancePath + '/spec/attestations/' + i4 + '/slsa/githubEnterprise/' + i8,
                               schemaPath:
-                                '#/properties/spec/properties/attestations/items/properties/conditions/items/properties/message/type',
+                                '#/properties/spec/properties/attestations/items/properties/slsa/properties/githubEnterprise/items/type',
                               keyword: 'type',
-                              params: { type: 'string' },
-                              message: 'must be string',
+                              params: { type: 'object' },
+                              message: 'must be object',
                             };
                             if (vErrors === null) {
                               vErrors = [err274];
@@ -6141,12 +6128,12 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                         }
                       } else {
                         const err275 = {
-                          instancePath: instancePath + '/spec/attestations/' + i3 + '/conditions/' + i9,
+                          instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa/githubEnterprise',
                           schemaPath:
-                            '#/properties/spec/properties/attestations/items/properties/conditions/items/type',
+                            '#/properties/spec/properties/attestations/items/properties/slsa/properties/githubEnterprise/type',
                           keyword: 'type',
-                          params: { type: 'object' },
-                          message: 'must be object',
+                          params: { type: 'array' },
+                          message: 'must be array',
                         };
                         if (vErrors === null) {
                           vErrors = [err275];
@@ -6156,9 +6143,677 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                         errors++;
                       }
                     }
+                    if (data79.verifiers !== undefined) {
+                      let data93 = data79.verifiers;
+                      if (Array.isArray(data93)) {
+                        if (data93.length > 32) {
+                          const err276 = {
+                            instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa/verifiers',
+                            schemaPath:
+                              '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/maxItems',
+                            keyword: 'maxItems',
+                            params: { limit: 32 },
+                            message: 'must NOT have more than 32 items',
+                          };
+                          if (vErrors === null) {
+                            vErrors = [err276];
+                          } else {
+                            vErrors.push(err276);
+                          }
+                          errors++;
+                        }
+                        if (data93.length < 1) {
+                          const err277 = {
+                            instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa/verifiers',
+                            schemaPath:
+                              '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/minItems',
+                            keyword: 'minItems',
+                            params: { limit: 1 },
+                            message: 'must NOT have fewer than 1 items',
+                          };
+                          if (vErrors === null) {
+                            vErrors = [err277];
+                          } else {
+                            vErrors.push(err277);
+                          }
+                          errors++;
+                        }
+                        const len9 = data93.length;
+                        for (let i9 = 0; i9 < len9; i9++) {
+                          let data94 = data93[i9];
+                          if (data94 && typeof data94 == 'object' && !Array.isArray(data94)) {
+                            if (data94.id === undefined) {
+                              const err278 = {
+                                instancePath:
+                                  instancePath + '/spec/attestations/' + i4 + '/slsa/verifiers/' + i9,
+                                schemaPath:
+                                  '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/required',
+                                keyword: 'required',
+                                params: { missingProperty: 'id' },
+                                message: "must have required property '" + 'id' + "'",
+                              };
+                              if (vErrors === null) {
+                                vErrors = [err278];
+                              } else {
+                                vErrors.push(err278);
+                              }
+                              errors++;
+                            }
+                            if (data94.resourceUri === undefined) {
+                              const err279 = {
+                                instancePath:
+                                  instancePath + '/spec/attestations/' + i4 + '/slsa/verifiers/' + i9,
+                                schemaPath:
+                                  '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/required',
+                                keyword: 'required',
+                                params: { missingProperty: 'resourceUri' },
+                                message: "must have required property '" + 'resourceUri' + "'",
+                              };
+                              if (vErrors === null) {
+                                vErrors = [err279];
+                              } else {
+                                vErrors.push(err279);
+                              }
+                              errors++;
+                            }
+                            for (const key15 in data94) {
+                              if (!(
+                                key15 === 'id' ||
+                                key15 === 'resourceUri' ||
+                                key15 === 'level' ||
+                                key15 === 'verifiedLevels'
+                              )) {
+                                const err280 = {
+                                  instancePath:
+                                    instancePath + '/spec/attestations/' + i4 + '/slsa/verifiers/' + i9,
+                                  schemaPath:
+                                    '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/additionalProperties',
+                                  keyword: 'additionalProperties',
+                                  params: { additionalProperty: key15 },
+                                  message: 'must NOT have additional properties',
+                                };
+                                if (vErrors === null) {
+                                  vErrors = [err280];
+                                } else {
+                                  vErrors.push(err280);
+                                }
+                                errors++;
+                              }
+                            }
+                            if (data94.id !== undefined) {
+                              let data95 = data94.id;
+                              if (typeof data95 === 'string') {
+                                if (func2(data95) > 1024) {
+                                  const err281 = {
+                                    instancePath:
+                                      instancePath +
+                                      '/spec/attestations/' +
+                                      i4 +
+                                      '/slsa/verifiers/' +
+                                      i9 +
+                                      '/id',
+                                    schemaPath:
+                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/id/maxLength',
+                                    keyword: 'maxLength',
+                                    params: { limit: 1024 },
+                                    message: 'must NOT have more than 1024 characters',
+                                  };
+                                  if (vErrors === null) {
+                                    vErrors = [err281];
+                                  } else {
+                                    vErrors.push(err281);
+                                  }
+                                  errors++;
+                                }
+                                if (func2(data95) < 1) {
+                                  const err282 = {
+                                    instancePath:
+                                      instancePath +
+                                      '/spec/attestations/' +
+                                      i4 +
+                                      '/slsa/verifiers/' +
+                                      i9 +
+                                      '/id',
+                                    schemaPath:
+                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/id/minLength',
+                                    keyword: 'minLength',
+                                    params: { limit: 1 },
+                                    message: 'must NOT have fewer than 1 characters',
+                                  };
+                                  if (vErrors === null) {
+                                    vErrors = [err282];
+                                  } else {
+                                    vErrors.push(err282);
+                                  }
+                                  errors++;
+                                }
+                              } else {
+                                const err283 = {
+                                  instancePath:
+                                    instancePath +
+                                    '/spec/attestations/' +
+                                    i4 +
+                                    '/slsa/verifiers/' +
+                                    i9 +
+                                    '/id',
+                                  schemaPath:
+                                    '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/id/type',
+                                  keyword: 'type',
+                                  params: { type: 'string' },
+                                  message: 'must be string',
+                                };
+                                if (vErrors === null) {
+                                  vErrors = [err283];
+                                } else {
+                                  vErrors.push(err283);
+                                }
+                                errors++;
+                              }
+                            }
+                            if (data94.resourceUri !== undefined) {
+                              let data96 = data94.resourceUri;
+                              if (typeof data96 === 'string') {
+                                if (func2(data96) > 1024) {
+                                  const err284 = {
+                                    instancePath:
+                                      instancePath +
+                                      '/spec/attestations/' +
+                                      i4 +
+                                      '/slsa/verifiers/' +
+                                      i9 +
+                                      '/resourceUri',
+                                    schemaPath:
+                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/resourceUri/maxLength',
+                                    keyword: 'maxLength',
+                                    params: { limit: 1024 },
+                                    message: 'must NOT have more than 1024 characters',
+                                  };
+                                  if (vErrors === null) {
+                                    vErrors = [err284];
+                                  } else {
+                                    vErrors.push(err284);
+                                  }
+                                  errors++;
+                                }
+                                if (func2(data96) < 1) {
+                                  const err285 = {
+                                    instancePath:
+                                      instancePath +
+                                      '/spec/attestations/' +
+                                      i4 +
+                                      '/slsa/verifiers/' +
+                                      i9 +
+                                      '/resourceUri',
+                                    schemaPath:
+                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/resourceUri/minLength',
+                                    keyword: 'minLength',
+                                    params: { limit: 1 },
+                                    message: 'must NOT have fewer than 1 characters',
+                                  };
+                                  if (vErrors === null) {
+                                    vErrors = [err285];
+                                  } else {
+                                    vErrors.push(err285);
+                                  }
+                                  errors++;
+                                }
+                              } else {
+                                const err286 = {
+                                  instancePath:
+                                    instancePath +
+                                    '/spec/attestations/' +
+                                    i4 +
+                                    '/slsa/verifiers/' +
+                                    i9 +
+                                    '/resourceUri',
+                                  schemaPath:
+                                    '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/resourceUri/type',
+                                  keyword: 'type',
+                                  params: { type: 'string' },
+                                  message: 'must be string',
+                                };
+                                if (vErrors === null) {
+                                  vErrors = [err286];
+                                } else {
+                                  vErrors.push(err286);
+                                }
+                                errors++;
+                              }
+                            }
+                            if (data94.level !== undefined) {
+                              let data97 = data94.level;
+                              if (!(typeof data97 == 'number' && !(data97 % 1) && !isNaN(data97))) {
+                                const err287 = {
+                                  instancePath:
+                                    instancePath +
+                                    '/spec/attestations/' +
+                                    i4 +
+                                    '/slsa/verifiers/' +
+                                    i9 +
+                                    '/level',
+                                  schemaPath:
+                                    '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/level/type',
+                                  keyword: 'type',
+                                  params: { type: 'integer' },
+                                  message: 'must be integer',
+                                };
+                                if (vErrors === null) {
+                                  vErrors = [err287];
+                                } else {
+                                  vErrors.push(err287);
+                                }
+                                errors++;
+                              }
+                              if (typeof data97 == 'number') {
+                                if (data97 > 3 || isNaN(data97)) {
+                                  const err288 = {
+                                    instancePath:
+                                      instancePath +
+                                      '/spec/attestations/' +
+                                      i4 +
+                                      '/slsa/verifiers/' +
+                                      i9 +
+                                      '/level',
+                                    schemaPath:
+                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/level/maximum',
+                                    keyword: 'maximum',
+                                    params: { comparison: '<=', limit: 3 },
+                                    message: 'must be <= 3',
+                                  };
+                                  if (vErrors === null) {
+                                    vErrors = [err288];
+                                  } else {
+                                    vErrors.push(err288);
+                                  }
+                                  errors++;
+                                }
+                                if (data97 < 0 || isNaN(data97)) {
+                                  const err289 = {
+                                    instancePath:
+                                      instancePath +
+                                      '/spec/attestations/' +
+                                      i4 +
+                                      '/slsa/verifiers/' +
+                                      i9 +
+                                      '/level',
+                                    schemaPath:
+                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/level/minimum',
+                                    keyword: 'minimum',
+                                    params: { comparison: '>=', limit: 0 },
+                                    message: 'must be >= 0',
+                                  };
+                                  if (vErrors === null) {
+                                    vErrors = [err289];
+                                  } else {
+                                    vErrors.push(err289);
+                                  }
+                                  errors++;
+                                }
+                              }
+                            }
+                            if (data94.verifiedLevels !== undefined) {
+                              let data98 = data94.verifiedLevels;
+                              if (Array.isArray(data98)) {
+                                if (data98.length > 16) {
+                                  const err290 = {
+                                    instancePath:
+                                      instancePath +
+                                      '/spec/attestations/' +
+                                      i4 +
+                                      '/slsa/verifiers/' +
+                                      i9 +
+                                      '/verifiedLevels',
+                                    schemaPath:
+                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/verifiedLevels/maxItems',
+                                    keyword: 'maxItems',
+                                    params: { limit: 16 },
+                                    message: 'must NOT have more than 16 items',
+                                  };
+                                  if (vErrors === null) {
+                                    vErrors = [err290];
+                                  } else {
+                                    vErrors.push(err290);
+                                  }
+                                  errors++;
+                                }
+                                const len10 = data98.length;
+                                for (let i10 = 0; i10 < len10; i10++) {
+                                  let data99 = data98[i10];
+                                  if (typeof data99 === 'string') {
+                                    if (func2(data99) > 128) {
+                                      const err291 = {
+                                        instancePath:
+                                          instancePath +
+                                          '/spec/attestations/' +
+                                          i4 +
+                                          '/slsa/verifiers/' +
+                                          i9 +
+                                          '/verifiedLevels/' +
+                                          i10,
+                                        schemaPath:
+                                          '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/verifiedLevels/items/maxLength',
+                                        keyword: 'maxLength',
+                                        params: { limit: 128 },
+                                        message: 'must NOT have more than 128 characters',
+                                      };
+                                      if (vErrors === null) {
+                                        vErrors = [err291];
+                                      } else {
+                                        vErrors.push(err291);
+                                      }
+                                      errors++;
+                                    }
+                                    if (func2(data99) < 1) {
+                                      const err292 = {
+                                        instancePath:
+                                          instancePath +
+                                          '/spec/attestations/' +
+                                          i4 +
+                                          '/slsa/verifiers/' +
+                                          i9 +
+                                          '/verifiedLevels/' +
+                                          i10,
+                                        schemaPath:
+                                          '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/verifiedLevels/items/minLength',
+                                        keyword: 'minLength',
+                                        params: { limit: 1 },
+                                        message: 'must NOT have fewer than 1 characters',
+                                      };
+                                      if (vErrors === null) {
+                                        vErrors = [err292];
+                                      } else {
+                                        vErrors.push(err292);
+                                      }
+                                      errors++;
+                                    }
+                                  } else {
+                                    const err293 = {
+                                      instancePath:
+                                        instancePath +
+                                        '/spec/attestations/' +
+                                        i4 +
+                                        '/slsa/verifiers/' +
+                                        i9 +
+                                        '/verifiedLevels/' +
+                                        i10,
+                                      schemaPath:
+                                        '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/verifiedLevels/items/type',
+                                      keyword: 'type',
+                                      params: { type: 'string' },
+                                      message: 'must be string',
+                                    };
+                                    if (vErrors === null) {
+                                      vErrors = [err293];
+                                    } else {
+                                      vErrors.push(err293);
+                                    }
+                                    errors++;
+                                  }
+                                }
+                              } else {
+                                const err294 = {
+                                  instancePath:
+                                    instancePath +
+                                    '/spec/attestations/' +
+                                    i4 +
+                                    '/slsa/verifiers/' +
+                                    i9 +
+                                    '/verifiedLevels',
+                                  schemaPath:
+                                    '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/verifiedLevels/type',
+                                  keyword: 'type',
+                                  params: { type: 'array' },
+                                  message: 'must be array',
+                                };
+                                if (vErrors === null) {
+                                  vErrors = [err294];
+                                } else {
+                                  vErrors.push(err294);
+                                }
+                                errors++;
+                              }
+                            }
+                          } else {
+                            const err295 = {
+                              instancePath:
+                                instancePath + '/spec/attestations/' + i4 + '/slsa/verifiers/' + i9,
+                              schemaPath:
+                                '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/type',
+                              keyword: 'type',
+                              params: { type: 'object' },
+                              message: 'must be object',
+                            };
+                            if (vErrors === null) {
+                              vErrors = [err295];
+                            } else {
+                              vErrors.push(err295);
+                            }
+                            errors++;
+                          }
+                        }
+                      } else {
+                        const err296 = {
+                          instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa/verifiers',
+                          schemaPath:
+                            '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/type',
+                          keyword: 'type',
+                          params: { type: 'array' },
+                          message: 'must be array',
+                        };
+                        if (vErrors === null) {
+                          vErrors = [err296];
+                        } else {
+                          vErrors.push(err296);
+                        }
+                        errors++;
+                      }
+                    }
                   } else {
-                    const err276 = {
-                      instancePath: instancePath + '/spec/attestations/' + i3 + '/conditions',
+                    const err297 = {
+                      instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa',
+                      schemaPath: '#/properties/spec/properties/attestations/items/properties/slsa/type',
+                      keyword: 'type',
+                      params: { type: 'object' },
+                      message: 'must be object',
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err297];
+                    } else {
+                      vErrors.push(err297);
+                    }
+                    errors++;
+                  }
+                }
+                if (data73.conditions !== undefined) {
+                  let data100 = data73.conditions;
+                  if (Array.isArray(data100)) {
+                    if (data100.length > 32) {
+                      const err298 = {
+                        instancePath: instancePath + '/spec/attestations/' + i4 + '/conditions',
+                        schemaPath:
+                          '#/properties/spec/properties/attestations/items/properties/conditions/maxItems',
+                        keyword: 'maxItems',
+                        params: { limit: 32 },
+                        message: 'must NOT have more than 32 items',
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err298];
+                      } else {
+                        vErrors.push(err298);
+                      }
+                      errors++;
+                    }
+                    const len11 = data100.length;
+                    for (let i11 = 0; i11 < len11; i11++) {
+                      let data101 = data100[i11];
+                      if (data101 && typeof data101 == 'object' && !Array.isArray(data101)) {
+                        if (data101.expression === undefined) {
+                          const err299 = {
+                            instancePath: instancePath + '/spec/attestations/' + i4 + '/conditions/' + i11,
+                            schemaPath:
+                              '#/properties/spec/properties/attestations/items/properties/conditions/items/required',
+                            keyword: 'required',
+                            params: { missingProperty: 'expression' },
+                            message: "must have required property '" + 'expression' + "'",
+                          };
+                          if (vErrors === null) {
+                            vErrors = [err299];
+                          } else {
+                            vErrors.push(err299);
+                          }
+                          errors++;
+                        }
+                        for (const key16 in data101) {
+                          if (!(key16 === 'expression' || key16 === 'message')) {
+                            const err300 = {
+                              instancePath: instancePath + '/spec/attestations/' + i4 + '/conditions/' + i11,
+                              schemaPath:
+                                '#/properties/spec/properties/attestations/items/properties/conditions/items/additionalProperties',
+                              keyword: 'additionalProperties',
+                              params: { additionalProperty: key16 },
+                              message: 'must NOT have additional properties',
+                            };
+                            if (vErrors === null) {
+                              vErrors = [err300];
+                            } else {
+                              vErrors.push(err300);
+                            }
+                            errors++;
+                          }
+                        }
+                        if (data101.expression !== undefined) {
+                          let data102 = data101.expression;
+                          if (typeof data102 === 'string') {
+                            if (func2(data102) > 4096) {
+                              const err301 = {
+                                instancePath:
+                                  instancePath +
+                                  '/spec/attestations/' +
+                                  i4 +
+                                  '/conditions/' +
+                                  i11 +
+                                  '/expression',
+                                schemaPath:
+                                  '#/properties/spec/properties/attestations/items/properties/conditions/items/properties/expression/maxLength',
+                                keyword: 'maxLength',
+                                params: { limit: 4096 },
+                                message: 'must NOT have more than 4096 characters',
+                              };
+                              if (vErrors === null) {
+                                vErrors = [err301];
+                              } else {
+                                vErrors.push(err301);
+                              }
+                              errors++;
+                            }
+                            if (func2(data102) < 1) {
+                              const err302 = {
+                                instancePath:
+                                  instancePath +
+                                  '/spec/attestations/' +
+                                  i4 +
+                                  '/conditions/' +
+                                  i11 +
+                                  '/expression',
+                                schemaPath:
+                                  '#/properties/spec/properties/attestations/items/properties/conditions/items/properties/expression/minLength',
+                                keyword: 'minLength',
+                                params: { limit: 1 },
+                                message: 'must NOT have fewer than 1 characters',
+                              };
+                              if (vErrors === null) {
+                                vErrors = [err302];
+                              } else {
+                                vErrors.push(err302);
+                              }
+                              errors++;
+                            }
+                          } else {
+                            const err303 = {
+                              instancePath:
+                                instancePath +
+                                '/spec/attestations/' +
+                                i4 +
+                                '/conditions/' +
+                                i11 +
+                                '/expression',
+                              schemaPath:
+                                '#/properties/spec/properties/attestations/items/properties/conditions/items/properties/expression/type',
+                              keyword: 'type',
+                              params: { type: 'string' },
+                              message: 'must be string',
+                            };
+                            if (vErrors === null) {
+                              vErrors = [err303];
+                            } else {
+                              vErrors.push(err303);
+                            }
+                            errors++;
+                          }
+                        }
+                        if (data101.message !== undefined) {
+                          let data103 = data101.message;
+                          if (typeof data103 === 'string') {
+                            if (func2(data103) > 512) {
+                              const err304 = {
+                                instancePath:
+                                  instancePath +
+                                  '/spec/attestations/' +
+                                  i4 +
+                                  '/conditions/' +
+                                  i11 +
+                                  '/message',
+                                schemaPath:
+                                  '#/properties/spec/properties/attestations/items/properties/conditions/items/properties/message/maxLength',
+                                keyword: 'maxLength',
+                                params: { limit: 512 },
+                                message: 'must NOT have more than 512 characters',
+                              };
+                              if (vErrors === null) {
+                                vErrors = [err304];
+                              } else {
+                                vErrors.push(err304);
+                              }
+                              errors++;
+                            }
+                          } else {
+                            const err305 = {
+                              instancePath:
+                                instancePath + '/spec/attestations/' + i4 + '/conditions/' + i11 + '/message',
+                              schemaPath:
+                                '#/properties/spec/properties/attestations/items/properties/conditions/items/properties/message/type',
+                              keyword: 'type',
+                              params: { type: 'string' },
+                              message: 'must be string',
+                            };
+                            if (vErrors === null) {
+                              vErrors = [err305];
+                            } else {
+                              vErrors.push(err305);
+                            }
+                            errors++;
+                          }
+                        }
+                      } else {
+                        const err306 = {
+                          instancePath: instancePath + '/spec/attestations/' + i4 + '/conditions/' + i11,
+                          schemaPath:
+                            '#/properties/spec/properties/attestations/items/properties/conditions/items/type',
+                          keyword: 'type',
+                          params: { type: 'object' },
+                          message: 'must be object',
+                        };
+                        if (vErrors === null) {
+                          vErrors = [err306];
+                        } else {
+                          vErrors.push(err306);
+                        }
+                        errors++;
+                      }
+                    }
+                  } else {
+                    const err307 = {
+                      instancePath: instancePath + '/spec/attestations/' + i4 + '/conditions',
                       schemaPath:
                         '#/properties/spec/properties/attestations/items/properties/conditions/type',
                       keyword: 'type',
@@ -6166,31 +6821,31 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                       message: 'must be array',
                     };
                     if (vErrors === null) {
-                      vErrors = [err276];
+                      vErrors = [err307];
                     } else {
-                      vErrors.push(err276);
+                      vErrors.push(err307);
                     }
                     errors++;
                   }
                 }
               } else {
-                const err277 = {
-                  instancePath: instancePath + '/spec/attestations/' + i3,
+                const err308 = {
+                  instancePath: instancePath + '/spec/attestations/' + i4,
                   schemaPath: '#/properties/spec/properties/attestations/items/type',
                   keyword: 'type',
                   params: { type: 'object' },
                   message: 'must be object',
                 };
                 if (vErrors === null) {
-                  vErrors = [err277];
+                  vErrors = [err308];
                 } else {
-                  vErrors.push(err277);
+                  vErrors.push(err308);
                 }
                 errors++;
               }
             }
           } else {
-            const err278 = {
+            const err309 = {
               instancePath: instancePath + '/spec/attestations',
               schemaPath: '#/properties/spec/properties/attestations/type',
               keyword: 'type',
@@ -6198,18 +6853,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
               message: 'must be array',
             };
             if (vErrors === null) {
-              vErrors = [err278];
+              vErrors = [err309];
             } else {
-              vErrors.push(err278);
+              vErrors.push(err309);
             }
             errors++;
           }
         }
         if (data5.signaturePullSecrets !== undefined) {
-          let data94 = data5.signaturePullSecrets;
-          if (Array.isArray(data94)) {
-            if (data94.length > 16) {
-              const err279 = {
+          let data104 = data5.signaturePullSecrets;
+          if (Array.isArray(data104)) {
+            if (data104.length > 16) {
+              const err310 = {
                 instancePath: instancePath + '/spec/signaturePullSecrets',
                 schemaPath: '#/properties/spec/properties/signaturePullSecrets/maxItems',
                 keyword: 'maxItems',
@@ -6217,55 +6872,55 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                 message: 'must NOT have more than 16 items',
               };
               if (vErrors === null) {
-                vErrors = [err279];
+                vErrors = [err310];
               } else {
-                vErrors.push(err279);
+                vErrors.push(err310);
               }
               errors++;
             }
-            const len10 = data94.length;
-            for (let i10 = 0; i10 < len10; i10++) {
-              let data95 = data94[i10];
-              if (data95 && typeof data95 == 'object' && !Array.isArray(data95)) {
-                if (data95.name === undefined) {
-                  const err280 = {
-                    instancePath: instancePath + '/spec/signaturePullSecrets/' + i10,
+            const len12 = data104.length;
+            for (let i12 = 0; i12 < len12; i12++) {
+              let data105 = data104[i12];
+              if (data105 && typeof data105 == 'object' && !Array.isArray(data105)) {
+                if (data105.name === undefined) {
+                  const err311 = {
+                    instancePath: instancePath + '/spec/signaturePullSecrets/' + i12,
                     schemaPath: '#/properties/spec/properties/signaturePullSecrets/items/required',
                     keyword: 'required',
                     params: { missingProperty: 'name' },
                     message: "must have required property '" + 'name' + "'",
                   };
                   if (vErrors === null) {
-                    vErrors = [err280];
+                    vErrors = [err311];
                   } else {
-                    vErrors.push(err280);
+                    vErrors.push(err311);
                   }
                   errors++;
                 }
-                for (const key15 in data95) {
-                  if (!(key15 === 'name' || key15 === 'namespace')) {
-                    const err281 = {
-                      instancePath: instancePath + '/spec/signaturePullSecrets/' + i10,
+                for (const key17 in data105) {
+                  if (!(key17 === 'name' || key17 === 'namespace')) {
+                    const err312 = {
+                      instancePath: instancePath + '/spec/signaturePullSecrets/' + i12,
                       schemaPath:
                         '#/properties/spec/properties/signaturePullSecrets/items/additionalProperties',
                       keyword: 'additionalProperties',
-                      params: { additionalProperty: key15 },
+                      params: { additionalProperty: key17 },
                       message: 'must NOT have additional properties',
                     };
                     if (vErrors === null) {
-                      vErrors = [err281];
+                      vErrors = [err312];
                     } else {
-                      vErrors.push(err281);
+                      vErrors.push(err312);
                     }
                     errors++;
                   }
                 }
-                if (data95.name !== undefined) {
-                  let data96 = data95.name;
-                  if (typeof data96 === 'string') {
-                    if (func2(data96) > 253) {
-                      const err282 = {
-                        instancePath: instancePath + '/spec/signaturePullSecrets/' + i10 + '/name',
+                if (data105.name !== undefined) {
+                  let data106 = data105.name;
+                  if (typeof data106 === 'string') {
+                    if (func2(data106) > 253) {
+                      const err313 = {
+                        instancePath: instancePath + '/spec/signaturePullSecrets/' + i12 + '/name',
                         schemaPath:
                           '#/properties/spec/properties/signaturePullSecrets/items/properties/name/maxLength',
                         keyword: 'maxLength',
@@ -6273,15 +6928,15 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                         message: 'must NOT have more than 253 characters',
                       };
                       if (vErrors === null) {
-                        vErrors = [err282];
+                        vErrors = [err313];
                       } else {
-                        vErrors.push(err282);
+                        vErrors.push(err313);
                       }
                       errors++;
                     }
-                    if (func2(data96) < 1) {
-                      const err283 = {
-                        instancePath: instancePath + '/spec/signaturePullSecrets/' + i10 + '/name',
+                    if (func2(data106) < 1) {
+                      const err314 = {
+                        instancePath: instancePath + '/spec/signaturePullSecrets/' + i12 + '/name',
                         schemaPath:
                           '#/properties/spec/properties/signaturePullSecrets/items/properties/name/minLength',
                         keyword: 'minLength',
@@ -6289,15 +6944,15 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                         message: 'must NOT have fewer than 1 characters',
                       };
                       if (vErrors === null) {
-                        vErrors = [err283];
+                        vErrors = [err314];
                       } else {
-                        vErrors.push(err283);
+                        vErrors.push(err314);
                       }
                       errors++;
                     }
                   } else {
-                    const err284 = {
-                      instancePath: instancePath + '/spec/signaturePullSecrets/' + i10 + '/name',
+                    const err315 = {
+                      instancePath: instancePath + '/spec/signaturePullSecrets/' + i12 + '/name',
                       schemaPath:
                         '#/properties/spec/properties/signaturePullSecrets/items/properties/name/type',
                       keyword: 'type',
@@ -6305,19 +6960,19 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                       message: 'must be string',
                     };
                     if (vErrors === null) {
-                      vErrors = [err284];
+                      vErrors = [err315];
                     } else {
-                      vErrors.push(err284);
+                      vErrors.push(err315);
                     }
                     errors++;
                   }
                 }
-                if (data95.namespace !== undefined) {
-                  let data97 = data95.namespace;
-                  if (typeof data97 === 'string') {
-                    if (func2(data97) > 63) {
-                      const err285 = {
-                        instancePath: instancePath + '/spec/signaturePullSecrets/' + i10 + '/namespace',
+                if (data105.namespace !== undefined) {
+                  let data107 = data105.namespace;
+                  if (typeof data107 === 'string') {
+                    if (func2(data107) > 63) {
+                      const err316 = {
+                        instancePath: instancePath + '/spec/signaturePullSecrets/' + i12 + '/namespace',
                         schemaPath:
                           '#/properties/spec/properties/signaturePullSecrets/items/properties/namespace/maxLength',
                         keyword: 'maxLength',
@@ -6325,15 +6980,15 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                         message: 'must NOT have more than 63 characters',
                       };
                       if (vErrors === null) {
-                        vErrors = [err285];
+                        vErrors = [err316];
                       } else {
-                        vErrors.push(err285);
+                        vErrors.push(err316);
                       }
                       errors++;
                     }
-                    if (func2(data97) < 1) {
-                      const err286 = {
-                        instancePath: instancePath + '/spec/signaturePullSecrets/' + i10 + '/namespace',
+                    if (func2(data107) < 1) {
+                      const err317 = {
+                        instancePath: instancePath + '/spec/signaturePullSecrets/' + i12 + '/namespace',
                         schemaPath:
                           '#/properties/spec/properties/signaturePullSecrets/items/properties/namespace/minLength',
                         keyword: 'minLength',
@@ -6341,15 +6996,15 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                         message: 'must NOT have fewer than 1 characters',
                       };
                       if (vErrors === null) {
-                        vErrors = [err286];
+                        vErrors = [err317];
                       } else {
-                        vErrors.push(err286);
+                        vErrors.push(err317);
                       }
                       errors++;
                     }
                   } else {
-                    const err287 = {
-                      instancePath: instancePath + '/spec/signaturePullSecrets/' + i10 + '/namespace',
+                    const err318 = {
+                      instancePath: instancePath + '/spec/signaturePullSecrets/' + i12 + '/namespace',
                       schemaPath:
                         '#/properties/spec/properties/signaturePullSecrets/items/properties/namespace/type',
                       keyword: 'type',
@@ -6357,31 +7012,31 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                       message: 'must be string',
                     };
                     if (vErrors === null) {
-                      vErrors = [err287];
+                      vErrors = [err318];
                     } else {
-                      vErrors.push(err287);
+                      vErrors.push(err318);
                     }
                     errors++;
                   }
                 }
               } else {
-                const err288 = {
-                  instancePath: instancePath + '/spec/signaturePullSecrets/' + i10,
+                const err319 = {
+                  instancePath: instancePath + '/spec/signaturePullSecrets/' + i12,
                   schemaPath: '#/properties/spec/properties/signaturePullSecrets/items/type',
                   keyword: 'type',
                   params: { type: 'object' },
                   message: 'must be object',
                 };
                 if (vErrors === null) {
-                  vErrors = [err288];
+                  vErrors = [err319];
                 } else {
-                  vErrors.push(err288);
+                  vErrors.push(err319);
                 }
                 errors++;
               }
             }
           } else {
-            const err289 = {
+            const err320 = {
               instancePath: instancePath + '/spec/signaturePullSecrets',
               schemaPath: '#/properties/spec/properties/signaturePullSecrets/type',
               keyword: 'type',
@@ -6389,18 +7044,18 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
               message: 'must be array',
             };
             if (vErrors === null) {
-              vErrors = [err289];
+              vErrors = [err320];
             } else {
-              vErrors.push(err289);
+              vErrors.push(err320);
             }
             errors++;
           }
         }
         if (data5.signatureRepository !== undefined) {
-          let data98 = data5.signatureRepository;
-          if (typeof data98 === 'string') {
-            if (func2(data98) > 512) {
-              const err290 = {
+          let data108 = data5.signatureRepository;
+          if (typeof data108 === 'string') {
+            if (func2(data108) > 512) {
+              const err321 = {
                 instancePath: instancePath + '/spec/signatureRepository',
                 schemaPath: '#/properties/spec/properties/signatureRepository/maxLength',
                 keyword: 'maxLength',
@@ -6408,14 +7063,14 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                 message: 'must NOT have more than 512 characters',
               };
               if (vErrors === null) {
-                vErrors = [err290];
+                vErrors = [err321];
               } else {
-                vErrors.push(err290);
+                vErrors.push(err321);
               }
               errors++;
             }
-            if (func2(data98) < 1) {
-              const err291 = {
+            if (func2(data108) < 1) {
+              const err322 = {
                 instancePath: instancePath + '/spec/signatureRepository',
                 schemaPath: '#/properties/spec/properties/signatureRepository/minLength',
                 keyword: 'minLength',
@@ -6423,14 +7078,14 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
                 message: 'must NOT have fewer than 1 characters',
               };
               if (vErrors === null) {
-                vErrors = [err291];
+                vErrors = [err322];
               } else {
-                vErrors.push(err291);
+                vErrors.push(err322);
               }
               errors++;
             }
           } else {
-            const err292 = {
+            const err323 = {
               instancePath: instancePath + '/spec/signatureRepository',
               schemaPath: '#/properties/spec/properties/signatureRepository/type',
               keyword: 'type',
@@ -6438,15 +7093,15 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
               message: 'must be string',
             };
             if (vErrors === null) {
-              vErrors = [err292];
+              vErrors = [err323];
             } else {
-              vErrors.push(err292);
+              vErrors.push(err323);
             }
             errors++;
           }
         }
       } else {
-        const err293 = {
+        const err324 = {
           instancePath: instancePath + '/spec',
           schemaPath: '#/properties/spec/type',
           keyword: 'type',
@@ -6454,15 +7109,15 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
           message: 'must be object',
         };
         if (vErrors === null) {
-          vErrors = [err293];
+          vErrors = [err324];
         } else {
-          vErrors.push(err293);
+          vErrors.push(err324);
         }
         errors++;
       }
     }
   } else {
-    const err294 = {
+    const err325 = {
       instancePath,
       schemaPath: '#/type',
       keyword: 'type',
@@ -6470,9 +7125,9 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
       message: 'must be object',
     };
     if (vErrors === null) {
-      vErrors = [err294];
+      vErrors = [err325];
     } else {
-      vErrors.push(err294);
+      vErrors.push(err325);
     }
     errors++;
   }

@@ -24,6 +24,8 @@ import { attestationsSchema } from '../attestation/schema.js';
 import { CERTIFICATE_EXTENSION_NAMES } from '../verify/index.js';
 
 const NAME_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+/** `index`, `all`, or an OCI platform `os/architecture[/variant]` as the image index spells it. */
+export const PLATFORM_PATTERN = '^(index|all|[a-z0-9]+/[a-z0-9_]+(/[a-z0-9.]+)?)$';
 
 const keyAuthority: SchemaNode = {
   type: 'object',
@@ -35,6 +37,13 @@ const keyAuthority: SchemaNode = {
       description: 'PEM-encoded public key (ECDSA P-256/P-384/P-521, RSA or Ed25519).',
       minLength: 1,
       maxLength: 16384,
+    },
+    timestampTrustRoot: {
+      type: 'string',
+      description:
+        "Trust RFC 3161 timestamps on this key's signatures and attestations from the timestamp authorities of this trust root (public-good, github, or a TrustRoot). The earliest verified timestamp is then the signing time, so an attestation's maxAge can be met; a timestamp that does not verify fails the signature (TIMESTAMP_INVALID). Without it a key signature has no trusted time.",
+      minLength: 1,
+      maxLength: 253,
     },
   },
 };
@@ -111,10 +120,20 @@ const authority: SchemaNode = {
   },
 };
 
+/** Spec fields that only mean something when images are verified; a static policy sets none of them. */
+export const VERIFICATION_FIELDS = [
+  'authorities',
+  'signatures',
+  'attestations',
+  'platforms',
+  'signatureRepository',
+  'signaturePullSecrets',
+] as const;
+
 export const policySpecSchema: SchemaNode = {
   type: 'object',
   description: 'Which images the policy governs, whom it trusts, and what it requires of them.',
-  required: ['images', 'authorities'],
+  required: ['images'],
   properties: {
     mode: {
       type: 'string',
@@ -142,9 +161,42 @@ export const policySpecSchema: SchemaNode = {
         },
       },
     },
+    static: {
+      type: 'object',
+      description:
+        'Decide from the image reference alone, with no registry request: Allow admits the images this policy matches (it satisfies only itself: other matching policies still apply), Deny refuses them with IMAGE_NOT_ALLOWED (a Deny always wins). A static policy sets no authorities, signatures, attestations, platforms, signatureRepository or signaturePullSecrets.',
+      required: ['action'],
+      properties: {
+        action: {
+          type: 'string',
+          description: 'Allow or Deny.',
+          enum: ['Allow', 'Deny'],
+        },
+        message: {
+          type: 'string',
+          description: 'Why, shown to the user with IMAGE_NOT_ALLOWED when a Deny matches.',
+          minLength: 1,
+          maxLength: 512,
+        },
+      },
+    },
+    platforms: {
+      type: 'array',
+      description:
+        'Which manifests of a multi-arch image must satisfy the policy: [index] (default: the digest the reference resolves to), [all] (that digest and every platform manifest the index lists, as cosign sign --recursive signs them), or platforms os/arch[/variant] (linux/amd64, linux/arm64/v8) that must each be in the index and satisfy the policy.',
+      minItems: 1,
+      maxItems: 32,
+      items: {
+        type: 'string',
+        description: 'index, all, or a platform os/arch[/variant].',
+        pattern: PLATFORM_PATTERN,
+        maxLength: 64,
+      },
+    },
     authorities: {
       type: 'array',
-      description: 'Named trust anchors: static keys (key) or Fulcio identities (keyless).',
+      description:
+        'Named trust anchors: static keys (key) or Fulcio identities (keyless). Required unless static is set.',
       minItems: 1,
       maxItems: 32,
       items: authority,

@@ -20,6 +20,8 @@ export interface ImagePattern {
 
 export interface KeyAuthoritySpec {
   readonly publicKey: string;
+  /** A trust root whose timestamp authorities vouch for this key's signing times. */
+  readonly timestampTrustRoot?: string;
 }
 
 export interface KeylessAuthoritySpec {
@@ -39,10 +41,32 @@ export interface SignaturesSpec {
   readonly threshold?: number;
 }
 
+/** A decision made from the image reference alone, without any registry request or verification. */
+export interface StaticSpec {
+  readonly action: 'Allow' | 'Deny';
+  /** Shown with IMAGE_NOT_ALLOWED when a Deny matches. */
+  readonly message?: string;
+}
+
+/**
+ * Which manifests of a multi-arch image must satisfy the policy: `index` (the digest the reference resolves
+ * to, the default), `all` (that digest and every platform manifest an index lists), or platforms such as
+ * `linux/amd64`, `linux/arm64/v8` (each must be present and satisfy the policy).
+ */
+export type PlatformSelection =
+  | { readonly kind: 'index' }
+  | { readonly kind: 'all' }
+  | { readonly kind: 'list'; readonly platforms: readonly string[] };
+
 export interface ClusterImagePolicySpec {
   readonly mode?: PolicyMode;
   readonly images: readonly ImagePattern[];
-  readonly authorities: readonly AuthoritySpec[];
+  /** Allow or deny the images outright; a static policy sets no authorities and no requirements. */
+  readonly static?: StaticSpec;
+  /** Required unless `static` is set. */
+  readonly authorities?: readonly AuthoritySpec[];
+  /** `[index]` (default), `[all]`, or a list of platforms (`os/arch[/variant]`). */
+  readonly platforms?: readonly string[];
   readonly signatures?: SignaturesSpec;
   /** Attestations the image must carry (SLSA provenance, SBOMs, ...); a policy needs this or `signatures`. */
   readonly attestations?: readonly AttestationRequirementSpec[];
@@ -84,7 +108,12 @@ export interface CompiledPolicy {
    * whoever creates Pods cannot multiply series.
    */
   readonly registries?: readonly string[];
+  /** Set for a static policy, which has no authorities or requirements and is decided without I/O. */
+  readonly static?: StaticSpec;
+  /** Empty for a static policy. */
   readonly authorities: readonly Authority[];
+  /** Absent means `index`. */
+  readonly platforms?: PlatformSelection;
   readonly signatures?: { readonly threshold: number };
   /** Every requirement must be met; absent or empty when the policy asks for signatures only. */
   readonly attestations?: readonly CompiledAttestationRequirement[];

@@ -4,8 +4,9 @@ import type { CompiledAttestationRequirement } from '../attestation/types.js';
 import { parseRepository } from '../oci/reference.js';
 import { compileGlob } from './glob.js';
 import { validateDocumentShape } from './document-validator.generated.js';
+import { VERIFICATION_FIELDS } from './schema.js';
 import type { Authority } from '../verify/types.js';
-import { type AuthoritySpec, type ClusterImagePolicy } from './types.js';
+import { type AuthoritySpec, type ClusterImagePolicy, type ClusterImagePolicySpec } from './types.js';
 
 /** One problem in one policy document, with the path of the offending field. */
 export interface PolicyProblem {
@@ -39,13 +40,14 @@ export function validatePolicy(
       authorities.push(compileAuthority(spec));
       return undefined;
     } catch (err) {
-      return (err as Error).message;
+      const { message, field } = err as Error & { field?: string };
+      return { message, ...(field !== undefined ? { field } : {}) };
     }
   });
   // Requirements may name only this policy's authorities; CEL, globs and durations are checked here too.
   const compiled = compileAttestationRequirements(
     policy.spec.attestations ?? [],
-    policy.spec.authorities.map((a) => a.name),
+    (policy.spec.authorities ?? []).map((a) => a.name),
   );
   if ('problems' in compiled) problems.push(...compiled.problems);
   if (problems.length > 0 || 'problems' in compiled) return { problems };
@@ -54,7 +56,7 @@ export function validatePolicy(
 
 function semanticProblems(
   policy: ClusterImagePolicy,
-  compileAuthority: (spec: AuthoritySpec) => string | undefined,
+  compileAuthority: (spec: AuthoritySpec) => { message: string; field?: string } | undefined,
 ): PolicyProblem[] {
   const problems: PolicyProblem[] = [];
   const { spec } = policy;
@@ -76,8 +78,15 @@ function semanticProblems(
     }
   });
 
+  if (spec.static) return [...problems, ...staticProblems(spec)];
+  if (spec.authorities === undefined) {
+    problems.push({ field: 'spec', message: 'missing required field "authorities" (or set spec.static)' });
+  }
+  const authorities = spec.authorities ?? [];
+  problems.push(...platformProblems(spec.platforms));
+
   const seen = new Set<string>();
-  spec.authorities.forEach((authority, i) => {
+  authorities.forEach((authority, i) => {
     const field = `spec.authorities[${i}]`;
     if (seen.has(authority.name))
       problems.push({ field: `${field}.name`, message: `duplicate authority name "${authority.name}"` });
@@ -89,25 +98,25 @@ function semanticProblems(
     const problem = kinds.length === 1 ? compileAuthority(authority) : undefined;
     if (problem) {
       problems.push({
-        field: authority.key ? `${field}.key.publicKey` : `${field}.keyless`,
-        message: problem,
+        field: `${field}.${problem.field ?? (authority.key ? 'key.publicKey' : 'keyless')}`,
+        message: problem.message,
       });
     }
   });
 
   if (spec.signatures) {
     const threshold = spec.signatures.threshold ?? 1;
-    if (threshold > spec.authorities.length) {
+    if (threshold > authorities.length) {
       problems.push({
         field: 'spec.signatures.threshold',
-        message: `threshold ${threshold} is more than the ${spec.authorities.length} authorities the policy names`,
+        message: `threshold ${threshold} is more than the ${authorities.length} authorities the policy names`,
       });
     }
   } else if ((spec.attestations ?? []).length === 0) {
     // The CRD's CEL rule says the same (scripts/generate-crds.ts REQUIREMENTS).
     problems.push({
       field: 'spec',
-      message: 'the policy requires nothing: set spec.signatures or spec.attestations',
+      message: 'the policy requires nothing: set spec.signatures or spec.attestations (or spec.static)',
     });
   }
 
@@ -135,6 +144,32 @@ function semanticProblems(
         message: `an ImagePolicy may only name secrets in its own namespace (${policy.metadata.namespace})`,
       });
     }
+  });
+  return problems;
+}
+
+function staticProblems(spec: ClusterImagePolicySpec): PolicyProblem[] {
+  return VERIFICATION_FIELDS.filter((field) => spec[field] !== undefined).map((field) => ({
+    field: `spec.${field}`,
+    message: `a static policy decides without verification: remove ${field} (or remove static)`,
+  }));
+}
+
+function platformProblems(platforms: readonly string[] | undefined): PolicyProblem[] {
+  if (platforms === undefined) return [];
+  const problems: PolicyProblem[] = [];
+  const keywords = platforms.filter((p) => p === 'index' || p === 'all');
+  if (keywords.length > 0 && platforms.length > 1) {
+    problems.push({
+      field: 'spec.platforms',
+      message: `${keywords[0]} stands alone: give [index], [all], or a list of platforms`,
+    });
+  }
+  const seen = new Set<string>();
+  platforms.forEach((platform, i) => {
+    if (seen.has(platform))
+      problems.push({ field: `spec.platforms[${i}]`, message: `duplicate platform "${platform}"` });
+    seen.add(platform);
   });
   return problems;
 }

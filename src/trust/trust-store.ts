@@ -24,6 +24,12 @@ export interface TrustRoot {
    * with. Equal material gives an equal fingerprint wherever it came from (file, TrustRoot object, TUF).
    */
   readonly fingerprint: string;
+  /**
+   * Set when the root may no longer be used (a TUF copy older than its TrustRoot's maxStaleness): why.
+   * Verification against it fails with TRUST_ROOT_STALE; policies naming it stay compiled, so nothing they
+   * govern is admitted meanwhile.
+   */
+  readonly stale?: string;
 }
 
 /** Trust-root name → material and thresholds. Immutable; build a new one when configuration changes. */
@@ -36,6 +42,14 @@ export interface CustomTrustRoot {
   /** The trusted_root.json content: bytes, text, or parsed JSON. */
   readonly trustedRoot: unknown;
   readonly thresholds?: Partial<VerifierThresholds>;
+  /** See TrustRoot.stale. */
+  readonly stale?: string;
+}
+
+/** The root itself, or TRUST_ROOT_STALE when it may no longer be used. */
+export function usableRoot(root: TrustRoot): TrustRoot {
+  if (root.stale !== undefined) throw new ProvenantError('TRUST_ROOT_STALE', root.stale);
+  return root;
 }
 
 export const PUBLIC_GOOD = 'public-good';
@@ -70,10 +84,8 @@ export function createTrustStore(custom: Readonly<Record<string, CustomTrustRoot
         `trusted root name "${name}" is built in; choose another name`,
       );
     }
-    roots.set(
-      name,
-      buildTrustRoot(name, spec.trustedRoot, { ...PUBLIC_GOOD_THRESHOLDS, ...spec.thresholds }),
-    );
+    const root = buildTrustRoot(name, spec.trustedRoot, { ...PUBLIC_GOOD_THRESHOLDS, ...spec.thresholds });
+    roots.set(name, spec.stale === undefined ? root : { ...root, stale: spec.stale });
   }
   const names = [...builtIn.keys(), ...roots.keys()];
   return { get: (name) => builtIn.get(name)?.() ?? roots.get(name), names: () => names };

@@ -5,7 +5,7 @@ import { LEGACY_ANNOTATIONS } from './cosign-legacy.js';
 import { requireImageDigest } from './encoding.js';
 import { prepareEvidence, type PreparedEvidence } from './evidence.js';
 import { COSIGN_SIGN_PREDICATE_TYPE } from './in-toto.js';
-import { verifyWithKey } from './key-authority.js';
+import { keyVerifyOptions, verifyWithKey } from './key-authority.js';
 import { trustRootFor, verifyKeyless } from './keyless-authority.js';
 import { bindToDigest } from './signature.js';
 import type {
@@ -49,7 +49,7 @@ export function verifyAttestation(
     predicateType = prepared.statement.predicateType;
     const signer: VerifiedSigner =
       authority.kind === 'key'
-        ? verifyWithKey(prepared, authority)
+        ? verifyWithKey(prepared, authority, keyVerifyOptions(authority, context.trustStore))
         : verifyKeyless(prepared, authority, trustRootFor(authority, context.trustStore));
     bindToDigest(prepared, digest);
     return { ok: true, source, attestation: toVerifiedAttestation(evidence, prepared, signer) };

@@ -18,6 +18,7 @@ const CHECK_CODES: ReadonlySet<string> = new Set<SignatureCheckCode>([
   'TLOG_INVALID',
   'TIMESTAMP_INVALID',
   'NOT_AN_IMAGE_SIGNATURE',
+  'TRUST_ROOT_STALE',
 ]);
 
 /**

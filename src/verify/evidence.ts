@@ -29,6 +29,11 @@ export type PreparedEvidence =
       readonly bundle: Bundle;
       readonly envelope: Envelope;
       readonly statement: Statement;
+      /**
+       * The bytes an RFC 3161 timestamp on it covers when that is not the signature: a cosign 2 `.att` layer's
+       * whole DSSE envelope (cosign timestamps an attestation's payload).
+       */
+      readonly timestamped?: Uint8Array;
     }
   | { readonly kind: 'message'; readonly bundle: Bundle; readonly messageSignature: MessageSignature };
 
@@ -66,8 +71,10 @@ function prepareUncached(evidence: SignatureEvidence): PreparedEvidence {
       return prepareLegacy(evidence.payload, evidence.annotations);
     case 'sigstore-bundle':
       return prepareBundle(evidence.bundle);
-    case 'cosign-attestation':
-      return fromDsseBundle(legacyAttestationToBundle(evidence.envelope, evidence.annotations));
+    case 'cosign-attestation': {
+      const prepared = fromDsseBundle(legacyAttestationToBundle(evidence.envelope, evidence.annotations));
+      return prepared.kind === 'statement' ? { ...prepared, timestamped: evidence.envelope } : prepared;
+    }
   }
 }
 

@@ -12,7 +12,7 @@ import {
 import { ProvenantError } from '../errors.js';
 import type { PreparedEvidence } from './evidence.js';
 import { describePublicKey, keyIdOf, parsePublicKeyPem, type ParsedPublicKey } from './public-key.js';
-import type { TrustRoot } from '../trust/trust-store.js';
+import { usableRoot, type TrustRoot, type TrustStore } from '../trust/trust-store.js';
 import { trustMaterialForCheckpoints } from './checkpoint.js';
 import { assertLogRecordsSigner } from './log-verifier.js';
 import { fromSigstoreError } from './sigstore-errors.js';
@@ -40,12 +40,17 @@ const EMPTY_ROOT = TrustedRoot.fromJSON({ mediaType: 'application/vnd.dev.sigsto
 const compiled = new WeakMap<KeyAuthority, KeyMaterial>();
 
 /** Parses the PEM once; a bad key throws ProvenantError('INVALID_POLICY') saying what is wrong. */
-export function compileKeyAuthority(name: string, publicKeyPem: string): CompiledKeyAuthority {
+export function compileKeyAuthority(
+  name: string,
+  publicKeyPem: string,
+  timestampTrustRoot?: string,
+): CompiledKeyAuthority {
   const parsed = parsePublicKeyPem(publicKeyPem);
   const authority: CompiledKeyAuthority = {
     kind: 'key',
     name,
     publicKeyPem,
+    ...(timestampTrustRoot !== undefined ? { timestampTrustRoot } : {}),
     keyId: parsed.keyId,
     fingerprint: parsed.fingerprint,
     keyType: parsed.keyType,
@@ -109,7 +114,18 @@ export function verifyWithKey(
     );
   }
   if (options.transparency === undefined) {
-    return { authority: authority.name, identity: key, keyId: parsed.keyId };
+    // Without a transparency root the key is the whole trust; a timestamp trust root, when the authority
+    // names one, still lets RFC 3161 timestamps say when it signed.
+    const stampedAt =
+      options.timestamps === undefined
+        ? undefined
+        : verifiedTimestamp(prepared, entity.signature.signature, parsed, trustMaterial, options.timestamps);
+    return {
+      authority: authority.name,
+      identity: key,
+      keyId: parsed.keyId,
+      ...(stampedAt !== undefined ? { signedAt: stampedAt } : {}),
+    };
   }
   assertLogRecordsSigner(entity.tlogEntries, {
     publicKey: parsed.key.export({ format: 'der', type: 'spki' }),
@@ -126,6 +142,71 @@ export function verifyWithKey(
   };
 }
 
+/**
+ * Options for verifying with `authority` in an admission: its timestamp trust root, when it names one. A
+ * missing root is a policy error (INVALID_POLICY): policies are compiled against the same store.
+ */
+export function keyVerifyOptions(authority: KeyAuthority, store: TrustStore | undefined): KeyVerifyOptions {
+  const name = authority.timestampTrustRoot;
+  if (name === undefined) return {};
+  const root = store?.get(name);
+  if (root === undefined) {
+    throw new ProvenantError(
+      'INVALID_POLICY',
+      `key authority "${authority.name}" names timestamp trust root "${name}", which is not loaded`,
+    );
+  }
+  return { timestamps: usableRoot(root) };
+}
+
+/**
+ * Verifies the evidence's RFC 3161 timestamps against `root`'s timestamp authorities and returns the earliest
+ * time they vouch for (undefined when there are none); a timestamp that does not verify throws
+ * TIMESTAMP_INVALID. Call only after the signature verified with the key: this pass checks the timestamps
+ * alone, over the bytes they cover, which for a cosign 2 `.att` layer is the whole DSSE envelope rather than
+ * the signature (cosign timestamps an attestation's payload).
+ */
+function verifiedTimestamp(
+  prepared: PreparedEvidence,
+  signatureBytes: Buffer,
+  parsed: ParsedPublicKey,
+  keyMaterial: TrustMaterial,
+  root: TrustRoot,
+): Date | undefined {
+  let timestamps: SignedEntity['timestamps'];
+  try {
+    timestamps = toSignedEntity(prepared.bundle).timestamps.filter((t) => t.$case === 'timestamp-authority');
+  } catch (err) {
+    throw new ProvenantError('SIGNATURE_INVALID', 'timestamp cannot be decoded', { cause: err });
+  }
+  if (timestamps.length === 0) return undefined;
+  const covered =
+    prepared.kind === 'statement' && prepared.timestamped ? prepared.timestamped : signatureBytes;
+  const alreadyVerified = {
+    signature: Buffer.from(covered),
+    verifySignature: () => true,
+    // Only transparency-log bodies are compared with these, and this pass has no tlog entries.
+    compareSignature: () => false,
+    compareDigest: () => false,
+    compareSignedDigest: () => false,
+  };
+  try {
+    new Verifier({ ...root.trustMaterial, publicKey: keyMaterial.publicKey }, KEY_THRESHOLDS).verify({
+      signature: alreadyVerified,
+      key: { $case: 'public-key', hint: parsed.keyId },
+      tlogEntries: [],
+      timestamps,
+    });
+  } catch (err) {
+    throw fromSigstoreError(err);
+  }
+  const times = timestamps.flatMap((t) =>
+    t.$case === 'timestamp-authority' ? [t.timestamp.signingTime.getTime()] : [],
+  );
+  const valid = times.filter((ms) => Number.isFinite(ms));
+  return valid.length === 0 ? undefined : new Date(Math.min(...valid));
+}
+
 export interface KeyVerifyOptions {
   /** The signed artifact, for message signatures checked outside an image (the conformance CLI). */
   readonly artifact?: Artifact;
@@ -134,6 +215,11 @@ export interface KeyVerifyOptions {
    * root, as `cosign verify --key` does by default. Without it the key alone is the trust.
    */
   readonly transparency?: TrustRoot;
+  /**
+   * Verify the evidence's RFC 3161 timestamps (none required) against this trust root's timestamp authorities,
+   * and report the earliest as the signing time. Transparency-log entries are not required or used for time.
+   */
+  readonly timestamps?: TrustRoot;
 }
 
 interface KeyVerification {

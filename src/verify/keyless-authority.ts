@@ -2,7 +2,7 @@ import { X509Certificate } from '@sigstore/core';
 import { Verifier, VerificationError, toSignedEntity, type SignedEntity } from '@sigstore/verify';
 import { ProvenantError } from '../errors.js';
 import { memoizeDer } from '../trust/certificate-authority-memo.js';
-import type { TrustRoot, TrustStore } from '../trust/trust-store.js';
+import { usableRoot, type TrustRoot, type TrustStore } from '../trust/trust-store.js';
 import { trustMaterialForCheckpoints } from './checkpoint.js';
 import type { PreparedEvidence } from './evidence.js';
 import { readFulcioIdentity } from './fulcio-extensions.js';
@@ -39,6 +39,7 @@ export function verifyKeyless(
   root: TrustRoot,
   artifact?: Artifact,
 ): VerifiedSigner {
+  usableRoot(root);
   const policy = compileIdentityPolicy(authority);
   const leaf = leafCertificate(prepared);
   if (leaf === undefined) {

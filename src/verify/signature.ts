@@ -4,7 +4,7 @@ import { prepareEvidence, type PreparedEvidence } from './evidence.js';
 import { COSIGN_SIGN_PREDICATE_TYPE, matchSubject } from './in-toto.js';
 import { toCheckFailure } from './check-failure.js';
 import { LEGACY_ANNOTATIONS } from './cosign-legacy.js';
-import { verifyWithKey } from './key-authority.js';
+import { keyVerifyOptions, verifyWithKey } from './key-authority.js';
 import { trustRootFor, verifyKeyless } from './keyless-authority.js';
 import { digestName } from './signature-content.js';
 import { COSIGN_SIGNATURE_TYPE } from './simple-signing.js';
@@ -57,7 +57,7 @@ export function verifySignature(
     }
     const signer: VerifiedSigner =
       authority.kind === 'key'
-        ? verifyWithKey(prepared, authority)
+        ? verifyWithKey(prepared, authority, keyVerifyOptions(authority, context.trustStore))
         : verifyKeyless(prepared, authority, trustRootFor(authority, context.trustStore));
     bindToDigest(prepared, digest);
     return { ok: true, source, signer };

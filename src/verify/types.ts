@@ -37,6 +37,11 @@ export interface KeyAuthority {
   readonly name: string;
   /** PEM SubjectPublicKeyInfo: ECDSA P-256/P-384/P-521, RSA or Ed25519. */
   readonly publicKeyPem: string;
+  /**
+   * The trust root whose timestamp authorities may vouch, with RFC 3161 timestamps, for when this key signed.
+   * Without it the key alone is the trust and signatures carry no trusted time.
+   */
+  readonly timestampTrustRoot?: string;
 }
 
 /** A key authority whose PEM was parsed once by `compileKeyAuthority`; `verifySignature` reuses the key. */
@@ -122,7 +127,8 @@ export interface VerifiedSigner {
   readonly extensions?: Readonly<Partial<Record<CertificateExtensionName, string>>>;
   /**
    * Keyless: the earliest time a verified timestamp vouches for (Rekor integrated time under a verified SET, or
-   * an RFC 3161 timestamp). Key signatures are verified by the key alone, so they have none.
+   * an RFC 3161 timestamp). Key signatures: the earliest RFC 3161 timestamp verified against the authority's
+   * timestampTrustRoot; none without one.
    */
   readonly signedAt?: Date;
   /**
@@ -145,6 +151,7 @@ export type SignatureCheckCode = Extract<
   | 'TLOG_INVALID'
   | 'TIMESTAMP_INVALID'
   | 'NOT_AN_IMAGE_SIGNATURE'
+  | 'TRUST_ROOT_STALE'
 >;
 
 /** The codes a failed attestation check can carry: a signature check's, less NOT_AN_IMAGE_SIGNATURE. */

@@ -540,6 +540,43 @@ describe('policies from the API server', () => {
     );
   });
 
+  it('a static Deny policy refuses an image with IMAGE_NOT_ALLOWED and its message, before any registry lookup', async () => {
+    const ns = await freshNamespace('static-deny');
+    // The image does not even exist: a static decision never asks the registry.
+    const image = `${registry!.host}/blocked/app:v1`;
+    const policy = {
+      apiVersion: 'provenant.dev/v1alpha1',
+      kind: 'ClusterImagePolicy',
+      metadata: { name: 'blocked' },
+      spec: {
+        images: [{ glob: `${registry!.host}/blocked/**` }],
+        static: { action: 'Deny', message: 'pull it through the mirror' },
+      },
+    };
+    const r = await kubectl(['apply', '-f', '-'], JSON.stringify(policy));
+    expect(r.code, r.stderr).toBe(0);
+    expect(await waitReady('clusterimagepolicies', 'blocked')).toMatchObject({ READY: 'True' });
+    await waitForDecision(
+      ns,
+      image,
+      (res) => res.stderr.includes('IMAGE_NOT_ALLOWED'),
+      'the static Deny to decide',
+    );
+    const denied = await kubectl(['-n', ns, 'run', 'web', `--image=${image}`, '--restart=Never']);
+    expectDenied(denied, {
+      kind: 'Pod',
+      namespace: ns,
+      name: 'web',
+      container: 'web',
+      image,
+      policy: 'blocked',
+      code: 'IMAGE_NOT_ALLOWED',
+    });
+    expect(denied.stderr).toContain('IMAGE_NOT_ALLOWED: pull it through the mirror');
+    const explain = await kubectl(['explain', 'clusterimagepolicy.spec.static']);
+    expect(explain.stdout).toContain('Deny always wins');
+  });
+
   it('a policy the schema accepts but Provenant cannot compile is Ready False, with the reason', async () => {
     const r = await kubectl(
       ['apply', '-f', '-'],

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { normalisePlatform, parseIndexPlatforms } from './platforms.js';
+
+const A = `sha256:${'a'.repeat(64)}`;
+const B = `sha256:${'b'.repeat(64)}`;
+const C = `sha256:${'c'.repeat(64)}`;
+
+const bytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+
+describe('normalisePlatform', () => {
+  it.each([
+    ['linux/amd64', 'linux/amd64'],
+    ['linux/arm64/v8', 'linux/arm64'],
+    ['linux/aarch64', 'linux/arm64'],
+    ['linux/arm', 'linux/arm/v7'],
+    ['linux/arm/v6', 'linux/arm/v6'],
+    ['Windows/AMD64', 'windows/amd64'],
+  ])('%s is %s', (given, expected) => {
+    expect(normalisePlatform(given)).toBe(expected);
+  });
+});
+
+describe('parseIndexPlatforms', () => {
+  it('lists platform manifests and leaves out BuildKit attestation manifests', () => {
+    const index = {
+      schemaVersion: 2,
+      manifests: [
+        { digest: A, platform: { os: 'linux', architecture: 'amd64' } },
+        { digest: B, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
+        {
+          digest: C,
+          platform: { os: 'unknown', architecture: 'unknown' },
+          annotations: { 'vnd.docker.reference.type': 'attestation-manifest' },
+        },
+      ],
+    };
+    expect(parseIndexPlatforms(bytes(index))).toEqual([
+      { digest: A, platform: 'linux/amd64' },
+      { digest: B, platform: 'linux/arm64' },
+    ]);
+  });
+
+  it('keeps a manifest without a platform as unknown, so [all] still checks it', () => {
+    expect(parseIndexPlatforms(bytes({ manifests: [{ digest: A }] }))).toEqual([
+      { digest: A, platform: 'unknown' },
+    ]);
+  });
+
+  it.each([
+    ['not JSON', new TextEncoder().encode('{')],
+    ['no manifests', bytes({ schemaVersion: 2 })],
+    ['a bad digest', bytes({ manifests: [{ digest: 'sha256:zz' }] })],
+  ])('refuses an index with %s', (_what, body) => {
+    expect(() => parseIndexPlatforms(body)).toThrow(
+      expect.objectContaining({ code: 'REGISTRY_RESPONSE_INVALID' }),
+    );
+  });
+});

@@ -1,0 +1,109 @@
+/**
+ * The platform manifests of a multi-arch image, for policies whose `spec.platforms` asks for more than the
+ * digest the reference resolves to. Parsing is pure; `readPlatforms` does the registry reads.
+ */
+import { ProvenantError } from '../errors.js';
+import { DOCKER_MANIFEST_LIST, OCI_INDEX } from './media-types.js';
+import type { Repository } from './reference.js';
+import type { Registry, RequestOptions } from './registry.js';
+
+/** One manifest an index lists for a platform, `os/architecture[/variant]` in normalised form. */
+export interface PlatformManifest {
+  readonly platform: string;
+  readonly digest: string;
+}
+
+export type ImagePlatforms =
+  /** An index (or Docker manifest list): its platform manifests, attestation manifests left out. */
+  | { readonly kind: 'index'; readonly manifests: readonly PlatformManifest[] }
+  /** A single manifest; `platform()` reads its configuration to say which platform it is for. */
+  | { readonly kind: 'image'; readonly platform: () => Promise<string | undefined> };
+
+/** An image configuration is small; anything larger than this is not one worth reading for its platform. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+/**
+ * `os/architecture[/variant]`, normalised as containerd does when it picks a platform to pull, so that a policy
+ * naming `linux/arm64` matches an index entry `linux/arm64/v8`: arm64's default variant v8 is dropped, and
+ * 32-bit arm without a variant is v7.
+ */
+export function normalisePlatform(platform: string): string {
+  const [os = '', architecture = '', variant = ''] = platform.toLowerCase().split('/');
+  const arch = architecture === 'aarch64' ? 'arm64' : architecture === 'x86_64' ? 'amd64' : architecture;
+  let v = variant;
+  if (arch === 'arm64' && (v === 'v8' || v === '8')) v = '';
+  if (arch === 'arm' && v === '') v = 'v7';
+  if (arch === 'amd64' && v === 'v1') v = '';
+  return v ? `${os}/${arch}/${v}` : `${os}/${arch}`;
+}
+
+function platformOf(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { os, architecture, variant } = value as Record<string, unknown>;
+  if (typeof os !== 'string' || typeof architecture !== 'string') return undefined;
+  return normalisePlatform(
+    typeof variant === 'string' && variant ? `${os}/${architecture}/${variant}` : `${os}/${architecture}`,
+  );
+}
+
+function parseJson(bytes: Uint8Array, what: string): unknown {
+  try {
+    return JSON.parse(Buffer.from(bytes).toString('utf8')) as unknown;
+  } catch {
+    throw new ProvenantError('REGISTRY_RESPONSE_INVALID', `${what} is not valid JSON`);
+  }
+}
+
+/**
+ * The platform manifests an index lists. BuildKit's attestation manifests (`unknown/unknown`, annotated
+ * `vnd.docker.reference.type: attestation-manifest`) are not images a node can run, so they are left out.
+ */
+export function parseIndexPlatforms(bytes: Uint8Array): PlatformManifest[] {
+  const manifests = (parseJson(bytes, 'the image index') as { manifests?: unknown } | null)?.manifests;
+  if (!Array.isArray(manifests)) {
+    throw new ProvenantError('REGISTRY_RESPONSE_INVALID', 'the image index has no manifests list');
+  }
+  const out: PlatformManifest[] = [];
+  for (const entry of manifests as unknown[]) {
+    const descriptor = (entry ?? {}) as { digest?: unknown; platform?: unknown; annotations?: unknown };
+    const annotations = (descriptor.annotations ?? {}) as Record<string, unknown>;
+    if (annotations['vnd.docker.reference.type'] === 'attestation-manifest') continue;
+    if (typeof descriptor.digest !== 'string' || !DIGEST.test(descriptor.digest)) {
+      throw new ProvenantError(
+        'REGISTRY_RESPONSE_INVALID',
+        'the image index lists a manifest without a sha256 digest',
+      );
+    }
+    out.push({ platform: platformOf(descriptor.platform) ?? 'unknown', digest: descriptor.digest });
+  }
+  return out;
+}
+
+/** Reads the manifest `digest` and says whether it is an index (with its platforms) or a single image. */
+export async function readPlatforms(
+  registry: Registry,
+  repo: Repository,
+  digest: string,
+  request: RequestOptions,
+): Promise<ImagePlatforms> {
+  const manifest = await registry.getManifest(repo, digest, request);
+  if (!manifest) {
+    throw new ProvenantError('IMAGE_NOT_FOUND', `${repo.registry}/${repo.path}@${digest} does not exist`);
+  }
+  if (manifest.mediaType === OCI_INDEX || manifest.mediaType === DOCKER_MANIFEST_LIST) {
+    return { kind: 'index', manifests: parseIndexPlatforms(manifest.bytes) };
+  }
+  return {
+    kind: 'image',
+    platform: async () => {
+      const config = (
+        parseJson(manifest.bytes, 'the image manifest') as { config?: { digest?: unknown } } | null
+      )?.config?.digest;
+      if (typeof config !== 'string' || !DIGEST.test(config)) return undefined;
+      return platformOf(
+        parseJson(await registry.getBlob(repo, config, MAX_CONFIG_BYTES, request), 'the image configuration'),
+      );
+    },
+  };
+}

@@ -1,0 +1,42 @@
+import { normalisePlatform, type ImagePlatforms } from '../oci/platforms.js';
+import type { PlatformSelection } from './types.js';
+
+/** A manifest a policy must be satisfied on: the resolved digest itself, or one platform's manifest. */
+export interface PlatformTarget {
+  readonly digest: string;
+  /** Absent for the digest the reference resolves to (the index of a multi-arch image). */
+  readonly platform?: string;
+}
+
+/**
+ * Which manifests of the image at `digest` must each satisfy a policy, and which platforms it requires but the
+ * image lacks. `index` is the resolved digest alone; `all` adds every platform manifest of an index; a list
+ * takes the named platforms' manifests (a single-platform image counts as the platform its configuration names).
+ */
+export async function platformTargets(
+  selection: PlatformSelection | undefined,
+  digest: string,
+  platforms: () => Promise<ImagePlatforms>,
+): Promise<{ targets: PlatformTarget[]; missing: string[] }> {
+  if (selection === undefined || selection.kind === 'index') return { targets: [{ digest }], missing: [] };
+  const image = await platforms();
+  if (selection.kind === 'all') {
+    const children = image.kind === 'index' ? image.manifests : [];
+    return { targets: [{ digest }, ...children], missing: [] };
+  }
+  let available = image.kind === 'index' ? image.manifests : [];
+  if (image.kind === 'image') {
+    const platform = await image.platform();
+    if (platform !== undefined) available = [{ digest, platform }];
+  }
+  const targets: PlatformTarget[] = [];
+  const missing: string[] = [];
+  for (const wanted of selection.platforms) {
+    const normalised = normalisePlatform(wanted);
+    const found = available.filter((m) => m.platform === normalised);
+    if (found.length === 0) missing.push(wanted);
+    // An index may list a platform twice (e.g. two OS versions): every one must satisfy the policy.
+    targets.push(...found.map((m) => ({ digest: m.digest, platform: wanted })));
+  }
+  return { targets, missing };
+}

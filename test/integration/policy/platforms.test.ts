@@ -1,0 +1,187 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dump } from 'js-yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseVerifyJson, provenant } from '../../support/cli.js';
+import {
+  cosignSign,
+  cosignVerify,
+  generateKeyPair,
+  type CosignKeyPair,
+  type CosignVersion,
+} from '../../support/cosign.js';
+import { crane, pushRandomImage } from '../../support/images.js';
+import { startRegistry, type TestRegistry } from '../../support/registry.js';
+
+// spec.platforms against real multi-arch indexes built with crane (`crane mutate --set-platform`,
+// `crane index append`) and signed by real cosign 2 and 3, with and without --recursive. Every platform
+// verdict is cross-checked with `cosign verify` on that platform's digest.
+
+interface MultiArch {
+  readonly ref: string;
+  readonly digest: string;
+  /** Platform as the index spells it → manifest digest. */
+  readonly platforms: Readonly<Record<'linux/amd64' | 'linux/arm64/v8', string>>;
+}
+
+let registry: TestRegistry;
+let key: CosignKeyPair;
+const indexes = {} as Record<'recursive2' | 'recursive3' | 'indexOnly3' | 'amd64Only3', MultiArch>;
+
+/** Two single-platform images, an index of both built by crane, tagged `repo:multi`. */
+async function buildIndex(repo: string): Promise<MultiArch> {
+  const amd = await pushRandomImage(registry, repo, 'amd64');
+  const arm = await pushRandomImage(registry, repo, 'arm64-src');
+  const armRef = `${registry.host}/${repo}:arm64`;
+  await crane(registry, ['mutate', arm.ref, '--set-platform', 'linux/arm64/v8', '-t', armRef]);
+  const ref = `${registry.host}/${repo}:multi`;
+  await crane(registry, ['index', 'append', '-m', amd.ref, '-m', armRef, '-t', ref]);
+  const index = JSON.parse(await crane(registry, ['manifest', ref])) as {
+    manifests: { digest: string; platform: { os: string; architecture: string; variant?: string } }[];
+  };
+  const platforms = Object.fromEntries(
+    index.manifests.map((m) => [
+      [m.platform.os, m.platform.architecture, m.platform.variant].filter(Boolean).join('/'),
+      m.digest,
+    ]),
+  ) as MultiArch['platforms'];
+  expect(Object.keys(platforms).sort()).toEqual(['linux/amd64', 'linux/arm64/v8']);
+  const digest = (await crane(registry, ['digest', ref])).trim();
+  return { ref, digest, platforms };
+}
+
+async function sign(version: CosignVersion, digestRef: string, recursive = false) {
+  await cosignSign(version, key, digestRef, registry, { recursive });
+}
+
+async function policy(platforms: string[] | undefined): Promise<string> {
+  const doc = {
+    apiVersion: 'provenant.dev/v1alpha1',
+    kind: 'ClusterImagePolicy',
+    metadata: { name: 'multi-arch' },
+    spec: {
+      images: [{ glob: `${registry.host}/**` }],
+      authorities: [{ name: 'release', key: { publicKey: key.publicKeyPem } }],
+      signatures: {},
+      ...(platforms ? { platforms } : {}),
+    },
+  };
+  const dir = await mkdtemp(join(tmpdir(), 'provenant-platforms-'));
+  await writeFile(join(dir, 'policy.yaml'), dump(doc));
+  return join(dir, 'policy.yaml');
+}
+
+async function verify(image: string, platforms: string[] | undefined) {
+  const result = await provenant([
+    'verify',
+    image,
+    '--policy',
+    await policy(platforms),
+    '--insecure-registry',
+    registry.host,
+    '--output',
+    'json',
+  ]);
+  return { ...result, json: parseVerifyJson(result) };
+}
+
+async function cosignVerifies(version: CosignVersion, digest: string, repo: string): Promise<boolean> {
+  return (await cosignVerify(version, key.publicKeyPath, `${registry.host}/${repo}@${digest}`, registry))
+    .verified;
+}
+
+beforeAll(async () => {
+  registry = await startRegistry();
+  key = await generateKeyPair('ecdsa-p256');
+  const built = await Promise.all([
+    buildIndex('multi/recursive2'),
+    buildIndex('multi/recursive3'),
+    buildIndex('multi/index-only3'),
+    buildIndex('multi/amd64-only3'),
+  ]);
+  [indexes.recursive2, indexes.recursive3, indexes.indexOnly3, indexes.amd64Only3] = built;
+  await sign(2, `${registry.host}/multi/recursive2@${indexes.recursive2.digest}`, true);
+  await sign(3, `${registry.host}/multi/recursive3@${indexes.recursive3.digest}`, true);
+  await sign(3, `${registry.host}/multi/index-only3@${indexes.indexOnly3.digest}`);
+  await sign(3, `${registry.host}/multi/amd64-only3@${indexes.amd64Only3.digest}`);
+  await sign(3, `${registry.host}/multi/amd64-only3@${indexes.amd64Only3.platforms['linux/amd64']}`);
+});
+
+afterAll(async () => {
+  await registry?.stop();
+});
+
+describe('spec.platforms (real crane indexes, real cosign)', () => {
+  it.each([
+    ['recursive2', 2, 'multi/recursive2'],
+    ['recursive3', 3, 'multi/recursive3'],
+  ] as const)('cosign %s sign --recursive satisfies [all] and each platform', async (name, version, repo) => {
+    const m = indexes[name];
+    for (const digest of Object.values(m.platforms))
+      expect(await cosignVerifies(version, digest, repo)).toBe(true);
+    for (const platforms of [undefined, ['index'], ['all'], ['linux/amd64', 'linux/arm64/v8']]) {
+      const { code, json } = await verify(m.ref, platforms);
+      expect(code, JSON.stringify(json)).toBe(0);
+      expect(json.results[0]?.digest).toBe(m.digest);
+    }
+  });
+
+  it('an index signed alone satisfies [index] but not [all]; the deny names each platform', async () => {
+    const m = indexes.indexOnly3;
+    for (const digest of Object.values(m.platforms))
+      expect(await cosignVerifies(3, digest, 'multi/index-only3')).toBe(false);
+    expect((await verify(m.ref, ['index'])).code).toBe(0);
+    const { code, json } = await verify(m.ref, ['all']);
+    expect(code).toBe(1);
+    expect(json.results[0]?.reasons.map((r) => [r.code, r.message])).toEqual([
+      [
+        'NO_SIGNATURE',
+        `platform linux/amd64 (${m.platforms['linux/amd64']}): no signature is attached to the image digest`,
+      ],
+      [
+        'NO_SIGNATURE',
+        `platform linux/arm64 (${m.platforms['linux/arm64/v8']}): no signature is attached to the image digest`,
+      ],
+    ]);
+  });
+
+  it('a listed platform must be signed: the deny names the platform as the policy spells it', async () => {
+    const m = indexes.amd64Only3;
+    expect(await cosignVerifies(3, m.platforms['linux/amd64'], 'multi/amd64-only3')).toBe(true);
+    expect(await cosignVerifies(3, m.platforms['linux/arm64/v8'], 'multi/amd64-only3')).toBe(false);
+    expect((await verify(m.ref, ['linux/amd64'])).code).toBe(0);
+    const { code, json } = await verify(m.ref, ['linux/amd64', 'linux/arm64/v8']);
+    expect(code).toBe(1);
+    expect(json.results[0]?.reasons).toEqual([
+      {
+        policy: 'multi-arch',
+        authority: null,
+        code: 'NO_SIGNATURE',
+        message: `platform linux/arm64/v8 (${m.platforms['linux/arm64/v8']}): no signature is attached to the image digest`,
+      },
+    ]);
+  });
+
+  it('a platform the index lacks is PLATFORM_NOT_FOUND', async () => {
+    const { code, json } = await verify(indexes.recursive3.ref, ['linux/amd64', 'linux/s390x']);
+    expect(code).toBe(1);
+    expect(json.results[0]?.reasons).toEqual([
+      {
+        policy: 'multi-arch',
+        authority: null,
+        code: 'PLATFORM_NOT_FOUND',
+        message: 'platform linux/s390x: the image has no manifest for it',
+      },
+    ]);
+  });
+
+  it('a single-platform image: [all] checks the image, a list matches the platform in its configuration', async () => {
+    const m = indexes.amd64Only3;
+    const amd = `${registry.host}/multi/amd64-only3@${m.platforms['linux/amd64']}`;
+    expect((await verify(amd, ['all'])).code).toBe(0);
+    expect((await verify(amd, ['linux/amd64'])).code).toBe(0);
+    const arm = await verify(`${registry.host}/multi/amd64-only3:arm64`, ['linux/amd64']);
+    expect(arm.json.results[0]?.reasons.map((r) => r.code)).toEqual(['PLATFORM_NOT_FOUND']);
+  });
+});
