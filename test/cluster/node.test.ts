@@ -12,7 +12,7 @@ import { waitFor } from '../e2e/harness/process.js';
 import { cosignSign, generateKeyPair, type CosignKeyPair } from '../support/cosign.js';
 import { crane } from '../support/images.js';
 import { builtImage, pushBuiltImage } from './support/built-image.js';
-import { startNode, type Node } from './support/node.js';
+import { NODE_NAME, startNode, type Node } from './support/node.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CHART = join(ROOT, 'charts/provenant');
@@ -80,6 +80,21 @@ function podManifest(name: string, image: string): string {
 }
 
 const createPod = (name: string, image: string) => kubectl(['create', '-f', '-'], podManifest(name, image));
+
+/** Ready Provenant replicas: the endpoints the API server calls. */
+async function readyProviders(): Promise<number> {
+  const out = await must([
+    '-n',
+    NS,
+    'get',
+    'pods',
+    '-l',
+    'app.kubernetes.io/name=provenant',
+    '-o',
+    'jsonpath={range .items[*]}{.status.containerStatuses[0].ready}{"\\n"}{end}',
+  ]);
+  return out.split('\n').filter((l) => l === 'true').length;
+}
 
 async function providerPods(): Promise<string[]> {
   const out = await must(['-n', NS, 'get', 'pods', '-l', 'app.kubernetes.io/name=provenant', '-o', 'name']);
@@ -243,30 +258,44 @@ describe('helm install on a real node', () => {
     expect(imageID).toContain(images.signed.digest);
   });
 
+  // The node is cordoned while replicas are deleted, so that their replacements stay Pending: exactly one
+  // replica, then none, serves while the admissions below are made.
   it('keeps deciding with one replica deleted', async () => {
-    const [first] = await providerPods();
-    if (first === undefined) throw new Error('no Provenant pod');
-    await must(['-n', NS, 'delete', first, '--wait=true', '--timeout=60s']);
-    const denied = await createPod('unsigned-2', images.unsigned.ref);
-    expect(denied.stderr).toContain('NO_SIGNATURE');
-    const admitted = await createPod('worker', images.signed2.ref);
-    expect(admitted.code, admitted.stderr).toBe(0);
+    await must(['cordon', NODE_NAME]);
+    try {
+      const pods = await providerPods();
+      const first = pods[0];
+      if (pods.length !== 2 || first === undefined)
+        throw new Error(`expected two Provenant pods: ${pods.join(', ')}`);
+      await must(['-n', NS, 'delete', first, '--wait=true', '--timeout=60s']);
+      expect(await readyProviders()).toBe(1);
+      const denied = await createPod('unsigned-2', images.unsigned.ref);
+      expect(denied.stderr).toContain(
+        `Pod ${APP_NS}/unsigned-2: 1 of 1 image failed verification (NO_SIGNATURE)`,
+      );
+      const admitted = await createPod('worker', images.signed2.ref);
+      expect(admitted.code, admitted.stderr).toBe(0);
+      expect(await readyProviders()).toBe(1);
+    } finally {
+      await must(['uncordon', NODE_NAME]);
+    }
     await must(['-n', NS, 'rollout', 'status', `deployment/${RELEASE}`, '--timeout=120s']);
   });
 
-  it('fails closed with no replica left, and recovers when they return', async () => {
-    await must(['-n', NS, 'scale', `deployment/${RELEASE}`, '--replicas=0']);
-    await waitFor(async () => (await providerPods()).length === 0, {
-      timeoutMs: 60_000,
-      intervalMs: 1_000,
-      description: 'no Provenant pod left',
-    });
-    const r = await createPod('while-down', images.signed.ref);
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/failed calling webhook "pin\.provenant\.dev"/);
-    expect((await kubectl(['-n', APP_NS, 'get', 'pod', 'while-down'])).code).not.toBe(0);
-
-    await must(['-n', NS, 'scale', `deployment/${RELEASE}`, '--replicas=2']);
+  it('fails closed with both replicas deleted, and recovers when they return', async () => {
+    await must(['cordon', NODE_NAME]);
+    try {
+      for (const pod of await providerPods()) {
+        await must(['-n', NS, 'delete', pod, '--wait=true', '--timeout=60s']);
+      }
+      expect(await readyProviders()).toBe(0);
+      const r = await createPod('while-down', images.signed.ref);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/failed calling webhook "pin\.provenant\.dev"/);
+      expect((await kubectl(['-n', APP_NS, 'get', 'pod', 'while-down'])).code).not.toBe(0);
+    } finally {
+      await must(['uncordon', NODE_NAME]);
+    }
     await must(['-n', NS, 'rollout', 'status', `deployment/${RELEASE}`, '--timeout=120s']);
     const after = await createPod('after', images.signed.ref);
     expect(after.code, after.stderr).toBe(0);
