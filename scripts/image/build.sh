@@ -66,9 +66,9 @@ if [ -n "$push" ]; then
 fi
 # vfs keeps a full copy of the file system per layer, so the layer cache grows with each source change.
 # It is what makes a rebuild fast (the npm ci layer above all), so it is only dropped when it passes
-# PROVENANT_IMAGE_CACHE_MAX_GB (default 12); the next build then starts from the bases again.
-if [ "$(du -s --block-size=1G "$CACHE/storage" | cut -f1)" -gt "${PROVENANT_IMAGE_CACHE_MAX_GB:-12}" ]; then
-  log "layer cache above ${PROVENANT_IMAGE_CACHE_MAX_GB:-12} GB: removing intermediate images"
+# PROVENANT_IMAGE_CACHE_MAX_GB (default 16); the next build then starts from the bases again.
+if [ "$(du -s --block-size=1G "$CACHE/storage" | cut -f1)" -gt "${PROVENANT_IMAGE_CACHE_MAX_GB:-16}" ]; then
+  log "layer cache above ${PROVENANT_IMAGE_CACHE_MAX_GB:-16} GB: removing intermediate images"
   bah rmi --prune >/dev/null 2>&1 || true
 fi
 
