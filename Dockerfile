@@ -6,8 +6,14 @@
 # distroless Node.js 24 runtime with no shell, no package manager and no compiler: only dist/, the production
 # node_modules and package.json (whose "type": "module" makes Node load dist/ as ES modules), owned by root
 # and run as UID 65532.
+#
+# The base images are build arguments so that a build without access to Docker Hub or gcr.io can name
+# stand-ins (see docs/image.md: `npm run image` builds them from Debian packages and Node from npm).
 
-FROM node:24-bookworm-slim AS build
+ARG BUILD_BASE=node:24-bookworm-slim
+ARG RUNTIME_BASE=gcr.io/distroless/nodejs24-debian12:nonroot
+
+FROM ${BUILD_BASE} AS build
 WORKDIR /src
 ENV npm_config_audit=false npm_config_fund=false npm_config_update_notifier=false
 # Dependencies first: the layer is reused as long as the lock file does not change.
@@ -16,9 +22,12 @@ RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY scripts/bundle.ts ./scripts/bundle.ts
-RUN npm run build && npm prune --omit=dev
+# Type declarations and source maps of the dependencies are for editors and debuggers, not for running
+# (about 40 MB of node_modules, mostly @kubernetes/client-node's).
+RUN npm run build && npm prune --omit=dev \
+ && find node_modules -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \) -delete
 
-FROM gcr.io/distroless/nodejs24-debian12:nonroot
+FROM ${RUNTIME_BASE}
 WORKDIR /app
 # The base image runs /nodejs/bin/node but does not put it on PATH; adding it lets the entrypoint say "node".
 ENV NODE_ENV=production \

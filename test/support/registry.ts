@@ -26,6 +26,11 @@ import bcrypt from 'bcryptjs';
 export interface RegistryOptions {
   tls?: boolean;
   auth?: 'none' | 'htpasswd' | 'token';
+  /**
+   * Address to listen on (default 127.0.0.1), for a plain registry that Pods reach on a node address
+   * (test/cluster). The TLS certificates and the token server name 127.0.0.1 only.
+   */
+  address?: string;
 }
 
 export interface TestRegistry {
@@ -346,7 +351,13 @@ async function startTokenServer(
   };
 }
 
-function registryConfig(root: string, port: number, pki: Pki | undefined, authYaml: string): string {
+function registryConfig(
+  root: string,
+  port: number,
+  pki: Pki | undefined,
+  authYaml: string,
+  address: string,
+): string {
   const q = (s: string) => JSON.stringify(s);
   return [
     'version: 0.1',
@@ -360,7 +371,7 @@ function registryConfig(root: string, port: number, pki: Pki | undefined, authYa
     '  delete:',
     '    enabled: true',
     'http:',
-    `  addr: ${q(`127.0.0.1:${port}`)}`,
+    `  addr: ${q(`${address}:${port}`)}`,
     `  secret: ${q(randomBytes(16).toString('hex'))}`,
     ...(pki === undefined
       ? []
@@ -373,7 +384,8 @@ function registryConfig(root: string, port: number, pki: Pki | undefined, authYa
 /** Resolves once the registry answers /v2/ (200, or 401 when it wants auth). */
 function probe(host: string, pki: Pki | undefined): Promise<boolean> {
   return new Promise((resolve) => {
-    const options = { host: '127.0.0.1', port: Number(host.split(':')[1]), path: '/v2/', timeout: 1000 };
+    const [address, port] = host.split(':');
+    const options = { host: address, port: Number(port), path: '/v2/', timeout: 1000 };
     const req = pki === undefined ? httpRequest(options) : httpsRequest({ ...options, ca: pki.caPem });
     req.once('response', (res) => {
       res.resume();
@@ -419,6 +431,9 @@ async function launch(
 export async function startRegistry(options: RegistryOptions = {}): Promise<TestRegistry> {
   const tls = options.tls ?? false;
   const auth = options.auth ?? 'none';
+  const address = options.address ?? '127.0.0.1';
+  if (address !== '127.0.0.1' && (tls || auth !== 'none'))
+    throw new Error('a registry on another address than 127.0.0.1 is plain and open');
   const root = await mkdtemp(join(tmpdir(), 'provenant-registry-'));
   let tokenServer: TokenServer | undefined;
   try {
@@ -456,9 +471,9 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     for (let attempt = 0; child === undefined; attempt++) {
       // A port found free can be taken before the registry binds it; try another then.
       const port = await freePort();
-      host = `127.0.0.1:${port}`;
+      host = `${address}:${port}`;
       const configFile = join(root, 'config.yml');
-      await writeFile(configFile, registryConfig(root, port, pki, authYaml));
+      await writeFile(configFile, registryConfig(root, port, pki, authYaml, address));
       try {
         child = await launch(configFile, join(root, 'registry.log'), host, pki);
       } catch (err) {

@@ -5,8 +5,14 @@
 #   kube-apiserver  k8s.io/kubernetes/cmd/kube-apiserver at $PROVENANT_KUBE_VERSION, through a wrapper
 #                   module (kept in $TOOLS/src, never in the repo) that replaces each k8s.io staging
 #                   module with its published v0.Y.Z version.
+#   kube-controller-manager, kube-scheduler, kubelet, kube-proxy
+#                   the node components of the cluster tier (test/cluster), from the same wrapper module;
+#                   only built when named.
+#   pause           the Pod sandbox process of the cluster tier (its image cannot be pulled here): waits for
+#                   SIGINT/SIGTERM and reaps orphans, as registry.k8s.io/pause does. Only built when named.
 # A tool is skipped when its binary already reports the pinned version. Progress goes to stderr only;
-# stdout stays empty. Usage: install-go-tools.sh [helm] [kube-apiserver]   (default: both)
+# stdout stays empty. Usage: install-go-tools.sh [helm] [kube-apiserver] [kubelet] ...
+# (default: helm and kube-apiserver)
 # See docs/adr/0001-e2e-kube-apiserver.md for the choice of versions and the build cost.
 set -euo pipefail
 
@@ -63,10 +69,11 @@ build_helm() {
   built=1
 }
 
-build_kube_apiserver() {
-  local bin="$TOOLS/bin/kube-apiserver"
+# build_kube NAME: k8s.io/kubernetes/cmd/NAME at $KUBE_VERSION.
+build_kube() {
+  local name=$1 bin="$TOOLS/bin/$1"
   if [ -x "$bin" ] && [ "$("$bin" --version 2>/dev/null)" = "Kubernetes $KUBE_VERSION" ]; then
-    log "kube-apiserver $KUBE_VERSION already built"
+    log "$name $KUBE_VERSION already built"
     return
   fi
   local start
@@ -74,7 +81,7 @@ build_kube_apiserver() {
   local staging="v0.${KUBE_VERSION#v1.}" # v1.36.3 -> v0.36.3
   local dir="$TOOLS/src/kube-apiserver-$KUBE_VERSION"
   mkdir -p "$dir"
-  log "kube-apiserver $KUBE_VERSION: wrapper module in $dir, staging modules at $staging"
+  log "$name $KUBE_VERSION: wrapper module in $dir, staging modules at $staging"
 
   local dl kmod
   dl=$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" 2>&1) ||
@@ -118,20 +125,60 @@ build_kube_apiserver() {
     ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$date_"
   done
 
-  log "building kube-apiserver $KUBE_VERSION (-p $JOBS, nice $NICE; first build takes a while on 2 cores)"
-  (cd "$dir" && gorun build -p "$JOBS" -trimpath -ldflags "$ldflags" -o "$bin.tmp" k8s.io/kubernetes/cmd/kube-apiserver >&2)
+  log "building $name $KUBE_VERSION (-p $JOBS, nice $NICE; first build takes a while on 2 cores)"
+  (cd "$dir" && gorun build -p "$JOBS" -trimpath -ldflags "$ldflags" -o "$bin.tmp" "k8s.io/kubernetes/cmd/$name" >&2)
   mv -f "$bin.tmp" "$bin"
   local secs=$(($(date +%s) - start))
-  log "kube-apiserver built in $secs s: $("$bin" --version 2>&1)"
-  echo "$(date -u +%FT%TZ) kube-apiserver $KUBE_VERSION ${secs}s" >>"$TOOLS/go-build-times.log"
+  log "$name built in $secs s: $("$bin" --version 2>&1)"
+  echo "$(date -u +%FT%TZ) $name $KUBE_VERSION ${secs}s" >>"$TOOLS/go-build-times.log"
   built=1
+}
+
+build_pause() {
+  local bin="$TOOLS/bin/pause" dir="$TOOLS/src/pause"
+  if [ -x "$bin" ]; then
+    log "pause already built"
+    return
+  fi
+  mkdir -p "$dir"
+  cat >"$dir/main.go" <<'GO'
+// The Pod sandbox's process: holds the Pod's namespaces, reaps orphaned children, exits on SIGINT/SIGTERM.
+package main
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGCHLD)
+	for s := range signals {
+		if s != syscall.SIGCHLD {
+			os.Exit(0)
+		}
+		for {
+			pid, err := syscall.Wait4(-1, nil, syscall.WNOHANG, nil)
+			if pid <= 0 || err != nil {
+				break
+			}
+		}
+	}
+}
+GO
+  printf 'module provenant.local/pause\n\ngo 1.22\n' >"$dir/go.mod"
+  (cd "$dir" && gorun build -trimpath -ldflags "-s -w" -o "$bin.tmp" . >&2)
+  mv -f "$bin.tmp" "$bin"
+  log "pause built"
 }
 
 for t in "${targets[@]}"; do
   case "$t" in
     helm) build_helm ;;
-    kube-apiserver) build_kube_apiserver ;;
-    *) die "unknown tool '$t' (expected: helm, kube-apiserver)" ;;
+    pause) build_pause ;;
+    kube-apiserver | kube-controller-manager | kube-scheduler | kubelet | kube-proxy) build_kube "$t" ;;
+    *) die "unknown tool '$t' (expected: helm, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy)" ;;
   esac
 done
 

@@ -19,6 +19,13 @@ export interface StartClusterOptions {
   extraApiServerArgs?: string[];
   /** kube-apiserver log verbosity (--v). Default 1. */
   verbosity?: number;
+  /**
+   * Address kube-apiserver binds to, advertises and is reached at (default 127.0.0.1): a node address for
+   * the cluster tier, whose Pods cannot reach the host's loopback.
+   */
+  address?: string;
+  /** More subject alternative names for the serving certificate (e.g. the `kubernetes` Service IP). */
+  extraSans?: string[];
   /** Keep the temporary folder (logs, data, certificates) after stop(); also PROVENANT_E2E_KEEP=1. */
   keepDir?: boolean;
 }
@@ -97,6 +104,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
   toolPath('kubectl');
   const timeoutMs = opts.readyTimeoutMs ?? 120_000;
   const keep = opts.keepDir ?? process.env.PROVENANT_E2E_KEEP === '1';
+  const address = opts.address ?? '127.0.0.1';
 
   const dir = mkdtempSync(join(tmpdir(), 'provenant-e2e-'));
   if (!keep) removeOnExit(dir);
@@ -121,7 +129,14 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
     const ca = await createCA('provenant-e2e-ca');
     const serving = await ca.issue({
       commonName: 'kube-apiserver',
-      hosts: ['127.0.0.1', 'localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
+      hosts: [
+        address,
+        'localhost',
+        'kubernetes',
+        'kubernetes.default',
+        'kubernetes.default.svc',
+        ...(opts.extraSans ?? []),
+      ],
       usage: 'server',
     });
     const admin = await ca.issue({
@@ -168,11 +183,11 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
     );
 
     // kube-apiserver
-    const apiServerUrl = `https://127.0.0.1:${securePort}`;
+    const apiServerUrl = `https://${address}:${securePort}`;
     const args = [
       `--etcd-servers=${etcdUrl}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      `--bind-address=${address}`,
+      `--advertise-address=${address}`,
       `--secure-port=${securePort}`,
       `--cert-dir=${f('cert-dir')}`,
       `--tls-cert-file=${f('apiserver.crt')}`,
