@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import { raceSignal } from '../concurrency.js';
+import { SharedFlights } from './shared-flights.js';
 
 export type CacheOutcome = 'hit' | 'miss' | 'shared';
 
@@ -19,14 +19,6 @@ export interface SingleFlightCacheOptions<V> {
    */
   readonly maxWeight?: number;
   readonly weigh?: (value: V) => number;
-}
-
-/** One computation in progress and how many callers still wait for it. */
-interface Flight<V> {
-  readonly promise: Promise<V>;
-  readonly controller: AbortController;
-  waiters: number;
-  settled: boolean;
 }
 
 export interface GetOptions {
@@ -49,7 +41,7 @@ export interface GetOptions {
  */
 export class SingleFlightCache<V> {
   readonly #entries = new Map<string, Entry<V>>();
-  readonly #inFlight = new Map<string, Flight<V>>();
+  readonly #inFlight = new SharedFlights<V>();
   #weight = 0;
 
   constructor(private readonly options: SingleFlightCacheOptions<V>) {}
@@ -67,15 +59,16 @@ export class SingleFlightCache<V> {
     if (entry) this.#remove(key, entry);
     signal?.throwIfAborted();
 
-    let flight = this.#inFlight.get(key);
-    if (flight) {
-      onOutcome?.('shared');
-      flight.waiters++;
-    } else {
-      onOutcome?.('miss');
-      flight = this.#start(key, compute);
-    }
-    return this.#wait(key, flight, signal);
+    onOutcome?.(this.#inFlight.has(key) ? 'shared' : 'miss');
+    return this.#inFlight.run(
+      key,
+      async (flightSignal) => {
+        const value = await compute(flightSignal);
+        this.#store(key, value);
+        return value;
+      },
+      signal,
+    );
   }
 
   get size(): number {
@@ -95,42 +88,6 @@ export class SingleFlightCache<V> {
   #remove(key: string, entry: Entry<V>): void {
     this.#entries.delete(key);
     this.#weight -= entry.weight;
-  }
-
-  #start(key: string, compute: (signal: AbortSignal) => Promise<V>): Flight<V> {
-    const controller = new AbortController();
-    const flight: Flight<V> = {
-      controller,
-      waiters: 1,
-      settled: false,
-      promise: Promise.resolve()
-        .then(() => compute(controller.signal))
-        .then((value) => {
-          this.#store(key, value);
-          return value;
-        })
-        .finally(() => {
-          flight.settled = true;
-          if (this.#inFlight.get(key) === flight) this.#inFlight.delete(key);
-        }),
-    };
-    // Every waiter may have left; the outcome then has no one to report to.
-    flight.promise.catch(() => undefined);
-    this.#inFlight.set(key, flight);
-    return flight;
-  }
-
-  async #wait(key: string, flight: Flight<V>, signal: AbortSignal | undefined): Promise<V> {
-    try {
-      return await raceSignal(flight.promise, signal);
-    } finally {
-      flight.waiters--;
-      if (flight.waiters === 0 && !flight.settled) {
-        // Nobody wants the answer any more: stop the work, and let the next caller start afresh.
-        flight.controller.abort(signal?.reason);
-        if (this.#inFlight.get(key) === flight) this.#inFlight.delete(key);
-      }
-    }
   }
 
   #store(key: string, value: V): void {

@@ -7,7 +7,7 @@ import {
   REMOTE_JSON_BOUNDS,
 } from '../json/bounded-json.js';
 import { canonicalRegistry } from './registry-host.js';
-import { SharedFlights } from './shared-flight.js';
+import { SharedFlights } from '../cache/shared-flights.js';
 
 /**
  * Registry credentials. Values are secrets: they go into Authorization headers and nowhere else (no logs,

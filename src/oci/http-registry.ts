@@ -38,7 +38,7 @@ import type {
   Registry,
   RequestOptions,
 } from './registry.js';
-import { SharedFlights } from './shared-flight.js';
+import { SharedFlights } from '../cache/shared-flights.js';
 
 export type { RegistryRequestEvent, RegistryRequestKind } from './registry-transport.js';
 

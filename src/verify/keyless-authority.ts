@@ -113,25 +113,22 @@ function signedEntity(prepared: PreparedEvidence, artifact: Artifact | undefined
   return { ...entity, signature: signatureContentFor(prepared, artifact) };
 }
 
-function leafDer(prepared: PreparedEvidence): Buffer {
+/** The signing certificate's DER bytes as the bundle carries them (a chain's first certificate). */
+function leafRawBytes(prepared: PreparedEvidence): Uint8Array | undefined {
   const material = prepared.bundle.verificationMaterial.content;
-  const raw =
-    material.$case === 'certificate'
-      ? material.certificate.rawBytes
-      : material.$case === 'x509CertificateChain'
-        ? material.x509CertificateChain.certificates[0]?.rawBytes
-        : undefined;
-  return Buffer.from(raw ?? Buffer.alloc(0));
+  return material.$case === 'certificate'
+    ? material.certificate.rawBytes
+    : material.$case === 'x509CertificateChain'
+      ? material.x509CertificateChain.certificates[0]?.rawBytes
+      : undefined;
+}
+
+function leafDer(prepared: PreparedEvidence): Buffer {
+  return Buffer.from(leafRawBytes(prepared) ?? Buffer.alloc(0));
 }
 
 function leafCertificate(prepared: PreparedEvidence): X509Certificate | undefined {
-  const material = prepared.bundle.verificationMaterial.content;
-  const raw =
-    material.$case === 'certificate'
-      ? material.certificate.rawBytes
-      : material.$case === 'x509CertificateChain'
-        ? material.x509CertificateChain.certificates[0]?.rawBytes
-        : undefined;
+  const raw = leafRawBytes(prepared);
   if (raw === undefined) return undefined;
   try {
     return X509Certificate.parse(Buffer.from(raw));

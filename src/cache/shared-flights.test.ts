@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SharedFlights } from './shared-flight.js';
+import { SharedFlights } from './shared-flights.js';
 
 /** A flight that settles only when told to, and records whether its signal was aborted. */
 function controllable() {
