@@ -1,5 +1,4 @@
 import { SingleFlightCache, type CacheOutcome } from './cache/single-flight-cache.js';
-import { TagCache } from './cache/tag-cache.js';
 import type { Clock } from './clock.js';
 import { mapWithConcurrency } from './concurrency.js';
 import { ProvenantError, toProvenantError } from './errors.js';
@@ -84,14 +83,16 @@ export class ImageVerificationService implements ImageVerifier {
   /** Discoveries in progress, shared by the verifications that need them; never kept once done. */
   readonly #discoveries: SingleFlightCache<DiscoveredSignatures>;
   readonly #credentialIdentity = credentialIdentity();
-  readonly #tags: TagCache;
+  /** Tag → digest for `tagCacheTtlMs`; only successes are kept, each keyed by whose credentials read it. */
+  readonly #tags: SingleFlightCache<string>;
 
   constructor(private readonly options: ImageVerificationOptions) {
     this.#plainHttp = options.plainHttpRegistries ?? new PlainHttpRegistries();
-    this.#tags = new TagCache({
-      ttlMs: options.tagCacheTtlMs ?? 0,
+    const tagTtlMs = options.tagCacheTtlMs ?? 0;
+    this.#tags = new SingleFlightCache({
       maxEntries: options.cacheMaxEntries,
       clock: options.clock,
+      ttlFor: () => tagTtlMs,
     });
     this.#cache = new SingleFlightCache({
       maxEntries: options.cacheMaxEntries,
@@ -242,7 +243,7 @@ export class ImageVerificationService implements ImageVerifier {
   async #resolveTag(reference: ImageReference, request: RequestOptions): Promise<string> {
     const tag = reference.tag ?? 'latest';
     const key = `${reference.registry}/${reference.path}:${tag}\u0000${this.#credentialsFor(reference, request.credentials)}`;
-    return this.#tags.resolve(key, request.signal, async (signal) => {
+    const lookup = async (signal: AbortSignal | undefined): Promise<string> => {
       const digest = await this.options.registry.headManifest(reference, tag, {
         ...request,
         ...(signal === undefined ? {} : { signal }),
@@ -254,7 +255,10 @@ export class ImageVerificationService implements ImageVerifier {
         );
       }
       return digest;
-    });
+    };
+    // With the cache off, every call asks the registry itself, as tags move.
+    if ((this.options.tagCacheTtlMs ?? 0) <= 0) return lookup(request.signal);
+    return this.#tags.get(key, lookup, request.signal ? { signal: request.signal } : {});
   }
 }
 
