@@ -1,34 +1,22 @@
 /**
- * Load bench for the webhook: `buildApp` served over HTTPS on loopback (as the API server calls it), driven by
- * autocannon with a real AdmissionReview. The verifier is injectable: the fake one measures the edge alone
- * (decode, decide, encode, TLS); the real one, passed by `bench/run.ts`, measures the whole path.
- *
- *   npx tsx bench/admission.ts [--duration 10] [--connections 20] [--path /validate] [--fixture file.json]
+ * Load bench for the webhook, process against process: the built `provenant serve` (dist/cli/main.js, as
+ * users run it, decision log to a file and metrics on) and, as the ceiling, a bare node:https server that
+ * reads each body and answers one fixed AdmissionReview JSON. Each runs in its own child process and is
+ * loaded over HTTPS on loopback by autocannon from this process, with the same body, TLS and connections.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
-import { startServer } from '../src/admission/server.js';
+import { open, readFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { generateServingCertificate } from '../src/admission/tls.js';
-import { createLogger, type Logger } from '../src/observability/logger.js';
-import { createMetrics } from '../src/observability/metrics.js';
-import type { ImageVerifier } from '../src/verdict.js';
-import { fakeVerifier } from '../test/integration/admission/fake-verifier.js';
+import { httpsRequest } from '../test/integration/admission/https-client.js';
+import { imageNodeFlags, rssOf } from './processes.js';
 
 /** The part of autocannon's API used here (it ships no types). */
 interface AutocannonResult {
   readonly requests: { readonly average: number; readonly total: number };
-  readonly latency: {
-    readonly p50: number;
-    readonly p99: number;
-    readonly average: number;
-    readonly max: number;
-  };
+  readonly latency: { readonly p50: number; readonly p99: number; readonly max: number };
   readonly errors: number;
   readonly timeouts: number;
   readonly non2xx: number;
@@ -45,25 +33,9 @@ type Autocannon = (options: {
 }) => Promise<AutocannonResult>;
 
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
-
-export interface AdmissionBenchOptions {
-  /** Defaults to a fake verifier that allows every image immediately. */
-  readonly verifier?: ImageVerifier;
-  /** An AdmissionReview JSON file; defaults to the connaisseur Pod sample. */
-  readonly fixture?: string;
-  readonly path?: '/validate' | '/mutate';
-  readonly durationSeconds?: number;
-  readonly connections?: number;
-  readonly timeoutMs?: number;
-  readonly excludedNamespaces?: readonly string[];
-  /** Decision log lines go here; silent when absent. */
-  readonly logger?: Logger;
-}
+const MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 
 export interface AdmissionBenchResult {
-  readonly path: string;
-  readonly connections: number;
-  readonly durationSeconds: number;
   readonly requests: number;
   readonly requestsPerSecond: number;
   readonly p50Ms: number;
@@ -74,97 +46,109 @@ export interface AdmissionBenchResult {
   readonly non2xx: number;
 }
 
-const DEFAULT_FIXTURE = new URL('../test/fixtures/admission-review/connaisseur/02_pod.json', import.meta.url);
+/** A server under load in its own process. */
+export interface LoadTarget {
+  readonly url: string;
+  readonly ca: string;
+  readonly pid: number;
+  close(): Promise<void>;
+}
 
-export async function runAdmissionBench(options: AdmissionBenchOptions = {}): Promise<AdmissionBenchResult> {
-  const path = options.path ?? '/validate';
-  const connections = options.connections ?? 20;
-  const durationSeconds = options.durationSeconds ?? 10;
-  // A string, not a Buffer: it crosses into autocannon's worker thread, where a Buffer arrives as a plain array.
-  const body = await readFile(options.fixture ?? DEFAULT_FIXTURE, 'utf8');
-  const dir = await mkdtemp(join(tmpdir(), 'provenant-bench-'));
-  const server = await startServer({
-    deps: {
-      verifier: options.verifier ?? fakeVerifier(),
-      timeoutMs: options.timeoutMs ?? 9000,
-      excludedNamespaces: options.excludedNamespaces ?? [],
-      isReady: () => true,
-      metrics: createMetrics(),
-      logger: options.logger ?? createLogger({ level: 'silent' }),
-    },
-    port: 0,
-    host: '127.0.0.1',
-    tls: { kind: 'generate', dir },
+// The ceiling: nothing but reading the body and writing a fixed answer, as little as an HTTPS server can do.
+const CEILING_SERVER = `
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+const [cert, key, port, answerText] = process.argv.slice(1);
+const answer = Buffer.from(answerText);
+createServer({ cert: readFileSync(cert), key: readFileSync(key) }, (req, res) => {
+  req.on('data', () => undefined);
+  req.on('end', () => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': answer.length });
+    res.end(answer);
   });
-  try {
-    const ca = await readFile(server.caFile ?? '', 'utf8');
-    return await load({ url: `${server.url}${path}`, ca, body, connections, durationSeconds });
-  } finally {
-    await server.close();
-    await rm(dir, { recursive: true, force: true });
-  }
+}).listen(Number(port), '127.0.0.1');
+`;
+
+/** Certificate files for the servers, as cert-manager would provide them. */
+export async function benchCertificate(
+  dir: string,
+): Promise<{ certFile: string; keyFile: string; ca: string }> {
+  const certificate = await generateServingCertificate({ dir });
+  return {
+    certFile: certificate.certFile,
+    keyFile: certificate.keyFile,
+    ca: await readFile(certificate.caFile, 'utf8'),
+  };
+}
+
+export async function startCeiling(
+  tls: { certFile: string; keyFile: string; ca: string },
+  answer: string,
+): Promise<LoadTarget> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    ['--input-type=module', '-e', CEILING_SERVER, tls.certFile, tls.keyFile, String(port), answer],
+    { stdio: 'ignore' },
+  );
+  return ready(child, `https://127.0.0.1:${port}`, tls.ca);
 }
 
 /**
- * The ceiling: a bare node:https server that reads each body and answers one fixed AdmissionReview JSON,
- * loaded by the same client with the same body, TLS and connections as the webhook.
+ * `provenant serve` with `args` (policy and registry flags) and the certificate files, under the image's
+ * Node flags, its decision log (stdout) written to `logFile`.
  */
-export async function runCeilingBench(
-  options: Pick<AdmissionBenchOptions, 'fixture' | 'durationSeconds' | 'connections'> & { answer: string },
-): Promise<AdmissionBenchResult> {
-  const body = await readFile(options.fixture ?? DEFAULT_FIXTURE, 'utf8');
-  const dir = await mkdtemp(join(tmpdir(), 'provenant-bench-'));
-  const certificate = await generateServingCertificate({ dir });
-  const answer = Buffer.from(options.answer);
-  const server = createServer(
-    { cert: await readFile(certificate.certFile), key: await readFile(certificate.keyFile) },
-    (req, res) => {
-      req.on('data', () => undefined);
-      req.on('end', () => {
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': answer.length });
-        res.end(answer);
-      });
-    },
-  );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+export async function startServe(
+  args: readonly string[],
+  tls: { certFile: string; keyFile: string; ca: string },
+  logFile: string,
+): Promise<LoadTarget> {
+  const port = await freePort();
+  const log = await open(logFile, 'w');
   try {
-    const { port } = server.address() as AddressInfo;
-    return await load({
-      url: `https://127.0.0.1:${port}/validate`,
-      ca: await readFile(certificate.caFile, 'utf8'),
-      body,
-      connections: options.connections ?? 20,
-      durationSeconds: options.durationSeconds ?? 10,
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        ...(await imageNodeFlags()),
+        MAIN,
+        'serve',
+        ...args,
+        ...[
+          '--port',
+          String(port),
+          '--host',
+          '127.0.0.1',
+          '--tls-cert',
+          tls.certFile,
+          '--tls-key',
+          tls.keyFile,
+        ],
+      ],
+      { stdio: ['ignore', log.fd, 'ignore'] },
+    );
+    return await ready(child, `https://127.0.0.1:${port}`, tls.ca);
   } finally {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-    await rm(dir, { recursive: true, force: true });
+    await log.close();
   }
 }
 
-async function load(options: {
-  url: string;
-  ca: string;
-  body: string;
-  connections: number;
-  durationSeconds: number;
-}): Promise<AdmissionBenchResult> {
+/** autocannon against `target` with `body` POSTed to `path`. */
+export async function load(
+  target: LoadTarget,
+  options: { path: string; body: string; connections: number; durationSeconds: number },
+): Promise<AdmissionBenchResult> {
   const result = await autocannon({
-    url: options.url,
+    url: `${target.url}${options.path}`,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: options.body,
     connections: options.connections,
     duration: options.durationSeconds,
-    tlsOptions: { ca: options.ca },
-    // Load generation in its own thread, so it does not compete with the server for this event loop.
+    tlsOptions: { ca: target.ca },
+    // Load generation in its own thread, off this process's event loop.
     workers: 1,
   });
   return {
-    path: new URL(options.url).pathname,
-    connections: options.connections,
-    durationSeconds: options.durationSeconds,
     requests: result.requests.total,
     requestsPerSecond: result.requests.average,
     p50Ms: result.latency.p50,
@@ -176,33 +160,50 @@ async function load(options: {
   };
 }
 
-export function formatBenchResult(result: AdmissionBenchResult): string {
-  return [
-    `admission ${result.path}: ${result.connections} connections, ${result.durationSeconds}s, ${result.requests} requests`,
-    `  req/s ${result.requestsPerSecond.toFixed(1)}   p50 ${result.p50Ms} ms   p99 ${result.p99Ms} ms   max ${result.maxMs} ms`,
-    `  errors ${result.errors}   timeouts ${result.timeouts}   non-2xx ${result.non2xx}`,
-  ].join('\n');
+/** The sum of every sample of `metric` in the target's /metrics. */
+export async function metricTotal(target: LoadTarget, metric: string): Promise<number> {
+  const response = await httpsRequest({ url: `${target.url}/metrics`, ca: target.ca });
+  let total = 0;
+  for (const line of response.text.split('\n')) {
+    if (line.startsWith(`${metric}{`) || line.startsWith(`${metric} `))
+      total += Number(line.split(' ').pop());
+  }
+  return total;
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      duration: { type: 'string', default: '10' },
-      connections: { type: 'string', default: '20' },
-      path: { type: 'string', default: '/validate' },
-      fixture: { type: 'string' },
-    },
-  });
-  const path = values.path === '/mutate' ? '/mutate' : '/validate';
-  const result = await runAdmissionBench({
-    path,
-    durationSeconds: Number(values.duration),
-    connections: Number(values.connections),
-    ...(values.fixture === undefined ? {} : { fixture: values.fixture }),
-  });
-  console.log(formatBenchResult(result));
+export function targetRss(target: LoadTarget): Promise<number> {
+  return rssOf(target.pid);
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await main();
+async function ready(child: ChildProcess, url: string, ca: string): Promise<LoadTarget> {
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const close = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  const deadline = performance.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${url}: the server exited ${child.exitCode}`);
+    const answered = await httpsRequest({ url: `${url}/readyz`, ca }).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (answered) return { url, ca, pid: child.pid ?? -1, close };
+    if (performance.now() > deadline) {
+      await close();
+      throw new Error(`${url}: not ready within 30 s`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }

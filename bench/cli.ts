@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { toolEnv } from '../test/support/images.js';
 import { cosign3OfflineFiles } from '../test/support/cosign.js';
 import { toolPath } from '../test/support/registry.js';
-import { measureProcess, rssOf, type ProcessSample } from './processes.js';
+import { imageNodeFlags, measureProcess, rssOf, type ProcessSample } from './processes.js';
 import type { SignedRegistry } from './signed-registry.js';
 import { goal, median, mib, ms, ratio, type Row } from './table.js';
 
@@ -98,8 +98,9 @@ export async function benchCli(world: SignedRegistry, scratch: string): Promise<
 }
 
 /**
- * `provenant serve` with the bench policy and certificate files (as cert-manager provides them): spawn to the
- * "listening" log line, then its RSS once idle. A first run generates the certificate files.
+ * `provenant serve` with the bench policy and certificate files (as cert-manager provides them), under the
+ * image's Node flags: spawn to the "listening" log line, then its RSS once idle. A first run generates the
+ * certificate files.
  */
 export async function benchServeStartup(world: SignedRegistry, scratch: string): Promise<Row[]> {
   const common = [...world.cliFlags, '--port', '0', '--host', '127.0.0.1'];
@@ -130,7 +131,7 @@ async function startServeOnce(
   args: readonly string[],
 ): Promise<{ readyMs: number; rss: number; certFile: string; keyFile: string }> {
   const started = performance.now();
-  const child = spawn(process.execPath, [MAIN, 'serve', ...args], {
+  const child = spawn(process.execPath, [...(await imageNodeFlags()), MAIN, 'serve', ...args], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'ignore'],
   });

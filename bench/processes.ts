@@ -47,3 +47,17 @@ export async function rssOf(pid: number): Promise<number> {
   if (kb === undefined) throw new Error(`no VmRSS for ${pid}`);
   return Number(kb) * 1024;
 }
+
+/**
+ * The Node flags the image's entrypoint runs `provenant` with (the Dockerfile's ENTRYPOINT, between `node` and
+ * the script), so that services the bench starts are measured as they run in a cluster.
+ */
+export async function imageNodeFlags(): Promise<string[]> {
+  const dockerfile = await readFile(new URL('../Dockerfile', import.meta.url), 'utf8');
+  const entrypoint = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(dockerfile)?.[1];
+  if (entrypoint === undefined) throw new Error('the Dockerfile has no ENTRYPOINT in exec form');
+  const argv = JSON.parse(entrypoint) as string[];
+  const script = argv.indexOf('dist/cli/main.js');
+  if (argv[0] !== 'node' || script < 0) throw new Error(`unexpected ENTRYPOINT ${entrypoint}`);
+  return argv.slice(1, script);
+}

@@ -16,74 +16,96 @@
  * Loopback only, bounded loops; under three minutes on two cores.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { startServer } from '../src/admission/server.js';
-import { pino } from 'pino';
 import { createLogger } from '../src/observability/logger.js';
 import { createMetrics } from '../src/observability/metrics.js';
 import type { ImageVerifier } from '../src/verdict.js';
 import { httpsRequest } from '../test/integration/admission/https-client.js';
 import { readFixture } from '../test/integration/admission/fixtures.js';
 import { decodePatch, applyPatch, podReview, type ReviewJson } from '../test/integration/webhook/reviews.js';
-import { runAdmissionBench, runCeilingBench, type AdmissionBenchResult } from './admission.js';
+import {
+  benchCertificate,
+  load,
+  metricTotal,
+  startCeiling,
+  startServe,
+  targetRss,
+  type AdmissionBenchResult,
+} from './admission.js';
 import { benchCli, benchServeStartup, buildCli } from './cli.js';
 import { benchKeyless } from './keyless.js';
 import { benchMemory } from './memory.js';
 import { sequentialRoundTrips } from './round-trips.js';
 import { startSignedRegistry, type SignedRegistry } from './signed-registry.js';
-import { goal, median, ms, table, type Row } from './table.js';
+import { goal, median, mib, ms, table, type Row } from './table.js';
 
 const LOAD_SECONDS = 5;
 const LOAD_CONNECTIONS = 10;
 const COLD_ADMISSIONS = 5;
 const REPLICAS = 10;
 
+/** `npm run bench -- --only b,c` runs only those sections (for working on one of them); all by default. */
+function sections(): Set<string> {
+  const { values } = parseArgs({ options: { only: { type: 'string' } } });
+  return new Set((values.only ?? 'a,b,c,d,e,f').split(',').map((s) => s.trim()));
+}
+
 async function main(): Promise<void> {
   const begun = performance.now();
+  const only = sections();
   const [world] = await Promise.all([startSignedRegistry(), buildCli()]);
   const scratch = await mkdtemp(join(tmpdir(), 'provenant-bench-'));
   try {
     const setupMs = performance.now() - begun;
-    const cli = [...(await benchCli(world, scratch)), ...(await benchServeStartup(world, scratch))];
-    const admission = await benchAdmission(world, scratch);
-    const cold = await benchCold(world);
-    const rollout = await benchRollout(world);
-    const memory = await benchMemory();
-    const keyless = await benchKeyless();
-    console.log(
-      [
-        `Provenant bench: docker-registry on ${world.registry.host}, 3 images signed with cosign 2/3, ` +
-          `node ${process.version}, setup ${ms(setupMs)}`,
-        '',
-        table('(a) one key-signed image, whole process', ['wall', 'CPU', 'peak RSS', 'wall/cosign'], cli),
-        '',
-        table(
-          `(b) warm admissions over HTTPS (autocannon ${LOAD_CONNECTIONS} conns, ${LOAD_SECONDS} s, log + metrics on)`,
-          ['adm/s', 'p50 ms', 'p99 ms', 'of ceiling', 'registry req/adm'],
-          admission,
-        ),
-        '',
-        table(
-          `(c) first-seen images (empty cache), median of ${COLD_ADMISSIONS}`,
-          ['p50', 'max', 'requests/image', 'round trips/image'],
-          cold,
-        ),
-        '',
-        table(
-          `(d) ${REPLICAS}-replica Deployment rollout (mutate + validate each)`,
-          ['admissions', 'registry req', 'req/adm', 'time/adm'],
-          rollout,
-        ),
-        '',
-        table('(e) memory of the verification service', ['RSS', 'growth'], memory),
-        '',
-        table('(f) keyless bundle verification, CPU per bundle (p50)', ['CPU', 'vs stock'], keyless),
-        '',
-        `total ${ms(performance.now() - begun)}`,
-      ].join('\n'),
+    const output = [
+      `Provenant bench: docker-registry on ${world.registry.host}, 3 images signed with cosign 2/3, ` +
+        `node ${process.version}, setup ${ms(setupMs)}`,
+    ];
+    const section = async (
+      name: string,
+      title: string,
+      columns: readonly string[],
+      rows: () => Promise<Row[]>,
+    ) => {
+      if (only.has(name)) output.push('', table(title, columns, await rows()));
+    };
+    await section(
+      'a',
+      '(a) one key-signed image, whole process',
+      ['wall', 'CPU', 'peak RSS', 'wall/cosign'],
+      async () => [...(await benchCli(world, scratch)), ...(await benchServeStartup(world, scratch))],
     );
+    await section(
+      'b',
+      `(b) warm admissions over HTTPS (autocannon ${LOAD_CONNECTIONS} conns, ${LOAD_SECONDS} s, log + metrics on)`,
+      ['adm/s', 'p50 ms', 'p99 ms', 'of ceiling', 'registry req/adm', 'RSS after'],
+      () => benchAdmission(world, scratch),
+    );
+    await section(
+      'c',
+      `(c) first-seen images (empty cache), median of ${COLD_ADMISSIONS}`,
+      ['p50', 'max', 'requests/image', 'round trips/image'],
+      () => benchCold(world),
+    );
+    await section(
+      'd',
+      `(d) ${REPLICAS}-replica Deployment rollout (mutate + validate each)`,
+      ['admissions', 'registry req', 'req/adm', 'time/adm'],
+      () => benchRollout(world),
+    );
+    await section('e', '(e) memory of the verification service', ['RSS', 'growth'], benchMemory);
+    await section(
+      'f',
+      '(f) keyless bundle verification, CPU per bundle (p50)',
+      ['CPU', 'vs stock'],
+      benchKeyless,
+    );
+    output.push('', `total ${ms(performance.now() - begun)}`);
+    console.log(output.join('\n'));
   } finally {
     await world.close();
     await rm(scratch, { recursive: true, force: true });
@@ -96,59 +118,68 @@ async function benchAdmission(world: SignedRegistry, scratch: string): Promise<R
   const containers = (byDigest: boolean) =>
     world.images.map((image, i) => ({ name: `c${i}`, image: byDigest ? image.digestRef : image.ref }));
   const rows: Row[] = [];
-  const results: Record<string, AdmissionBenchResult> = {};
-  // The decision log as `serve` writes it (one JSON line per admission, synchronously), into /dev/null.
-  const devNull = pino.destination({ dest: '/dev/null', sync: true });
-  try {
-    const digestFixture = join(scratch, 'pod-digest.json');
-    const review = podReview(containers(true));
-    await writeFile(digestFixture, JSON.stringify(review));
-    const ceilingAnswer = JSON.stringify({
+  const rates: Record<string, number> = {};
+  const tls = await benchCertificate(join(scratch, 'load-tls'));
+  const digestReview = podReview(containers(true));
+  const ceiling = await startCeiling(
+    tls,
+    JSON.stringify({
       apiVersion: 'admission.k8s.io/v1',
       kind: 'AdmissionReview',
-      response: { uid: review.request.uid, allowed: true },
-    });
-    const ceiling = await runCeilingBench({
-      fixture: digestFixture,
-      answer: ceilingAnswer,
-      durationSeconds: LOAD_SECONDS,
-      connections: LOAD_CONNECTIONS,
-    });
-    assertClean(ceiling);
-    rows.push({
-      what: 'ceiling: bare node:https answering a fixed JSON, same client and body',
-      cells: [ceiling.requestsPerSecond.toFixed(0), `${ceiling.p50Ms}`, `${ceiling.p99Ms}`, '100%', ''],
-    });
+      response: { uid: digestReview.request.uid, allowed: true },
+    }),
+  );
+  let ceilingResult: AdmissionBenchResult;
+  try {
+    ceilingResult = await load(ceiling, loadOf(digestReview));
+  } finally {
+    await ceiling.close();
+  }
+  assertClean(ceilingResult);
+  rows.push({
+    what: 'ceiling: bare node:https answering a fixed JSON (own process), same client and body',
+    cells: [
+      ceilingResult.requestsPerSecond.toFixed(0),
+      `${ceilingResult.p50Ms}`,
+      `${ceilingResult.p99Ms}`,
+      '100%',
+      '',
+      '',
+    ],
+  });
 
-    for (const byDigest of [true, false]) {
-      const name = byDigest ? 'digest' : 'tag';
-      const verifier = world.newVerifier();
-      const fixture = join(scratch, `pod-${name}.json`);
-      await writeFile(fixture, JSON.stringify(podReview(containers(byDigest))));
-      // Verified once before the load starts: this measures admissions of images already seen.
-      await verifier.verifyImages(containers(byDigest).map((c) => c.image));
-      const before = world.requests();
-      const result = await runAdmissionBench({
-        verifier,
-        fixture,
-        path: '/validate',
-        durationSeconds: LOAD_SECONDS,
-        connections: LOAD_CONNECTIONS,
-        logger: createLogger({ level: 'info', destination: devNull }),
+  for (const byDigest of [true, false]) {
+    const name = byDigest ? 'digest' : 'tag';
+    const review = podReview(containers(byDigest));
+    const serve = await startServe(world.cliFlags, tls, join(scratch, `serve-${name}.log`));
+    try {
+      // Admitted once before the load starts: this measures admissions of images already seen.
+      const first = await httpsRequest({
+        url: `${serve.url}/validate`,
+        ca: serve.ca,
+        body: JSON.stringify(review),
       });
+      if (first.json<{ response: { allowed: boolean } }>().response.allowed !== true) {
+        throw new Error(`warm-up admission denied: ${first.text}`);
+      }
+      const before = await metricTotal(serve, REGISTRY_REQUESTS);
+      const result = await load(serve, loadOf(review));
       assertClean(result);
-      results[name] = result;
-      const perAdmission = (world.requests() - before) / Math.max(1, result.requests);
-      const share = result.requestsPerSecond / ceiling.requestsPerSecond;
-      const byDigestRate = results['digest']?.requestsPerSecond ?? 0;
+      const perAdmission =
+        ((await metricTotal(serve, REGISTRY_REQUESTS)) - before) / Math.max(1, result.requests);
+      const rss = await targetRss(serve);
+      rates[name] = result.requestsPerSecond;
+      const share = result.requestsPerSecond / ceilingResult.requestsPerSecond;
+      const byDigestRate = rates['digest'] ?? 0;
       rows.push({
-        what: `3-container Pod, images verified, by ${name}`,
+        what: `provenant serve, 3-container Pod, images verified, by ${name}`,
         cells: [
           result.requestsPerSecond.toFixed(0),
           `${result.p50Ms}`,
           `${result.p99Ms}`,
           `${(share * 100).toFixed(0)}%`,
           perAdmission.toFixed(2),
+          mib(rss),
         ],
         goal: byDigest
           ? goal('>= 50% of ceiling, p99 <= 5 ms', share >= 0.5 && result.p99Ms <= 5)
@@ -157,11 +188,22 @@ async function benchAdmission(world: SignedRegistry, scratch: string): Promise<R
               result.requestsPerSecond >= (byDigestRate * 2) / 3 && perAdmission <= 0.05,
             ),
       });
+    } finally {
+      await serve.close();
     }
-  } finally {
-    devNull.end();
   }
   return rows;
+}
+
+const REGISTRY_REQUESTS = 'provenant_registry_requests_total';
+
+function loadOf(review: unknown) {
+  return {
+    path: '/validate',
+    body: JSON.stringify(review),
+    connections: LOAD_CONNECTIONS,
+    durationSeconds: LOAD_SECONDS,
+  };
 }
 
 // (c) ------------------------------------------------------------------------------------------------

@@ -1,3 +1,4 @@
+import { BoundedMemo } from './cache/bounded-memo.js';
 import { SingleFlightCache, type CacheOutcome } from './cache/single-flight-cache.js';
 import type { Clock } from './clock.js';
 import { mapWithConcurrency } from './concurrency.js';
@@ -8,7 +9,7 @@ import { parseReference, type ImageReference, type Repository } from './oci/refe
 import { PlainHttpRegistries } from './oci/registry-host.js';
 import type { Registry, RequestOptions } from './oci/registry.js';
 import type { PolicySet } from './policy/compile.js';
-import { evaluatePolicy, type FailedAttestation } from './policy/evaluate.js';
+import { evaluatePolicy, type ChecksByAuthority, type FailedAttestation } from './policy/evaluate.js';
 import { platformTargets, type PlatformTarget } from './policy/platforms.js';
 import type { CompiledPolicy, NoMatchAction, StaticSpec } from './policy/types.js';
 import { readPlatforms, type ImagePlatforms } from './oci/platforms.js';
@@ -51,13 +52,20 @@ export interface ImageVerificationOptions {
 
 /** What was verified for one (digest, policy): enough to evaluate the policy again without the registry. */
 interface VerificationRecord {
-  readonly checks: ReadonlyMap<string, readonly SignatureCheck[]>;
+  readonly checks: ChecksByAuthority;
   readonly signaturesFound: number;
   /** Attestations verified against the policy's authorities and bound to the digest (none without requirements). */
   readonly attestations: readonly VerifiedAttestation[];
   readonly failedAttestations: readonly FailedAttestation[];
   readonly satisfied: boolean;
 }
+
+/**
+ * Image strings whose parsed reference, and (per policy set and namespace) matching policies, are remembered:
+ * the same few images arrive Pod after Pod, and parsing and glob matching were most of a cached admission's
+ * cost. Bounded, since whoever creates a Pod chooses the string.
+ */
+const MEMO_ENTRIES = 1024;
 
 /** Room for 10,000 ordinary records (~2 KiB each) with plenty to spare, yet a hard stop for large ones. */
 export const DEFAULT_CACHE_MAX_BYTES = 64 * 1024 * 1024;
@@ -85,6 +93,9 @@ export class ImageVerificationService implements ImageVerifier {
   readonly #credentialIdentity = credentialIdentity();
   /** Tag → digest for `tagCacheTtlMs`; only successes are kept, each keyed by whose credentials read it. */
   readonly #tags: SingleFlightCache<string>;
+  readonly #references = new BoundedMemo<ImageReference>(MEMO_ENTRIES);
+  /** Per policy snapshot, so that a reload starts afresh. */
+  readonly #matches = new WeakMap<PolicySet, BoundedMemo<readonly CompiledPolicy[]>>();
 
   constructor(private readonly options: ImageVerificationOptions) {
     this.#plainHttp = options.plainHttpRegistries ?? new PlainHttpRegistries();
@@ -128,9 +139,13 @@ export class ImageVerificationService implements ImageVerifier {
       ...(signal ? { signal } : {}),
       ...(credentials ? { credentials } : {}),
     };
-    const parsed = parseReference(image);
-    const reference = { ...parsed, registry: this.#plainHttp.canonical(parsed.registry) };
-    const matching = this.#matching(policies, reference, options.namespace);
+    const reference = this.#references.get(image, () => {
+      const parsed = parseReference(image);
+      return { ...parsed, registry: this.#plainHttp.canonical(parsed.registry) };
+    });
+    const matching = this.#matchingMemo(policies).get(`${options.namespace ?? ''}\u0000${image}`, () =>
+      this.#matching(policies, reference, options.namespace),
+    );
     // Only a ClusterImagePolicy lifts an image out of --no-match: an ImagePolicy may add requirements in
     // its namespace but never turn a cluster-wide "deny unmatched" into an allow.
     const noMatch = matching.some((p) => p.kind === 'ClusterImagePolicy') ? undefined : this.options.noMatch;
@@ -173,7 +188,9 @@ export class ImageVerificationService implements ImageVerifier {
       // and the trust material its keyless authorities resolve to right now (a rotated or removed
       // TrustRoot never reuses a verdict reached under the old one).
       const where = `${signatureRepo.registry}/${signatureRepo.path}|${this.#credentialsFor(signatureRepo, credentials)}`;
-      const key = `${target.digest}|${where}|${policy.fingerprint}|${trustFingerprint(policy, trustStore)}`;
+      // Joined rather than concatenated: a kept key is then one flat string, not a tree of the pieces it
+      // was built from (which would hold several times the memory for each of the cached verdicts).
+      const key = [target.digest, where, policy.fingerprint, trustFingerprint(policy, trustStore)].join('|');
       const record = await this.#cache.get(
         key,
         async (flightSignal) => {
@@ -222,6 +239,15 @@ export class ImageVerificationService implements ImageVerifier {
     return withNoMatchWarning(combineOutcomes(image, digest, [...decided, ...outcomes]));
   }
 
+  #matchingMemo(policies: PolicySet): BoundedMemo<readonly CompiledPolicy[]> {
+    let memo = this.#matches.get(policies);
+    if (memo === undefined) {
+      memo = new BoundedMemo(MEMO_ENTRIES);
+      this.#matches.set(policies, memo);
+    }
+    return memo;
+  }
+
   /**
    * The policies matching any spelling of the reference's registry (a plain-HTTP registry on port 80 with and
    * without `:80`), each once, in policy order. References and globs are otherwise spelled canonically.
@@ -242,7 +268,10 @@ export class ImageVerificationService implements ImageVerifier {
 
   async #resolveTag(reference: ImageReference, request: RequestOptions): Promise<string> {
     const tag = reference.tag ?? 'latest';
-    const key = `${reference.registry}/${reference.path}:${tag}\u0000${this.#credentialsFor(reference, request.credentials)}`;
+    const key = [
+      `${reference.registry}/${reference.path}:${tag}`,
+      this.#credentialsFor(reference, request.credentials),
+    ].join('\u0000');
     const lookup = async (signal: AbortSignal | undefined): Promise<string> => {
       const digest = await this.options.registry.headManifest(reference, tag, {
         ...request,
@@ -286,7 +315,10 @@ function verifyAgainstPolicy(
   options: { verifyContext: VerifyContext; imageReference: string; now: Date },
 ): VerificationRecord {
   const context = options.verifyContext;
-  const checks = new Map<string, SignatureCheck[]>();
+  const checks: Record<string, SignatureCheck[]> = Object.create(null) as Record<string, SignatureCheck[]>;
+  const add = (authority: string, check: SignatureCheck): void => {
+    (checks[authority] ??= []).push(check);
+  };
   let signaturesFound = discovered.unreadable.length;
   for (const evidence of discovered.evidence) {
     let counted = false;
@@ -295,23 +327,19 @@ function verifyAgainstPolicy(
       // An attestation is not an image signature; attestation requirements judge it separately.
       if (!check.ok && check.code === 'NOT_AN_IMAGE_SIGNATURE') continue;
       counted = true;
-      const list = checks.get(authority.name) ?? [];
-      list.push(check);
-      checks.set(authority.name, list);
+      add(authority.name, check);
     }
     if (counted) signaturesFound++;
   }
   for (const unreadable of discovered.unreadable) {
     for (const authority of policy.authorities) {
-      const list = checks.get(authority.name) ?? [];
-      list.push({
+      add(authority.name, {
         ok: false,
         source: unreadable.source,
         authority: authority.name,
         code: 'SIGNATURE_INVALID',
         message: `${unreadable.source}: ${unreadable.message}`,
       });
-      checks.set(authority.name, list);
     }
   }
   const { attestations, failedAttestations } = verifyAttestations(policy, digest, discovered, context);

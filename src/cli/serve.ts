@@ -17,7 +17,7 @@ import type {
 import { systemClock } from '../clock.js';
 import { describeError } from '../kube/log.js';
 import type { RegistryRequestEvent } from '../oci/http-registry.js';
-import { createLogger, type Logger } from '../observability/logger.js';
+import { batchedDestination, createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { policyRegistries } from '../policy/compile.js';
 import { startBackground, type BackgroundFlags, type RunningBackground } from './background.js';
@@ -371,8 +371,10 @@ export async function serve(flags: ServeFlags, io: CommandIo, stop: AbortSignal)
       throw new UsageError(`--tls-cert/--tls-key: ${(err as Error).message}`);
     });
   }
-  // JSON lines through the command's stdout, so the process (or a test) decides where they go.
-  const logger = createLogger({ level: flags.logLevel, destination: { write: (line) => io.stdout(line) } });
+  // JSON lines through the command's stdout, so the process (or a test) decides where they go; a turn's
+  // lines are written together.
+  const logLines = batchedDestination((text) => io.stdout(text));
+  const logger = createLogger({ level: flags.logLevel, destination: logLines });
   // Registry hosts get their own metrics label only if a policy in force names them (issue #15, item 7).
   const inForce: { policies?: PolicySource } = {};
   const metrics = createMetrics({
@@ -510,6 +512,7 @@ export async function serve(flags: ServeFlags, io: CommandIo, stop: AbortSignal)
     await runtime.close();
     if (temporaryTlsDir !== undefined) await rm(temporaryTlsDir, { recursive: true, force: true });
     logger.info('stopped');
+    logLines.flush();
   }
 }
 

@@ -1,6 +1,9 @@
+import { execFile } from 'node:child_process';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { createLogger, logDecision } from './logger.js';
+import { batchedDestination, createLogger, logDecision } from './logger.js';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -127,5 +130,66 @@ describe('the decision line, written without redaction', () => {
     });
     logger.warn({ registry: { auth: { password: 'hunter2' } } }, 'oops');
     expect(JSON.stringify(lines[1])).not.toContain('hunter2');
+  });
+});
+
+describe('batchedDestination', () => {
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('writes the lines of one event-loop turn together, in order, once the turn ends', async () => {
+    const writes: string[] = [];
+    const destination = batchedDestination((text) => writes.push(text));
+    destination.write('{"n":1}\n');
+    destination.write('{"n":2}\n');
+    expect(writes).toEqual([]);
+    await nextTurn();
+    expect(writes).toEqual(['{"n":1}\n{"n":2}\n']);
+    destination.write('{"n":3}\n');
+    await nextTurn();
+    expect(writes).toEqual(['{"n":1}\n{"n":2}\n', '{"n":3}\n']);
+  });
+
+  it('writes what it holds at once when flushed, and nothing twice', async () => {
+    const writes: string[] = [];
+    const destination = batchedDestination((text) => writes.push(text));
+    destination.write('a\n');
+    destination.flush();
+    expect(writes).toEqual(['a\n']);
+    await nextTurn();
+    destination.flush();
+    expect(writes).toEqual(['a\n']);
+  });
+
+  it('writes held lines when the process exits before the turn ends', async () => {
+    const logger = fileURLToPath(new URL('./logger.ts', import.meta.url));
+    const script = [
+      `import { batchedDestination } from ${JSON.stringify(logger)};`,
+      'const destination = batchedDestination((text) => process.stdout.write(text));',
+      "destination.write('last words\\n');",
+      'process.exit(3);',
+    ].join('\n');
+    const run = promisify(execFile);
+    const exited = await run(process.execPath, [
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      script,
+    ]).catch((err: { code: number; stdout: string }) => err);
+    expect(exited).toMatchObject({ code: 3, stdout: 'last words\n' });
+  });
+
+  it('carries pino lines, one JSON object per line', async () => {
+    const writes: string[] = [];
+    const logger = createLogger({ destination: batchedDestination((text) => writes.push(text)) });
+    logger.info({ n: 1 }, 'first');
+    logger.info({ n: 2 }, 'second');
+    await nextTurn();
+    expect(writes).toHaveLength(1);
+    const lines = (writes[0] ?? '')
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { msg: string });
+    expect(lines.map((line) => line.msg)).toEqual(['first', 'second']);
   });
 });

@@ -148,7 +148,8 @@ async function discoverLegacyLayers(
   const candidates = layers.slice(0, DISCOVERY_LIMITS.maxSignatureLayers);
   await Promise.all(
     candidates.map(async (layer: unknown, i) => {
-      const source = `${where} layer ${i}`;
+      // Joined, so the string each cached verdict keeps is flat rather than a tree of its pieces.
+      const source = [where, 'layer', i].join(' ');
       const descriptor = asDescriptor(layer);
       if (!descriptor || descriptor.mediaType !== scheme.layerMediaType) {
         unreadable.push({ source, message: `not a ${scheme.what}` });
@@ -182,7 +183,7 @@ async function discoverBundles(
   const candidates = referrers.slice(0, DISCOVERY_LIMITS.maxReferrers);
   await Promise.all(
     candidates.map(async (referrer) => {
-      const source = `${repo.registry}/${repo.path}@${referrer.digest}`;
+      const source = [`${repo.registry}/${repo.path}`, referrer.digest].join('@');
       const manifest = await registry.getManifest(repo, referrer.digest, options);
       if (!manifest) {
         unreadable.push({ source, message: 'listed referrer manifest does not exist' });

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { realAttestation } from '../../test/support/real-attestations.js';
 import { compileAttestationRequirement } from '../attestation/compile.js';
 import type { AttestationRequirementSpec, VerifiedAttestation } from '../attestation/types.js';
-import type { SignatureCheck } from '../verify/types.js';
 import { evaluatePolicy, type AttestationFindings, type FailedAttestation } from './evaluate.js';
 import type { CompiledPolicy } from './types.js';
 
@@ -41,7 +40,7 @@ function findings(
   };
 }
 
-const NO_CHECKS = new Map<string, SignatureCheck[]>();
+const NO_CHECKS = {};
 const PROVENANCE = { name: 'provenance', predicateType: 'slsa-provenance', slsa: { minBuildLevel: 3 } };
 const SBOM = { name: 'sbom', predicateType: 'spdx' };
 
@@ -180,5 +179,26 @@ describe('evaluatePolicy with attestation requirements', () => {
         ['SIGNATURE_INVALID', 'ci'],
       ]);
     });
+  });
+});
+
+describe('evaluatePolicy with signature checks', () => {
+  const signed = { ok: true as const, source: 's', signer: { authority: 'release', identity: 'key k' } };
+
+  it('counts an authority whose own checks include a verified signature', () => {
+    const outcome = evaluatePolicy(policy([], { threshold: 1 }), { release: [signed] }, 1);
+    expect(outcome).toMatchObject({ satisfied: true, verifiedAuthorities: ['release'] });
+  });
+
+  it('reads authorities named like Object.prototype members as unchecked, never from the prototype', () => {
+    const named = (name: string): CompiledPolicy => ({
+      ...policy([], { threshold: 1 }),
+      authorities: [{ kind: 'key', name, publicKeyPem: '' }],
+    });
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      const outcome = evaluatePolicy(named(name), {}, 1);
+      expect(outcome.satisfied, name).toBe(false);
+      expect(outcome.verifiedAuthorities).toEqual([]);
+    }
   });
 });

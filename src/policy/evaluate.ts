@@ -30,6 +30,17 @@ export interface AttestationFindings {
 }
 
 /**
+ * Per authority name, the result of checking every signature found against that authority. A plain record,
+ * not a Map: one is kept with every cached verdict, and a Map costs several times the memory. Only own
+ * properties count, so an authority named like an Object.prototype member reads as unchecked.
+ */
+export type ChecksByAuthority = Readonly<Record<string, readonly SignatureCheck[]>>;
+
+function checksFor(checks: ChecksByAuthority, authority: string): readonly SignatureCheck[] {
+  return (Object.hasOwn(checks, authority) ? checks[authority] : undefined) ?? [];
+}
+
+/**
  * Judges one image against one policy from the verification results. Runs on every admission, cached
  * verification results included, so a tightened policy (or a clock past an attestation's maxAge) takes
  * effect at once.
@@ -41,7 +52,7 @@ export interface AttestationFindings {
  */
 export function evaluatePolicy(
   policy: CompiledPolicy,
-  checks: ReadonlyMap<string, readonly SignatureCheck[]>,
+  checks: ChecksByAuthority,
   signaturesFound: number,
   attestations?: AttestationFindings,
 ): PolicyOutcome {
@@ -130,12 +141,12 @@ function explainUnmet(
 
 function evaluateSignatures(
   policy: CompiledPolicy,
-  checks: ReadonlyMap<string, readonly SignatureCheck[]>,
+  checks: ChecksByAuthority,
   signaturesFound: number,
 ): PolicyOutcome {
   const verified = policy.authorities
     .map((a) => a.name)
-    .filter((name) => checks.get(name)?.some((c) => c.ok));
+    .filter((name) => checksFor(checks, name).some((c) => c.ok));
   const base = { policy: policy.name, mode: policy.mode, verifiedAuthorities: verified };
   if (!policy.signatures) return { ...base, satisfied: true, reasons: [] };
 
@@ -158,7 +169,7 @@ function evaluateSignatures(
 
   const failures = policy.authorities
     .filter((a) => !verified.includes(a.name))
-    .map((a) => strongestFailure(policy.name, a.name, checks.get(a.name) ?? []));
+    .map((a) => strongestFailure(policy.name, a.name, checksFor(checks, a.name)));
 
   if (threshold > 1) {
     const summary: Reason = {

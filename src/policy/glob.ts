@@ -65,7 +65,14 @@ export function globMatcher(glob: string): (candidate: string) => boolean {
     }
   }
   if (tokens.every((t) => t.kind === 'literal')) return (candidate) => candidate === glob;
-  return (candidate) => matchTokens(tokens, candidate);
+  // Most globs are a literal registry and path before their first wildcard (`ghcr.io/acme/**`): that prefix
+  // is compared as a string, and only the rest is walked. A rest of `**` alone matches whatever follows.
+  const prefixLength = tokens.findIndex((t) => t.kind !== 'literal');
+  // Each leading literal token is one character of the glob, so the prefix is the glob's first characters.
+  const prefix = glob.slice(0, prefixLength);
+  const rest = tokens.slice(prefixLength);
+  if (rest.length === 1 && rest[0]?.kind === '**') return (candidate) => candidate.startsWith(prefix);
+  return (candidate) => candidate.startsWith(prefix) && matchTokens(rest, candidate.slice(prefix.length));
 }
 
 function matchTokens(tokens: readonly GlobToken[], candidate: string): boolean {
