@@ -80,3 +80,46 @@ describe('memoized certificate authorities', () => {
     expect(leaf.tbsCertificate.toDER().equals(ca.tbsCertificate.toDER())).toBe(true);
   });
 });
+
+/** Every node of a parsed ASN.1 tree, depth first. */
+function nodes(root: X509Certificate['root']): X509Certificate['root'][] {
+  return [root, ...root.subs.flatMap(nodes)];
+}
+
+describe('memoizeDer', () => {
+  const leafDer = (): Buffer => {
+    const bundle = fixtureJson('real/bundles/conformance/happy-path-v0.3/bundle.sigstore.json') as {
+      verificationMaterial: { certificate: { rawBytes: string } };
+    };
+    return Buffer.from(bundle.verificationMaterial.certificate.rawBytes, 'base64');
+  };
+
+  it('gives every node of a real Fulcio leaf and of every CA exactly the DER a re-encoding builds', () => {
+    const certificates = [leafDer(), ...authorities(false).map((ca) => Buffer.from(ca.root.toDER()))];
+    for (const der of certificates) {
+      const fresh = nodes(X509Certificate.parse(der).root).map((node) => Buffer.from(node.toDER()));
+      const memoized = X509Certificate.parse(der);
+      memoizeDer(memoized);
+      const memoizedNodes = nodes(memoized.root);
+      expect(memoizedNodes).toHaveLength(fresh.length);
+      memoizedNodes.forEach((node, i) =>
+        expect(node.toDER().equals(fresh[i] as Buffer), `node ${i}`).toBe(true),
+      );
+      expect(memoized.root.toDER().equals(der)).toBe(true);
+    }
+  });
+
+  it('re-encodes a tree whose node contents are not views of its own encoding', () => {
+    const parsed = X509Certificate.parse(leafDer());
+    const expected = Buffer.from(parsed.root.toDER());
+    // A tree built in memory (as a clone with an edited extension is): each value its own buffer.
+    for (const node of nodes(parsed.root)) {
+      Object.defineProperty(node, 'value', { value: Buffer.from(node.value) });
+    }
+    memoizeDer(parsed);
+    expect(parsed.root.toDER().equals(expected)).toBe(true);
+    expect(parsed.tbsCertificate.toDER().equals(X509Certificate.parse(expected).tbsCertificate.toDER())).toBe(
+      true,
+    );
+  });
+});

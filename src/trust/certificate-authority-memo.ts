@@ -15,22 +15,75 @@ import type { TrustMaterial } from '@sigstore/verify';
 export function memoizeCertificateAuthorities(material: TrustMaterial): void {
   const authorities = new Set<X509Certificate>(material.certificateAuthorities.flatMap((ca) => ca.certChain));
   for (const certificate of authorities) {
-    freezeDer(certificate.root as unknown as DerNode);
+    memoizeDer(certificate);
     memoizeVerify(certificate, authorities);
   }
 }
 
 /**
- * Encodes a leaf certificate (parsed for this one bundle) and its signed part to DER once each: path
- * building compares certificates and checks signatures by re-encoding them, many times per bundle.
+ * Gives every node of a parsed certificate its DER once: path building compares certificates and checks
+ * signatures by re-encoding them, many times per bundle. A node parsed from bytes already sits in them: its
+ * content (`value`) is a view into the parsed buffer, right after its header. When every header there is
+ * exactly what re-encoding writes (the tag byte, the minimal length; the parser refuses other lengths) and the
+ * children tile their parent's content, those bytes are byte for byte what toDER() builds, and are used as
+ * they are. Otherwise each node is re-encoded once, as toDER() would.
  */
 export function memoizeDer(certificate: X509Certificate): void {
-  freezeDer(certificate.root as unknown as DerNode);
+  const root = certificate.root as unknown as DerNode;
+  const views: [DerNode, Buffer][] = [];
+  if (derView(root, views) !== undefined) {
+    for (const [node, der] of views) Object.defineProperty(node, 'toDER', { value: () => der });
+  } else {
+    freezeDer(root);
+  }
 }
 
 interface DerNode {
   toDER(): Buffer;
   readonly subs: readonly DerNode[];
+  readonly value: Buffer;
+  readonly tag: { toDER(): number };
+}
+
+function isDerNode(node: DerNode): boolean {
+  return (
+    typeof node?.toDER === 'function' &&
+    Array.isArray(node.subs) &&
+    node.value instanceof Uint8Array &&
+    typeof node.tag?.toDER === 'function'
+  );
+}
+
+/** The header re-encoding writes: the tag byte, then the length in DER's minimal form. */
+function derHeader(tag: number, length: number): number[] {
+  if (length < 0x80) return [tag, length];
+  const bytes: number[] = [];
+  for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) bytes.unshift(rest % 256);
+  return [tag, 0x80 | bytes.length, ...bytes];
+}
+
+/**
+ * The bytes `node` was parsed from, with those of its subtree collected into `views`; undefined where they
+ * could differ from a re-encoding.
+ */
+function derView(node: DerNode, views: [DerNode, Buffer][]): Buffer | undefined {
+  if (!isDerNode(node)) return undefined;
+  const { value } = node;
+  const header = derHeader(node.tag.toDER(), value.length);
+  const start = value.byteOffset - header.length;
+  if (start < 0) return undefined;
+  const der = Buffer.from(value.buffer, start, header.length + value.length);
+  if (header.some((byte, i) => der[i] !== byte)) return undefined;
+  let offset = value.byteOffset;
+  for (const sub of node.subs) {
+    const subDer = derView(sub, views);
+    if (subDer === undefined || subDer.buffer !== value.buffer || subDer.byteOffset !== offset)
+      return undefined;
+    offset += subDer.length;
+  }
+  if (node.subs.length > 0 && offset !== value.byteOffset + value.length) return undefined;
+  views.push([node, der]);
+  return der;
 }
 
 function freezeDer(node: DerNode): void {
