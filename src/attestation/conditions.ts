@@ -1,4 +1,5 @@
-import { Environment, type ASTNode } from '@marcbachmann/cel-js';
+import { createRequire } from 'node:module';
+import type { ASTNode, Environment } from '@marcbachmann/cel-js';
 import type { CompiledCondition, ConditionInput, ConditionResult } from './types.js';
 
 /**
@@ -26,17 +27,28 @@ const LIMITS = {
 };
 const MACROS = new Set(['all', 'exists', 'exists_one', 'map', 'filter']);
 
-// Building an environment is costly and it never changes: one for every condition of every policy.
-const ENVIRONMENT = new Environment({ limits: LIMITS })
-  .registerVariable('predicate', 'dyn')
-  .registerVariable('statement', 'dyn')
-  .registerVariable('image', 'map<string, string>');
+// Building an environment is costly and it never changes: one for every condition of every policy, built
+// when the first condition compiles. The CEL library itself is loaded then too, not with the policy
+// compiler: most runs (`provenant verify` among them) have no condition, and it costs ~12 ms to load.
+let environment: Environment | undefined;
+function celEnvironment(): Environment {
+  if (environment === undefined) {
+    const cel = createRequire(import.meta.url)(
+      '@marcbachmann/cel-js',
+    ) as typeof import('@marcbachmann/cel-js');
+    environment = new cel.Environment({ limits: LIMITS })
+      .registerVariable('predicate', 'dyn')
+      .registerVariable('statement', 'dyn')
+      .registerVariable('image', 'map<string, string>');
+  }
+  return environment;
+}
 
 /** Compiles one condition; throws an Error saying what is wrong (syntax, types, nesting) for the policy author. */
 export function compileCondition(expression: string, message?: string): CompiledCondition {
   let parsed: ReturnType<Environment['parse']>;
   try {
-    parsed = ENVIRONMENT.parse(expression);
+    parsed = celEnvironment().parse(expression);
   } catch (err) {
     throw new Error(`does not parse: ${describeCelError(err)}`, { cause: err });
   }

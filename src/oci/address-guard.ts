@@ -8,7 +8,8 @@
  */
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
-import { buildConnector } from 'undici';
+import type { buildConnector as BuildConnector } from 'undici';
+import { buildConnector } from './undici-parts.js';
 import { ProvenantError } from '../errors.js';
 
 /** Ranges refused unless allowed: link-local (where cloud metadata services live) and known metadata hosts. */
@@ -91,9 +92,9 @@ export class RegistryAddressPolicy {
  */
 export function guardedConnector(
   addresses: RegistryAddressPolicy,
-  tls: buildConnector.BuildOptions,
-): buildConnector.connector {
-  const connect = buildConnector({ ...tls, lookup: addresses.lookup } as buildConnector.BuildOptions);
+  tls: BuildConnector.BuildOptions,
+): BuildConnector.connector {
+  const connect = buildConnector({ ...tls, lookup: addresses.lookup } as BuildConnector.BuildOptions);
   return (options, callback) => {
     try {
       addresses.checkLiteral(options.hostname);

@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import { request as dispatch } from './undici-parts.js';
 import { ProvenantError } from '../errors.js';
 import { firstHeader, parseRetryAfter } from './http-headers.js';
 
@@ -260,7 +261,7 @@ export class RegistryTransport {
     const started = performance.now();
     let status: number | 'error' = 'error';
     try {
-      const response = await this.dispatcher.request({
+      const response = await dispatch(this.dispatcher, {
         origin: request.url.origin,
         path: `${request.url.pathname}${request.url.search}`,
         method: request.method,

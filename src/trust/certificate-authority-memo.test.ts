@@ -87,7 +87,7 @@ function nodes(root: X509Certificate['root']): X509Certificate['root'][] {
 }
 
 describe('memoizeDer', () => {
-  const leafDer = (): Buffer => {
+  const leafDer = (): Buffer<ArrayBuffer> => {
     const bundle = fixtureJson('real/bundles/conformance/happy-path-v0.3/bundle.sigstore.json') as {
       verificationMaterial: { certificate: { rawBytes: string } };
     };
@@ -95,7 +95,10 @@ describe('memoizeDer', () => {
   };
 
   it('gives every node of a real Fulcio leaf and of every CA exactly the DER a re-encoding builds', () => {
-    const certificates = [leafDer(), ...authorities(false).map((ca) => Buffer.from(ca.root.toDER()))];
+    const certificates: Buffer<ArrayBuffer>[] = [
+      leafDer(),
+      ...authorities(false).map((ca) => Buffer.from(new Uint8Array(ca.root.toDER()))),
+    ];
     for (const der of certificates) {
       const fresh = nodes(X509Certificate.parse(der).root).map((node) => Buffer.from(node.toDER()));
       const memoized = X509Certificate.parse(der);
@@ -111,7 +114,7 @@ describe('memoizeDer', () => {
 
   it('re-encodes a tree whose node contents are not views of its own encoding', () => {
     const parsed = X509Certificate.parse(leafDer());
-    const expected = Buffer.from(parsed.root.toDER());
+    const expected = Buffer.from(new Uint8Array(parsed.root.toDER()));
     // A tree built in memory (as a clone with an edited extension is): each value its own buffer.
     for (const node of nodes(parsed.root)) {
       Object.defineProperty(node, 'value', { value: Buffer.from(node.value) });

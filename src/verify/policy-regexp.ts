@@ -1,5 +1,14 @@
-import { RE2JS, RE2JSSyntaxException } from 're2js';
+import { createRequire } from 'node:module';
+import type { RE2JS } from 're2js';
 import { ProvenantError } from '../errors.js';
+
+// Loaded with the first policy RegExp, not with the verifier: key-only policies never need it, and it is
+// ~270 KB of code that every `provenant verify` would otherwise load.
+let re2: typeof import('re2js') | undefined;
+function re2js(): typeof import('re2js') {
+  re2 ??= createRequire(import.meta.url)('re2js') as typeof import('re2js');
+  return re2;
+}
 
 /**
  * Compiles a policy RegExp in RE2 syntax, the one dialect of policy files and CRDs alike: the API server
@@ -18,6 +27,7 @@ import { ProvenantError } from '../errors.js';
 export function policyRegExp(source: string, where: string): RE2JS {
   if (typeof source !== 'string' || source === '')
     throw new ProvenantError('INVALID_POLICY', `${where}RegExp is empty`);
+  const { RE2JS, RE2JSSyntaxException } = re2js();
   try {
     try {
       return RE2JS.compile(source);

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -78,6 +78,37 @@ describe('the production build (Dockerfile build stage)', () => {
     const denied = await run('node', [...base, unsigned.ref], { cwd: context }).catch((err: unknown) => err);
     expect((denied as { code: number }).code).toBe(1);
     expect((denied as { stdout: string }).stdout).toContain('NO_SIGNATURE');
+  });
+
+  it('loads the RE2 and CEL libraries, which only policies that use them load, from the pruned tree', async () => {
+    const image = await pushRandomImage(registry, 'image/lazy', 'v1');
+    const policy = join(context, 'lazy-policy.yaml');
+    await writeFile(
+      policy,
+      [
+        'apiVersion: provenant.dev/v1alpha1',
+        'kind: ClusterImagePolicy',
+        'metadata: { name: lazy }',
+        'spec:',
+        `  images: [{ glob: "${registry.host}/image/**" }]`,
+        '  authorities:',
+        '    - name: ci',
+        '      keyless:',
+        '        identities:',
+        '          - issuer: https://token.actions.githubusercontent.com',
+        '            subjectRegExp: "https://github.com/acme/.+"',
+        '  attestations:',
+        '    - name: sbom',
+        '      predicateType: https://spdx.dev/Document',
+        '      authorities: [ci]',
+        '      conditions: [{ expression: "size(predicate.packages) > 0" }]',
+      ].join('\n'),
+    );
+    const args = ['dist/cli/main.js', 'verify', '--policy', policy, '--insecure-registry', registry.host];
+    // Compiled (both libraries loaded) and judged: denied for want of the attestation, not refused as input.
+    const denied = await run('node', [...args, image.ref], { cwd: context }).catch((err: unknown) => err);
+    expect(denied).toMatchObject({ code: 1 });
+    expect((denied as { stdout: string }).stdout).toContain('ATTESTATION_MISSING');
   });
 
   it('starts every command from the compiled tree', async () => {
