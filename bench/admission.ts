@@ -54,15 +54,19 @@ export interface LoadTarget {
   close(): Promise<void>;
 }
 
-// The ceiling: nothing but reading the body and writing a fixed answer, as little as an HTTPS server can do.
+// The ceiling: nothing but reading the body and writing a fixed answer, as little as an HTTPS server can do;
+// optionally after spinning the CPU for a fixed time per request, to show what a given cost per admission
+// allows next to it.
 const CEILING_SERVER = `
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
-const [cert, key, port, answerText] = process.argv.slice(1);
+const [cert, key, port, answerText, busyMicroseconds] = process.argv.slice(1);
 const answer = Buffer.from(answerText);
+const busyMs = Number(busyMicroseconds) / 1000;
 createServer({ cert: readFileSync(cert), key: readFileSync(key) }, (req, res) => {
   req.on('data', () => undefined);
   req.on('end', () => {
+    for (const until = performance.now() + busyMs; performance.now() < until; );
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': answer.length });
     res.end(answer);
   });
@@ -81,14 +85,19 @@ export async function benchCertificate(
   };
 }
 
+/** The ceiling server; with `busyMicroseconds`, it first spins the CPU that long for each request. */
 export async function startCeiling(
   tls: { certFile: string; keyFile: string; ca: string },
   answer: string,
+  busyMicroseconds = 0,
 ): Promise<LoadTarget> {
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    ['--input-type=module', '-e', CEILING_SERVER, tls.certFile, tls.keyFile, String(port), answer],
+    [
+      ...['--input-type=module', '-e', CEILING_SERVER],
+      ...[tls.certFile, tls.keyFile, String(port), answer, String(busyMicroseconds)],
+    ],
     { stdio: 'ignore' },
   );
   return ready(child, `https://127.0.0.1:${port}`, tls.ca);

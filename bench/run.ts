@@ -45,6 +45,7 @@ import { goal, median, mib, ms, table, type Row } from './table.js';
 
 const LOAD_SECONDS = 5;
 const LOAD_CONNECTIONS = 10;
+const CALIBRATION_MICROSECONDS = 10;
 const COLD_ADMISSIONS = 5;
 const REPLICAS = 10;
 
@@ -121,31 +122,38 @@ async function benchAdmission(world: SignedRegistry, scratch: string): Promise<R
   const rates: Record<string, number> = {};
   const tls = await benchCertificate(join(scratch, 'load-tls'));
   const digestReview = podReview(containers(true));
-  const ceiling = await startCeiling(
-    tls,
-    JSON.stringify({
-      apiVersion: 'admission.k8s.io/v1',
-      kind: 'AdmissionReview',
-      response: { uid: digestReview.request.uid, allowed: true },
-    }),
-  );
-  let ceilingResult: AdmissionBenchResult;
-  try {
-    ceilingResult = await load(ceiling, loadOf(digestReview));
-  } finally {
-    await ceiling.close();
-  }
-  assertClean(ceilingResult);
+  const answer = JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    response: { uid: digestReview.request.uid, allowed: true },
+  });
+  const loadCeiling = async (busyMicroseconds: number): Promise<AdmissionBenchResult> => {
+    const ceiling = await startCeiling(tls, answer, busyMicroseconds);
+    try {
+      const result = await load(ceiling, loadOf(digestReview));
+      assertClean(result);
+      return result;
+    } finally {
+      await ceiling.close();
+    }
+  };
+  const ceilingResult = await loadCeiling(0);
+  const share = (rate: number) => `${((rate / ceilingResult.requestsPerSecond) * 100).toFixed(0)}%`;
+  const cells = (result: AdmissionBenchResult) => [
+    result.requestsPerSecond.toFixed(0),
+    `${result.p50Ms}`,
+    `${result.p99Ms}`,
+    share(result.requestsPerSecond),
+  ];
   rows.push({
     what: 'ceiling: bare node:https answering a fixed JSON (own process), same client and body',
-    cells: [
-      ceilingResult.requestsPerSecond.toFixed(0),
-      `${ceilingResult.p50Ms}`,
-      `${ceilingResult.p99Ms}`,
-      '100%',
-      '',
-      '',
-    ],
+    cells: [...cells(ceilingResult), '', ''],
+  });
+  // The same server spending a fixed CPU time on each request: what that much work per admission allows.
+  const busy = await loadCeiling(CALIBRATION_MICROSECONDS);
+  rows.push({
+    what: `  the same, spinning ${CALIBRATION_MICROSECONDS} µs of CPU per request first (for scale)`,
+    cells: [...cells(busy), '', ''],
   });
 
   for (const byDigest of [true, false]) {
@@ -169,20 +177,15 @@ async function benchAdmission(world: SignedRegistry, scratch: string): Promise<R
         ((await metricTotal(serve, REGISTRY_REQUESTS)) - before) / Math.max(1, result.requests);
       const rss = await targetRss(serve);
       rates[name] = result.requestsPerSecond;
-      const share = result.requestsPerSecond / ceilingResult.requestsPerSecond;
       const byDigestRate = rates['digest'] ?? 0;
       rows.push({
         what: `provenant serve, 3-container Pod, images verified, by ${name}`,
-        cells: [
-          result.requestsPerSecond.toFixed(0),
-          `${result.p50Ms}`,
-          `${result.p99Ms}`,
-          `${(share * 100).toFixed(0)}%`,
-          perAdmission.toFixed(2),
-          mib(rss),
-        ],
+        cells: [...cells(result), perAdmission.toFixed(2), mib(rss)],
         goal: byDigest
-          ? goal('>= 50% of ceiling, p99 <= 5 ms', share >= 0.5 && result.p99Ms <= 5)
+          ? goal(
+              '>= 50% of ceiling, p99 <= 5 ms',
+              result.requestsPerSecond >= ceilingResult.requestsPerSecond / 2 && result.p99Ms <= 5,
+            )
           : goal(
               '>= 2/3 of by-digest adm/s, <= 0.05 registry req/adm',
               result.requestsPerSecond >= (byDigestRate * 2) / 3 && perAdmission <= 0.05,
