@@ -2,7 +2,7 @@
  * `npm run soak [-- --minutes N --rate R --memory-limit 512Mi --heap-percent 50]`: the webhook under a
  * steady load for a bounded time, reporting its RSS over time; memory must level off.
  *
- * What runs: the built `provenant serve` (node dist/cli/main.js, as the container image runs it) as its own
+ * What runs: the built `provenant serve` (node dist/cli/main.js with the image's Node flags, as the container image runs it) as its own
  * process, against a real local registry with three cosign-signed images. The load is `--rate` admissions
  * per second (default 300) over HTTPS keep-alive connections, a mix of cached images (the signed ones, 70%),
  * unsigned images that are cold each time their negative cache entry runs out (15%), and never-seen digests
@@ -28,6 +28,7 @@ import { cosignSign, generateKeyPair } from '../test/support/cosign.js';
 import { pushRandomImage, type PushedImage } from '../test/support/images.js';
 import { startRegistry, type TestRegistry } from '../test/support/registry.js';
 import { podReview } from '../test/integration/webhook/reviews.js';
+import { imageNodeFlags } from './processes.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 const SAMPLE_EVERY_MS = 10_000;
@@ -132,6 +133,7 @@ async function startServer(
   cgroup: { dir: string } | undefined,
 ): Promise<{ child: ChildProcess; url: string; ca: string }> {
   const args = [
+    ...(await imageNodeFlags()),
     join(REPO_ROOT, 'dist/cli/main.js'),
     'serve',
     '--port',
