@@ -13,3 +13,20 @@ export function sequentialRoundTrips(exchanges: readonly { start: number; end: n
   }
   return longest;
 }
+
+/**
+ * Sequential round trips of the image that needed the most, when several images were verified at once: the
+ * exchanges are grouped by the repository they asked about (`/v2/<repository>/…`). Counted over all of them
+ * together, a request of one image that happened to start after a request of another would be chained to
+ * it, though it did not wait for it.
+ */
+export function roundTripsPerImage(
+  exchanges: readonly { start: number; end: number; path: string }[],
+): number {
+  const byRepository = new Map<string, { start: number; end: number }[]>();
+  for (const exchange of exchanges) {
+    const repository = /^\/v2\/(.+)\/(?:manifests|blobs|referrers)\//.exec(exchange.path)?.[1] ?? '';
+    byRepository.set(repository, [...(byRepository.get(repository) ?? []), exchange]);
+  }
+  return Math.max(0, ...[...byRepository.values()].map(sequentialRoundTrips));
+}

@@ -28,6 +28,8 @@ export const SERVE_CACHE: CacheSettings = {
 export interface Exchange {
   readonly start: number;
   readonly end: number;
+  /** The URL path asked for. */
+  readonly path: string;
 }
 
 export interface SignedRegistry {
@@ -79,7 +81,7 @@ export async function startSignedRegistry(): Promise<SignedRegistry> {
     const client = await createRegistry(flags, {
       onRequest: (event) => {
         const end = performance.now();
-        exchanges.push({ start: end - event.durationMs, end });
+        exchanges.push({ start: end - event.durationMs, end, path: event.path });
       },
     });
     return {
