@@ -16,17 +16,14 @@ export function sequentialRoundTrips(exchanges: readonly { start: number; end: n
 
 /**
  * Sequential round trips of the image that needed the most, when several images were verified at once: the
- * exchanges are grouped by the repository they asked about (`/v2/<repository>/…`). Counted over all of them
- * together, a request of one image that happened to start after a request of another would be chained to
- * it, though it did not wait for it.
+ * calls are grouped by the repository they concerned. Counted over all of them together, a request of one
+ * image that happened to start after a request of another would be chained to it, though it did not wait.
  */
 export function roundTripsPerImage(
-  exchanges: readonly { start: number; end: number; path: string }[],
+  calls: readonly { start: number; end: number; repository: string }[],
 ): number {
   const byRepository = new Map<string, { start: number; end: number }[]>();
-  for (const exchange of exchanges) {
-    const repository = /^\/v2\/(.+)\/(?:manifests|blobs|referrers)\//.exec(exchange.path)?.[1] ?? '';
-    byRepository.set(repository, [...(byRepository.get(repository) ?? []), exchange]);
-  }
+  for (const call of calls)
+    byRepository.set(call.repository, [...(byRepository.get(call.repository) ?? []), call]);
   return Math.max(0, ...[...byRepository.values()].map(sequentialRoundTrips));
 }

@@ -226,12 +226,12 @@ async function benchCold(world: SignedRegistry): Promise<Row[]> {
     for (let i = 0; i < COLD_ADMISSIONS; i++) {
       webhook.use(world.newVerifier());
       const before = world.requests();
+      const callsBefore = world.calls().length;
       const started = performance.now();
       const response = await webhook.post('/validate', review());
       latencies.push(performance.now() - started);
-      const exchanges = world.exchanges().slice(before);
-      requests += exchanges.length;
-      roundTrips.push(roundTripsPerImage(exchanges));
+      requests += world.requests() - before;
+      roundTrips.push(roundTripsPerImage(world.calls().slice(callsBefore)));
       if (!response.allowed) throw new Error(`cold admission denied: ${JSON.stringify(response)}`);
     }
     const perImage = requests / COLD_ADMISSIONS / world.images.length;

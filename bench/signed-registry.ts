@@ -11,6 +11,8 @@ import { parseFlags, VERIFY_FLAGS, verifyFlags } from '../src/cli/flags.js';
 import { createRegistry, createVerifier, type CacheSettings } from '../src/cli/runtime.js';
 import type { ImageVerificationService } from '../src/image-verification.js';
 import type { HttpRegistry } from '../src/oci/http-registry.js';
+import type { Repository } from '../src/oci/reference.js';
+import type { Registry } from '../src/oci/registry.js';
 import { createTrustStore } from '../src/trust/index.js';
 import { writeKeyPolicy } from '../test/support/cli.js';
 import { cosignSign, generateKeyPair } from '../test/support/cosign.js';
@@ -28,8 +30,12 @@ export const SERVE_CACHE: CacheSettings = {
 export interface Exchange {
   readonly start: number;
   readonly end: number;
-  /** The URL path asked for. */
-  readonly path: string;
+}
+
+/** One call of the Registry port (one HTTP exchange here: an anonymous registry, no redirects). */
+export interface RegistryCall extends Exchange {
+  /** `registry/path` of the repository asked about. */
+  readonly repository: string;
 }
 
 export interface SignedRegistry {
@@ -47,6 +53,8 @@ export interface SignedRegistry {
   requests(): number;
   /** When each exchange so far started and ended (performance.now() ms), in the order they ended. */
   exchanges(): readonly Exchange[];
+  /** The verifiers' Registry calls so far, with the repository each concerned, in the order they ended. */
+  calls(): readonly RegistryCall[];
   /** A verification service with an empty cache, sharing `client`. */
   newVerifier(cache?: CacheSettings): ImageVerificationService;
   close(): Promise<void>;
@@ -81,9 +89,11 @@ export async function startSignedRegistry(): Promise<SignedRegistry> {
     const client = await createRegistry(flags, {
       onRequest: (event) => {
         const end = performance.now();
-        exchanges.push({ start: end - event.durationMs, end, path: event.path });
+        exchanges.push({ start: end - event.durationMs, end });
       },
     });
+    const calls: RegistryCall[] = [];
+    const timed = timedRegistry(client, calls);
     return {
       registry,
       images,
@@ -93,9 +103,10 @@ export async function startSignedRegistry(): Promise<SignedRegistry> {
       publicKeyPem: key.publicKeyPem,
       requests: () => exchanges.length,
       exchanges: () => exchanges,
+      calls: () => calls,
       newVerifier: (cache = SERVE_CACHE) =>
         createVerifier(
-          client,
+          timed,
           () => policies,
           flags.noMatch,
           cache,
@@ -110,4 +121,28 @@ export async function startSignedRegistry(): Promise<SignedRegistry> {
     await registry.stop();
     throw err;
   }
+}
+
+/** `client`, with each call recorded in `calls`: when it started and ended, and which repository it concerned. */
+function timedRegistry(
+  client: HttpRegistry,
+  calls: RegistryCall[],
+): Registry & Pick<HttpRegistry, 'plainHttp'> {
+  const timed = <T>(repo: Repository, call: () => Promise<T>): Promise<T> => {
+    const start = performance.now();
+    return call().finally(() =>
+      calls.push({ repository: `${repo.registry}/${repo.path}`, start, end: performance.now() }),
+    );
+  };
+  return {
+    getManifest: (repo, reference, options) =>
+      timed(repo, () => client.getManifest(repo, reference, options)),
+    headManifest: (repo, reference, options) =>
+      timed(repo, () => client.headManifest(repo, reference, options)),
+    getBlob: (repo, digest, maxBytes, options) =>
+      timed(repo, () => client.getBlob(repo, digest, maxBytes, options)),
+    getReferrers: (repo, digest, options) => timed(repo, () => client.getReferrers(repo, digest, options)),
+    referrersSupport: (repo) => client.referrersSupport(repo),
+    plainHttp: client.plainHttp,
+  };
 }

@@ -8,8 +8,6 @@ export type RegistryRequestKind = 'manifest' | 'blob' | 'referrers' | 'token' | 
 /** One HTTP exchange, for metrics. Carries no URL, header or body, so it can never leak a secret. */
 export interface RegistryRequestEvent {
   readonly registry: string;
-  /** The URL path asked for (`/v2/<repository>/manifests/<reference>`, a token endpoint's, …). */
-  readonly path: string;
   readonly method: string;
   readonly kind: RegistryRequestKind;
   readonly status: number | 'error';
@@ -298,7 +296,7 @@ export class RegistryTransport {
       }
       throw new TransientFailure('network', `network error ${summary}`, { cause: err });
     } finally {
-      this.report(op, request, status, performance.now() - started);
+      this.report(op, request.method, status, performance.now() - started);
     }
   }
 
@@ -329,18 +327,10 @@ export class RegistryTransport {
     return concat(chunks, total);
   }
 
-  private report(op: Operation, request: HttpRequest, status: number | 'error', durationMs: number): void {
+  private report(op: Operation, method: string, status: number | 'error', durationMs: number): void {
     if (this.onRequest === undefined) return;
     try {
-      const { method, url } = request;
-      this.onRequest({
-        registry: op.registry,
-        path: url.pathname,
-        method,
-        kind: op.kind,
-        status,
-        durationMs,
-      });
+      this.onRequest({ registry: op.registry, method, kind: op.kind, status, durationMs });
     } catch {
       // A metrics hook must never change the outcome of a registry request.
     }
