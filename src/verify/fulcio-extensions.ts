@@ -48,14 +48,15 @@ export interface FulcioIdentity {
 
 /** Reads issuer, SAN and named extensions; a malformed value is CERTIFICATE_INVALID, never silently skipped. */
 export function readFulcioIdentity(cert: X509Certificate): FulcioIdentity {
+  const values = extensionValues(cert);
   const extensions: Partial<Record<CertificateExtensionName, string>> = {};
   for (const name of CERTIFICATE_EXTENSION_NAMES) {
     const { oid, der } = FULCIO_EXTENSIONS[name];
-    const value = extensionText(cert, oid, der);
+    const value = extensionText(values, oid, der);
     if (value !== undefined) extensions[name] = value;
   }
-  const issuerV2 = extensionText(cert, ISSUER_V2, true);
-  const issuerV1 = extensionText(cert, ISSUER_V1, false);
+  const issuerV2 = extensionText(values, ISSUER_V2, true);
+  const issuerV1 = extensionText(values, ISSUER_V1, false);
   // Fulcio writes both; disagreeing copies mean a forged or broken certificate (slsa-verifier does the same).
   if (issuerV1 !== undefined && issuerV2 !== undefined && issuerV1 !== issuerV2) {
     throw new ProvenantError(
@@ -66,10 +67,24 @@ export function readFulcioIdentity(cert: X509Certificate): FulcioIdentity {
   return { issuer: issuerV2 ?? issuerV1, subject: subjectAltName(cert), extensions };
 }
 
-function extensionText(cert: X509Certificate, oid: string, der: boolean): string | undefined {
-  const ext = cert.extension(oid);
-  if (ext === undefined) return undefined;
-  const bytes = der ? utf8StringContent(ext.value) : ext.value;
+/**
+ * Each extension's value (its extnValue octets) by OID, the first of each as `cert.extension(oid)` finds it,
+ * read in one pass: looking the twenty-odd Fulcio OIDs up one by one decoded every extension's OID each time.
+ */
+function extensionValues(cert: X509Certificate): ReadonlyMap<string, Buffer> {
+  const values = new Map<string, Buffer>();
+  for (const extension of cert.extensions) {
+    const oid = extension.subs[0]?.toOID();
+    const extnValue = extension.subs[extension.subs.length - 1];
+    if (oid !== undefined && extnValue !== undefined && !values.has(oid)) values.set(oid, extnValue.value);
+  }
+  return values;
+}
+
+function extensionText(values: ReadonlyMap<string, Buffer>, oid: string, der: boolean): string | undefined {
+  const value = values.get(oid);
+  if (value === undefined) return undefined;
+  const bytes = der ? utf8StringContent(value) : value;
   const text = bytes === undefined ? undefined : decodeUtf8(bytes);
   if (text === undefined) {
     throw new ProvenantError(
@@ -92,9 +107,12 @@ function utf8StringContent(bytes: Buffer): Buffer | undefined {
   }
 }
 
+// Stateless between calls (never used with `stream`), so one serves every certificate.
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 function decodeUtf8(bytes: Uint8Array): string | undefined {
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return UTF8.decode(bytes);
   } catch {
     return undefined;
   }
