@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import type { ASTNode, Environment } from '@marcbachmann/cel-js';
+import { lazyRequire } from '../lazy-require.js';
 import type { CompiledCondition, ConditionInput, ConditionResult } from './types.js';
 
 /**
@@ -30,13 +30,11 @@ const MACROS = new Set(['all', 'exists', 'exists_one', 'map', 'filter']);
 // Building an environment is costly and it never changes: one for every condition of every policy, built
 // when the first condition compiles. The CEL library itself is loaded then too, not with the policy
 // compiler: most runs (`provenant verify` among them) have no condition, and it costs ~12 ms to load.
+const celJs = lazyRequire<typeof import('@marcbachmann/cel-js')>('@marcbachmann/cel-js');
 let environment: Environment | undefined;
 function celEnvironment(): Environment {
   if (environment === undefined) {
-    const cel = createRequire(import.meta.url)(
-      '@marcbachmann/cel-js',
-    ) as typeof import('@marcbachmann/cel-js');
-    environment = new cel.Environment({ limits: LIMITS })
+    environment = new (celJs().Environment)({ limits: LIMITS })
       .registerVariable('predicate', 'dyn')
       .registerVariable('statement', 'dyn')
       .registerVariable('image', 'map<string, string>');

@@ -1,7 +1,7 @@
 /**
  * The parts of undici the registry client uses, each from its own module. undici's index loads everything
  * it has (fetch, WebSocket, caches, mocks…): about 25 ms of every `provenant verify`, for an Agent, the
- * request call and the TLS connector. The types are undici's public ones (undici-parts.d.ts); the build and
+ * request call and the TLS connector. The types are undici's public ones (undici-modules.d.ts); the build and
  * the tests fail loudly if a future undici moves these modules.
  */
 import type { Dispatcher } from 'undici';

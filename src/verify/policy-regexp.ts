@@ -1,14 +1,10 @@
-import { createRequire } from 'node:module';
 import type { RE2JS } from 're2js';
 import { ProvenantError } from '../errors.js';
+import { lazyRequire } from '../lazy-require.js';
 
 // Loaded with the first policy RegExp, not with the verifier: key-only policies never need it, and it is
 // ~270 KB of code that every `provenant verify` would otherwise load.
-let re2: typeof import('re2js') | undefined;
-function re2js(): typeof import('re2js') {
-  re2 ??= createRequire(import.meta.url)('re2js') as typeof import('re2js');
-  return re2;
-}
+const re2js = lazyRequire<typeof import('re2js')>('re2js');
 
 /**
  * Compiles a policy RegExp in RE2 syntax, the one dialect of policy files and CRDs alike: the API server
