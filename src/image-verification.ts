@@ -200,6 +200,7 @@ export class ImageVerificationService implements ImageVerifier {
             (discoverySignal) =>
               discoverSignatures(this.options.registry, signatureRepo, target.digest, {
                 attestations: readAttestations,
+                imageRepository: reference,
                 signal: discoverySignal,
                 ...(credentials ? { credentials } : {}),
               }),

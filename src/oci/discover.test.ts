@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { predictedSimpleSigningPayload } from '../verify/simple-signing.js';
 import { DISCOVERY_LIMITS, discoverSignatures } from './discover.js';
 import type { Repository } from './reference.js';
 import type { FetchedManifest, Registry } from './registry.js';
@@ -10,7 +11,9 @@ import type { FetchedManifest, Registry } from './registry.js';
 const REPO: Repository = { registry: 'registry.example', path: 'acme/app' };
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
 const ATT_TAG = `sha256-${'ab'.repeat(32)}.att`;
+const SIG_TAG = `sha256-${'ab'.repeat(32)}.sig`;
 const DSSE = 'application/vnd.dsse.envelope.v1+json';
+const SIMPLE_SIGNING = 'application/vnd.dev.cosign.simplesigning.v1+json';
 
 const sha256 = (bytes: Uint8Array) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
@@ -18,6 +21,7 @@ class MapRegistry implements Registry {
   readonly requested: string[] = [];
   readonly manifests = new Map<string, Uint8Array>();
   readonly blobs = new Map<string, Uint8Array>();
+  readonly blobRequests: string[] = [];
 
   getManifest(_repo: Repository, reference: string): Promise<FetchedManifest | null> {
     this.requested.push(reference);
@@ -34,6 +38,7 @@ class MapRegistry implements Registry {
   }
 
   getBlob(_repo: Repository, digest: string, maxBytes: number): Promise<Uint8Array> {
+    this.blobRequests.push(digest);
     const blob = this.blobs.get(digest);
     if (blob === undefined || blob.length > maxBytes) throw new Error(`no blob ${digest}`);
     return Promise.resolve(blob);
@@ -45,11 +50,24 @@ class MapRegistry implements Registry {
 
   /** Stores `envelopes` as the layers of a `.att` manifest, with the given (claimed) sizes and media types. */
   attestations(layers: readonly { blob: string; mediaType?: string; size?: number }[]): void {
-    const descriptors = layers.map(({ blob, mediaType, size }) => {
+    this.layers(ATT_TAG, DSSE, layers);
+  }
+
+  /** Stores `payloads` as the layers of a `.sig` manifest; a payload without bytes is listed but not stored. */
+  signatures(layers: readonly { blob: string | Uint8Array; stored?: boolean }[]): void {
+    this.layers(SIG_TAG, SIMPLE_SIGNING, layers);
+  }
+
+  private layers(
+    tag: string,
+    defaultMediaType: string,
+    layers: readonly { blob: string | Uint8Array; mediaType?: string; size?: number; stored?: boolean }[],
+  ): void {
+    const descriptors = layers.map(({ blob, mediaType, size, stored = true }) => {
       const bytes = Buffer.from(blob);
-      this.blobs.set(sha256(bytes), bytes);
+      if (stored) this.blobs.set(sha256(bytes), bytes);
       return {
-        mediaType: mediaType ?? DSSE,
+        mediaType: mediaType ?? defaultMediaType,
         digest: sha256(bytes),
         size: size ?? bytes.length,
         annotations: {
@@ -58,9 +76,49 @@ class MapRegistry implements Registry {
         },
       };
     });
-    this.manifests.set(ATT_TAG, Buffer.from(JSON.stringify({ schemaVersion: 2, layers: descriptors })));
+    this.manifests.set(tag, Buffer.from(JSON.stringify({ schemaVersion: 2, layers: descriptors })));
   }
 }
+
+describe('discoverSignatures: legacy .sig tags', () => {
+  const predicted = predictedSimpleSigningPayload(REPO, DIGEST);
+
+  it('does not download a payload that is exactly the predicted one, and downloads any other', async () => {
+    const registry = new MapRegistry();
+    // The predicted payload is listed but absent from the registry: only its digest can vouch for it.
+    const annotated = Buffer.from(
+      Buffer.from(predicted).toString().replace('"optional":null', '"optional":{"env":"prod"}'),
+    );
+    registry.signatures([{ blob: predicted, stored: false }, { blob: annotated }]);
+    const found = await discoverSignatures(registry, REPO, DIGEST);
+    expect(found.unreadable).toEqual([]);
+    expect(found.evidence.map((e) => e.kind === 'cosign-simple-signing' && Buffer.from(e.payload))).toEqual([
+      Buffer.from(predicted),
+      annotated,
+    ]);
+    expect(registry.blobRequests).toEqual([sha256(annotated)]);
+  });
+
+  it('downloads a payload whose size or digest differs from the prediction, however alike it looks', async () => {
+    const registry = new MapRegistry();
+    // Same length, one byte changed: the digest tells them apart.
+    const tampered = Buffer.from(predicted);
+    tampered[tampered.length - 2] = 0x4c; // "null" -> "nulL"
+    registry.signatures([{ blob: tampered }]);
+    const found = await discoverSignatures(registry, REPO, DIGEST);
+    expect(registry.blobRequests).toEqual([sha256(tampered)]);
+    expect(found.evidence).toHaveLength(1);
+  });
+
+  it("predicts with the image's repository when signatures are stored in another", async () => {
+    const imageRepository: Repository = { registry: 'registry.example', path: 'acme/image' };
+    const registry = new MapRegistry();
+    registry.signatures([{ blob: predictedSimpleSigningPayload(imageRepository, DIGEST), stored: false }]);
+    const found = await discoverSignatures(registry, REPO, DIGEST, { imageRepository });
+    expect(found.evidence).toHaveLength(1);
+    expect(registry.blobRequests).toEqual([]);
+  });
+});
 
 describe('discoverSignatures: legacy .att tags', () => {
   it('reads every DSSE layer of sha256-<hex>.att as attestation evidence, with its annotations', async () => {

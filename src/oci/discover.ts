@@ -1,5 +1,7 @@
+import { predictedSimpleSigningPayload } from '../verify/simple-signing.js';
 import type { SignatureEvidence } from '../verify/types.js';
 import { parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
+import { digestOf } from './digest.js';
 import type { Repository } from './reference.js';
 import type { ReferrerDescriptor, Registry, RequestOptions } from './registry.js';
 
@@ -41,6 +43,11 @@ export interface DiscoveredSignatures {
 export interface DiscoveryOptions extends RequestOptions {
   /** Also read the legacy `.att` tag (only policies with attestation requirements need it). Default false. */
   readonly attestations?: boolean;
+  /**
+   * The image's own repository when its signatures are stored in another (a policy's signatureRepository):
+   * a signature payload names the image's. Default: `repo`.
+   */
+  readonly imageRepository?: Repository;
 }
 
 /**
@@ -55,9 +62,17 @@ export async function discoverSignatures(
   digest: string,
   options: DiscoveryOptions = {},
 ): Promise<DiscoveredSignatures> {
-  const { attestations = false, ...request } = options;
+  const { attestations = false, imageRepository = repo, ...request } = options;
+  // Most `.sig` layers hold exactly this payload; see knownBlob.
+  let predicted: Uint8Array | undefined;
+  const known: KnownBlob = (descriptor) => {
+    predicted ??= predictedSimpleSigningPayload(imageRepository, digest);
+    return descriptor.size === predicted.length && digestOf(predicted) === descriptor.digest
+      ? predicted
+      : undefined;
+  };
   const [legacy, bundles, legacyAttestations] = await Promise.all([
-    discoverLegacyLayers(registry, repo, digest, LEGACY_SIGNATURES, request),
+    discoverLegacyLayers(registry, repo, digest, LEGACY_SIGNATURES, request, known),
     discoverBundles(registry, repo, digest, request),
     attestations
       ? discoverLegacyLayers(registry, repo, digest, LEGACY_ATTESTATIONS, request)
@@ -76,6 +91,13 @@ export async function discoverSignatures(
 export function digestTag(digest: string): string {
   return digest.replace(':', '-');
 }
+
+/**
+ * A blob whose bytes discovery already knows, without downloading it: returned only when they hash to the
+ * descriptor's digest, so they are exactly the bytes the registry would have served (and which getBlob would
+ * have checked against that same digest). The signature is verified over them all the same.
+ */
+type KnownBlob = (descriptor: ReferrerDescriptor) => Uint8Array | undefined;
 
 interface Found {
   readonly evidence: readonly SignatureEvidence[];
@@ -130,6 +152,7 @@ async function discoverLegacyLayers(
   digest: string,
   scheme: LegacyScheme,
   options: RequestOptions,
+  knownBlob: KnownBlob = () => undefined,
 ): Promise<Found> {
   const tag = `${digestTag(digest)}.${scheme.suffix}`;
   const manifest = await registry.getManifest(repo, tag, options);
@@ -162,7 +185,8 @@ async function discoverLegacyLayers(
         });
         return;
       }
-      const blob = await registry.getBlob(repo, descriptor.digest, scheme.maxBytes, options);
+      const blob =
+        knownBlob(descriptor) ?? (await registry.getBlob(repo, descriptor.digest, scheme.maxBytes, options));
       evidence.push(scheme.toEvidence(source, blob, descriptor.annotations ?? {}));
     }),
   );

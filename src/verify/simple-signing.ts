@@ -36,3 +36,21 @@ function field(value: unknown, name: string): unknown {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
   return Object.hasOwn(value, name) ? (value as Record<string, unknown>)[name] : undefined;
 }
+
+/**
+ * The payload cosign writes when it signs `repository@digest` without annotations (`optional` is then
+ * `null`), byte for byte as Go's encoder writes it (formats.md §1.4). `docker-reference` is the repository
+ * as go-containerregistry renders it, so Docker Hub is spelled `index.docker.io`. Discovery compares its
+ * digest with a signature layer's and, on a match, has the layer's bytes without downloading them.
+ */
+export function predictedSimpleSigningPayload(
+  repository: { readonly registry: string; readonly path: string },
+  digest: string,
+): Uint8Array {
+  const registry = repository.registry === 'docker.io' ? 'index.docker.io' : repository.registry;
+  const payload =
+    `{"critical":{"identity":{"docker-reference":${JSON.stringify(`${registry}/${repository.path}`)}},` +
+    `"image":{"docker-manifest-digest":${JSON.stringify(digest)}},` +
+    `"type":${JSON.stringify(COSIGN_SIGNATURE_TYPE)}},"optional":null}`;
+  return new TextEncoder().encode(payload);
+}
