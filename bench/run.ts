@@ -35,6 +35,7 @@ import {
   startServe,
   targetRss,
   type AdmissionBenchResult,
+  type LoadTarget,
 } from './admission.js';
 import { benchCli, benchServeStartup, buildCli } from './cli.js';
 import { benchKeyless } from './keyless.js';
@@ -44,6 +45,8 @@ import { startSignedRegistry, type SignedRegistry } from './signed-registry.js';
 import { goal, median, mib, ms, table, type Row } from './table.js';
 
 const LOAD_SECONDS = 5;
+/** Before each measured load: V8 is still tiering up the hot path in the first seconds. */
+const WARMUP_SECONDS = 2;
 const LOAD_CONNECTIONS = 10;
 const CALIBRATION_MICROSECONDS = 10;
 const COLD_ADMISSIONS = 5;
@@ -82,7 +85,7 @@ async function main(): Promise<void> {
     );
     await section(
       'b',
-      `(b) warm admissions over HTTPS (autocannon ${LOAD_CONNECTIONS} conns, ${LOAD_SECONDS} s, log + metrics on)`,
+      `(b) warm admissions over HTTPS (autocannon ${LOAD_CONNECTIONS} conns, ${LOAD_SECONDS} s after ${WARMUP_SECONDS} s of warm-up, log + metrics on)`,
       ['adm/s', 'p50 ms', 'p99 ms', 'of ceiling', 'registry req/adm', 'RSS after'],
       () => benchAdmission(world, scratch),
     );
@@ -130,6 +133,7 @@ async function benchAdmission(world: SignedRegistry, scratch: string): Promise<R
   const loadCeiling = async (busyMicroseconds: number): Promise<AdmissionBenchResult> => {
     const ceiling = await startCeiling(tls, answer, busyMicroseconds);
     try {
+      await warmUp(ceiling, digestReview);
       const result = await load(ceiling, loadOf(digestReview));
       assertClean(result);
       return result;
@@ -170,6 +174,7 @@ async function benchAdmission(world: SignedRegistry, scratch: string): Promise<R
       if (first.json<{ response: { allowed: boolean } }>().response.allowed !== true) {
         throw new Error(`warm-up admission denied: ${first.text}`);
       }
+      await warmUp(serve, review);
       const before = await metricTotal(serve, REGISTRY_REQUESTS);
       const result = await load(serve, loadOf(review));
       assertClean(result);
@@ -200,13 +205,13 @@ async function benchAdmission(world: SignedRegistry, scratch: string): Promise<R
 
 const REGISTRY_REQUESTS = 'provenant_registry_requests_total';
 
-function loadOf(review: unknown) {
-  return {
-    path: '/validate',
-    body: JSON.stringify(review),
-    connections: LOAD_CONNECTIONS,
-    durationSeconds: LOAD_SECONDS,
-  };
+function loadOf(review: unknown, durationSeconds = LOAD_SECONDS) {
+  return { path: '/validate', body: JSON.stringify(review), connections: LOAD_CONNECTIONS, durationSeconds };
+}
+
+/** A load before the measured one, discarded: the servers compared are measured at their steady state. */
+async function warmUp(target: LoadTarget, review: unknown): Promise<void> {
+  assertClean(await load(target, loadOf(review, WARMUP_SECONDS)));
 }
 
 // (c) ------------------------------------------------------------------------------------------------
