@@ -63,12 +63,15 @@ export async function discoverSignatures(
   options: DiscoveryOptions = {},
 ): Promise<DiscoveredSignatures> {
   const { attestations = false, imageRepository = repo, ...request } = options;
-  // Most `.sig` layers hold exactly this payload; see knownBlob.
-  let predicted: Uint8Array | undefined;
+  // Most `.sig` layers hold exactly this payload; see KnownBlob.
+  let predicted: { bytes: Uint8Array; digest: string } | undefined;
   const known: KnownBlob = (descriptor) => {
-    predicted ??= predictedSimpleSigningPayload(imageRepository, digest);
-    return descriptor.size === predicted.length && digestOf(predicted) === descriptor.digest
-      ? predicted
+    if (predicted === undefined) {
+      const bytes = predictedSimpleSigningPayload(imageRepository, digest);
+      predicted = { bytes, digest: digestOf(bytes) };
+    }
+    return descriptor.size === predicted.bytes.length && descriptor.digest === predicted.digest
+      ? predicted.bytes
       : undefined;
   };
   const [legacy, bundles, legacyAttestations] = await Promise.all([
