@@ -38,6 +38,13 @@ describe('RegistryAddressPolicy', () => {
     },
   );
 
+  it.each(['10.0.0.0/8', '192.168.1.1', 'fe80::/10', '::ffff:10.0.0.1', '2001:db8::/32', '::/0'])(
+    'accepts the range %s',
+    (range) => {
+      expect(checkAddressRange(range)).toBeUndefined();
+    },
+  );
+
   it('lets --allow-registry-address ranges through, and only those', () => {
     const allowing = new RegistryAddressPolicy(['169.254.10.0/24', 'fd00:ec2::254']);
     expect(allowing.refuses('169.254.10.7')).toBe(false);
@@ -45,12 +52,21 @@ describe('RegistryAddressPolicy', () => {
     expect(allowing.refuses('169.254.169.254')).toBe(true);
   });
 
-  it.each(['10.0.0.0/33', 'fe80::/129', 'example.com', '1.2.3.4/8/1', '::1/x'])(
-    'rejects the range %s',
-    (range) => {
-      expect(checkAddressRange(range)).toBeDefined();
-    },
-  );
+  it.each([
+    '10.0.0.0/33',
+    'fe80::/129',
+    'example.com',
+    '1.2.3.4/8/1',
+    '::1/x',
+    '1.2.3/8',
+    '01.2.3.4',
+    '1.2.3.4.5',
+    'fe80:::1',
+    '',
+    '/8',
+  ])('rejects the range %s', (range) => {
+    expect(checkAddressRange(range)).toBeDefined();
+  });
 
   it('checks what a name resolves to, at lookup time', async () => {
     const resolve = (host: string) =>
