@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { digestOf } from '../oci/digest.js';
+import { digestTag } from '../oci/discover.js';
 import { parseSimpleSigning, predictedSimpleSigningPayload } from './simple-signing.js';
 
 // Real payloads that cosign wrote (test/fixtures/real/SOURCES.md §3), named by their own digest.
@@ -32,7 +33,7 @@ describe('predictedSimpleSigningPayload', () => {
         claim.dockerManifestDigest,
       );
       expect(Buffer.from(predicted).toString(), file).toBe(bytes.toString());
-      expect(`simplesigning-payload.${digestOf(predicted).replace(':', '-')}.json`).toBe(file);
+      expect(`simplesigning-payload.${digestTag(digestOf(predicted))}.json`).toBe(file);
     }
   });
 

@@ -1,4 +1,5 @@
 import { JsonBoundsError, parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
+import { DOCKER_HUB, type Repository } from '../oci/reference.js';
 
 /** The `critical` claims of a cosign simple-signing payload (sigstore/sigstore pkg/signature/payload). */
 export interface SimpleSigningClaim {
@@ -43,11 +44,8 @@ function field(value: unknown, name: string): unknown {
  * as go-containerregistry renders it, so Docker Hub is spelled `index.docker.io`. Discovery compares its
  * digest with a signature layer's and, on a match, has the layer's bytes without downloading them.
  */
-export function predictedSimpleSigningPayload(
-  repository: { readonly registry: string; readonly path: string },
-  digest: string,
-): Uint8Array {
-  const registry = repository.registry === 'docker.io' ? 'index.docker.io' : repository.registry;
+export function predictedSimpleSigningPayload(repository: Repository, digest: string): Uint8Array {
+  const registry = repository.registry === DOCKER_HUB ? 'index.docker.io' : repository.registry;
   const payload =
     `{"critical":{"identity":{"docker-reference":${JSON.stringify(`${registry}/${repository.path}`)}},` +
     `"image":{"docker-manifest-digest":${JSON.stringify(digest)}},` +
