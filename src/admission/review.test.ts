@@ -82,6 +82,12 @@ describe('parseAdmissionReview', () => {
       ['non-JSON', bytes('hello, webhook'), false],
       ['truncated JSON', bytes('{"apiVersion":"admission.k8s.io/v1","kind":'), false],
       ['invalid UTF-8', Uint8Array.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), false],
+      // The API server never sends one; Go's JSON decoder and JSON.parse both refuse it.
+      [
+        'a byte order mark before the JSON',
+        Uint8Array.from([0xef, 0xbb, 0xbf, ...fixtureBytes('rendered/pod-create.json')]),
+        false,
+      ],
       ['a JSON array', bytes('[]'), false],
       ['a JSON string', bytes('"AdmissionReview"'), false],
       [

@@ -5,6 +5,7 @@
  */
 import { ProvenantError } from '../errors.js';
 import { ADMISSION_REVIEW_BOUNDS, jsonBoundsProblem } from '../json/bounded-json.js';
+import { decodeStrictUtf8 } from '../json/strict-utf8.js';
 import { isRecord, own } from '../kube/extract.js';
 
 export const ADMISSION_V1 = 'admission.k8s.io/v1';
@@ -74,7 +75,7 @@ export function parseAdmissionReview(body: Uint8Array | undefined): DecodedRevie
   if (tooComplex !== undefined) return failure(`request body refused: ${tooComplex}`);
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+    text = decodeStrictUtf8(body);
   } catch {
     return failure('request body is not valid UTF-8');
   }

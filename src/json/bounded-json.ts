@@ -7,6 +7,8 @@
  * document within both bounds is handed to JSON.parse.
  */
 
+import { decodeStrictUtf8 } from './strict-utf8.js';
+
 export interface JsonBounds {
   /** Deepest nesting of arrays and objects; the top-level value is depth 1. */
   readonly maxDepth: number;
@@ -105,5 +107,5 @@ export function parseBoundedJson(text: string, bounds: JsonBounds): unknown {
 export function parseBoundedJsonBytes(bytes: Uint8Array, bounds: JsonBounds): unknown {
   const problem = jsonBoundsProblem(bytes, bounds);
   if (problem !== undefined) throw new JsonBoundsError(problem);
-  return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  return JSON.parse(decodeStrictUtf8(bytes));
 }

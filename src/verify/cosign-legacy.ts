@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { BUNDLE_V01_MEDIA_TYPE, bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import { ProvenantError } from '../errors.js';
 import { parseBoundedJson, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
+import { decodeStrictUtf8 } from '../json/strict-utf8.js';
 import { decodeBase64, decodeDsseBase64, parsePemCertificates } from './encoding.js';
 
 /** Layer annotation keys; note the two prefixes (cosign pkg/oci/static/signature.go). */
@@ -103,7 +104,7 @@ export function legacyAttestationToBundle(
 
 function decodeUtf8(bytes: Uint8Array): string {
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return decodeStrictUtf8(bytes);
   } catch (err) {
     throw malformed('DSSE envelope is not UTF-8', err);
   }

@@ -1,5 +1,6 @@
 import { ASN1Obj, type X509Certificate } from '@sigstore/core';
 import { ProvenantError } from '../errors.js';
+import { decodeStrictUtf8 } from '../json/strict-utf8.js';
 import type { CertificateExtensionName } from './types.js';
 
 const FULCIO = '1.3.6.1.4.1.57264.1';
@@ -107,12 +108,9 @@ function utf8StringContent(bytes: Buffer): Buffer | undefined {
   }
 }
 
-// Stateless between calls (never used with `stream`), so one serves every certificate.
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
-
 function decodeUtf8(bytes: Uint8Array): string | undefined {
   try {
-    return UTF8.decode(bytes);
+    return decodeStrictUtf8(bytes);
   } catch {
     return undefined;
   }
