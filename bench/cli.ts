@@ -22,6 +22,63 @@ const run = promisify(execFile);
 const RUNS = 7;
 const SERVE_RUNS = 3;
 
+/**
+ * The floor under any Node CLI: a bare script that makes exactly the registry requests `provenant verify` makes
+ * for a legacy-signed image by tag (the tag's digest, then at once the `.sig` tag, the referrers API and its
+ * fallback tag) and checks the signature over the payload written from the digest, as verify does. No policy,
+ * no trust store, no output; Node's compile cache on, as in the CLI. Run with undici (the registry client
+ * Provenant uses, its modules loaded as src/oci/undici-parts.ts loads them) and with node:http, so the table
+ * shows what the runtime and the HTTP client alone cost.
+ */
+const FLOOR_SCRIPT = `
+import { createHash, verify } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire, enableCompileCache } from 'node:module';
+enableCompileCache(); // as dist/cli/main.js does
+const [client, root, host, repository, tag, keyFile] = process.argv.slice(1);
+const ACCEPT = 'application/vnd.oci.image.index.v1+json,application/vnd.oci.image.manifest.v1+json,' +
+  'application/vnd.docker.distribution.manifest.v2+json,application/vnd.docker.distribution.manifest.list.v2+json';
+let get, close;
+if (client === 'undici') {
+  const require = createRequire(root + 'package.json');
+  const Agent = require('undici/lib/dispatcher/agent.js');
+  const request = require('undici/lib/api/api-request.js');
+  const agent = new Agent();
+  get = async (method, path) => {
+    const r = await request.call(agent, { origin: 'http://' + host, method, path, headers: { accept: ACCEPT } });
+    return { status: r.statusCode, headers: r.headers, body: Buffer.from(await r.body.arrayBuffer()) };
+  };
+  close = () => agent.close();
+} else {
+  const http = await import('node:http');
+  const agent = new http.Agent({ keepAlive: true });
+  get = (method, path) => new Promise((resolve, reject) => {
+    const [hostname, port] = host.split(':');
+    http.request({ hostname, port, method, path, agent, headers: { accept: ACCEPT } }, (r) => {
+      const chunks = [];
+      r.on('data', (c) => chunks.push(c)).on('end', () =>
+        resolve({ status: r.statusCode, headers: r.headers, body: Buffer.concat(chunks) }));
+    }).on('error', reject).end();
+  });
+  close = () => agent.destroy();
+}
+const base = '/v2/' + repository;
+const digest = (await get('HEAD', base + '/manifests/' + tag)).headers['docker-content-digest'];
+const [signatures] = await Promise.all([
+  get('GET', base + '/manifests/' + digest.replace(':', '-') + '.sig'),
+  get('GET', base + '/manifests/' + digest.replace(':', '-')),
+  get('GET', base + '/referrers/' + digest),
+]);
+const layer = JSON.parse(signatures.body).layers[0];
+const payload = Buffer.from(JSON.stringify({
+  critical: { identity: { 'docker-reference': host + '/' + repository }, image: { 'docker-manifest-digest': digest },
+    type: 'cosign container image signature' }, optional: null }));
+if ('sha256:' + createHash('sha256').update(payload).digest('hex') !== layer.digest) throw new Error('payload differs');
+const signature = Buffer.from(layer.annotations['dev.cosignproject.cosign/signature'], 'base64');
+if (!verify('sha256', payload, readFileSync(keyFile, 'utf8'), signature)) throw new Error('bad signature');
+await close();
+`;
+
 /** Bundles the CLI exactly as `npm run build` does (its type check aside). */
 export async function buildCli(): Promise<void> {
   await run(process.execPath, ['--import', 'tsx', 'scripts/bundle.ts'], { cwd: REPO_ROOT, timeout: 120_000 });
@@ -75,12 +132,32 @@ export async function benchCli(world: SignedRegistry, scratch: string): Promise<
     cosign3OfflineFiles().trustedRoot,
     image.ref,
   ];
-  const [provenant, cosign, help] = await sideBySide([
+  // The floor script speaks plain HTTP, as the bench registry does (cosign is told so with a flag).
+  if (world.registry.tls) throw new Error('the floor script expects a plain-HTTP registry');
+  const repository = image.ref.slice(world.registry.host.length + 1, image.ref.lastIndexOf(':'));
+  const tag = image.ref.slice(image.ref.lastIndexOf(':') + 1);
+  const floor = (client: 'undici' | 'http') => ({
+    command: process.execPath,
+    args: [
+      '--input-type=module',
+      '-e',
+      FLOOR_SCRIPT,
+      client,
+      REPO_ROOT,
+      world.registry.host,
+      repository,
+      tag,
+      keyFile,
+    ],
+  });
+  const [provenant, cosign, help, undiciFloor, httpFloor] = await sideBySide([
     { command: process.execPath, args: [MAIN, 'verify', image.ref, ...world.cliFlags] },
     { command: toolPath('cosign3'), args: cosignArgs, env: toolEnv(world.registry) },
     { command: process.execPath, args: [MAIN, 'help'] },
+    floor('undici'),
+    floor('http'),
   ]);
-  if (provenant === undefined || cosign === undefined || help === undefined) throw new Error('no samples');
+  if (!provenant || !cosign || !help || !undiciFloor || !httpFloor) throw new Error('no samples');
   const wallRatio = provenant.wallMs / cosign.wallMs;
   const cells = (s: Summary) => [ms(s.wallMs), ms(s.cpuMs), mib(s.peakRssBytes)];
   return [
@@ -94,6 +171,14 @@ export async function benchCli(world: SignedRegistry, scratch: string): Promise<
     },
     { what: `cosign 3 verify, same image (median of ${RUNS})`, cells: [...cells(cosign), ratio(1)] },
     { what: 'provenant help (start-up alone)', cells: [...cells(help), ratio(help.wallMs / cosign.wallMs)] },
+    {
+      what: 'floor: bare node script, same requests and signature check, undici',
+      cells: [...cells(undiciFloor), ratio(undiciFloor.wallMs / cosign.wallMs)],
+    },
+    {
+      what: 'floor: the same script with node:http',
+      cells: [...cells(httpFloor), ratio(httpFloor.wallMs / cosign.wallMs)],
+    },
   ];
 }
 
