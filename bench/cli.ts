@@ -63,12 +63,15 @@ if (client === 'undici') {
   close = () => agent.destroy();
 }
 const base = '/v2/' + repository;
-const digest = (await get('HEAD', base + '/manifests/' + tag)).headers['docker-content-digest'];
+const resolved = await get('HEAD', base + '/manifests/' + tag);
+if (resolved.status !== 200) throw new Error('HEAD ' + tag + ': ' + resolved.status);
+const digest = resolved.headers['docker-content-digest'];
 const [signatures] = await Promise.all([
   get('GET', base + '/manifests/' + digest.replace(':', '-') + '.sig'),
   get('GET', base + '/manifests/' + digest.replace(':', '-')),
   get('GET', base + '/referrers/' + digest),
 ]);
+if (signatures.status !== 200) throw new Error('no .sig manifest: ' + signatures.status);
 const layer = JSON.parse(signatures.body).layers[0];
 const payload = Buffer.from(JSON.stringify({
   critical: { identity: { 'docker-reference': host + '/' + repository }, image: { 'docker-manifest-digest': digest },
