@@ -108,23 +108,35 @@ export function guardedConnector(
 
 /** Parses `--allow-registry-address` values: an address or CIDR, IPv4 or IPv6. */
 export function checkAddressRange(range: string): string | undefined {
+  const parsed = parseAddressRange(range);
+  return typeof parsed === 'string' ? parsed : undefined;
+}
+
+interface AddressRange {
+  readonly address: string;
+  readonly type: 'ipv4' | 'ipv6';
+  /** Absent for a single address. */
+  readonly prefix?: number;
+}
+
+/** The range, or why it is not one. */
+function parseAddressRange(range: string): AddressRange | string {
   const [address = '', prefix, extra] = range.split('/');
   const family = literalFamily(address);
   if (family === 0 || extra !== undefined) return `"${range}" is not an IP address or CIDR`;
-  if (prefix === undefined) return undefined;
-  const bits = Number(prefix);
+  const type = family === 4 ? 'ipv4' : 'ipv6';
+  if (prefix === undefined) return { address, type };
   const max = family === 4 ? 32 : 128;
+  const bits = Number(prefix);
   if (!/^[0-9]+$/.test(prefix) || bits > max) return `"${range}" has an invalid prefix length (0 to ${max})`;
-  return undefined;
+  return { address, type, prefix: bits };
 }
 
 function addRange(list: BlockList, range: string): void {
-  const problem = checkAddressRange(range);
-  if (problem !== undefined) throw new ProvenantError('INVALID_REQUEST', problem);
-  const [address = '', prefix] = range.split('/');
-  const type = literalFamily(address) === 4 ? 'ipv4' : 'ipv6';
-  if (prefix === undefined) list.addAddress(address, type);
-  else list.addSubnet(address, Number(prefix), type);
+  const parsed = parseAddressRange(range);
+  if (typeof parsed === 'string') throw new ProvenantError('INVALID_REQUEST', parsed);
+  if (parsed.prefix === undefined) list.addAddress(parsed.address, parsed.type);
+  else list.addSubnet(parsed.address, parsed.prefix, parsed.type);
 }
 
 /**
