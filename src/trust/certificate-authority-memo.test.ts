@@ -1,4 +1,4 @@
-import { X509Certificate } from '@sigstore/core';
+import { EXTENSION_OID_SCT, X509Certificate } from '@sigstore/core';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toTrustMaterial } from '@sigstore/verify';
 import { describe, expect, it } from 'vitest';
@@ -110,6 +110,36 @@ describe('memoizeDer', () => {
       );
       expect(memoized.root.toDER().equals(der)).toBe(true);
     }
+  });
+
+  it("clones like the library's clone: an edited clone encodes as the library's edited clone; the original stays", () => {
+    const der = leafDer();
+    const withoutSct = (certificate: X509Certificate): Buffer => {
+      const clone = certificate.clone();
+      const at = clone.extensions.findIndex((ext) => ext.subs[0]?.toOID() === EXTENSION_OID_SCT);
+      expect(at).toBeGreaterThanOrEqual(0);
+      clone.extensions.splice(at, 1);
+      return Buffer.from(clone.tbsCertificate.toDER());
+    };
+    const expected = withoutSct(X509Certificate.parse(der));
+    const memoized = X509Certificate.parse(der);
+    memoizeDer(memoized);
+    const unedited = memoized.clone();
+    expect(unedited.root.toDER().equals(der)).toBe(true);
+    expect(withoutSct(memoized).equals(expected)).toBe(true);
+    expect(expected.length).toBeLessThan(memoized.tbsCertificate.toDER().length);
+    // twice: a second clone starts from the original, not from the first clone's edit
+    expect(withoutSct(memoized).equals(expected)).toBe(true);
+    expect(memoized.root.toDER().equals(der)).toBe(true);
+    expect(memoized.extensions.some((ext) => ext.subs[0]?.toOID() === EXTENSION_OID_SCT)).toBe(true);
+    // a clone edited deeper (one extension's value replaced) re-encodes that extension and its ancestors
+    const edited = memoized.clone();
+    const [first] = edited.extensions as [X509Certificate['root']];
+    first.subs.splice(first.subs.length - 1, 1);
+    const reference = X509Certificate.parse(der).clone();
+    (reference.extensions[0] as X509Certificate['root']).subs.splice(first.subs.length, 1);
+    expect(edited.root.toDER().equals(reference.root.toDER())).toBe(true);
+    expect(edited.root.toDER().equals(der)).toBe(false);
   });
 
   it('re-encodes a tree whose node contents are not views of its own encoding', () => {

@@ -27,20 +27,28 @@ export function memoizeCertificateAuthorities(material: TrustMaterial): void {
  * exactly what re-encoding writes (the tag byte, the minimal length; the parser refuses other lengths) and the
  * children tile their parent's content, those bytes are byte for byte what toDER() builds, and are used as
  * they are. Otherwise each node is re-encoded once, as toDER() would.
+ *
+ * @sigstore/verify never edits a certificate it verifies; it edits a clone (the SCT check removes the SCT
+ * extension from a clone of the leaf and encodes what is left). So the certificate's clone() is replaced too:
+ * the clone gets new nodes for every node that has children, over the same contents and sharing the childless
+ * nodes, and each new node answers with the DER it had only while it holds the same children, each still
+ * answering with its own; an edited clone is re-encoded from the edit up, and nowhere else. The clone shares
+ * the certificate's bytes: nothing writes into them, and the edit clone() exists for changes the clone's
+ * tree, never the original's.
  */
 export function memoizeDer(certificate: X509Certificate): void {
   const root = certificate.root as unknown as DerNode;
-  const views: [DerNode, Buffer][] = [];
-  if (derView(root, views) !== undefined) {
-    for (const [node, der] of views) Object.defineProperty(node, 'toDER', { value: () => der });
-  } else {
-    freezeDer(root);
-  }
+  if (!isDerTree(root)) return;
+  const views = new Map<DerNode, Buffer>();
+  const parsed = derView(root, views) !== undefined;
+  keepDerOfTree(root, parsed ? views : undefined);
+  const Certificate = certificate.constructor as new (root: DerNode) => X509Certificate;
+  Object.defineProperty(certificate, 'clone', { value: () => new Certificate(copyTree(root)) });
 }
 
 interface DerNode {
   toDER(): Buffer;
-  readonly subs: readonly DerNode[];
+  readonly subs: DerNode[];
   readonly value: Buffer;
   readonly tag: { toDER(): number };
 }
@@ -52,6 +60,35 @@ function isDerNode(node: DerNode): boolean {
     node.value instanceof Uint8Array &&
     typeof node.tag?.toDER === 'function'
   );
+}
+
+function isDerTree(node: DerNode): boolean {
+  return isDerNode(node) && node.subs.every(isDerTree);
+}
+
+/** Children first: a node that is re-encoded is built from its children's kept DER. */
+function keepDerOfTree(node: DerNode, views: Map<DerNode, Buffer> | undefined): void {
+  for (const sub of node.subs) keepDerOfTree(sub, views);
+  const der = views?.get(node) ?? node.toDER();
+  Object.defineProperty(node, 'toDER', { value: () => der });
+}
+
+/** New nodes for those with children (they are what an edit changes), sharing the childless ones. */
+function copyTree(node: DerNode): DerNode {
+  if (node.subs.length === 0) return node;
+  const Node = node.constructor as new (tag: DerNode['tag'], value: Buffer, subs: DerNode[]) => DerNode;
+  const subs = node.subs.map(copyTree);
+  const copy = new Node(node.tag, node.value, subs);
+  const der = node.toDER();
+  const kept = [...subs]; // the copy's own array is the one an edit changes
+  const keptDer = kept.map((sub) => sub.toDER());
+  const encode = Object.getPrototypeOf(node).toDER as (this: DerNode) => Buffer;
+  const intact = (): boolean =>
+    copy.value === node.value &&
+    copy.subs.length === kept.length &&
+    kept.every((sub, i) => copy.subs[i] === sub && sub.toDER() === keptDer[i]);
+  Object.defineProperty(copy, 'toDER', { value: () => (intact() ? der : encode.call(copy)) });
+  return copy;
 }
 
 /** The header re-encoding writes: the tag byte, then the length in DER's minimal form. */
@@ -66,7 +103,7 @@ function derHeader(tag: number, length: number): number[] {
  * The bytes `node` was parsed from, with those of its subtree collected into `views`; undefined where they
  * could differ from a re-encoding.
  */
-function derView(node: DerNode, views: [DerNode, Buffer][]): Buffer | undefined {
+function derView(node: DerNode, views: Map<DerNode, Buffer>): Buffer | undefined {
   if (!isDerNode(node)) return undefined;
   const { value } = node;
   const header = derHeader(node.tag.toDER(), value.length);
@@ -82,15 +119,8 @@ function derView(node: DerNode, views: [DerNode, Buffer][]): Buffer | undefined 
     offset += subDer.length;
   }
   if (node.subs.length > 0 && offset !== value.byteOffset + value.length) return undefined;
-  views.push([node, der]);
+  views.set(node, der);
   return der;
-}
-
-function freezeDer(node: DerNode): void {
-  if (typeof node?.toDER !== 'function' || !Array.isArray(node.subs)) return;
-  for (const sub of node.subs) freezeDer(sub);
-  const der = node.toDER();
-  Object.defineProperty(node, 'toDER', { value: () => der });
 }
 
 function memoizeVerify(certificate: X509Certificate, authorities: ReadonlySet<X509Certificate>): void {

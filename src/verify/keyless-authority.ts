@@ -41,15 +41,15 @@ export function verifyKeyless(
 ): VerifiedSigner {
   usableRoot(root);
   const policy = compileIdentityPolicy(authority);
-  const leaf = leafCertificate(prepared);
-  if (leaf === undefined) {
+  if (leafRawBytes(prepared) === undefined) {
     throw new ProvenantError(
       'UNTRUSTED_SIGNER',
       `signed with a key, not a certificate; authority "${authority.name}" is keyless`,
     );
   }
   assertSupportedTlogEntries(prepared);
-  const { entity, counted, ignored } = selectTimestamps(signedEntity(prepared, artifact), root);
+  const { leaf, ...signed } = signedEntity(prepared, artifact);
+  const { entity, counted, ignored } = selectTimestamps(signed, root);
   try {
     new Verifier(trustMaterialForCheckpoints(root.trustMaterial, entity.tlogEntries), root.thresholds).verify(
       entity,
@@ -99,18 +99,26 @@ export function trustRootFor(authority: KeylessAuthority, store: TrustStore | un
   return root;
 }
 
-function signedEntity(prepared: PreparedEvidence, artifact: Artifact | undefined): SignedEntity {
+/** The bundle as @sigstore/verify checks it, with the signing certificate it parsed (the leaf, parsed once). */
+function signedEntity(
+  prepared: PreparedEvidence,
+  artifact: Artifact | undefined,
+): SignedEntity & { leaf: X509Certificate } {
   let entity: SignedEntity;
   try {
     entity = toSignedEntity(prepared.bundle);
   } catch (err) {
-    throw new ProvenantError('SIGNATURE_INVALID', 'bundle certificate or timestamp cannot be decoded', {
-      cause: err,
-    });
+    const message = leafParses(prepared)
+      ? 'bundle certificate or timestamp cannot be decoded'
+      : 'signing certificate is not DER';
+    throw new ProvenantError('SIGNATURE_INVALID', message, { cause: err });
+  }
+  if (entity.key.$case !== 'certificate') {
+    throw new ProvenantError('SIGNATURE_INVALID', 'bundle carries no signing certificate');
   }
   // The leaf is encoded to DER over and over while its path is built; once is enough (its bytes are fixed).
-  if (entity.key.$case === 'certificate') memoizeDer(entity.key.certificate);
-  return { ...entity, signature: signatureContentFor(prepared, artifact) };
+  memoizeDer(entity.key.certificate);
+  return { ...entity, signature: signatureContentFor(prepared, artifact), leaf: entity.key.certificate };
 }
 
 /** The signing certificate's DER bytes as the bundle carries them (a chain's first certificate). */
@@ -127,13 +135,12 @@ function leafDer(prepared: PreparedEvidence): Buffer {
   return Buffer.from(leafRawBytes(prepared) ?? Buffer.alloc(0));
 }
 
-function leafCertificate(prepared: PreparedEvidence): X509Certificate | undefined {
-  const raw = leafRawBytes(prepared);
-  if (raw === undefined) return undefined;
+function leafParses(prepared: PreparedEvidence): boolean {
   try {
-    return X509Certificate.parse(Buffer.from(raw));
-  } catch (err) {
-    throw new ProvenantError('SIGNATURE_INVALID', 'signing certificate is not DER', { cause: err });
+    X509Certificate.parse(Buffer.from(leafRawBytes(prepared) ?? []));
+    return true;
+  } catch {
+    return false;
   }
 }
 

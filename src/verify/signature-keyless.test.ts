@@ -186,6 +186,45 @@ describe('verifySignature with keyless authorities: bundles and certificate exte
     expect(outcome(evidence, aTxt, v1)).toBe('ok');
   });
 
+  it('a signing certificate that is not DER is SIGNATURE_INVALID and says so', () => {
+    const path = 'real/bundles/conformance/happy-path-v0.3/bundle.sigstore.json';
+    const json = fixtureJson<{ verificationMaterial: { certificate: { rawBytes: string } } }>(path);
+    const authority: KeylessAuthority = {
+      kind: 'keyless',
+      name: 'beacon',
+      trustRoot: PUBLIC_GOOD,
+      identities: [{ issuer: 'https://token.actions.githubusercontent.com', subjectRegExp: '.+' }],
+    };
+    const aTxt = 'sha256:a0cfc71271d6e278e57cd332ff957c3f7043fdda354c4cbb190a30d56efa01bf';
+    const withCertificate = (rawBytes: string): SignatureEvidence => ({
+      kind: 'sigstore-bundle',
+      source: path,
+      bundle: Buffer.from(
+        JSON.stringify({
+          ...json,
+          verificationMaterial: { ...json.verificationMaterial, certificate: { rawBytes } },
+        }),
+      ),
+    });
+    expect(
+      verifySignature(
+        withCertificate(json.verificationMaterial.certificate.rawBytes),
+        aTxt,
+        authority,
+        context,
+      ).ok,
+    ).toBe(true);
+    const check = verifySignature(
+      withCertificate(Buffer.from('not a certificate').toString('base64')),
+      aTxt,
+      authority,
+      context,
+    );
+    expect(check.ok ? 'ok' : `${check.code}: ${check.message}`).toBe(
+      'SIGNATURE_INVALID: signing certificate is not DER',
+    );
+  });
+
   it('throws INVALID_POLICY without a trust store or for an unknown trust root', () => {
     expect(() => verifySignature(keylessLayer, KEYLESS_DIGEST, philipp)).toThrow(
       expect.objectContaining({ code: 'INVALID_POLICY' }),
