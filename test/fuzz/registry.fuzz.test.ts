@@ -5,11 +5,13 @@
  * Invariants: only ProvenantErrors (or the parsers' own "not this" strings) come out; hostile JSON is
  * refused by its bounds before anything is built; the heap stays bounded.
  */
+import { EXTENSION_OID_SCT, X509Certificate } from '@sigstore/core';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseChallenges, parseDockerConfig } from '../../src/oci/auth.js';
 import { discoverSignatures } from '../../src/oci/discover.js';
 import { parseRepository } from '../../src/oci/reference.js';
+import { memoizeDer } from '../../src/trust/certificate-authority-memo.js';
 import { parseTrustedRoot } from '../../src/trust/trusted-root.js';
 import { legacyAttestationToBundle, legacyToBundle } from '../../src/verify/cosign-legacy.js';
 import { prepareBundle, prepareEvidence } from '../../src/verify/evidence.js';
@@ -48,6 +50,30 @@ const statements = predicates.map((predicate) =>
     }),
   ),
 );
+
+/** Every certificate the real bundles carry (Fulcio leaves and their chains). */
+const certificates = bundles.flatMap((bytes) => {
+  const material = (
+    JSON.parse(Buffer.from(bytes).toString('utf8')) as {
+      verificationMaterial?: {
+        certificate?: { rawBytes: string };
+        x509CertificateChain?: { certificates: { rawBytes: string }[] };
+      };
+    }
+  ).verificationMaterial;
+  return [
+    ...(material?.certificate ? [material.certificate] : []),
+    ...(material?.x509CertificateChain?.certificates ?? []),
+  ].map((c) => new Uint8Array(Buffer.from(c.rawBytes, 'base64')));
+});
+
+/** What the SCT check builds: a clone without its SCT extension, encoded (its TBS). */
+function precertificate(certificate: X509Certificate): Buffer {
+  const clone = certificate.clone();
+  const at = clone.extensions.findIndex((ext) => ext.subs[0]?.toOID() === EXTENSION_OID_SCT);
+  if (at >= 0) clone.extensions.splice(at, 1);
+  return Buffer.from(clone.tbsCertificate.toDER());
+}
 
 const annotations = fc.dictionary(
   fc.constantFrom(
@@ -115,6 +141,42 @@ describe('signature and attestation formats', () => {
       params(3_000),
     );
     expectBoundedHeap();
+  });
+});
+
+describe('certificates with remembered encodings', () => {
+  it('encode, compare and clone as @sigstore/core does with none remembered', () => {
+    expect(certificates.length).toBeGreaterThan(3);
+    fc.assert(
+      fc.property(
+        mutatedBytes(certificates),
+        counted((bytes: Uint8Array) => {
+          let fresh: X509Certificate;
+          try {
+            fresh = X509Certificate.parse(Buffer.from(bytes));
+          } catch {
+            return; // not DER: nothing is remembered for it
+          }
+          const memoized = X509Certificate.parse(Buffer.from(bytes));
+          memoizeDer(memoized);
+          const outcome = (work: () => Buffer) => {
+            try {
+              return work().toString('hex');
+            } catch (err) {
+              return `throws ${(err as Error).name}`;
+            }
+          };
+          expect(outcome(() => memoized.root.toDER())).toBe(outcome(() => fresh.root.toDER()));
+          expect(outcome(() => precertificate(memoized))).toBe(outcome(() => precertificate(fresh)));
+          // the clone's edit never reaches the certificate itself
+          expect(outcome(() => memoized.tbsCertificate.toDER())).toBe(
+            outcome(() => fresh.tbsCertificate.toDER()),
+          );
+          expect(memoized.equals(fresh)).toBe(true);
+        }),
+      ),
+      params(2_000),
+    );
   });
 });
 
