@@ -4,7 +4,6 @@
 import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 ('use strict');
-export const validateDocumentShape = validate10;
 const schema11 = {
   type: 'object',
   required: ['apiVersion', 'kind', 'metadata', 'spec'],
@@ -699,7 +698,8 @@ const pattern6 = new RegExp('^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$', 'u');
 const pattern7 = new RegExp('^refs/', 'u');
 const pattern8 = new RegExp('^https://', 'u');
 const pattern9 = new RegExp('^https://[^/]+$', 'u');
-function validate10(data, { instancePath = '', parentData, parentDataProperty, rootData = data } = {}) {
+// prettier-ignore
+const validate10 = (function validate10(data, { instancePath = '', parentData, parentDataProperty, rootData = data } = {}) {
   let vErrors = null;
   let errors = 0;
   if (data && typeof data == 'object' && !Array.isArray(data)) {
@@ -7133,4 +7133,5 @@ function validate10(data, { instancePath = '', parentData, parentDataProperty, r
   }
   validate10.errors = vErrors;
   return errors === 0;
-}
+});
+export const validateDocumentShape = validate10;
