@@ -141,7 +141,12 @@ afterAll(async () => {
 describe('the image built from the Dockerfile', () => {
   it('is configured as the Dockerfile says: UID 65532, node entrypoint, production env', () => {
     expect(config.User).toBe(`${NONROOT}:${NONROOT}`);
-    expect(config.Entrypoint).toEqual(['node', '--max-semi-space-size=1', 'dist/cli/main.js']);
+    expect(config.Entrypoint).toEqual([
+      'node',
+      '--max-semi-space-size=1',
+      '--heap-growing-percent=20',
+      'dist/cli/main.js',
+    ]);
     expect(config.WorkingDir).toBe('/app');
     expect(config.Env).toContain('NODE_ENV=production');
     // The report the build printed: sizes are measured, the goal is checked by the build's report only.
