@@ -142,6 +142,22 @@ describe('memoizeDer', () => {
     expect(edited.root.toDER().equals(der)).toBe(false);
   });
 
+  it('clones into nodes of its own: no node of a clone is a node of the certificate', () => {
+    const memoized = X509Certificate.parse(leafDer());
+    memoizeDer(memoized);
+    const own = new Set(nodes(memoized.root));
+    const cloned = nodes(memoized.clone().root);
+    expect(cloned).toHaveLength(own.size);
+    expect(cloned.filter((node) => own.has(node))).toEqual([]);
+    // a leaf node's content replaced in the clone: the clone encodes it, the certificate keeps its own
+    const clone = memoized.clone();
+    const version = clone.tbsCertificate.subs[0]?.subs[0] as X509Certificate['root'];
+    expect(version.subs).toHaveLength(0);
+    Object.defineProperty(version, 'value', { value: Buffer.from([9]) });
+    expect(clone.root.toDER().equals(memoized.root.toDER())).toBe(false);
+    expect(memoized.root.toDER().equals(leafDer())).toBe(true);
+  });
+
   it('re-encodes a tree whose node contents are not views of its own encoding', () => {
     const parsed = X509Certificate.parse(leafDer());
     const expected = Buffer.from(new Uint8Array(parsed.root.toDER()));

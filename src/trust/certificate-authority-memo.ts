@@ -30,9 +30,9 @@ export function memoizeCertificateAuthorities(material: TrustMaterial): void {
  *
  * @sigstore/verify never edits a certificate it verifies; it edits a clone (the SCT check removes the SCT
  * extension from a clone of the leaf and encodes what is left). So the certificate's clone() is replaced too:
- * the clone gets new nodes for every node that has children, over the same contents and sharing the childless
- * nodes, and each new node answers with the DER it had only while it holds the same children, each still
- * answering with its own; an edited clone is re-encoded from the edit up, and nowhere else. The clone shares
+ * the clone gets a new node for every node, over the same contents, and each new node answers with the DER it
+ * had only while it holds the same content and children, each still answering with its own; an edited clone is
+ * re-encoded from the edit up, and nowhere else. The clone shares
  * the certificate's bytes: nothing writes into them, and the edit clone() exists for changes the clone's
  * tree, never the original's.
  */
@@ -73,9 +73,8 @@ function keepDerOfTree(node: DerNode, views: Map<DerNode, Buffer> | undefined): 
   Object.defineProperty(node, 'toDER', { value: () => der });
 }
 
-/** New nodes for those with children (they are what an edit changes), sharing the childless ones. */
+/** A new node for every node of the tree, over the same contents, each keeping the DER its original has. */
 function copyTree(node: DerNode): DerNode {
-  if (node.subs.length === 0) return node;
   const Node = node.constructor as new (tag: DerNode['tag'], value: Buffer, subs: DerNode[]) => DerNode;
   const subs = node.subs.map(copyTree);
   const copy = new Node(node.tag, node.value, subs);
