@@ -32,9 +32,8 @@ export function memoizeCertificateAuthorities(material: TrustMaterial): void {
  * extension from a clone of the leaf and encodes what is left). So the certificate's clone() is replaced too:
  * the clone gets a new node for every node, over the same contents, and each new node answers with the DER it
  * had only while it holds the same content and children, each still answering with its own; an edited clone is
- * re-encoded from the edit up, and nowhere else. The clone shares
- * the certificate's bytes: nothing writes into them, and the edit clone() exists for changes the clone's
- * tree, never the original's.
+ * re-encoded from the edit up, and nowhere else. The clone shares the certificate's bytes: nothing writes into
+ * them, and the edit clone() exists for changes the clone's tree, never the original's.
  */
 export function memoizeDer(certificate: X509Certificate): void {
   const root = certificate.root as unknown as DerNode;
