@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   denying,
   digestOf,
@@ -409,6 +409,45 @@ describe('decideAdmission', () => {
       expect(decision.verdicts.map((v) => v.reasons[0]?.code)).toEqual(['TIMEOUT', 'TIMEOUT']);
       expect(decision.verdicts[0]?.reasons[0]?.message).toContain('ghcr.io/acme/b:1');
       expect(verifier.options[0]?.signal?.aborted).toBe(true);
+    });
+
+    describe('with fake timers', () => {
+      afterEach(() => {
+        vi.useRealTimers();
+      });
+
+      it('aborts the verifier a fifth of the budget early and answers at the budget itself', async () => {
+        vi.useFakeTimers();
+        const verifier = hangingVerifier();
+        let settled = false;
+        const pending = decideAdmission(
+          podWithContainers(['ghcr.io/acme/a:1']),
+          deps(verifier, { timeoutMs: 1000 }),
+        ).finally(() => {
+          settled = true;
+        });
+        await vi.advanceTimersByTimeAsync(799);
+        expect(verifier.options[0]?.signal?.aborted).toBe(false);
+        await vi.advanceTimersByTimeAsync(1);
+        expect(verifier.options[0]?.signal?.aborted).toBe(true);
+        expect(settled).toBe(false);
+        await vi.advanceTimersByTimeAsync(199);
+        expect(settled).toBe(false);
+        await vi.advanceTimersByTimeAsync(1);
+        const decision = await pending;
+        expect(decision.verdicts[0]?.reasons[0]?.message).toContain('no verification result within 1000ms');
+        expect(vi.getTimerCount()).toBe(0);
+      });
+
+      it('leaves no timer behind when the verifier answers in time', async () => {
+        vi.useFakeTimers();
+        const decision = await decideAdmission(
+          reviewFixture('connaisseur/02_pod.json'),
+          deps(fakeVerifier(), { timeoutMs: 1000 }),
+        );
+        expect(decision.response.allowed).toBe(true);
+        expect(vi.getTimerCount()).toBe(0);
+      });
     });
 
     it('uses the verifier’s own TIMEOUT verdicts when it honours the signal', async () => {

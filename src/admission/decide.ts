@@ -212,16 +212,15 @@ async function verifyWithDeadline(
   const budget = Math.max(1, deps.timeoutMs);
   const grace = Math.min(MAX_ABORT_GRACE_MS, Math.floor(budget / 5));
   const controller = new AbortController();
-  const timers: NodeJS.Timeout[] = [];
-  timers.push(
-    setTimeout(() => {
+  // One timer per admission: the backstop's is set only once the signal has fired, to go off at the budget.
+  let timer: NodeJS.Timeout | undefined;
+  const backstop = new Promise<'backstop'>((resolve) => {
+    timer = setTimeout(() => {
       controller.abort(
         new ProvenantError('TIMEOUT', `image verification exceeded its ${budget - grace}ms deadline`),
       );
-    }, budget - grace),
-  );
-  const backstop = new Promise<'backstop'>((resolve) => {
-    timers.push(setTimeout(() => resolve('backstop'), budget));
+      timer = setTimeout(() => resolve('backstop'), grace);
+    }, budget - grace);
   });
   // Finding credentials reads the API server, so it runs inside the budget too: the backstop covers it.
   const work = Promise.resolve()
@@ -256,7 +255,7 @@ async function verifyWithDeadline(
     }
     return reconcile(images, result.verdicts);
   } finally {
-    for (const timer of timers) clearTimeout(timer);
+    clearTimeout(timer);
   }
 }
 
