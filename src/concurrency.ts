@@ -4,6 +4,8 @@ export async function mapWithConcurrency<T, R>(
   limit: number,
   fn: (item: T, index: number) => Promise<R>,
 ): Promise<R[]> {
+  // Within the limit every call can start at once: no workers to share the items out (the webhook's case).
+  if (items.length <= limit) return Promise.all(items.map(fn));
   const results = new Array<R>(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {
