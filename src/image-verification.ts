@@ -10,7 +10,7 @@ import { PlainHttpRegistries } from './oci/registry-host.js';
 import type { Registry, RequestOptions } from './oci/registry.js';
 import type { PolicySet } from './policy/compile.js';
 import { evaluatePolicy, type ChecksByAuthority, type FailedAttestation } from './policy/evaluate.js';
-import { platformTargets, type PlatformTarget } from './policy/platforms.js';
+import { digestOnly, platformTargets, type PlatformTarget } from './policy/platforms.js';
 import type { CompiledPolicy, NoMatchAction, StaticSpec } from './policy/types.js';
 import { readPlatforms, type ImagePlatforms } from './oci/platforms.js';
 import type { VerifiedAttestation } from './attestation/types.js';
@@ -229,6 +229,8 @@ export class ImageVerificationService implements ImageVerifier {
     const outcomes = await Promise.all(
       verifying.map(async (policy) => {
         try {
+          // Most policies look at the resolved digest only: no platform list to read or combine.
+          if (digestOnly(policy.platforms)) return await verifyTarget(policy, { digest });
           const { targets, missing } = await platformTargets(policy.platforms, digest, readImagePlatforms);
           const perTarget = await Promise.all(targets.map((t) => verifyTarget(policy, t)));
           return combineTargets(policy, targets, perTarget, missing);

@@ -8,6 +8,13 @@ export interface PlatformTarget {
   readonly platform?: string;
 }
 
+/** True when a policy is checked on the resolved digest alone (no `spec.platforms`, or `index`). */
+export function digestOnly(
+  selection: PlatformSelection | undefined,
+): selection is undefined | { readonly kind: 'index' } {
+  return selection === undefined || selection.kind === 'index';
+}
+
 /**
  * Which manifests of the image at `digest` must each satisfy a policy, and which platforms it requires but the
  * image lacks. `index` is the resolved digest alone; `all` adds every platform manifest of an index; a list
@@ -18,7 +25,7 @@ export async function platformTargets(
   digest: string,
   platforms: () => Promise<ImagePlatforms>,
 ): Promise<{ targets: PlatformTarget[]; missing: string[] }> {
-  if (selection === undefined || selection.kind === 'index') return { targets: [{ digest }], missing: [] };
+  if (digestOnly(selection)) return { targets: [{ digest }], missing: [] };
   const image = await platforms();
   if (selection.kind === 'all') {
     const children = image.kind === 'index' ? image.manifests : [];
