@@ -11,7 +11,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { generateServingCertificate } from '../src/admission/tls.js';
 import { httpsRequest } from '../test/integration/admission/https-client.js';
-import { imageNodeFlags, rssOf } from './processes.js';
+import { cpuTimeOf, imageNodeFlags, rssOf } from './processes.js';
 
 /** The part of autocannon's API used here (it ships no types). */
 interface AutocannonResult {
@@ -44,6 +44,8 @@ export interface AdmissionBenchResult {
   readonly errors: number;
   readonly timeouts: number;
   readonly non2xx: number;
+  /** The server process's CPU time (every thread) per request answered, in µs. */
+  readonly serverCpuMicroseconds: number;
 }
 
 /** A server under load in its own process. */
@@ -146,6 +148,7 @@ export async function load(
   target: LoadTarget,
   options: { path: string; body: string; connections: number; durationSeconds: number },
 ): Promise<AdmissionBenchResult> {
+  const cpuBefore = await cpuTimeOf(target.pid);
   const result = await autocannon({
     url: `${target.url}${options.path}`,
     method: 'POST',
@@ -157,6 +160,7 @@ export async function load(
     // Load generation in its own thread, off this process's event loop.
     workers: 1,
   });
+  const cpuMs = (await cpuTimeOf(target.pid)) - cpuBefore;
   return {
     requests: result.requests.total,
     requestsPerSecond: result.requests.average,
@@ -166,6 +170,7 @@ export async function load(
     errors: result.errors,
     timeouts: result.timeouts,
     non2xx: result.non2xx,
+    serverCpuMicroseconds: (cpuMs * 1000) / Math.max(1, result.requests.total),
   };
 }
 

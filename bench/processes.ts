@@ -40,6 +40,19 @@ export async function measureProcess(
   return JSON.parse(stdout) as ProcessSample;
 }
 
+/**
+ * CPU time (user + system, every thread) a running process has used so far, from /proc (Linux), in ms. The
+ * kernel counts it in clock ticks of USER_HZ, which is 100 on every Linux architecture Node runs on.
+ */
+export async function cpuTimeOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may contain spaces; utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  if (!Number.isFinite(ticks)) throw new Error(`no CPU times for ${pid}`);
+  return ticks * 10;
+}
+
 /** RSS of a running process from /proc (Linux), in bytes. */
 export async function rssOf(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');

@@ -7,7 +7,8 @@
  *       idle RSS.
  *   (b) admissions/s and p50/p99 over HTTPS on loopback (autocannon) with the real verification service, the
  *       decision log and metrics on, for a 3-container Pod by digest and by tag, beside the ceiling: a bare
- *       node:https server answering a fixed JSON to the same client.
+ *       node:https server answering a fixed JSON to the same client. Each server's CPU time per request (from
+ *       /proc, every thread) shows what an admission costs the server itself, apart from the client.
  *   (c) first-seen images: registry requests and sequential round trips per image.
  *   (d) registry requests per admission during a 10-replica Deployment rollout.
  *   (e) memory: RSS growth with 10,000 cached verdicts.
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
     await section(
       'b',
       `(b) warm admissions over HTTPS (autocannon ${LOAD_CONNECTIONS} conns, ${LOAD_SECONDS} s after ${WARMUP_SECONDS} s of warm-up, log + metrics on)`,
-      ['adm/s', 'p50 ms', 'p99 ms', 'of ceiling', 'registry req/adm', 'RSS after'],
+      ['adm/s', 'p50 ms', 'p99 ms', 'of ceiling', 'server CPU/adm', 'registry req/adm', 'RSS after'],
       () => benchAdmission(world, scratch),
     );
     await section(
@@ -148,6 +149,7 @@ async function benchAdmission(world: SignedRegistry, scratch: string): Promise<R
     `${result.p50Ms}`,
     `${result.p99Ms}`,
     share(result.requestsPerSecond),
+    `${result.serverCpuMicroseconds.toFixed(0)} µs`,
   ];
   rows.push({
     what: 'ceiling: bare node:https answering a fixed JSON (own process), same client and body',
