@@ -4,6 +4,7 @@ import {
   basicAuthorization,
   BearerTokens,
   canonicalRegistryHost,
+  credentialIdentity,
   credentialStoreFrom,
   parseChallenges,
   parseDockerConfig,
@@ -145,6 +146,44 @@ describe('credentialStoreFrom', () => {
       ['https://index.docker.io/v1/', { kind: 'registry-token', token: 't' }],
     ]);
     expect(store.lookup('registry-1.docker.io')).toEqual({ kind: 'registry-token', token: 't' });
+  });
+
+  it('hands out frozen credentials that the entries given to it cannot change', () => {
+    const given = { kind: 'basic', username: 'u', password: 'p' };
+    const store = credentialStoreFrom([['ghcr.io', given as Credentials]]);
+    given.password = 'changed';
+    const found = store.lookup('ghcr.io');
+    expect(found).toEqual({ kind: 'basic', username: 'u', password: 'p' });
+    expect(Object.isFrozen(found)).toBe(true);
+  });
+});
+
+describe('credentialIdentity', () => {
+  it('names equal credentials alike and different ones apart, never revealing them', () => {
+    const name = credentialIdentity();
+    const basic = (password: string): Credentials => ({ kind: 'basic', username: 'u', password });
+    expect(name(undefined)).toBe('none');
+    expect(name(basic('p'))).toBe(name(basic('p')));
+    expect(name(Object.freeze(basic('p')))).toBe(name(basic('p')));
+    expect(name(basic('p'))).not.toBe(name(basic('q')));
+    expect(name({ kind: 'registry-token', token: 'p' })).not.toBe(
+      name({ kind: 'identity-token', token: 'p' }),
+    );
+    expect(name(basic('secret-password'))).not.toContain('secret-password');
+    // Another namer has another key: names from one tell nothing about another's.
+    expect(credentialIdentity()(basic('p'))).not.toBe(name(basic('p')));
+  });
+
+  it('remembers only frozen credentials: an object that changes is named for what it holds now', () => {
+    const name = credentialIdentity();
+    const mutable = { kind: 'basic', username: 'u', password: 'p' };
+    const before = name(mutable as Credentials);
+    mutable.password = 'q';
+    expect(name(mutable as Credentials)).not.toBe(before);
+    expect(name(mutable as Credentials)).toBe(name({ kind: 'basic', username: 'u', password: 'q' }));
+    const frozen = Object.freeze({ kind: 'basic', username: 'u', password: 'p' } as const);
+    expect(name(frozen)).toBe(before);
+    expect(name(frozen)).toBe(before);
   });
 });
 

@@ -40,12 +40,15 @@ export function canonicalRegistryHost(key: string): string {
   return host === '' ? '' : canonicalRegistry(host);
 }
 
-/** A store over fixed entries; keys are canonicalised, and the first entry for a host wins. */
+/**
+ * A store over fixed entries; keys are canonicalised, and the first entry for a host wins. Its credentials
+ * are frozen, so what is looked up is what was read (and a namer may remember their names).
+ */
 export function credentialStoreFrom(entries: Iterable<readonly [string, Credentials]>): CredentialStore {
   const byHost = new Map<string, Credentials>();
   for (const [key, credentials] of entries) {
     const host = canonicalRegistryHost(key);
-    if (host !== '' && !byHost.has(host)) byHost.set(host, credentials);
+    if (host !== '' && !byHost.has(host)) byHost.set(host, Object.freeze({ ...credentials }));
   }
   return { lookup: (registryHost) => byHost.get(canonicalRegistryHost(registryHost)) };
 }
@@ -56,16 +59,25 @@ export const anonymous: CredentialStore = { lookup: () => undefined };
  * Names credentials without revealing them: a keyed hash, with a key random per call of this function, so
  * keys built from it (token and verdict caches) tell nothing about the secrets even to someone who sees them.
  * Equal credentials get equal names from one namer; `undefined` is `none`.
+ *
+ * The name of a frozen object is remembered (weakly): it cannot change, and every cached admission needs the
+ * name of the same store's credentials for each image, where a keyed hash costs more than the rest of the
+ * cache lookup.
  */
 export function credentialIdentity(): (credentials: Credentials | undefined) => string {
   const key = randomBytes(32);
+  const names = new WeakMap<Credentials, string>();
   return (credentials) => {
     if (credentials === undefined) return 'none';
+    const known = names.get(credentials);
+    if (known !== undefined) return known;
     const fields =
       credentials.kind === 'basic'
         ? [credentials.kind, credentials.username, credentials.password]
         : [credentials.kind, credentials.token];
-    return createHmac('sha256', key).update(JSON.stringify(fields)).digest('base64url');
+    const name = createHmac('sha256', key).update(JSON.stringify(fields)).digest('base64url');
+    if (Object.isFrozen(credentials)) names.set(credentials, name);
+    return name;
   };
 }
 
