@@ -227,6 +227,34 @@ describe('PullSecretResolver', () => {
     expect((await resolver.forPod(pod)).lookup('ghcr.io')).toEqual(basic('two'));
   });
 
+  it('keeps a cached secret parsed: its credentials are the same frozen object on every admission', async () => {
+    const reader = new FakeReader();
+    reader.secrets.set('apps/s', dockerConfigJson({ 'ghcr.io': entry('one') }));
+    const resolver = new PullSecretResolver(reader, { logger: silent });
+    const pod = { namespace: 'apps', imagePullSecrets: [{ name: 's' }] };
+    const first = (await resolver.forPod(pod)).lookup('ghcr.io', 'acme/app');
+    const second = (await resolver.forPod(pod)).lookup('ghcr.io', 'acme/app');
+    expect(first).toEqual(basic('one'));
+    expect(second).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+  });
+
+  it('reports a secret that is not a Docker config on every admission that would use it', async () => {
+    const reader = new FakeReader();
+    reader.secrets.set('apps/bad', { type: DOCKER_CONFIG_JSON, data: { '.dockerconfigjson': b64('{') } });
+    reader.secrets.set('apps/good', dockerConfigJson({ 'ghcr.io': entry('good') }));
+    const warnings: object[] = [];
+    const resolver = new PullSecretResolver(reader, { logger: { ...silent, warn: (f) => warnings.push(f) } });
+    const pod = { namespace: 'apps', imagePullSecrets: [{ name: 'bad' }, { name: 'good' }] };
+    expect((await resolver.forPod(pod)).lookup('ghcr.io')).toEqual(basic('good'));
+    expect((await resolver.forPod(pod)).lookup('ghcr.io')).toEqual(basic('good'));
+    expect(warnings).toEqual([
+      expect.objectContaining({ secret: 'apps/bad' }),
+      expect.objectContaining({ secret: 'apps/bad' }),
+    ]);
+    expect(reader.reads.filter((r) => r === 'secret apps/bad')).toHaveLength(1);
+  });
+
   it('goes on without a secret it cannot read, and does not cache the failure', async () => {
     const reader = new FakeReader();
     reader.secrets.set('apps/s', dockerConfigJson({ 'ghcr.io': entry('one') }));

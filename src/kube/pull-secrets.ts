@@ -71,11 +71,14 @@ export const DOCKER_CFG = 'kubernetes.io/dockercfg';
 
 interface KeyringEntry {
   readonly key: string;
-  readonly hostParts: readonly string[];
+  /** One matcher per dot-separated part of the key's host, compiled once. */
+  readonly hostParts: readonly HostPartMatcher[];
   readonly port: string;
   readonly path: string;
   readonly credentials: Credentials;
 }
+
+type HostPartMatcher = (name: string) => boolean;
 
 interface ParsedLocation {
   readonly host: string;
@@ -112,30 +115,39 @@ function parseLocation(raw: string): ParsedLocation | undefined {
 
 /** Go's path.Match for one host part: `*`, `?`, `[...]` classes (`^` negates), `\` escapes. */
 export function matchHostPart(pattern: string, name: string): boolean {
+  return hostPartMatcher(pattern)(name);
+}
+
+const NEVER: HostPartMatcher = () => false;
+
+/** matchHostPart with the pattern compiled once: a keyring's keys are matched on every admission. */
+function hostPartMatcher(pattern: string): HostPartMatcher {
   let source = '^';
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern.charAt(i);
     if (c === '*') source += '.*';
     else if (c === '?') source += '.';
     else if (c === '\\') {
-      if (i + 1 >= pattern.length) return false;
+      if (i + 1 >= pattern.length) return NEVER;
       source += escapeRegExp(pattern.charAt(++i));
     } else if (c === '[') {
       const end = pattern.indexOf(']', i + 1);
-      if (end < 0) return false;
+      if (end < 0) return NEVER;
       let body = pattern.slice(i + 1, end);
       const negated = body.startsWith('^');
       if (negated) body = body.slice(1);
-      if (body === '') return false;
+      if (body === '') return NEVER;
       source += `[${negated ? '^' : ''}${body.replace(/[\]\\^]/g, '\\$&')}]`;
       i = end;
     } else source += escapeRegExp(c);
   }
+  let expression: RegExp;
   try {
-    return new RegExp(`${source}$`, 's').test(name);
+    expression = new RegExp(`${source}$`, 's');
   } catch {
-    return false;
+    return NEVER;
   }
+  return (name) => expression.test(name);
 }
 
 function escapeRegExp(text: string): string {
@@ -147,7 +159,7 @@ function matches(entry: KeyringEntry, target: ParsedLocation): boolean {
   const parts = target.host.split('.');
   if (parts.length !== entry.hostParts.length) return false;
   if (!target.path.startsWith(entry.path)) return false;
-  return entry.hostParts.every((p, i) => matchHostPart(p, parts[i] ?? ''));
+  return entry.hostParts.every((matchPart, i) => matchPart(parts[i] ?? ''));
 }
 
 /** The `auths` map of one secret, or undefined when the secret holds no usable Docker config. */
@@ -181,31 +193,53 @@ export interface NamedPullSecret {
 }
 
 /**
+ * One secret as a keyring reads it: its entries, or why it cannot be used. A secret that cannot be parsed is
+ * skipped as a whole: half of a broken secret is worse than none.
+ */
+interface ParsedPullSecret {
+  readonly source: string;
+  readonly entries: readonly KeyringEntry[];
+  readonly problem?: string;
+}
+
+function parsePullSecret({ source, secret }: NamedPullSecret): ParsedPullSecret {
+  try {
+    const entries: KeyringEntry[] = [];
+    for (const [key, raw] of Object.entries(authsOf(secret) ?? {})) {
+      const location = parseLocation(key);
+      if (location === undefined) continue;
+      const credentials = entryCredentials(key, raw);
+      if (credentials === undefined) continue;
+      const normalisedKey = `${location.host}${location.port ? `:${location.port}` : ''}${location.path}`;
+      const hostParts = location.host.split('.').map(hostPartMatcher);
+      entries.push({ key: normalisedKey, ...location, hostParts, credentials });
+    }
+    return { source, entries };
+  } catch (err) {
+    return { source, entries: [], problem: describeError(err).error };
+  }
+}
+
+/**
  * Builds the keyring of several secrets, in priority order. A secret that cannot be parsed is skipped as a
- * whole (and reported through `onInvalid`): half of a broken secret is worse than none.
+ * whole (and reported through `onInvalid`).
  */
 export function keyringFromSecrets(
   secrets: readonly NamedPullSecret[],
   onInvalid: (source: string, problem: string) => void = () => {},
 ): Keyring {
+  return keyringFromParsed(secrets.map(parsePullSecret), onInvalid);
+}
+
+/** keyringFromSecrets over secrets parsed before (the resolver keeps them parsed while it caches them). */
+function keyringFromParsed(
+  secrets: readonly ParsedPullSecret[],
+  onInvalid: (source: string, problem: string) => void = () => {},
+): Keyring {
   const entries: KeyringEntry[] = [];
-  for (const { source, secret } of secrets) {
-    try {
-      const auths = authsOf(secret);
-      if (auths === undefined) continue;
-      const found: KeyringEntry[] = [];
-      for (const [key, raw] of Object.entries(auths)) {
-        const location = parseLocation(key);
-        if (location === undefined) continue;
-        const credentials = entryCredentials(key, raw);
-        if (credentials === undefined) continue;
-        const normalisedKey = `${location.host}${location.port ? `:${location.port}` : ''}${location.path}`;
-        found.push({ key: normalisedKey, hostParts: location.host.split('.'), ...location, credentials });
-      }
-      entries.push(...found);
-    } catch (err) {
-      onInvalid(source, describeError(err).error);
-    }
+  for (const secret of secrets) {
+    if (secret.problem === undefined) entries.push(...secret.entries);
+    else onInvalid(secret.source, secret.problem);
   }
   // Stable sort: equal keys keep the order of the secrets.
   entries.sort((a, b) => b.key.length - a.key.length || (a.key < b.key ? 1 : a.key > b.key ? -1 : 0));
@@ -234,7 +268,8 @@ type Cached<T> = { readonly found: true; readonly value: T } | { readonly found:
 
 /** Resolves a workload's pull secrets into a Keyring; reads are cached briefly and shared when concurrent. */
 export class PullSecretResolver {
-  readonly #secrets: SingleFlightCache<Cached<PullSecret>>;
+  /** Kept parsed: every admission of a workload builds its keyring from them. */
+  readonly #secrets: SingleFlightCache<Cached<ParsedPullSecret>>;
   readonly #accounts: SingleFlightCache<Cached<ServiceAccountPullSecrets>>;
 
   constructor(
@@ -264,13 +299,16 @@ export class PullSecretResolver {
     const unique = [...new Map(refs.map((r) => [`${r.namespace}/${r.name}`, r])).values()];
     const secrets = await Promise.all(
       unique.map(async (r) => {
-        const secret = await this.#read(this.#secrets, 'secret', r.namespace, r.name, () =>
-          this.reader.readSecret(r.namespace, r.name),
-        );
-        return secret === undefined ? [] : [{ source: `${r.namespace}/${r.name}`, secret }];
+        const parsed = await this.#read(this.#secrets, 'secret', r.namespace, r.name, async () => {
+          const secret = await this.reader.readSecret(r.namespace, r.name);
+          return secret === undefined
+            ? undefined
+            : parsePullSecret({ source: `${r.namespace}/${r.name}`, secret });
+        });
+        return parsed === undefined ? [] : [parsed];
       }),
     );
-    return keyringFromSecrets(secrets.flat(), (source, problem) =>
+    return keyringFromParsed(secrets.flat(), (source, problem) =>
       this.options.logger.warn({ secret: source, problem }, 'pull secret ignored: not a valid Docker config'),
     );
   }
