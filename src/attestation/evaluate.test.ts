@@ -570,6 +570,43 @@ describe('reason messages', () => {
   });
 });
 
+describe('judging one verified attestation again', () => {
+  // The verification cache hands the same attestation objects to every admission; what is read from one is
+  // remembered, so each judgement must still be exactly what a fresh copy gives, requirement by requirement.
+  it('gives each requirement what a fresh copy of the attestation gives, however often and in any order', () => {
+    const shared = realAttestation('generator-container');
+    const requirement = (refs: readonly string[], minBuildLevel: number) =>
+      compileAttestationRequirement(
+        {
+          name: 'provenance',
+          predicateType: 'slsa-provenance',
+          authorities: ['ci'],
+          slsa: { minBuildLevel, source: { repository: 'github.com/slsa-framework/example-package', refs } },
+        },
+        AUTHORITIES,
+      );
+    const requirements = [
+      requirement(['refs/heads/main'], 3),
+      requirement(['refs/heads/release'], 3),
+      requirement(['refs/heads/main'], 4),
+    ];
+    const context = { imageDigest: shared.digest, imageReference: 'x', now: NOW };
+    const fresh = requirements.map((req) =>
+      evaluateAttestationRequirement(req, [realAttestation('generator-container').attestation], context),
+    );
+    expect(fresh.map((r) => r.satisfied)).toEqual([true, false, false]);
+    for (const order of [
+      [0, 1, 2],
+      [2, 1, 0, 0, 1],
+    ]) {
+      for (const i of order) {
+        const req = requirements[i] as (typeof requirements)[number];
+        expect(evaluateAttestationRequirement(req, [shared.attestation], context)).toEqual(fresh[i]);
+      }
+    }
+  });
+});
+
 function resolve(input: Input): { digest: string; attestation: VerifiedAttestation } {
   if (typeof input === 'string') return realAttestation(input);
   const real = realAttestation(input.from, input.authority);

@@ -4,8 +4,8 @@ import { rateBuilder } from './builders.js';
 import { formatDuration } from './duration.js';
 import { asObject } from './json.js';
 import { isProvenanceType, SLSA_VSA_V1 } from './predicate-type.js';
-import { certificateSources, readProvenance } from './provenance.js';
-import { settleSource, sourceMismatch } from './source.js';
+import { certificateSources, readProvenance, type ProvenanceFacts } from './provenance.js';
+import { settleSource, sourceMismatch, type BuildSource } from './source.js';
 import type {
   AttestationEvaluation,
   AttestationEvidence,
@@ -180,16 +180,42 @@ interface SlsaResult {
   readonly evidence?: SlsaEvidence;
 }
 
+/** What a verified attestation's provenance and signing certificate say, apart from any requirement. */
+interface ProvenanceReading {
+  readonly facts: ProvenanceFacts;
+  readonly settled: BuildSource | { readonly problem: string };
+}
+
+/**
+ * Read once per verified attestation: the cached verification record hands the same attestation objects to
+ * every admission of the image, and what they say cannot change (parsing the provenance and its repository
+ * URLs was half of judging an SLSA requirement).
+ */
+const readings = new WeakMap<VerifiedAttestation, ProvenanceReading | string>();
+
+function readingOf(attestation: VerifiedAttestation): ProvenanceReading | string {
+  let reading = readings.get(attestation);
+  if (reading === undefined) {
+    const facts = readProvenance(attestation.statement);
+    reading =
+      typeof facts === 'string'
+        ? facts
+        : { facts, settled: settleSource([...facts.sources, ...certificateSources(attestation.signer)]) };
+    readings.set(attestation, reading);
+  }
+  return reading;
+}
+
 function checkProvenance(slsa: CompiledSlsaRequirement, attestation: VerifiedAttestation): SlsaResult {
-  const facts = readProvenance(attestation.statement);
-  if (typeof facts === 'string') return { failures: [{ code: 'ATTESTATION_INVALID', message: facts }] };
+  const reading = readingOf(attestation);
+  if (typeof reading === 'string') return { failures: [{ code: 'ATTESTATION_INVALID', message: reading }] };
+  const { facts, settled } = reading;
 
   const rating = rateBuilder(facts, attestation.signer, slsa.builders, slsa.githubEnterprise);
   // An untrusted or forged builder makes every other claim in the provenance worthless: report only that.
   if (!rating.ok) return { failures: [{ code: 'SLSA_BUILDER_UNTRUSTED', message: rating.message }] };
 
   const failures: Failure[] = [];
-  const settled = settleSource([...facts.sources, ...certificateSources(attestation.signer)]);
   const source = 'problem' in settled ? {} : settled;
   const evidence: SlsaEvidence = {
     via: 'provenance',
