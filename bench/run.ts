@@ -13,6 +13,7 @@
  *   (d) registry requests per admission during a 10-replica Deployment rollout.
  *   (e) memory: RSS growth with 10,000 cached verdicts.
  *   (f) keyless bundle verification, CPU per bundle in process, beside stock @sigstore/verify.
+ *   (g) what a workload's pull secrets add to a cached admission, CPU in process.
  *
  * Loopback only, bounded loops; under three minutes on two cores.
  */
@@ -41,6 +42,7 @@ import {
 import { benchCli, benchServeStartup, buildCli } from './cli.js';
 import { benchKeyless } from './keyless.js';
 import { benchMemory } from './memory.js';
+import { benchPullSecrets } from './pull-secrets.js';
 import { roundTripsPerImage, sequentialRoundTrips } from './round-trips.js';
 import { startSignedRegistry, type SignedRegistry } from './signed-registry.js';
 import { goal, median, mib, ms, table, type Row } from './table.js';
@@ -56,7 +58,7 @@ const REPLICAS = 10;
 /** `npm run bench -- --only b,c` runs only those sections (for working on one of them); all by default. */
 function sections(): Set<string> {
   const { values } = parseArgs({ options: { only: { type: 'string' } } });
-  return new Set((values.only ?? 'a,b,c,d,e,f').split(',').map((s) => s.trim()));
+  return new Set((values.only ?? 'a,b,c,d,e,f,g').split(',').map((s) => s.trim()));
 }
 
 async function main(): Promise<void> {
@@ -108,6 +110,12 @@ async function main(): Promise<void> {
       '(f) keyless bundle verification, CPU per bundle (p50)',
       ['CPU', 'vs stock'],
       benchKeyless,
+    );
+    await section(
+      'g',
+      '(g) cached 3-container admission in process (decision, log, metrics; no HTTP), CPU per admission',
+      ['CPU', 'vs none'],
+      () => benchPullSecrets(world),
     );
     output.push('', `total ${ms(performance.now() - begun)}`);
     console.log(output.join('\n'));
