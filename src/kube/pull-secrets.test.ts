@@ -34,8 +34,51 @@ describe('matchHostPart (Go path.Match)', () => {
     ['registry', 'registry2', false],
     ['[', 'x', false],
     ['a\\*', 'a*', true],
+    ['*', '', true],
+    ['a*', 'a', true],
+    ['*a*b', 'xaxxb', true],
+    ['*a*b', 'xaxxbx', false],
+    ['r[e-f]g*', 'registry', true],
+    ['[]', 'x', false],
+    ['a\\', 'a', false],
   ])('%s vs %s → %s', (pattern, name, expected) => {
     expect(matchHostPart(pattern, name)).toBe(expected);
+  });
+
+  it('agrees with a regular-expression reading of the pattern on every short pattern and name', () => {
+    // The reference: what path.Match means, as a RegExp (fine for names this short).
+    const reference = (pattern: string, name: string): boolean => {
+      const source = [...pattern]
+        .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')))
+        .join('');
+      return new RegExp(`^${source}$`, 's').test(name);
+    };
+    const words = (alphabet: readonly string[], maxLength: number): string[] => {
+      let all = [''];
+      let layer = [''];
+      for (let length = 1; length <= maxLength; length++) {
+        layer = layer.flatMap((prefix) => alphabet.map((c) => prefix + c));
+        all = all.concat(layer);
+      }
+      return all;
+    };
+    const names = words(['a', 'b'], 5);
+    let compared = 0;
+    for (const pattern of words(['a', 'b', '*', '?'], 4)) {
+      for (const name of names) {
+        expect(matchHostPart(pattern, name), `${pattern} vs ${name}`).toBe(reference(pattern, name));
+        compared++;
+      }
+    }
+    expect(compared).toBe(341 * 63);
+  });
+
+  it('matches in linear time, so a Secret with many wildcards cannot stall admissions', () => {
+    // A backtracking RegExp of this pattern takes longer than any test timeout on a name this long.
+    const pattern = `${'*a'.repeat(30)}*b`;
+    expect(matchHostPart(pattern, 'a'.repeat(63))).toBe(false);
+    expect(matchHostPart('*'.repeat(40) + 'b', 'a'.repeat(63))).toBe(false);
+    expect(matchHostPart(pattern, `${'a'.repeat(62)}b`)).toBe(true);
   });
 });
 

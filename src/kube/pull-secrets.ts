@@ -78,8 +78,6 @@ interface KeyringEntry {
   readonly credentials: Credentials;
 }
 
-type HostPartMatcher = (name: string) => boolean;
-
 interface ParsedLocation {
   readonly host: string;
   readonly port: string;
@@ -118,40 +116,82 @@ export function matchHostPart(pattern: string, name: string): boolean {
   return hostPartMatcher(pattern)(name);
 }
 
+type HostPartMatcher = (name: string) => boolean;
+/** A pattern token other than `*`: it matches exactly one character. */
+type OneCharacter = (character: string) => boolean;
+const ANY_SEQUENCE = 'any sequence';
 const NEVER: HostPartMatcher = () => false;
 
-/** matchHostPart with the pattern compiled once: a keyring's keys are matched on every admission. */
+/**
+ * matchHostPart with the pattern compiled once: a keyring's keys are matched on every admission. Keys come
+ * from Secrets that anyone who may create one in a namespace writes, and host parts from the images its Pods
+ * name, so the match runs in time linear in both (a backtracking RegExp of `*a*a*…` took seconds per
+ * lookup, on the event loop every admission shares). A malformed pattern matches nothing.
+ */
 function hostPartMatcher(pattern: string): HostPartMatcher {
-  let source = '^';
+  const tokens: (OneCharacter | typeof ANY_SEQUENCE)[] = [];
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern.charAt(i);
-    if (c === '*') source += '.*';
-    else if (c === '?') source += '.';
+    if (c === '*') {
+      if (tokens.at(-1) !== ANY_SEQUENCE) tokens.push(ANY_SEQUENCE);
+    } else if (c === '?') tokens.push(() => true);
     else if (c === '\\') {
       if (i + 1 >= pattern.length) return NEVER;
-      source += escapeRegExp(pattern.charAt(++i));
+      const literal = pattern.charAt(++i);
+      tokens.push((character) => character === literal);
     } else if (c === '[') {
       const end = pattern.indexOf(']', i + 1);
       if (end < 0) return NEVER;
-      let body = pattern.slice(i + 1, end);
-      const negated = body.startsWith('^');
-      if (negated) body = body.slice(1);
-      if (body === '') return NEVER;
-      source += `[${negated ? '^' : ''}${body.replace(/[\]\\^]/g, '\\$&')}]`;
+      const matcher = characterClass(pattern.slice(i + 1, end));
+      if (matcher === undefined) return NEVER;
+      tokens.push(matcher);
       i = end;
-    } else source += escapeRegExp(c);
+    } else tokens.push((character) => character === c);
   }
-  let expression: RegExp;
-  try {
-    expression = new RegExp(`${source}$`, 's');
-  } catch {
-    return NEVER;
-  }
-  return (name) => expression.test(name);
+  return (name) => matchTokens(tokens, name);
 }
 
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+/** A `[...]` body (without brackets) as one-character test: ranges `a-z`, a leading `^` negates. */
+function characterClass(body: string): OneCharacter | undefined {
+  const negated = body.startsWith('^');
+  const members = negated ? body.slice(1) : body;
+  if (members === '') return undefined;
+  // A class tests one character, so a RegExp of one class cannot backtrack; it also judges the ranges.
+  let expression: RegExp;
+  try {
+    expression = new RegExp(`^[${negated ? '^' : ''}${members.replace(/[\]\\^]/g, '\\$&')}]$`, 's');
+  } catch {
+    return undefined;
+  }
+  return (character) => expression.test(character);
+}
+
+/**
+ * Wildcard matching in O(pattern × name): every token but `*` takes exactly one character, so on a
+ * mismatch only the most recent `*` needs to take one character more.
+ */
+function matchTokens(tokens: readonly (OneCharacter | typeof ANY_SEQUENCE)[], name: string): boolean {
+  let t = 0;
+  let n = 0;
+  let lastStar = -1;
+  let starFrom = 0;
+  while (n < name.length) {
+    const token = tokens[t];
+    if (token === ANY_SEQUENCE) {
+      lastStar = t++;
+      starFrom = n;
+    } else if (token !== undefined && token(name.charAt(n))) {
+      t++;
+      n++;
+    } else if (lastStar >= 0) {
+      t = lastStar + 1;
+      n = ++starFrom;
+    } else {
+      return false;
+    }
+  }
+  while (tokens[t] === ANY_SEQUENCE) t++;
+  return t === tokens.length;
 }
 
 function matches(entry: KeyringEntry, target: ParsedLocation): boolean {
