@@ -18,6 +18,7 @@
 import { systemClock, type Clock } from '../clock.js';
 import { SingleFlightCache } from '../cache/single-flight-cache.js';
 import { parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
+import { matchGlobTokens, type GlobToken } from '../policy/glob.js';
 import {
   canonicalRegistryHost,
   parseDockerConfig,
@@ -117,42 +118,37 @@ export function matchHostPart(pattern: string, name: string): boolean {
 }
 
 type HostPartMatcher = (name: string) => boolean;
-/** A pattern token other than `*`: it matches exactly one character. */
-type OneCharacter = (character: string) => boolean;
-const ANY_SEQUENCE = 'any sequence';
 const NEVER: HostPartMatcher = () => false;
 
 /**
  * matchHostPart with the pattern compiled once: a keyring's keys are matched on every admission. Keys come
  * from Secrets that anyone who may create one in a namespace writes, and host parts from the images its Pods
- * name, so the match runs in time linear in both (a backtracking RegExp of `*a*a*…` took seconds per
- * lookup, on the event loop every admission shares). A malformed pattern matches nothing.
+ * name, so the match is the policy globs' walk, linear in both (a backtracking RegExp of `*a*a*…` took seconds
+ * per lookup, on the event loop every admission shares). Host parts hold no `/`, so the glob's `*` and `?`
+ * are path.Match's. A malformed pattern matches nothing.
  */
 function hostPartMatcher(pattern: string): HostPartMatcher {
-  const tokens: (OneCharacter | typeof ANY_SEQUENCE)[] = [];
+  const tokens: GlobToken[] = [];
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern.charAt(i);
-    if (c === '*') {
-      if (tokens.at(-1) !== ANY_SEQUENCE) tokens.push(ANY_SEQUENCE);
-    } else if (c === '?') tokens.push(() => true);
+    if (c === '*' || c === '?') tokens.push({ kind: c });
     else if (c === '\\') {
       if (i + 1 >= pattern.length) return NEVER;
-      const literal = pattern.charAt(++i);
-      tokens.push((character) => character === literal);
+      tokens.push({ kind: 'literal', char: pattern.charAt(++i) });
     } else if (c === '[') {
       const end = pattern.indexOf(']', i + 1);
       if (end < 0) return NEVER;
-      const matcher = characterClass(pattern.slice(i + 1, end));
-      if (matcher === undefined) return NEVER;
-      tokens.push(matcher);
+      const test = characterClass(pattern.slice(i + 1, end));
+      if (test === undefined) return NEVER;
+      tokens.push({ kind: 'class', test });
       i = end;
-    } else tokens.push((character) => character === c);
+    } else tokens.push({ kind: 'literal', char: c });
   }
-  return (name) => matchTokens(tokens, name);
+  return (name) => matchGlobTokens(tokens, name);
 }
 
-/** A `[...]` body (without brackets) as one-character test: ranges `a-z`, a leading `^` negates. */
-function characterClass(body: string): OneCharacter | undefined {
+/** A `[...]` body (without brackets) as a one-character test: ranges `a-z`, a leading `^` negates. */
+function characterClass(body: string): ((char: string) => boolean) | undefined {
   const negated = body.startsWith('^');
   const members = negated ? body.slice(1) : body;
   if (members === '') return undefined;
@@ -163,35 +159,7 @@ function characterClass(body: string): OneCharacter | undefined {
   } catch {
     return undefined;
   }
-  return (character) => expression.test(character);
-}
-
-/**
- * Wildcard matching in O(pattern × name): every token but `*` takes exactly one character, so on a
- * mismatch only the most recent `*` needs to take one character more.
- */
-function matchTokens(tokens: readonly (OneCharacter | typeof ANY_SEQUENCE)[], name: string): boolean {
-  let t = 0;
-  let n = 0;
-  let lastStar = -1;
-  let starFrom = 0;
-  while (n < name.length) {
-    const token = tokens[t];
-    if (token === ANY_SEQUENCE) {
-      lastStar = t++;
-      starFrom = n;
-    } else if (token !== undefined && token(name.charAt(n))) {
-      t++;
-      n++;
-    } else if (lastStar >= 0) {
-      t = lastStar + 1;
-      n = ++starFrom;
-    } else {
-      return false;
-    }
-  }
-  while (tokens[t] === ANY_SEQUENCE) t++;
-  return t === tokens.length;
+  return (char) => expression.test(char);
 }
 
 function matches(entry: KeyringEntry, target: ParsedLocation): boolean {
@@ -274,7 +242,7 @@ export function keyringFromSecrets(
 /** keyringFromSecrets over secrets parsed before (the resolver keeps them parsed while it caches them). */
 function keyringFromParsed(
   secrets: readonly ParsedPullSecret[],
-  onInvalid: (source: string, problem: string) => void = () => {},
+  onInvalid: (source: string, problem: string) => void,
 ): Keyring {
   const entries: KeyringEntry[] = [];
   for (const secret of secrets) {

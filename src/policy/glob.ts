@@ -40,7 +40,14 @@ function normaliseGlob(glob: string): string {
   return `${registry}/${path}`;
 }
 
-type GlobToken = { readonly kind: 'literal'; readonly char: string } | { readonly kind: '?' | '*' | '**' };
+/**
+ * One step of a glob: a literal character, `?`, `*`, `**`, or a character class (for Go's `path.Match`
+ * patterns, which pull-secret keys use; image globs have none).
+ */
+export type GlobToken =
+  | { readonly kind: 'literal'; readonly char: string }
+  | { readonly kind: 'class'; readonly test: (char: string) => boolean }
+  | { readonly kind: '?' | '*' | '**' };
 
 const SLASH = '/';
 
@@ -72,10 +79,17 @@ export function globMatcher(glob: string): (candidate: string) => boolean {
   const prefix = glob.slice(0, prefixLength);
   const rest = tokens.slice(prefixLength);
   if (rest.length === 1 && rest[0]?.kind === '**') return (candidate) => candidate.startsWith(prefix);
-  return (candidate) => candidate.startsWith(prefix) && matchTokens(rest, candidate.slice(prefix.length));
+  return (candidate) => candidate.startsWith(prefix) && matchGlobTokens(rest, candidate.slice(prefix.length));
 }
 
-function matchTokens(tokens: readonly GlobToken[], candidate: string): boolean {
+/** Whether a one-character token takes `c`: `?` any character but `/`. */
+function takesOne(token: Exclude<GlobToken, { readonly kind: '*' | '**' }>, c: string): boolean {
+  if (token.kind === 'literal') return c === token.char;
+  return token.kind === 'class' ? token.test(c) : c !== SLASH;
+}
+
+/** Whether `tokens` match all of `candidate`, in O(tokens × candidate) (see globMatcher). */
+export function matchGlobTokens(tokens: readonly GlobToken[], candidate: string): boolean {
   const n = candidate.length;
   // reachable[j]: the tokens so far can match exactly the first j characters.
   let reachable = new Uint8Array(n + 1);
@@ -86,11 +100,10 @@ function matchTokens(tokens: readonly GlobToken[], candidate: string): boolean {
     let any = false;
     switch (token.kind) {
       case 'literal':
+      case 'class':
       case '?': {
-        const char = token.kind === 'literal' ? token.char : undefined;
         for (let j = 0; j < n; j++) {
-          const c = candidate[j];
-          if (reachable[j] === 1 && (char === undefined ? c !== SLASH : c === char)) {
+          if (reachable[j] === 1 && takesOne(token, candidate[j] as string)) {
             next[j + 1] = 1;
             any = true;
           }
