@@ -11,7 +11,7 @@ import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify';
 import { buildTrustRoot } from '../src/trust/trust-store.js';
 import { verifyArtifactBundle } from '../src/verify/artifact-bundle.js';
 import type { Authority } from '../src/verify/types.js';
-import { goal, median, ms, ratio, type Row } from './table.js';
+import { goal, interleavedMeans, median, ms, ratio, type Row } from './table.js';
 
 const FIXTURES = new URL('../test/fixtures/real/', import.meta.url);
 const CASE = 'bundles/conformance/happy-path-v0.3';
@@ -56,10 +56,10 @@ export async function benchKeyless(): Promise<Row[]> {
     for (let i = 0; i < WARM_UP; i++) work();
     return median(Array.from({ length: SAMPLES }, () => cpuMsOf(work)));
   };
-  // Interleaved halves, so that machine noise falls on both.
-  const halves = [sample(ours), sample(stock), sample(ours), sample(stock)];
-  const oursMs = ((halves[0] ?? 0) + (halves[2] ?? 0)) / 2;
-  const stockMs = ((halves[1] ?? 0) + (halves[3] ?? 0)) / 2;
+  const [oursMs, stockMs] = await interleavedMeans(
+    () => sample(ours),
+    () => sample(stock),
+  );
   return [
     {
       what: 'Provenant (trust material per trust root, cached)',

@@ -13,7 +13,7 @@ import { batchedDestination, createLogger } from '../src/observability/logger.js
 import { createMetrics } from '../src/observability/metrics.js';
 import { podReview } from '../test/integration/webhook/reviews.js';
 import type { SignedRegistry } from './signed-registry.js';
-import { ratio, type Row } from './table.js';
+import { interleavedMeans, ratio, type Row } from './table.js';
 
 const QUIET = {
   debug: () => undefined,
@@ -70,15 +70,10 @@ export async function benchPullSecrets(world: SignedRegistry): Promise<Row[]> {
       const used = process.cpuUsage(before);
       return (used.user + used.system) / ADMISSIONS;
     };
-    // Interleaved halves, so that machine noise falls on both.
-    const halves = [
-      await cpuPerAdmission(without),
-      await cpuPerAdmission(withSecret),
-      await cpuPerAdmission(without),
-      await cpuPerAdmission(withSecret),
-    ];
-    const noneUs = ((halves[0] ?? 0) + (halves[2] ?? 0)) / 2;
-    const secretUs = ((halves[1] ?? 0) + (halves[3] ?? 0)) / 2;
+    const [noneUs, secretUs] = await interleavedMeans(
+      () => cpuPerAdmission(without),
+      () => cpuPerAdmission(withSecret),
+    );
     return [
       { what: 'Pod without pull secrets', cells: [`${noneUs.toFixed(0)} µs`, ratio(1)] },
       {

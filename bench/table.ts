@@ -32,6 +32,15 @@ export function table(title: string, header: readonly string[], rows: readonly R
   ].join('\n');
 }
 
+/** `a` and `b` each measured twice, interleaved (a, b, a, b) so that machine noise falls on both: their means. */
+export async function interleavedMeans(
+  a: () => number | Promise<number>,
+  b: () => number | Promise<number>,
+): Promise<[number, number]> {
+  const [a1, b1, a2, b2] = [await a(), await b(), await a(), await b()];
+  return [(a1 + a2) / 2, (b1 + b2) / 2];
+}
+
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
