@@ -1,5 +1,7 @@
 import type { ASTNode, Environment } from '@marcbachmann/cel-js';
+import type { RE2JS } from 're2js';
 import { lazyRequire } from '../lazy-require.js';
+import { compileRe2 } from '../verify/policy-regexp.js';
 import type { CompiledCondition, ConditionInput, ConditionResult } from './types.js';
 
 /**
@@ -11,12 +13,21 @@ import type { CompiledCondition, ConditionInput, ConditionResult } from './types
  */
 export const CEL_COST_LIMIT = 2_000_000;
 /**
- * CEL's `matches()` runs JavaScript's backtracking regular expressions over attestation strings. Patterns must
- * be literals without nested quantifiers (checked when the policy compiles), and an attestation holding a
- * string longer than this is refused before a condition that calls `matches()` runs on it: a linear-time
- * pattern stays cheap, and a polynomial one stays bounded.
+ * CEL's `matches()` is RE2 (as in cel-go and the API server); the CEL library runs JavaScript's backtracking
+ * RegExp instead, where a pattern as plain as `.*.*.*=.*;` takes 12 s on a 200-character string and grows
+ * with its fourth power, on the event loop every admission shares. So every `matches()` call is bound, when
+ * its condition compiles, to a function of ours that runs RE2 (linear in the string). Patterns must be
+ * literals, compiled and checked with the policy. A call's cost still grows with the string it reads and
+ * the cost bound below counts calls, not characters: an attestation holding a string longer than this is
+ * refused before a condition that calls `matches()` runs on it.
  */
 export const MATCHES_MAX_INPUT = 4096;
+// The name `matches()` calls are bound to. `$` cannot appear in a CEL identifier, so no expression can call
+// it by name, bypassing the literal-pattern check.
+const RE2_MATCHES = 'matches$re2';
+// Compiled patterns of the conditions compiled so far; cleared when full (policies come and go).
+const MAX_CACHED_PATTERNS = 1024;
+const re2Patterns = new Map<string, RE2JS>();
 const MAX_MACRO_NESTING = 2;
 const LIMITS = {
   maxAstNodes: 512,
@@ -37,7 +48,9 @@ function celEnvironment(): Environment {
     environment = new (celJs().Environment)({ limits: LIMITS })
       .registerVariable('predicate', 'dyn')
       .registerVariable('statement', 'dyn')
-      .registerVariable('image', 'map<string, string>');
+      .registerVariable('image', 'map<string, string>')
+      .registerFunction({ ...RE2_OVERLOAD, receiverType: 'string', params: [{ type: 'string' }] })
+      .registerFunction({ ...RE2_OVERLOAD, params: [{ type: 'string' }, { type: 'string' }] });
   }
   return environment;
 }
@@ -50,6 +63,8 @@ export function compileCondition(expression: string, message?: string): Compiled
   } catch (err) {
     throw new Error(`does not parse: ${describeCelError(err)}`, { cause: err });
   }
+  // Bound before the type check, which picks each call's overload by name.
+  const matchesCalls = bindMatchesToRe2(parsed.ast);
   const checked = parsed.check();
   if (!checked.valid) throw new Error(`does not type-check: ${describeCelError(checked.error)}`);
   if (checked.type !== 'bool' && checked.type !== 'dyn') {
@@ -59,11 +74,9 @@ export function compileCondition(expression: string, message?: string): Compiled
   if (shape.nesting > MAX_MACRO_NESTING) {
     throw new Error(`nests list macros ${shape.nesting} deep; at most ${MAX_MACRO_NESTING} are allowed`);
   }
-  const patterns = matchesPatterns(parsed.ast);
-  patterns.forEach(checkPattern);
 
   const evaluate = (input: ConditionInput): ConditionResult => {
-    if (patterns.length > 0) {
+    if (matchesCalls > 0) {
       const longest = longestString(input.statement, MATCHES_MAX_INPUT);
       if (longest > MATCHES_MAX_INPUT) {
         return {
@@ -102,18 +115,19 @@ export function compileCondition(expression: string, message?: string): Compiled
 function describeCelError(err: unknown): string {
   if (err instanceof Error) {
     const { summary, range } = err as Error & { summary?: string; range?: { start: number } };
-    const text = summary ?? err.message.split('\n')[0] ?? err.message;
+    const text = (summary ?? err.message.split('\n')[0] ?? err.message).replaceAll(RE2_MATCHES, 'matches');
     return range === undefined ? text : `${text} (at offset ${range.start})`;
   }
   return String(err);
 }
 
 /**
- * The pattern of every `matches()` call (`s.matches(p)` or `matches(s, p)`); throws when one is not a string
- * literal: a pattern taken from the attestation could be written to backtrack without bound.
+ * Binds every `matches()` call (`s.matches(p)` or `matches(s, p)`) to RE2 and returns how many there are;
+ * throws when one is not a string literal: a pattern taken from the attestation would be compiled on every
+ * admission, and could not be checked when the policy is.
  */
-function matchesPatterns(root: ASTNode): string[] {
-  const patterns: string[] = [];
+function bindMatchesToRe2(root: ASTNode): number {
+  let calls = 0;
   const stack: ASTNode[] = [root];
   while (stack.length > 0) {
     const node = stack.pop() as ASTNode;
@@ -123,59 +137,39 @@ function matchesPatterns(root: ASTNode): string[] {
       if (pattern?.op !== 'value' || typeof pattern.args !== 'string') {
         throw new Error('matches() takes a string literal as its pattern');
       }
-      patterns.push(pattern.args);
+      re2Pattern(pattern.args);
+      calls++;
+      (node.args as unknown[])[0] = RE2_MATCHES;
     }
     stack.push(...childNodes(node.args));
   }
-  return patterns;
+  return calls;
 }
 
-/** A pattern must compile and must not nest quantifiers (`(a+)+`, `(\w*)*`): those backtrack exponentially. */
-function checkPattern(pattern: string): void {
-  try {
-    new RegExp(pattern);
-  } catch (err) {
-    throw new Error(`matches() pattern ${JSON.stringify(pattern)} is not a valid regular expression`, {
-      cause: err,
-    });
-  }
-  if (nestsQuantifiers(pattern)) {
-    throw new Error(
-      `matches() pattern ${JSON.stringify(pattern)} repeats a group that itself repeats: it could backtrack exponentially`,
-    );
-  }
-}
-
-/** True when a quantified group contains a quantifier (star height above 1). Escapes and classes are skipped. */
-export function nestsQuantifiers(pattern: string): boolean {
-  const groups: boolean[] = [];
-  let quantified = false; // whether the current innermost group holds a quantifier so far
-  let lastGroupQuantified = false; // whether the group just closed held one
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
-    if (c === '\\') {
-      i++;
-      lastGroupQuantified = false;
-    } else if (c === '[') {
-      while (i < pattern.length && pattern[i] !== ']') i += pattern[i] === '\\' ? 2 : 1;
-      lastGroupQuantified = false;
-    } else if (c === '(') {
-      groups.push(quantified);
-      quantified = false;
-      lastGroupQuantified = false;
-    } else if (c === ')') {
-      lastGroupQuantified = quantified;
-      quantified = (groups.pop() ?? false) || quantified;
-    } else if (c === '*' || c === '+' || c === '{') {
-      if (lastGroupQuantified) return true;
-      quantified = true;
-      lastGroupQuantified = false;
-    } else {
-      lastGroupQuantified = false;
+/** `pattern` compiled, from the cache when a condition compiled it before; throws saying why it is invalid. */
+function re2Pattern(pattern: string): RE2JS {
+  let compiled = re2Patterns.get(pattern);
+  if (compiled === undefined) {
+    try {
+      compiled = compileRe2(pattern);
+    } catch (err) {
+      throw new Error(
+        `matches() pattern ${JSON.stringify(pattern)} is not a valid regular expression (RE2 syntax): ${(err as Error).message}`,
+        { cause: err },
+      );
     }
+    if (re2Patterns.size >= MAX_CACHED_PATTERNS) re2Patterns.clear();
+    re2Patterns.set(pattern, compiled);
   }
-  return false;
+  return compiled;
 }
+
+// CEL's `matches()`: true when the pattern matches any part of the string (Go's MatchString).
+const RE2_OVERLOAD = {
+  name: RE2_MATCHES,
+  returnType: 'bool',
+  handler: (text: string, pattern: string): boolean => re2Pattern(pattern).test(text),
+};
 
 /** The length of the longest string in `value`, looking no further once one exceeds `cap`. */
 export function longestString(value: unknown, cap: number): number {

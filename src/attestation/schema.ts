@@ -146,7 +146,7 @@ const condition: SchemaNode = {
     expression: {
       type: 'string',
       description:
-        'CEL yielding a bool, over predicate, statement (the in-toto statement) and image ({digest, reference}); e.g. size(predicate.packages) > 0. List macros may nest two deep, and evaluation is refused when it would cost too much on the attestation at hand. matches() takes a string literal pattern without nested quantifiers, and is refused on attestations holding a string longer than 4096 characters.',
+        'CEL yielding a bool, over predicate, statement (the in-toto statement) and image ({digest, reference}); e.g. size(predicate.packages) > 0. List macros may nest two deep, and evaluation is refused when it would cost too much on the attestation at hand. matches() takes a string literal pattern in RE2 syntax (as Kubernetes CEL), matched in linear time, and is refused on attestations holding a string longer than 4096 characters.',
       minLength: 1,
       maxLength: 4096,
     },

@@ -23,20 +23,25 @@ const re2js = lazyRequire<typeof import('re2js')>('re2js');
 export function policyRegExp(source: string, where: string): RE2JS {
   if (typeof source !== 'string' || source === '')
     throw new ProvenantError('INVALID_POLICY', `${where}RegExp is empty`);
-  const { RE2JS, RE2JSSyntaxException } = re2js();
   try {
-    try {
-      return RE2JS.compile(source);
-    } catch (err) {
-      if (!(err instanceof RE2JSSyntaxException) || err.error !== DUPLICATE_NAME) throw err;
-      return RE2JS.compile(withUniqueGroupNames(source));
-    }
+    return compileRe2(source);
   } catch (err) {
     throw new ProvenantError(
       'INVALID_POLICY',
       `${where}RegExp is not a valid regular expression (RE2 syntax): ${(err as Error).message}`,
       { cause: err },
     );
+  }
+}
+
+/** Compiles `source` with Go's reading of RE2 (see policyRegExp); throws re2js's own syntax error. */
+export function compileRe2(source: string): RE2JS {
+  const { RE2JS, RE2JSSyntaxException } = re2js();
+  try {
+    return RE2JS.compile(source);
+  } catch (err) {
+    if (!(err instanceof RE2JSSyntaxException) || err.error !== DUPLICATE_NAME) throw err;
+    return RE2JS.compile(withUniqueGroupNames(source));
   }
 }
 
