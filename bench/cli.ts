@@ -26,14 +26,15 @@ const SERVE_RUNS = 3;
  * The floor under any Node CLI: a bare script that makes exactly the registry requests `provenant verify` makes
  * for a legacy-signed image by tag (the tag's digest, then at once the `.sig` tag, the referrers API and its
  * fallback tag) and checks the signature over the payload written from the digest, as verify does. No policy,
- * no trust store, no output; Node's compile cache on, as in the CLI. Run with undici (the registry client
- * Provenant uses, its modules loaded as src/oci/undici-parts.ts loads them) and with node:http, so the table
- * shows what the runtime and the HTTP client alone cost.
+ * no trust store, no output; Node's compile cache on and llhttp kept on V8's baseline tier, as in the CLI.
+ * Run with undici (the registry client Provenant uses, its modules loaded as src/oci/undici-parts.ts loads
+ * them) and with node:http, so the table shows what the runtime and the HTTP client alone cost.
  */
 const FLOOR_SCRIPT = `
 import { createHash, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire, enableCompileCache } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
 enableCompileCache(); // as dist/cli/main.js does
 const [client, root, host, repository, tag, keyFile] = process.argv.slice(1);
 const ACCEPT = 'application/vnd.oci.image.index.v1+json,application/vnd.oci.image.manifest.v1+json,' +
@@ -44,6 +45,7 @@ if (client === 'undici') {
   const Agent = require('undici/lib/dispatcher/agent.js');
   const request = require('undici/lib/api/api-request.js');
   const agent = new Agent();
+  setFlagsFromString('--wasm-tiering-budget=1000000000'); // before the first request, as undici-parts.ts does
   get = async (method, path) => {
     const r = await request.call(agent, { origin: 'http://' + host, method, path, headers: { accept: ACCEPT } });
     return { status: r.statusCode, headers: r.headers, body: Buffer.from(await r.body.arrayBuffer()) };
