@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { toolEnv } from '../test/support/images.js';
 import { cosign3OfflineFiles } from '../test/support/cosign.js';
-import { toolPath } from '../test/support/registry.js';
+import { toolPath, type TestRegistry } from '../test/support/registry.js';
 import { imageNodeFlags, measureProcess, rssOf, type ProcessSample } from './processes.js';
 import type { SignedRegistry } from './signed-registry.js';
 import { goal, median, mib, ms, ratio, type Row } from './table.js';
@@ -19,7 +19,7 @@ const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 const MAIN = join(REPO_ROOT, 'dist/cli/main.js');
 const run = promisify(execFile);
 
-const RUNS = 7;
+export const RUNS = 7;
 const SERVE_RUNS = 3;
 
 /**
@@ -89,7 +89,13 @@ export async function buildCli(): Promise<void> {
   await run(process.execPath, ['--import', 'tsx', 'scripts/bundle.ts'], { cwd: REPO_ROOT, timeout: 120_000 });
 }
 
-interface Summary {
+export interface Command {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface Summary {
   readonly wallMs: number;
   readonly cpuMs: number;
   readonly peakRssBytes: number;
@@ -104,11 +110,9 @@ function summarise(samples: readonly ProcessSample[]): Summary {
 }
 
 /** Alternating runs (one warm-up each, which also fills Node's compile cache), so noise hits both alike. */
-async function sideBySide(
-  commands: readonly { command: string; args: readonly string[]; env?: NodeJS.ProcessEnv }[],
-): Promise<Summary[]> {
+export async function sideBySide(commands: readonly Command[], runs = RUNS): Promise<Summary[]> {
   const samples: ProcessSample[][] = commands.map(() => []);
-  for (let i = 0; i <= RUNS; i++) {
+  for (let i = 0; i <= runs; i++) {
     for (const [j, c] of commands.entries()) {
       const sample = await measureProcess(c.command, c.args, {
         cwd: REPO_ROOT,
@@ -122,21 +126,23 @@ async function sideBySide(
   return samples.map(summarise);
 }
 
+/** The built CLI's `provenant verify` of `ref`. */
+export function provenantVerify(ref: string, flags: readonly string[]): Command {
+  return { command: process.execPath, args: [MAIN, 'verify', ref, ...flags] };
+}
+
+/** cosign 3's `cosign verify` of `ref` with the public key in `keyFile`: offline trust root, no transparency log. */
+export function cosignVerify(keyFile: string, ref: string, registry: TestRegistry): Command {
+  const args = ['verify', '--key', keyFile, '--insecure-ignore-tlog', '--allow-insecure-registry'];
+  args.push('--trusted-root', cosign3OfflineFiles().trustedRoot, ref);
+  return { command: toolPath('cosign3'), args, env: toolEnv(registry) };
+}
+
 export async function benchCli(world: SignedRegistry, scratch: string): Promise<Row[]> {
   const [image] = world.images;
   if (image === undefined) throw new Error('no image');
   const keyFile = join(scratch, 'cosign.pub');
   await writeFile(keyFile, world.publicKeyPem);
-  const cosignArgs = [
-    'verify',
-    '--key',
-    keyFile,
-    '--insecure-ignore-tlog',
-    '--allow-insecure-registry',
-    '--trusted-root',
-    cosign3OfflineFiles().trustedRoot,
-    image.ref,
-  ];
   // The floor script speaks plain HTTP, as the bench registry does (cosign is told so with a flag).
   if (world.registry.tls) throw new Error('the floor script expects a plain-HTTP registry');
   const repository = image.ref.slice(world.registry.host.length + 1, image.ref.lastIndexOf(':'));
@@ -156,8 +162,8 @@ export async function benchCli(world: SignedRegistry, scratch: string): Promise<
     ],
   });
   const [provenant, cosign, help, undiciFloor, httpFloor] = await sideBySide([
-    { command: process.execPath, args: [MAIN, 'verify', image.ref, ...world.cliFlags] },
-    { command: toolPath('cosign3'), args: cosignArgs, env: toolEnv(world.registry) },
+    provenantVerify(image.ref, world.cliFlags),
+    cosignVerify(keyFile, image.ref, world.registry),
     { command: process.execPath, args: [MAIN, 'help'] },
     floor('undici'),
     floor('http'),

@@ -14,6 +14,7 @@
  *   (e) memory: RSS growth with 10,000 cached verdicts.
  *   (f) keyless bundle verification, CPU per bundle in process, beside stock @sigstore/verify.
  *   (g) what a workload's pull secrets add to a cached admission, CPU in process.
+ *   (h) the CLI beside `cosign verify` again, through a proxy that puts the registry 10 and 40 ms away.
  *
  * Loopback only, bounded loops; under three minutes on two cores.
  */
@@ -40,6 +41,7 @@ import {
   type LoadTarget,
 } from './admission.js';
 import { benchCli, benchServeStartup, buildCli } from './cli.js';
+import { benchDistance } from './distance.js';
 import { benchKeyless } from './keyless.js';
 import { benchMemory } from './memory.js';
 import { benchPullSecrets } from './pull-secrets.js';
@@ -58,7 +60,7 @@ const REPLICAS = 10;
 /** `npm run bench -- --only b,c` runs only those sections (for working on one of them); all by default. */
 function sections(): Set<string> {
   const { values } = parseArgs({ options: { only: { type: 'string' } } });
-  return new Set((values.only ?? 'a,b,c,d,e,f,g').split(',').map((s) => s.trim()));
+  return new Set((values.only ?? 'a,b,c,d,e,f,g,h').split(',').map((s) => s.trim()));
 }
 
 async function main(): Promise<void> {
@@ -116,6 +118,12 @@ async function main(): Promise<void> {
       '(g) cached 3-container admission in process (decision, log, metrics; no HTTP), CPU per admission',
       ['CPU', 'vs none'],
       () => benchPullSecrets(world),
+    );
+    await section(
+      'h',
+      '(h) one key-signed image at a distance (built CLI; median of 5)',
+      ['provenant', 'cosign 3', 'ratio', 'connections'],
+      () => benchDistance(world, scratch),
     );
     output.push('', `total ${ms(performance.now() - begun)}`);
     console.log(output.join('\n'));
