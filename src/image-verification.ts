@@ -3,7 +3,7 @@ import { SingleFlightCache, type CacheOutcome } from './cache/single-flight-cach
 import type { Clock } from './clock.js';
 import { mapWithConcurrency } from './concurrency.js';
 import { ProvenantError, toProvenantError } from './errors.js';
-import { credentialIdentity, type CredentialStore } from './oci/auth.js';
+import { credentialIdentity, credentialsToTry, type CredentialStore } from './oci/auth.js';
 import { discoverSignatures, type DiscoveredSignatures } from './oci/discover.js';
 import { parseReference, type ImageReference, type Repository } from './oci/reference.js';
 import { PlainHttpRegistries } from './oci/registry-host.js';
@@ -264,9 +264,14 @@ export class ImageVerificationService implements ImageVerifier {
     return policies.policies.filter((policy) => found.has(policy));
   }
 
-  /** Names the credentials requests to `repo` would carry: the caller's for it, else the client's own. */
+  /**
+   * Names the credentials requests to `repo` would try: the caller's for it (all of them, in order: a
+   * verdict read with the second must not answer a workload holding only the first), else the client's own.
+   */
   #credentialsFor(repo: Repository, credentials: CredentialStore | undefined): string {
-    return this.#credentialIdentity(credentials?.lookup(repo.registry, repo.path));
+    const tried = credentialsToTry(credentials, repo.registry, repo.path);
+    if (tried.length <= 1) return this.#credentialIdentity(tried[0]);
+    return tried.map((c) => this.#credentialIdentity(c)).join(',');
   }
 
   async #resolveTag(reference: ImageReference, request: RequestOptions): Promise<string> {

@@ -6,6 +6,8 @@ import {
   canonicalRegistryHost,
   credentialIdentity,
   credentialStoreFrom,
+  credentialsToTry,
+  MAX_CREDENTIAL_TRIES,
   parseChallenges,
   parseDockerConfig,
   type Challenge,
@@ -155,6 +157,32 @@ describe('credentialStoreFrom', () => {
     const found = store.lookup('ghcr.io');
     expect(found).toEqual({ kind: 'basic', username: 'u', password: 'p' });
     expect(Object.isFrozen(found)).toBe(true);
+  });
+});
+
+describe('credentialsToTry', () => {
+  const basic = (password: string): Credentials => ({ kind: 'basic', username: 'u', password });
+
+  it("is a store's one credential, or none", () => {
+    const store = credentialStoreFrom([['ghcr.io', basic('p')]]);
+    expect(credentialsToTry(store, 'ghcr.io', 'acme/app')).toEqual([basic('p')]);
+    expect(credentialsToTry(store, 'quay.io', 'acme/app')).toEqual([]);
+    expect(credentialsToTry(undefined, 'ghcr.io')).toEqual([]);
+  });
+
+  it('is every candidate of a store that has several, in its order, up to the bound', () => {
+    const all = Array.from({ length: MAX_CREDENTIAL_TRIES + 2 }, (_, i) => basic(`p${i}`));
+    const asked: string[] = [];
+    const store = {
+      lookup: () => all[0],
+      candidates: (host: string, repository?: string) => {
+        asked.push(`${host}/${repository ?? ''}`);
+        return all.slice(0, host === 'two.example' ? 2 : all.length);
+      },
+    };
+    expect(credentialsToTry(store, 'two.example', 'x/y')).toEqual([basic('p0'), basic('p1')]);
+    expect(credentialsToTry(store, 'many.example', 'x/y')).toEqual(all.slice(0, MAX_CREDENTIAL_TRIES));
+    expect(asked).toEqual(['two.example/x/y', 'many.example/x/y']);
   });
 });
 

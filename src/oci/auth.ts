@@ -27,6 +27,33 @@ export interface CredentialStore {
    * have) pick the most specific one; a store keyed by host alone ignores it.
    */
   lookup(registryHost: string, repository?: string): Credentials | undefined;
+  /**
+   * Every credential that matches, best first (`lookup`'s is the first), for a store that may hold several
+   * (a workload's pull secrets): the kubelet tries each in turn until the registry accepts one, so a
+   * rotated-out secret listed before the current one does not stop a pull. Without it, a store has one.
+   */
+  candidates?(registryHost: string, repository?: string): readonly Credentials[];
+}
+
+/**
+ * Tried per registry request at most: a Pod may list any number of pull secrets, and each refused one costs
+ * requests to the registry and its token service. Rotations keep two or three in play.
+ */
+export const MAX_CREDENTIAL_TRIES = 4;
+
+/** The credentials to try, in order, for `repository` on `registryHost`: none when the store has none. */
+export function credentialsToTry(
+  store: CredentialStore | undefined,
+  registryHost: string,
+  repository?: string,
+): readonly Credentials[] {
+  if (store === undefined) return [];
+  if (store.candidates !== undefined) {
+    const all = store.candidates(registryHost, repository);
+    return all.length > MAX_CREDENTIAL_TRIES ? all.slice(0, MAX_CREDENTIAL_TRIES) : all;
+  }
+  const best = store.lookup(registryHost, repository);
+  return best === undefined ? [] : [best];
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   anonymous,
   basicAuthorization,
   BearerTokens,
+  credentialsToTry,
   parseChallenges,
   type Challenge,
   type CredentialStore,
@@ -111,6 +112,11 @@ function parseJsonObject(bytes: Uint8Array): Record<string, unknown> | string {
     : 'is not a JSON object';
 }
 
+/** A registry (or its token service) turning the credentials down: the next candidate may fare better. */
+function isRefusal(err: unknown): err is ProvenantError {
+  return err instanceof ProvenantError && err.code === 'REGISTRY_AUTH_FAILED';
+}
+
 /**
  * Whether a failure to obtain credentials for a learned scheme may be cured by learning the scheme again:
  * the token service refused, failed or answered nonsense. Not once the deadline has passed.
@@ -177,7 +183,7 @@ export class HttpRegistry implements Registry {
   ): Promise<FetchedManifest | null> {
     const target = this.target(repo, reference);
     const op = this.operation(target.repo, 'manifest', `manifest ${target.name}`, options);
-    const credentials = this.credentialsFor(target.repo, options);
+    const candidates = this.credentialsFor(target.repo, options);
     return this.guard(op, async () => {
       const response = await this.authorized(
         op,
@@ -188,7 +194,7 @@ export class HttpRegistry implements Registry {
           headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') },
           maxBytes: this.limits.maxManifestBytes,
         },
-        credentials,
+        candidates,
       );
       if (response.status === 404) return null;
       this.expectOk(op, response);
@@ -199,7 +205,7 @@ export class HttpRegistry implements Registry {
   async headManifest(repo: Repository, reference: string, options?: RequestOptions): Promise<string | null> {
     const target = this.target(repo, reference);
     const op = this.operation(target.repo, 'manifest', `manifest ${target.name}`, options);
-    const credentials = this.credentialsFor(target.repo, options);
+    const candidates = this.credentialsFor(target.repo, options);
     const answer = await this.guard(op, async () => {
       const response = await this.authorized(
         op,
@@ -210,7 +216,7 @@ export class HttpRegistry implements Registry {
           headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') },
           maxBytes: 0,
         },
-        credentials,
+        candidates,
       );
       if (response.status === 404) return null;
       this.expectOk(op, response);
@@ -246,7 +252,7 @@ export class HttpRegistry implements Registry {
   ): Promise<Uint8Array> {
     const target = this.target(repo, digest, 'digest');
     const op = this.operation(target.repo, 'blob', `blob ${target.name}`, options);
-    const credentials = this.credentialsFor(target.repo, options);
+    const candidates = this.credentialsFor(target.repo, options);
     return this.guard(op, async () => {
       const response = await this.authorized(
         op,
@@ -257,7 +263,7 @@ export class HttpRegistry implements Registry {
           headers: {},
           maxBytes,
         },
-        credentials,
+        candidates,
       );
       if (response.status === 404) {
         throw this.invalid(op, 'does not have a blob that a manifest refers to (HTTP 404)');
@@ -297,7 +303,7 @@ export class HttpRegistry implements Registry {
   ): Promise<ReferrerDescriptor[] | null> {
     const target = this.target(repo, digest, 'digest');
     const op = this.operation(target.repo, 'referrers', `referrers of ${target.name}`, options);
-    const credentials = this.credentialsFor(target.repo, options);
+    const candidates = this.credentialsFor(target.repo, options);
     return this.guard(op, async () => {
       const descriptors: ReferrerDescriptor[] = [];
       let url: URL | undefined = this.url(target.repo, `referrers/${digest}`);
@@ -315,7 +321,7 @@ export class HttpRegistry implements Registry {
             headers: { accept: OCI_INDEX },
             maxBytes: budget,
           },
-          credentials,
+          candidates,
         );
         const contentType = baseMediaType(firstHeader(response.headers['content-type']));
         // Registries without the API answer 404 (distribution 2.8), 400 or 406, or serve something else.
@@ -375,15 +381,17 @@ export class HttpRegistry implements Registry {
   }
 
   /**
-   * The request's own credentials (a workload's pull secrets) come first; a registry they do not cover gets
-   * this client's (`--registry-config`), as the kubelet adds the node's credentials to the pod's. Kept out
-   * of the Operation, which travels into errors and metrics events.
+   * The credentials to try, in order: the request's own (a workload's pull secrets, every one that matches,
+   * as the kubelet tries them); a registry they do not cover gets this client's (`--registry-config`), as
+   * the kubelet adds the node's credentials to the pod's. Kept out of the Operation, which travels into
+   * errors and metrics events.
    */
-  private credentialsFor(repo: Repository, options: RequestOptions | undefined): Credentials | undefined {
-    return (
-      options?.credentials?.lookup(repo.registry, repo.path) ??
-      this.credentials.lookup(repo.registry, repo.path)
-    );
+  private credentialsFor(
+    repo: Repository,
+    options: RequestOptions | undefined,
+  ): readonly (Credentials | undefined)[] {
+    const own = credentialsToTry(options?.credentials, repo.registry, repo.path);
+    return own.length > 0 ? own : [this.credentials.lookup(repo.registry, repo.path)];
   }
 
   private origin(registry: string): string {
@@ -502,10 +510,41 @@ export class HttpRegistry implements Registry {
   }
 
   /**
+   * Sends a registry request with each candidate's credentials in turn until the registry accepts one, as
+   * the kubelet pulls; anything but a refusal (an unreachable registry, a bad answer) ends the attempt.
+   */
+  private async authorized(
+    op: Operation,
+    repo: Repository,
+    request: HttpRequest,
+    candidates: readonly (Credentials | undefined)[],
+  ): Promise<HttpResponse> {
+    let refused = 0;
+    for (const credentials of candidates.slice(0, -1)) {
+      try {
+        return await this.authorizedAs(op, repo, request, credentials);
+      } catch (err) {
+        if (!isRefusal(err)) throw err;
+        refused++;
+      }
+    }
+    try {
+      return await this.authorizedAs(op, repo, request, candidates.at(-1));
+    } catch (err) {
+      if (refused === 0 || !isRefusal(err)) throw err;
+      throw new ProvenantError(
+        'REGISTRY_AUTH_FAILED',
+        `${err.message}; the ${refused} other matching credentials were refused too`,
+        { cause: err },
+      );
+    }
+  }
+
+  /**
    * Sends a registry request with the credentials the registry asks for: learns the scheme from a ping
    * (when we hold credentials) or from the first 401, then answers it once. A refusal after that is final.
    */
-  private async authorized(
+  private async authorizedAs(
     op: Operation,
     repo: Repository,
     request: HttpRequest,

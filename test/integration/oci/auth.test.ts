@@ -6,6 +6,7 @@ import { ProvenantError } from '../../../src/errors.js';
 import { credentialStoreFrom, parseDockerConfig, type Credentials } from '../../../src/oci/auth.js';
 import { HttpRegistry, type RegistryRequestEvent } from '../../../src/oci/http-registry.js';
 import { parseRepository } from '../../../src/oci/reference.js';
+import { DOCKER_CONFIG_JSON, keyringFromSecrets } from '../../../src/kube/pull-secrets.js';
 import { startRegistry, type TestRegistry } from '../../support/registry.js';
 import { pushImage, targetOf, type Pushed } from './helpers.js';
 import { codeOf } from '../../support/error-code.js';
@@ -85,6 +86,48 @@ describe.each([
     try {
       expect(await codeOf(client.getManifest(repo(), 'v1'))).toBe('REGISTRY_AUTH_FAILED');
       expect(await codeOf(client.headManifest(repo(), 'v1'))).toBe('REGISTRY_AUTH_FAILED');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("tries each of a workload's matching pull secrets in turn, as the kubelet does", async () => {
+    // Real pull secrets, as a rotation leaves them: the retired password first, the current one after.
+    const secret = (name: string, password: string) => ({
+      source: `apps/${name}`,
+      secret: {
+        type: DOCKER_CONFIG_JSON,
+        data: {
+          '.dockerconfigjson': Buffer.from(
+            JSON.stringify({
+              auths: { [registry.host]: { username: registry.username ?? '', password } },
+            }),
+          ).toString('base64'),
+        },
+      },
+    });
+    const keyring = (...passwords: string[]) =>
+      keyringFromSecrets(passwords.map((password, i) => secret(`pull-${i}`, password)));
+    const events: RegistryRequestEvent[] = [];
+    const client = clientWith(registry, undefined, (e) => events.push(e));
+    const right = registry.password ?? '';
+    try {
+      const rotated = { credentials: keyring('retired', right) };
+      expect((await client.getManifest(repo(), 'v1', rotated))?.digest).toBe(image.digest);
+      expect(await client.headManifest(repo(), 'v1', rotated)).toBe(image.digest);
+      expect(events.filter((e) => e.kind === 'manifest').at(-1)?.status).toBe(200);
+
+      const current = { credentials: keyring(right, 'retired') };
+      events.length = 0;
+      expect((await client.getManifest(repo(), 'v1', current))?.digest).toBe(image.digest);
+      // The first is accepted: the retired one is never sent.
+      expect(events.filter((e) => e.status === 401 && e.kind === 'manifest')).toEqual([]);
+
+      const neither = client.getManifest(repo(), 'v1', { credentials: keyring('retired', 'older') });
+      await expect(neither).rejects.toThrow(/refused .*; the 1 other matching credentials were refused too/);
+      expect(await codeOf(client.getManifest(repo(), 'v1', { credentials: keyring('a', 'b') }))).toBe(
+        'REGISTRY_AUTH_FAILED',
+      );
     } finally {
       await client.close();
     }

@@ -10,6 +10,7 @@ import type { CacheOutcome } from '../../../src/cache/single-flight-cache.js';
 import { createRegistry, createVerifier } from '../../../src/cli/runtime.js';
 import { ProvenantError } from '../../../src/errors.js';
 import { credentialStoreFrom } from '../../../src/oci/auth.js';
+import { DOCKER_CONFIG_JSON, keyringFromSecrets } from '../../../src/kube/pull-secrets.js';
 import type { HttpRegistry } from '../../../src/oci/http-registry.js';
 import { authorityCompiler } from '../../../src/policy/authorities.js';
 import { compilePolicies } from '../../../src/policy/compile.js';
@@ -151,6 +152,57 @@ describe('verdicts are keyed by the credentials their signatures were read with'
     ]);
     expect((await verifier.verifyImages([image], { credentials: same }))[0]?.allowed).toBe(true);
     expect(outcomes).toEqual(['miss', 'miss', 'miss', 'hit']);
+  });
+});
+
+describe('verdicts are keyed by every credential that was tried', () => {
+  let registry: TestRegistry;
+  let image: string;
+  let client: HttpRegistry | undefined;
+
+  beforeAll(async () => {
+    registry = await startRegistry({ auth: 'token' });
+    image = (await pushRealKeylessSignature(registry)).digestRef;
+  });
+  afterAll(async () => {
+    await client?.close();
+    await registry?.stop();
+  });
+
+  it('does not admit a workload holding only a retired secret on the verdict of one that also holds the current', async () => {
+    const setup = await verifierFor(registry.host, createTrustStore(), 'public-good');
+    client = setup.client;
+    const { verifier, outcomes } = setup;
+    const secret = (name: string, password: string) => ({
+      source: `apps/${name}`,
+      secret: {
+        type: DOCKER_CONFIG_JSON,
+        data: {
+          '.dockerconfigjson': Buffer.from(
+            JSON.stringify({ auths: { [registry.host]: { username: registry.username ?? '', password } } }),
+          ).toString('base64'),
+        },
+      },
+    });
+    const retired = secret('retired', 'not-the-password');
+    const current = secret('current', registry.password ?? '');
+
+    // Retired first, as a rotation leaves them: the current one is tried next, as the kubelet does.
+    const rotated = await verifier.verifyImages([image], {
+      credentials: keyringFromSecrets([retired, current]),
+    });
+    expect(rotated[0]?.allowed).toBe(true);
+    const onlyRetired = (
+      await verifier.verifyImages([image], { credentials: keyringFromSecrets([retired]) })
+    )[0];
+    expect(onlyRetired?.allowed).toBe(false);
+    expect(codes(onlyRetired)).toEqual(['REGISTRY_AUTH_FAILED']);
+    // The same pair in another workload's keyring (other objects, equal secrets) shares the verdict.
+    const again = await verifier.verifyImages([image], {
+      credentials: keyringFromSecrets([retired, current]),
+    });
+    expect(again[0]?.allowed).toBe(true);
+    expect(outcomes).toEqual(['miss', 'miss', 'hit']);
   });
 });
 
