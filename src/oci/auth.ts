@@ -47,14 +47,16 @@ export function credentialsToTry(
   registryHost: string,
   repository?: string,
 ): readonly Credentials[] {
-  if (store === undefined) return [];
+  if (store === undefined) return NONE;
   if (store.candidates !== undefined) {
     const all = store.candidates(registryHost, repository);
     return all.length > MAX_CREDENTIAL_TRIES ? all.slice(0, MAX_CREDENTIAL_TRIES) : all;
   }
   const best = store.lookup(registryHost, repository);
-  return best === undefined ? [] : [best];
+  return best === undefined ? NONE : [best];
 }
+// Most admissions carry no pull secrets; each of their images asks for this on every cached admission.
+const NONE: readonly Credentials[] = Object.freeze([]);
 
 /**
  * The host a credential key or registry name stands for: scheme and path dropped (`https://x/v1/` → `x`),
