@@ -131,9 +131,13 @@ export function provenantVerify(ref: string, flags: readonly string[]): Command 
   return { command: process.execPath, args: [MAIN, 'verify', ref, ...flags] };
 }
 
-/** cosign 3's `cosign verify` of `ref` with the public key in `keyFile`: offline trust root, no transparency log. */
+/**
+ * cosign 3's `cosign verify` of `ref` with the public key in `keyFile`: offline trust root, no transparency
+ * log; told that a plain-HTTP registry is one, and trusting a TLS registry's CA through the environment.
+ */
 export function cosignVerify(keyFile: string, ref: string, registry: TestRegistry): Command {
-  const args = ['verify', '--key', keyFile, '--insecure-ignore-tlog', '--allow-insecure-registry'];
+  const args = ['verify', '--key', keyFile, '--insecure-ignore-tlog'];
+  if (!registry.tls) args.push('--allow-insecure-registry');
   args.push('--trusted-root', cosign3OfflineFiles().trustedRoot, ref);
   return { command: toolPath('cosign3'), args, env: toolEnv(registry) };
 }

@@ -26,6 +26,10 @@ export async function startLatencyProxy(upstream: string): Promise<LatencyProxy>
     const rtt = roundTripMs;
     const handshakeDone = performance.now() + rtt;
     const registry = connect(Number(upstreamPort), upstreamHost);
+    // Each chunk goes on as it comes: Nagle's algorithm would hold small writes (TLS and HTTP/2 control
+    // frames) for the peer's delayed ACK, a 40 ms stall no real network adds.
+    client.setNoDelay(true);
+    registry.setNoDelay(true);
     for (const socket of [client, registry]) {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));

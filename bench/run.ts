@@ -14,7 +14,8 @@
  *   (e) memory: RSS growth with 10,000 cached verdicts.
  *   (f) keyless bundle verification, CPU per bundle in process, beside stock @sigstore/verify.
  *   (g) what a workload's pull secrets add to a cached admission, CPU in process.
- *   (h) the CLI beside `cosign verify` again, through a proxy that puts the registry 10 and 40 ms away.
+ *   (h) the CLI beside `cosign verify` again, through a proxy that puts the registry 10 and 40 ms away, over
+ *       plain HTTP and over TLS (HTTP/2).
  *
  * Loopback only, bounded loops; under three minutes on two cores.
  */
