@@ -1,4 +1,4 @@
-import { getCACertificates } from 'node:tls';
+import { createSecureContext, getCACertificates } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { Agent } from './undici-parts.js';
 import { ProvenantError } from '../errors.js';
@@ -158,10 +158,14 @@ export class HttpRegistry implements Registry {
       this.ownsDispatcher = false;
     } else {
       const ca = options.caCertificates ?? [];
+      // One context for every connection: given `ca` instead, each TLS connection would build its own,
+      // parsing Node's ~260 root certificates again (~9 ms of CPU on the event loop per connection).
+      const secureContext =
+        ca.length > 0 ? createSecureContext({ ca: [...getCACertificates('default'), ...ca] }) : undefined;
       this.dispatcher = new Agent({
         connect: guardedConnector(
           new RegistryAddressPolicy(options.allowedRegistryAddresses ?? []),
-          ca.length > 0 ? { ca: [...getCACertificates('default'), ...ca] } : {},
+          secureContext === undefined ? {} : { secureContext },
         ),
       });
       this.ownsDispatcher = true;

@@ -1,5 +1,6 @@
 import { MockAgent } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRequire } from 'node:module';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HttpRegistry, type RegistryRequestEvent } from '../../../src/oci/http-registry.js';
 import { MANIFEST_MEDIA_TYPES } from '../../../src/oci/media-types.js';
 import { parseRepository } from '../../../src/oci/reference.js';
@@ -29,6 +30,32 @@ describe('TLS with a private CA', () => {
       expect(manifest?.digest).toBe(image.digest);
     } finally {
       await client.close();
+    }
+  });
+
+  it('builds the TLS context with the private CA once, not for each connection', async () => {
+    // A second TLS registry (its own CA): a second origin, hence a second connection.
+    const other = await startRegistry({ tls: true });
+    const otherImage = await pushImage(targetOf(other), 'demo/tls', 'v1');
+    const tls = createRequire(import.meta.url)('node:tls') as typeof import('node:tls');
+    const contexts = vi.spyOn(tls, 'createSecureContext');
+    try {
+      const client = new HttpRegistry({ caCertificates: [registry.caPem ?? '', other.caPem ?? ''] });
+      const before = contexts.mock.calls.length;
+      try {
+        const [mine, theirs] = await Promise.all([
+          client.getManifest(parseRepository(`${registry.host}/demo/tls`), 'v1'),
+          client.getManifest(parseRepository(`${other.host}/demo/tls`), 'v1'),
+        ]);
+        expect([mine?.digest, theirs?.digest]).toEqual([image.digest, otherImage.digest]);
+        // tls.connect builds a context for each connection unless it is handed one (the spy sees those).
+        expect(contexts.mock.calls.length).toBe(before);
+      } finally {
+        await client.close();
+      }
+    } finally {
+      contexts.mockRestore();
+      await other.stop();
     }
   });
 
