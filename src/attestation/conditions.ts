@@ -17,8 +17,8 @@ export const CEL_COST_LIMIT = 2_000_000;
  * RegExp instead, where a pattern as plain as `.*.*.*=.*;` takes 12 s on a 200-character string and grows
  * with its fourth power, on the event loop every admission shares. So every `matches()` call is bound, when
  * its condition compiles, to a function of ours that runs RE2 (linear in the string). Patterns must be
- * literals, compiled and checked with the policy. A call's cost still grows with the string it reads and
- * the cost bound below counts calls, not characters: an attestation holding a string longer than this is
+ * literals, compiled and checked with the policy. A call's cost still grows with the string it reads, and
+ * CEL_COST_LIMIT counts calls, not characters: an attestation holding a string longer than this is
  * refused before a condition that calls `matches()` runs on it.
  */
 export const MATCHES_MAX_INPUT = 4096;
