@@ -6,7 +6,7 @@ import { ProvenantError } from '../../../src/errors.js';
 import { credentialStoreFrom, parseDockerConfig, type Credentials } from '../../../src/oci/auth.js';
 import { HttpRegistry, type RegistryRequestEvent } from '../../../src/oci/http-registry.js';
 import { parseRepository } from '../../../src/oci/reference.js';
-import { DOCKER_CONFIG_JSON, keyringFromSecrets } from '../../../src/kube/pull-secrets.js';
+import { keyringWithPasswords } from '../../support/pull-secrets.js';
 import { startRegistry, type TestRegistry } from '../../support/registry.js';
 import { pushImage, targetOf, type Pushed } from './helpers.js';
 import { codeOf } from '../../support/error-code.js';
@@ -93,21 +93,7 @@ describe.each([
 
   it("tries each of a workload's matching pull secrets in turn, as the kubelet does", async () => {
     // Real pull secrets, as a rotation leaves them: the retired password first, the current one after.
-    const secret = (name: string, password: string) => ({
-      source: `apps/${name}`,
-      secret: {
-        type: DOCKER_CONFIG_JSON,
-        data: {
-          '.dockerconfigjson': Buffer.from(
-            JSON.stringify({
-              auths: { [registry.host]: { username: registry.username ?? '', password } },
-            }),
-          ).toString('base64'),
-        },
-      },
-    });
-    const keyring = (...passwords: string[]) =>
-      keyringFromSecrets(passwords.map((password, i) => secret(`pull-${i}`, password)));
+    const keyring = (...passwords: string[]) => keyringWithPasswords(registry, ...passwords);
     const events: RegistryRequestEvent[] = [];
     const client = clientWith(registry, undefined, (e) => events.push(e));
     const right = registry.password ?? '';

@@ -10,13 +10,13 @@ import type { CacheOutcome } from '../../../src/cache/single-flight-cache.js';
 import { createRegistry, createVerifier } from '../../../src/cli/runtime.js';
 import { ProvenantError } from '../../../src/errors.js';
 import { credentialStoreFrom } from '../../../src/oci/auth.js';
-import { DOCKER_CONFIG_JSON, keyringFromSecrets } from '../../../src/kube/pull-secrets.js';
 import type { HttpRegistry } from '../../../src/oci/http-registry.js';
 import { authorityCompiler } from '../../../src/policy/authorities.js';
 import { compilePolicies } from '../../../src/policy/compile.js';
 import { createTrustStore, type TrustStore } from '../../../src/trust/index.js';
 import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy.js';
 import { fixtureBytes } from '../../support/fixtures.js';
+import { keyringWithPasswords } from '../../support/pull-secrets.js';
 import { startRegistry, type TestRegistry } from '../../support/registry.js';
 import { pushRealKeylessSignature, REAL_SIGNER } from '../keyless/real-keyless-signature.js';
 
@@ -173,33 +173,22 @@ describe('verdicts are keyed by every credential that was tried', () => {
     const setup = await verifierFor(registry.host, createTrustStore(), 'public-good');
     client = setup.client;
     const { verifier, outcomes } = setup;
-    const secret = (name: string, password: string) => ({
-      source: `apps/${name}`,
-      secret: {
-        type: DOCKER_CONFIG_JSON,
-        data: {
-          '.dockerconfigjson': Buffer.from(
-            JSON.stringify({ auths: { [registry.host]: { username: registry.username ?? '', password } } }),
-          ).toString('base64'),
-        },
-      },
-    });
-    const retired = secret('retired', 'not-the-password');
-    const current = secret('current', registry.password ?? '');
+    const retired = 'not-the-password';
+    const current = registry.password ?? '';
 
     // Retired first, as a rotation leaves them: the current one is tried next, as the kubelet does.
     const rotated = await verifier.verifyImages([image], {
-      credentials: keyringFromSecrets([retired, current]),
+      credentials: keyringWithPasswords(registry, retired, current),
     });
     expect(rotated[0]?.allowed).toBe(true);
     const onlyRetired = (
-      await verifier.verifyImages([image], { credentials: keyringFromSecrets([retired]) })
+      await verifier.verifyImages([image], { credentials: keyringWithPasswords(registry, retired) })
     )[0];
     expect(onlyRetired?.allowed).toBe(false);
     expect(codes(onlyRetired)).toEqual(['REGISTRY_AUTH_FAILED']);
     // The same pair in another workload's keyring (other objects, equal secrets) shares the verdict.
     const again = await verifier.verifyImages([image], {
-      credentials: keyringFromSecrets([retired, current]),
+      credentials: keyringWithPasswords(registry, retired, current),
     });
     expect(again[0]?.allowed).toBe(true);
     expect(outcomes).toEqual(['miss', 'miss', 'hit']);
