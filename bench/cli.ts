@@ -52,7 +52,9 @@ if (client === 'undici') {
   };
   close = () => agent.close();
 } else {
-  const http = await import('node:http');
+  // Required, not imported: an ES import of node:http builds its namespace by reading every export, and its
+  // lazy WebSocket getters then load Node's own bundled undici (~15 ms) that no request here uses.
+  const http = createRequire(root + 'package.json')('node:http');
   const agent = new http.Agent({ keepAlive: true });
   get = (method, path) => new Promise((resolve, reject) => {
     const [hostname, port] = host.split(':');
