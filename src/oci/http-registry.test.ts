@@ -8,7 +8,7 @@ import { MockAgent } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { basicAuthorization, credentialStoreFrom, type Credentials, type CredentialStore } from './auth.js';
 import { HttpRegistry } from './http-registry.js';
-import { OCI_MANIFEST } from './media-types.js';
+import { OCI_INDEX, OCI_MANIFEST } from './media-types.js';
 import { parseRepository } from './reference.js';
 import { codeOf } from '../../test/support/error-code.js';
 
@@ -238,6 +238,102 @@ describe('credentials stay with the host they were issued for', () => {
     expect((await client.getManifest(parseRepository('reg.example/team/app'), 'v1'))?.digest).toBe(DIGEST);
     expect(seen.get('https://reg.example')).toEqual([basicAuthorization('node', 'node-pw')]);
     expect(seen.get(origin)).toEqual(['none']);
+  });
+
+  it("a 401 from a redirect's target teaches nothing: its realm never receives the registry's credentials", async () => {
+    const redirected = () =>
+      agent
+        .get('https://reg.example')
+        .intercept({ path: (p) => p.includes('/manifests/') })
+        .reply((opts) => {
+          note('https://reg.example', opts);
+          return {
+            statusCode: 307,
+            data: '',
+            responseOptions: { headers: { location: 'https://cdn.example/m' } },
+          };
+        });
+    agent
+      .get('https://cdn.example')
+      .intercept({ path: '/m' })
+      .reply(401, '', { headers: { 'www-authenticate': 'Bearer realm="https://evil.example/token"' } })
+      .persist();
+    agent
+      .get('https://evil.example')
+      .intercept({ path: (p) => p.startsWith('/token') })
+      .reply((opts) => {
+        note('https://evil.example', opts);
+        return { statusCode: 200, data: JSON.stringify({ token: 'stolen' }) };
+      })
+      .persist();
+    const repo = parseRepository('reg.example/team/app');
+    redirected();
+    await expect(client.getManifest(repo, 'v1')).rejects.toThrow(
+      /redirected to https:\/\/cdn\.example, which answered HTTP 401/,
+    );
+    // Nor did it change how the registry is authenticated: the next request still sends Basic to it.
+    redirected();
+    expect(await codeOf(client.getManifest(repo, 'v1'))).toBe('REGISTRY_RESPONSE_INVALID');
+    expect(seen.get('https://evil.example')).toBeUndefined();
+    expect(seen.get('https://reg.example')).toEqual([
+      basicAuthorization('node', 'node-pw'),
+      basicAuthorization('node', 'node-pw'),
+    ]);
+  });
+
+  it('a referrers page served after a redirect cannot send the next request, credentials and all, to its host', async () => {
+    agent
+      .get('https://reg.example')
+      .intercept({ path: (p) => p.includes('/referrers/') })
+      .reply(307, '', { headers: { location: 'https://mirror.example/r1' } });
+    agent
+      .get('https://mirror.example')
+      .intercept({ path: '/r1' })
+      .reply(200, JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] }), {
+        headers: { 'content-type': OCI_INDEX, link: '</r2>; rel="next"' },
+      });
+    agent
+      .get('https://mirror.example')
+      .intercept({ path: '/r2' })
+      .reply((opts) => {
+        note('https://mirror.example/r2', opts);
+        return { statusCode: 200, data: '', responseOptions: { headers: { 'content-type': OCI_INDEX } } };
+      });
+    await expect(client.getReferrers(parseRepository('reg.example/team/app'), DIGEST)).rejects.toThrow(
+      /next referrers page at another origin/,
+    );
+    expect(seen.get('https://mirror.example/r2')).toBeUndefined();
+  });
+
+  it('a token request carrying a refresh token is not redirected to another origin', async () => {
+    const refreshing = new HttpRegistry({
+      dispatcher: agent,
+      limits: { retries: 0 },
+      credentials: store({ 'oauth.example': { kind: 'identity-token', token: 'REFRESH-SECRET' } }),
+    });
+    try {
+      agent
+        .get('https://oauth.example')
+        .intercept({ path: '/v2/' })
+        .reply(401, '', { headers: { 'www-authenticate': 'Bearer realm="https://auth.example/token"' } });
+      agent
+        .get('https://auth.example')
+        .intercept({ path: '/token', method: 'POST' })
+        .reply(307, '', { headers: { location: 'https://steal.example/t' } });
+      agent
+        .get('https://steal.example')
+        .intercept({ path: '/t', method: 'POST' })
+        .reply((opts) => {
+          note('https://steal.example', opts);
+          return { statusCode: 200, data: JSON.stringify({ token: 't' }) };
+        });
+      await expect(refreshing.getManifest(parseRepository('oauth.example/team/app'), 'v1')).rejects.toThrow(
+        /redirected a request with a body to another origin/,
+      );
+      expect(seen.get('https://steal.example')).toBeUndefined();
+    } finally {
+      await refreshing.close();
+    }
   });
 
   it('credentials stored for one registry are never sent to another, however it is spelled', async () => {

@@ -85,6 +85,8 @@ export interface HttpRegistryOptions {
 }
 
 const MAX_TOKEN_BYTES = 1024 * 1024;
+/** Registries whose auth scheme is remembered; a forgotten one is learned again from its next 401. */
+const MAX_AUTH_STATES = 1024;
 /**
  * How long a repository's answer about the referrers API is remembered. Bounded, so that a registry upgraded
  * to support the API (or a repository that did not exist yet) is asked again; until then its referrers
@@ -311,6 +313,7 @@ export class HttpRegistry implements Registry {
     return this.guard(op, async () => {
       const descriptors: ReferrerDescriptor[] = [];
       let url: URL | undefined = this.url(target.repo, `referrers/${digest}`);
+      const registryOrigin = url.origin;
       let budget = this.limits.maxReferrersBytes;
       for (let page = 0; url !== undefined; page++) {
         if (page >= this.limits.maxReferrersPages) {
@@ -343,7 +346,9 @@ export class HttpRegistry implements Registry {
         budget -= response.body.byteLength;
         descriptors.push(...this.referrerDescriptors(op, response.body));
         url = parseNextLink(response.headers.link, response.url);
-        if (url !== undefined && url.origin !== response.url.origin) {
+        // Against the registry's origin, not the page's: a page served after a redirect may name its own
+        // host, and the next request carries the registry's credentials.
+        if (url !== undefined && url.origin !== registryOrigin) {
           throw this.invalid(op, 'pointed the next referrers page at another origin');
         }
       }
@@ -573,7 +578,11 @@ export class HttpRegistry implements Registry {
         state === undefined ? undefined : await this.authorization(op, state, credentials, scope);
     }
 
-    let response = await this.transport.exchange(op, request, authorization);
+    let response = this.answeredByRegistry(
+      op,
+      request,
+      await this.transport.exchange(op, request, authorization),
+    );
     if (response.status === 401) {
       const previous = state;
       state = this.learn(op, response);
@@ -586,7 +595,11 @@ export class HttpRegistry implements Registry {
       }
       authorization = await this.authorization(op, state, credentials, scope);
       if (authorization === undefined) throw this.refused(op, repo, credentials, 401);
-      response = await this.transport.exchange(op, request, authorization);
+      response = this.answeredByRegistry(
+        op,
+        request,
+        await this.transport.exchange(op, request, authorization),
+      );
     }
     if (response.status === 401 || response.status === 403) {
       throw this.refused(op, repo, credentials, response.status);
@@ -610,6 +623,21 @@ export class HttpRegistry implements Registry {
     );
   }
 
+  /**
+   * A 401 or 403 is the registry's to give: only its own answers teach an auth scheme or refuse our
+   * credentials. One from a host the registry redirected to (a CDN, a bucket) would otherwise name a token
+   * realm that then receives the registry's credentials, for this request and every later one.
+   */
+  private answeredByRegistry(op: Operation, request: HttpRequest, response: HttpResponse): HttpResponse {
+    if ((response.status === 401 || response.status === 403) && response.url.origin !== request.url.origin) {
+      throw this.invalid(
+        op,
+        `redirected to ${response.url.origin}, which answered HTTP ${response.status} (credentials go to the registry only)`,
+      );
+    }
+    return response;
+  }
+
   /** Records how a registry wants to be authenticated, from a 401's challenges. */
   private learn(op: Operation, response: HttpResponse): AuthState {
     const challenges = parseChallenges(response.headers['www-authenticate']);
@@ -624,8 +652,20 @@ export class HttpRegistry implements Registry {
     } else {
       throw this.invalid(op, 'answered 401 without a Basic or Bearer challenge');
     }
-    this.authStates.set(op.registry, state);
+    this.rememberAuthState(op.registry, state);
     return state;
+  }
+
+  /**
+   * Keeps what a registry asked for, for the most recent MAX_AUTH_STATES registries: a glob such as `**`
+   * lets workloads name any host, and each state holds a challenge of up to 16 KiB.
+   */
+  private rememberAuthState(registry: string, state: AuthState): void {
+    this.authStates.delete(registry);
+    this.authStates.set(registry, state);
+    if (this.authStates.size > MAX_AUTH_STATES) {
+      this.authStates.delete(this.authStates.keys().next().value as string);
+    }
   }
 
   /** Learns the scheme from `/v2/`; concurrent callers share one ping, which ends when the last gives up. */
@@ -634,18 +674,19 @@ export class HttpRegistry implements Registry {
       registry,
       async (signal) => {
         const pingOp: Operation = { registry, kind: 'ping', what: 'the API root /v2/', signal };
-        const response = await this.transport.exchange(
+        const request: HttpRequest = {
+          url: new URL(`${this.origin(registry)}/v2/`),
+          method: 'GET',
+          headers: {},
+          maxBytes: DISCARDED_BODY_BYTES,
+        };
+        const response = this.answeredByRegistry(
           pingOp,
-          {
-            url: new URL(`${this.origin(registry)}/v2/`),
-            method: 'GET',
-            headers: {},
-            maxBytes: DISCARDED_BODY_BYTES,
-          },
-          undefined,
+          request,
+          await this.transport.exchange(pingOp, request, undefined),
         );
         const state: AuthState = response.status === 401 ? this.learn(pingOp, response) : { kind: 'none' };
-        this.authStates.set(registry, state);
+        this.rememberAuthState(registry, state);
         return state;
       },
       op.signal,

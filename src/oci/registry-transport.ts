@@ -215,7 +215,8 @@ export class RegistryTransport {
 
   /**
    * Follows redirects by hand: blob downloads often go to another host (a CDN or bucket), which must never
-   * receive the registry's Authorization header, and HTTPS is never given up for plain HTTP.
+   * receive the registry's Authorization header (nor a request body), and HTTPS is never given up for plain
+   * HTTP.
    */
   private async follow(
     op: Operation,
@@ -248,6 +249,11 @@ export class RegistryTransport {
         throw invalidResponse(op, 'redirected from HTTPS to plain HTTP');
       }
       const keepMethod = response.status === 307 || response.status === 308 || current.method === 'HEAD';
+      // A body is only ever a token request's form, refresh token included: like Authorization, it stays
+      // with the origin it was meant for.
+      if (keepMethod && current.body !== undefined && next.origin !== origin) {
+        throw invalidResponse(op, 'redirected a request with a body to another origin');
+      }
       current = keepMethod
         ? { ...current, url: next }
         : { url: next, method: 'GET', headers: current.headers, maxBytes: current.maxBytes };
