@@ -8,6 +8,7 @@ import {
   credentialStoreFrom,
   credentialsToTry,
   MAX_CREDENTIAL_TRIES,
+  MAX_TOKEN_CHARS,
   parseChallenges,
   parseDockerConfig,
   type Challenge,
@@ -356,6 +357,16 @@ describe('BearerTokens', () => {
     expect(form.get('refresh_token')).toBe('refresh-me');
     expect(form.get('service')).toBe('reg.example');
     expect(form.get('scope')).toBe(scope);
+  });
+
+  it('refuses a token longer than any registry issues, so the cache never holds megabytes per entry', async () => {
+    const sized = (length: number) => {
+      const service = fakeService(() => json(200, { token: 'x'.repeat(length) }));
+      return new BearerTokens(service.transport).token({ registry: 'r', challenge: bearer, scope });
+    };
+    expect(await sized(MAX_TOKEN_CHARS)).toHaveLength(MAX_TOKEN_CHARS);
+    await expect(sized(MAX_TOKEN_CHARS + 1)).rejects.toThrow(/token longer than 16384 characters/);
+    expect(await codeOf(() => sized(1 << 20))).toBe('REGISTRY_RESPONSE_INVALID');
   });
 
   it('caches per scope until shortly before expires_in, with a 60 s minimum', async () => {

@@ -327,6 +327,11 @@ const MIN_TOKEN_LIFETIME_S = 60;
 const EXPIRY_MARGIN_MS = 10_000;
 const MAX_CACHED_TOKENS = 1000;
 const MAX_TOKEN_RESPONSE_CHARS = 1 << 20;
+/**
+ * Registries' tokens are JWTs of a few KiB, and HTTP servers refuse larger request headers anyway (8–16 KiB).
+ * Without this bound a token service could fill the cache's entries with 1 MiB each.
+ */
+export const MAX_TOKEN_CHARS = 16 * 1024;
 
 interface CachedToken {
   readonly token: string;
@@ -362,6 +367,7 @@ function parseTokenResponse(
   // Some services fill only `token`, others only `access_token`; both mean the same.
   const token = [fields['token'], fields['access_token']].find((t) => typeof t === 'string' && t !== '');
   if (typeof token !== 'string') throw invalid('without a token');
+  if (token.length > MAX_TOKEN_CHARS) throw invalid(`with a token longer than ${MAX_TOKEN_CHARS} characters`);
   if (/[^\x21-\x7e]/.test(token)) throw invalid('with a token that cannot be sent in a header');
   const expiresIn = fields['expires_in'];
   const lifetimeS =
