@@ -3,9 +3,10 @@
  * registry is a recording fake: what is under test is the choice of whether and where to ask, not HTTP.
  * Policies are compiled from real documents with a real key.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ImageVerificationService } from './image-verification.js';
+import { OCI_INDEX } from './oci/media-types.js';
 import type { Repository } from './oci/reference.js';
 import { PlainHttpRegistries } from './oci/registry-host.js';
 import type { Registry } from './oci/registry.js';
@@ -134,4 +135,64 @@ describe('only registries a matching policy covers are contacted', () => {
       expect(registry.contacted).toEqual([]);
     },
   );
+});
+
+describe('platforms: [all] on an index with many platform manifests', () => {
+  it('verifies them a few at a time (--concurrency), not all at once', async () => {
+    const set = compilePolicies(
+      [
+        {
+          source: 'test',
+          index: 0,
+          value: {
+            apiVersion: 'provenant.dev/v1alpha1',
+            kind: 'ClusterImagePolicy',
+            metadata: { name: 'every-platform' },
+            spec: {
+              mode: 'Enforce',
+              images: [{ glob: 'reg.example/**' }],
+              platforms: ['all'],
+              authorities: [{ name: 'release', key: { publicKey: PUBLIC_KEY } }],
+              signatures: { threshold: 1 },
+            },
+          },
+        },
+      ],
+      authorityCompiler(createTrustStore()),
+    );
+    const children = Array.from({ length: 40 }, (_, i) => `sha256:${(i + 1).toString(16).padStart(64, '0')}`);
+    const index = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_INDEX,
+        manifests: children.map((digest) => ({ digest, platform: { os: 'linux', architecture: 'amd64' } })),
+      }),
+    );
+    const indexDigest = `sha256:${createHash('sha256').update(index).digest('hex')}`;
+    let inFlight = 0;
+    let peak = 0;
+    const asked = new Set<string>();
+    // Every signature lookup waits a turn, so lookups started together overlap.
+    const lookup = <T>(digest: string, answer: T) => {
+      asked.add(digest);
+      peak = Math.max(peak, ++inFlight);
+      return new Promise<T>((resolve) => setTimeout(() => (inFlight--, resolve(answer)), 1));
+    };
+    const registry: Registry = {
+      getManifest: (_repo, reference) =>
+        reference === indexDigest
+          ? Promise.resolve({ digest: indexDigest, mediaType: OCI_INDEX, bytes: index })
+          : lookup(reference.replace(/^sha256-([0-9a-f]{64})(?:\.\w+)?$/, 'sha256:$1'), null),
+      headManifest: () => Promise.reject(new Error('by digest: nothing to resolve')),
+      getBlob: () => Promise.reject(new Error('unexpected blob request')),
+      getReferrers: (_repo, digest) => lookup(digest, null),
+    };
+    const [verdict] = await service(registry, set, 'deny').verifyImages([`reg.example/app@${indexDigest}`]);
+    expect(verdict?.allowed).toBe(false);
+    // Every platform manifest was looked up, the index too...
+    expect(asked).toEqual(new Set([indexDigest, ...children]));
+    // ...but at most 4 targets (the service's concurrency) at a time, each with its few discovery requests.
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThanOrEqual(4 * 3);
+  });
 });

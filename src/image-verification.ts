@@ -232,7 +232,9 @@ export class ImageVerificationService implements ImageVerifier {
           // Most policies look at the resolved digest only: no platform list to read or combine.
           if (digestOnly(policy.platforms)) return await verifyTarget(policy, { digest });
           const { targets, missing } = await platformTargets(policy.platforms, digest, readImagePlatforms);
-          const perTarget = await Promise.all(targets.map((t) => verifyTarget(policy, t)));
+          const perTarget = await mapWithConcurrency(targets, this.options.concurrency, (t) =>
+            verifyTarget(policy, t),
+          );
           return combineTargets(policy, targets, perTarget, missing);
         } catch (err) {
           return failedOutcome(policy, err);

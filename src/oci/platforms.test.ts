@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { normalisePlatform, parseIndexPlatforms } from './platforms.js';
+import { MAX_INDEX_PLATFORMS, normalisePlatform, parseIndexPlatforms } from './platforms.js';
 
 const A = `sha256:${'a'.repeat(64)}`;
 const B = `sha256:${'b'.repeat(64)}`;
@@ -44,6 +44,28 @@ describe('parseIndexPlatforms', () => {
     expect(parseIndexPlatforms(bytes({ manifests: [{ digest: A }] }))).toEqual([
       { digest: A, platform: 'unknown' },
     ]);
+  });
+
+  it(`refuses an index listing more than ${MAX_INDEX_PLATFORMS} platform manifests, each of which [all] would verify`, () => {
+    const listing = (n: number) =>
+      bytes({
+        manifests: Array.from({ length: n }, (_, i) => ({
+          digest: `sha256:${i.toString(16).padStart(64, '0')}`,
+          platform: { os: 'linux', architecture: 'amd64' },
+        })),
+      });
+    expect(parseIndexPlatforms(listing(MAX_INDEX_PLATFORMS))).toHaveLength(MAX_INDEX_PLATFORMS);
+    expect(() => parseIndexPlatforms(listing(MAX_INDEX_PLATFORMS + 1))).toThrow(
+      expect.objectContaining({
+        code: 'REGISTRY_RESPONSE_INVALID',
+        message: `the image index lists more than ${MAX_INDEX_PLATFORMS} platform manifests`,
+      }),
+    );
+  });
+
+  it('reads registry JSON under the same bounds as manifests, before building any object', () => {
+    const deep = new TextEncoder().encode(`{"manifests":${'['.repeat(100)}${']'.repeat(100)}}`);
+    expect(() => parseIndexPlatforms(deep)).toThrow(/the image index is refused JSON: JSON nests deeper than 64 levels/);
   });
 
   it.each([

@@ -3,6 +3,7 @@
  * digest the reference resolves to. Parsing is pure; `readPlatforms` does the registry reads.
  */
 import { ProvenantError } from '../errors.js';
+import { JsonBoundsError, parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
 import { DOCKER_MANIFEST_LIST, OCI_INDEX } from './media-types.js';
 import type { Repository } from './reference.js';
 import type { Registry, RequestOptions } from './registry.js';
@@ -22,6 +23,13 @@ export type ImagePlatforms =
 /** An image configuration is small; anything larger than this is not one worth reading for its platform. */
 const MAX_CONFIG_BYTES = 1024 * 1024;
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
+/**
+ * Platform manifests an index may list. Each is verified on its own (signature discovery included) when a
+ * policy asks for `all` platforms, and an index need not be signed for that to start: without a bound, one
+ * index of 4 MiB would start some 150,000 registry requests. The largest public multi-arch images list a few
+ * dozen (Windows images, one per OS build).
+ */
+export const MAX_INDEX_PLATFORMS = 128;
 
 /**
  * `os/architecture[/variant]`, normalised as containerd does when it picks a platform to pull, so that a policy
@@ -49,9 +57,10 @@ function platformOf(value: unknown): string | undefined {
 
 function parseJson(bytes: Uint8Array, what: string): unknown {
   try {
-    return JSON.parse(Buffer.from(bytes).toString('utf8')) as unknown;
-  } catch {
-    throw new ProvenantError('REGISTRY_RESPONSE_INVALID', `${what} is not valid JSON`);
+    return parseBoundedJsonBytes(bytes, REMOTE_JSON_BOUNDS);
+  } catch (err) {
+    const problem = err instanceof JsonBoundsError ? `refused JSON: ${err.message}` : 'not valid JSON';
+    throw new ProvenantError('REGISTRY_RESPONSE_INVALID', `${what} is ${problem}`);
   }
 }
 
@@ -76,6 +85,12 @@ export function parseIndexPlatforms(bytes: Uint8Array): PlatformManifest[] {
       );
     }
     out.push({ platform: platformOf(descriptor.platform) ?? 'unknown', digest: descriptor.digest });
+    if (out.length > MAX_INDEX_PLATFORMS) {
+      throw new ProvenantError(
+        'REGISTRY_RESPONSE_INVALID',
+        `the image index lists more than ${MAX_INDEX_PLATFORMS} platform manifests`,
+      );
+    }
   }
   return out;
 }

@@ -40,6 +40,17 @@ describe('platformTargets', () => {
     });
   });
 
+  it('all: a manifest listed twice, or the index listing itself, is verified once', async () => {
+    const repeating: ImagePlatforms = {
+      kind: 'index',
+      manifests: [...index.manifests, ...index.manifests, { digest: INDEX, platform: 'unknown' }],
+    };
+    expect(await platformTargets({ kind: 'all' }, INDEX, async () => repeating)).toEqual({
+      targets: [{ digest: INDEX }, ...index.manifests],
+      missing: [],
+    });
+  });
+
   it('all on a single-platform image: the image itself', async () => {
     expect(await platformTargets({ kind: 'all' }, AMD, async () => single('linux/amd64'))).toEqual({
       targets: [{ digest: AMD }],

@@ -29,7 +29,10 @@ export async function platformTargets(
   const image = await platforms();
   if (selection.kind === 'all') {
     const children = image.kind === 'index' ? image.manifests : [];
-    return { targets: [{ digest }, ...children], missing: [] };
+    // A manifest listed twice (or the index listing itself) is verified once.
+    const seen = new Set([digest]);
+    const distinct = children.filter((m) => !seen.has(m.digest) && seen.add(m.digest));
+    return { targets: [{ digest }, ...distinct], missing: [] };
   }
   let available = image.kind === 'index' ? image.manifests : [];
   if (image.kind === 'image') {
