@@ -172,6 +172,35 @@ describe('discoverSignatures: legacy .att tags', () => {
     expect(found.evidence).toHaveLength(DISCOVERY_LIMITS.maxSignatureLayers);
   });
 
+  it('downloads a blob listed many times once, and within the size its descriptor declares', async () => {
+    const registry = new MapRegistry();
+    registry.attestations(Array.from({ length: 10 }, () => ({ blob: '{"same":true}' })));
+    const found = await discoverSignatures(registry, REPO, DIGEST, { attestations: true });
+    // Each listing is evidence (annotations may differ), but the registry was asked for the bytes once.
+    expect(found.evidence).toHaveLength(10);
+    expect(registry.blobRequests).toHaveLength(1);
+
+    // A blob larger than its declared size is not read past that size (the fake refuses, as getBlob does).
+    const liar = new MapRegistry();
+    liar.attestations([{ blob: '{"longer":"than declared"}', size: 4 }]);
+    await expect(discoverSignatures(liar, REPO, DIGEST, { attestations: true })).rejects.toThrow(/no blob/);
+  });
+
+  it(`downloads at most ${DISCOVERY_LIMITS.maxTotalBytes / 2 ** 20} MiB of blobs per image, all attachments together`, async () => {
+    const registry = new MapRegistry();
+    const mib = 1024 * 1024;
+    // Twenty distinct envelopes of 1 MiB each: sixteen fit, the rest are reported and never asked for.
+    registry.attestations(Array.from({ length: 20 }, (_, i) => ({ blob: `{"n":${i}}`.padEnd(mib, ' ') })));
+    const found = await discoverSignatures(registry, REPO, DIGEST, { attestations: true });
+    expect(found.evidence).toHaveLength(DISCOVERY_LIMITS.maxTotalBytes / mib);
+    expect(registry.blobRequests).toHaveLength(DISCOVERY_LIMITS.maxTotalBytes / mib);
+    expect(found.unreadableAttestations.map((u) => u.message)).toEqual(
+      Array(20 - DISCOVERY_LIMITS.maxTotalBytes / mib).fill(
+        "not read: the image's attachments exceed 16 MiB together",
+      ),
+    );
+  });
+
   it('reports a .att manifest without layers', async () => {
     const registry = new MapRegistry();
     registry.manifests.set(ATT_TAG, Buffer.from('{"schemaVersion":2}'));

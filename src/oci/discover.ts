@@ -18,7 +18,36 @@ export const DISCOVERY_LIMITS = {
   maxBundleBytes: 4 * 1024 * 1024,
   /** A DSSE envelope of a `.att` layer; SBOM attestations are the large ones. */
   maxEnvelopeBytes: 4 * 1024 * 1024,
+  /**
+   * Everything one discovery downloads, together: each bound above times 64 attachments would let one image
+   * hold over 500 MiB of blobs until it is verified.
+   */
+  maxTotalBytes: 16 * 1024 * 1024,
 } as const;
+
+const OVER_BUDGET = `not read: the image's attachments exceed ${DISCOVERY_LIMITS.maxTotalBytes / (1024 * 1024)} MiB together`;
+
+/**
+ * Downloads one discovery's blobs: each digest once however often it is listed, and each within the size its
+ * descriptor declares (a blob is exactly that size, or its digest cannot match). Answers undefined, without
+ * asking the registry, once the discovery's total would pass DISCOVERY_LIMITS.maxTotalBytes.
+ */
+type BlobReader = (descriptor: ReferrerDescriptor, maxBytes: number) => Promise<Uint8Array> | undefined;
+
+function blobReader(registry: Registry, repo: Repository, options: RequestOptions): BlobReader {
+  const fetched = new Map<string, Promise<Uint8Array>>();
+  let left: number = DISCOVERY_LIMITS.maxTotalBytes;
+  return (descriptor, maxBytes) => {
+    const known = fetched.get(descriptor.digest);
+    if (known !== undefined) return known;
+    const bound = descriptor.size > 0 ? Math.min(descriptor.size, maxBytes) : maxBytes;
+    if (bound > left) return undefined;
+    left -= bound;
+    const blob = registry.getBlob(repo, descriptor.digest, bound, options);
+    fetched.set(descriptor.digest, blob);
+    return blob;
+  };
+}
 
 /** Something attached to the image that could not even be read as a signature; reported, never trusted. */
 export interface UnreadableEvidence {
@@ -74,11 +103,12 @@ export async function discoverSignatures(
       ? predicted.bytes
       : undefined;
   };
+  const read = blobReader(registry, repo, request);
   const [legacy, bundles, legacyAttestations] = await Promise.all([
-    discoverLegacyLayers(registry, repo, digest, LEGACY_SIGNATURES, request, known),
-    discoverBundles(registry, repo, digest, request),
+    discoverLegacyLayers(registry, repo, digest, LEGACY_SIGNATURES, request, read, known),
+    discoverBundles(registry, repo, digest, request, read),
     attestations
-      ? discoverLegacyLayers(registry, repo, digest, LEGACY_ATTESTATIONS, request)
+      ? discoverLegacyLayers(registry, repo, digest, LEGACY_ATTESTATIONS, request, read)
       : { evidence: [], unreadable: [] },
   ]);
   const from = (origin: NonNullable<UnreadableEvidence['origin']>, found: Found): UnreadableEvidence[] =>
@@ -155,6 +185,7 @@ async function discoverLegacyLayers(
   digest: string,
   scheme: LegacyScheme,
   options: RequestOptions,
+  readBlob: BlobReader,
   knownBlob: KnownBlob = () => undefined,
 ): Promise<Found> {
   const tag = `${digestTag(digest)}.${scheme.suffix}`;
@@ -188,8 +219,15 @@ async function discoverLegacyLayers(
         });
         return;
       }
-      const blob =
-        knownBlob(descriptor) ?? (await registry.getBlob(repo, descriptor.digest, scheme.maxBytes, options));
+      let blob = knownBlob(descriptor);
+      if (blob === undefined) {
+        const reading = readBlob(descriptor, scheme.maxBytes);
+        if (reading === undefined) {
+          unreadable.push({ source, message: OVER_BUDGET });
+          return;
+        }
+        blob = await reading;
+      }
       evidence.push(scheme.toEvidence(source, blob, descriptor.annotations ?? {}));
     }),
   );
@@ -201,6 +239,7 @@ async function discoverBundles(
   repo: Repository,
   digest: string,
   options: RequestOptions,
+  readBlob: BlobReader,
 ): Promise<Found> {
   const referrers = await listReferrers(registry, repo, digest, options);
   const evidence: SignatureEvidence[] = [];
@@ -235,8 +274,12 @@ async function discoverBundles(
         unreadable.push({ source, message: `bundle of ${layer.size} bytes exceeds the limit` });
         return;
       }
-      const bundle = await registry.getBlob(repo, layer.digest, DISCOVERY_LIMITS.maxBundleBytes, options);
-      evidence.push({ kind: 'sigstore-bundle', source, bundle });
+      const reading = readBlob(layer, DISCOVERY_LIMITS.maxBundleBytes);
+      if (reading === undefined) {
+        unreadable.push({ source, message: OVER_BUDGET });
+        return;
+      }
+      evidence.push({ kind: 'sigstore-bundle', source, bundle: await reading });
     }),
   );
   return { evidence: sortBySource(evidence), unreadable };
