@@ -396,3 +396,32 @@ describe('a registry whose token service moves', () => {
     expect(tokenCalls).toEqual(['old', 'old', 'new']);
   });
 });
+
+describe('a manifest without a mediaType field', () => {
+  const INDEX_BYTES = Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: [] }));
+  const IMAGE_BYTES = Buffer.from(JSON.stringify({ schemaVersion: 2, config: {}, layers: [] }));
+  const digestOfBytes = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  const serve = (bytes: Buffer, contentType: string) =>
+    agent
+      .get('https://plain.example')
+      .intercept({ path: (p) => p.includes('/manifests/') })
+      .reply(200, bytes, { headers: { 'content-type': contentType } });
+  const fetch = (bytes: Buffer) =>
+    client.getManifest(parseRepository('plain.example/team/app'), digestOfBytes(bytes));
+
+  it('takes its type from Content-Type when the content agrees', async () => {
+    serve(INDEX_BYTES, OCI_INDEX);
+    expect((await fetch(INDEX_BYTES))?.mediaType).toBe(OCI_INDEX);
+    serve(IMAGE_BYTES, OCI_MANIFEST);
+    expect((await fetch(IMAGE_BYTES))?.mediaType).toBe(OCI_MANIFEST);
+  });
+
+  it('is refused when Content-Type (which no digest covers) passes an index off as an image, or back', async () => {
+    serve(INDEX_BYTES, OCI_MANIFEST);
+    await expect(fetch(INDEX_BYTES)).rejects.toThrow(
+      /content is not a application\/vnd\.oci\.image\.manifest/,
+    );
+    serve(IMAGE_BYTES, OCI_INDEX);
+    expect(await codeOf(fetch(IMAGE_BYTES))).toBe('REGISTRY_RESPONSE_INVALID');
+  });
+});

@@ -17,7 +17,13 @@ import {
 } from './auth.js';
 import { digestOf, digestProblem, parseDigest, type ParsedDigest } from './digest.js';
 import { firstHeader, parseNextLink } from './http-headers.js';
-import { baseMediaType, isManifestMediaType, MANIFEST_MEDIA_TYPES, OCI_INDEX } from './media-types.js';
+import {
+  baseMediaType,
+  isIndexMediaType,
+  isManifestMediaType,
+  MANIFEST_MEDIA_TYPES,
+  OCI_INDEX,
+} from './media-types.js';
 import { DOCKER_HUB, isTag, parseRepository, repositoryName, type Repository } from './reference.js';
 import { PlainHttpRegistries } from './registry-host.js';
 import { guardedConnector, RegistryAddressPolicy } from './address-guard.js';
@@ -470,6 +476,11 @@ export class HttpRegistry implements Registry {
     const mediaType = declared ?? contentType;
     if (!isManifestMediaType(mediaType)) {
       throw this.invalid(op, `served unsupported manifest type ${JSON.stringify(mediaType.slice(0, 100))}`);
+    }
+    // Without a mediaType field the type comes from a header no digest covers: it must agree with the bytes,
+    // or an index served as an image would have its platform manifests go unread.
+    if (declared === undefined && Array.isArray(document['manifests']) !== isIndexMediaType(mediaType)) {
+      throw this.invalid(op, `served a manifest whose content is not a ${mediaType}`);
     }
     return { digest: requested === undefined ? digestOf(body) : reference, mediaType, bytes: body };
   }

@@ -16,6 +16,10 @@ export function isManifestMediaType(value: string): value is ManifestMediaType {
   return (MANIFEST_MEDIA_TYPES as readonly string[]).includes(value);
 }
 
+export function isIndexMediaType(value: string): boolean {
+  return value === OCI_INDEX || value === DOCKER_MANIFEST_LIST;
+}
+
 /** The media type of a Content-Type header without parameters, lowercased: `a/b; charset=x` → `a/b`. */
 export function baseMediaType(contentType: string | undefined): string {
   return (contentType ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? '';
