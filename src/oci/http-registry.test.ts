@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { MockAgent } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { basicAuthorization, credentialStoreFrom, type Credentials, type CredentialStore } from './auth.js';
-import { HttpRegistry } from './http-registry.js';
+import { HttpRegistry, MAX_AUTH_STATES } from './http-registry.js';
 import { OCI_INDEX, OCI_MANIFEST } from './media-types.js';
 import { parseRepository } from './reference.js';
 import { codeOf } from '../../test/support/error-code.js';
@@ -423,5 +423,50 @@ describe('a manifest without a mediaType field', () => {
     );
     serve(IMAGE_BYTES, OCI_INDEX);
     expect(await codeOf(fetch(IMAGE_BYTES))).toBe('REGISTRY_RESPONSE_INVALID');
+  });
+});
+
+describe('what the client remembers of registries', () => {
+  it(`keeps the auth scheme of the last ${MAX_AUTH_STATES} registries only (workloads may name any host)`, async () => {
+    const pings = new Map<string, number>();
+    const registry = (i: number) => `r${i}.example`;
+    for (let i = 0; i <= MAX_AUTH_STATES; i++) {
+      const host = registry(i);
+      const origin = agent.get(`https://${host}`);
+      origin
+        .intercept({ path: '/v2/' })
+        .reply(() => {
+          pings.set(host, (pings.get(host) ?? 0) + 1);
+          return {
+            statusCode: 401,
+            data: '',
+            responseOptions: { headers: { 'www-authenticate': 'Basic realm="r"' } },
+          };
+        })
+        .persist();
+      origin
+        .intercept({ path: (p) => p.includes('/manifests/') })
+        .reply(200, MANIFEST, { headers: { 'content-type': OCI_MANIFEST } })
+        .persist();
+    }
+    const remembering = new HttpRegistry({
+      dispatcher: agent,
+      limits: { retries: 0 },
+      credentials: credentialStoreFrom(
+        Array.from({ length: MAX_AUTH_STATES + 1 }, (_, i) => [registry(i), basic('u')] as const),
+      ),
+    });
+    try {
+      const fetch = (i: number) =>
+        remembering.getManifest(parseRepository(`${registry(i)}/team/app`), DIGEST);
+      for (let i = 0; i <= MAX_AUTH_STATES; i++) await fetch(i);
+      // The most recent are remembered; the first was forgotten and is asked again.
+      await fetch(MAX_AUTH_STATES);
+      await fetch(0);
+      expect(pings.get(registry(MAX_AUTH_STATES))).toBe(1);
+      expect(pings.get(registry(0))).toBe(2);
+    } finally {
+      await remembering.close();
+    }
   });
 });

@@ -92,7 +92,7 @@ export interface HttpRegistryOptions {
 
 const MAX_TOKEN_BYTES = 1024 * 1024;
 /** Registries whose auth scheme is remembered; a forgotten one is learned again from its next 401. */
-const MAX_AUTH_STATES = 1024;
+export const MAX_AUTH_STATES = 1024;
 /**
  * How long a repository's answer about the referrers API is remembered. Bounded, so that a registry upgraded
  * to support the API (or a repository that did not exist yet) is asked again; until then its referrers
