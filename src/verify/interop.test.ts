@@ -5,7 +5,7 @@ import { bundleEvidence, fixtureBytes, fixtureJson } from '../../test/support/fi
 import { buildTrustRoot, createTrustStore, PUBLIC_GOOD } from '../trust/trust-store.js';
 import { verifyArtifactBundle } from './artifact-bundle.js';
 import { verifyAttestation } from './attestation.js';
-import { trustMaterialForCheckpoints } from './checkpoint.js';
+import { MAX_CHECKPOINT_SIGNATURES, trustMaterialForCheckpoints } from './checkpoint.js';
 import { parseStatement, matchSubject, type Statement } from './in-toto.js';
 import { assertLogRecordsSigner } from './log-verifier.js';
 import type { KeylessAuthority } from './types.js';
@@ -194,6 +194,37 @@ describe('checkpoints of a private Rekor are found by key hint, not by name', ()
       other,
     );
     expect(check.ok).toBe(false);
+  });
+});
+
+describe('checkpoints are refused with more signature lines than a log and its witnesses write', () => {
+  const dir = `${I}sigstore-go/othername-scaffolding/`;
+  const digest = 'sha256:bc103b4a84971ef6459b294a2b98568a2bfb72cded09d4acd1e16366a401f95b';
+  /** The real bundle, its checkpoint's signature line written `lines` times (each verifies). */
+  const withSignatureLines = (lines: number) => {
+    const json = fixtureJson<{
+      verificationMaterial: { tlogEntries: { inclusionProof: { checkpoint: { envelope: string } } }[] };
+    }>(`${dir}bundle.sigstore.json`);
+    const checkpoint = json.verificationMaterial.tlogEntries[0]?.inclusionProof.checkpoint;
+    if (checkpoint === undefined) throw new Error('fixture without checkpoint');
+    const [note, signatures] = checkpoint.envelope.split('\n\n');
+    checkpoint.envelope = `${note}\n\n${(signatures ?? '').repeat(lines)}`;
+    return Buffer.from(JSON.stringify(json));
+  };
+  const verify = (lines: number) =>
+    verifyArtifactBundle(
+      withSignatureLines(lines),
+      { digest },
+      keyless('foo!oidc.local', 'http://oidc.local:8080'),
+      root(`${dir}trusted_root.json`),
+    );
+
+  it(`verifies with up to ${MAX_CHECKPOINT_SIGNATURES}, and refuses more before checking any of them`, () => {
+    expect(verify(MAX_CHECKPOINT_SIGNATURES).ok).toBe(true);
+    const check = verify(MAX_CHECKPOINT_SIGNATURES + 1);
+    expect(check.ok ? '' : `${check.code}: ${check.message}`).toMatch(
+      /^TLOG_INVALID: .*checkpoint carries more than 16 signatures/,
+    );
   });
 });
 
