@@ -146,6 +146,34 @@ describe('rateBuilder', () => {
       undefined,
       'untrusted',
     ],
+    ...(
+      [
+        ['release.yml', 'release.yml'],
+        ['release.yml@', 'release.yml'],
+        ['release.yml@refs/heads/main', 'release.yml'],
+        ['release.yml', '**'],
+        ['../.GitHub/Workflows/release.yml', '**'],
+      ] as const
+    ).map(
+      ([claimed, glob]): [
+        string,
+        { facts: ProvenanceFacts; signer: AttestationSigner },
+        CompiledBuilder[],
+        'untrusted',
+      ] => {
+        const workflows = 'https://github.com/acme/infra/.github/workflows/';
+        const r = real('bcr-module');
+        return [
+          `a key claiming the GitHub workflow ${claimed} as builder, policy lists ${glob} at 3`,
+          {
+            facts: { ...r.facts, builderId: `${workflows}${claimed}` },
+            signer: { authority: 'ci-key', identity: 'sha256:ab' },
+          },
+          builders([glob === '**' ? 'https://github.com/acme/**' : `${workflows}${glob}`, 3]),
+          'untrusted',
+        ];
+      },
+    ),
     [
       'unknown non-GitHub builder signed by a key',
       (() => {

@@ -45,6 +45,16 @@ function isWorkflowId(id: string, url: string): boolean {
   return /^[^/]+\/[^/]+\/\.github\/workflows\/[^@]+@.+$/.test(id.slice(url.length + 1));
 }
 
+/**
+ * `URL/OWNER/REPO/.github/workflows/…`, at a ref or not: a builder.id only that instance's Actions may claim.
+ * A key dropping the `@ref` would otherwise pass as an unknown builder that a policy's glob without `@` rates.
+ */
+function namesInstanceWorkflow(id: string, url: string): boolean {
+  // Loosely (any case, any place in the path), as a glob such as `URL/acme/**` may match such spellings too.
+  const lower = id.toLowerCase();
+  return lower.startsWith(`${url.toLowerCase()}/`) && lower.includes('/.github/workflows/');
+}
+
 export type BuilderRating =
   | { readonly ok: true; readonly level: number; readonly basis: string }
   | { readonly ok: false; readonly message: string };
@@ -114,7 +124,7 @@ function identityDisagreement(
     if (isByobDelegator(signer, github) && isWorkflowId(builderId, GITHUB_COM.url)) return undefined;
     return `provenance claims builder ${builderId}, but it was signed by the GitHub workflow ${signer.identity}`;
   }
-  if (instances.some((i) => isWorkflowId(builderId, i.url))) {
+  if (instances.some((i) => namesInstanceWorkflow(builderId, i.url))) {
     return `provenance claims the GitHub workflow builder ${builderId}, but it was signed by ${describeSigner(
       signer,
     )}, not by that workflow's GitHub Actions certificate`;
