@@ -13,6 +13,7 @@ import type { Registry } from './oci/registry.js';
 import { authorityCompiler } from './policy/authorities.js';
 import { compilePolicies, type PolicySet } from './policy/compile.js';
 import type { NoMatchAction } from './policy/types.js';
+import { PUBLIC_GOOD_TRUSTED_ROOT } from './trust/embedded-roots.js';
 import { createTrustStore } from './trust/index.js';
 
 const TRUST_STORE = createTrustStore();
@@ -194,5 +195,53 @@ describe('platforms: [all] on an index with many platform manifests', () => {
     // ...but at most 4 targets (the service's concurrency) at a time, each with its few discovery requests.
     expect(peak).toBeGreaterThan(0);
     expect(peak).toBeLessThanOrEqual(4 * 3);
+  });
+});
+
+describe('the verdict cache and the timestamp trust root a key authority names', () => {
+  it('does not reuse a verdict once the named timestamp root has gone stale', async () => {
+    const store = (stale?: string) =>
+      createTrustStore({ tsa: { trustedRoot: PUBLIC_GOOD_TRUSTED_ROOT, ...(stale ? { stale } : {}) } });
+    let current = store();
+    const set = compilePolicies(
+      [
+        {
+          source: 'test',
+          index: 0,
+          value: {
+            apiVersion: 'provenant.dev/v1alpha1',
+            kind: 'ClusterImagePolicy',
+            metadata: { name: 'timestamped-key' },
+            spec: {
+              mode: 'Enforce',
+              images: [{ glob: 'reg.example/**' }],
+              authorities: [{ name: 'release', key: { publicKey: PUBLIC_KEY, timestampTrustRoot: 'tsa' } }],
+              signatures: { threshold: 1 },
+            },
+          },
+        },
+      ],
+      authorityCompiler(current),
+    );
+    const registry = recordingRegistry();
+    const verifier = new ImageVerificationService({
+      registry,
+      policies: () => set,
+      noMatch: 'deny',
+      clock: { now: () => Date.now() },
+      cacheTtlMs: 60_000,
+      negativeCacheTtlMs: 60_000,
+      cacheMaxEntries: 100,
+      concurrency: 4,
+      trustStore: () => current,
+    });
+    const image = `reg.example/app@sha256:${'1'.repeat(64)}`;
+    await verifier.verifyImages([image]);
+    const asked = registry.contacted.length;
+    await verifier.verifyImages([image]);
+    expect(registry.contacted).toHaveLength(asked); // cached
+    current = store('the TUF metadata expired');
+    await verifier.verifyImages([image]);
+    expect(registry.contacted.length).toBeGreaterThan(asked); // judged again, under the stale root
   });
 });

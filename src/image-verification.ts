@@ -302,13 +302,16 @@ export class ImageVerificationService implements ImageVerifier {
 }
 
 /**
- * The trust material the policy's keyless authorities resolve to in `store`, by content: a TrustRoot edited,
- * refreshed by TUF or removed gives another value. Key authorities carry their key in the policy itself.
+ * The trust material the policy's authorities resolve to in `store`, by content: a TrustRoot edited, refreshed
+ * by TUF, gone stale or removed gives another value. That is every keyless authority's root and the timestamp
+ * root a key authority names; the keys themselves are in the policy.
  */
 function trustFingerprint(policy: CompiledPolicy, store: TrustStore): string {
   const roots = new Set<string>();
-  for (const authority of policy.authorities)
+  for (const authority of policy.authorities) {
     if (authority.kind === 'keyless') roots.add(authority.trustRoot);
+    else if (authority.timestampTrustRoot !== undefined) roots.add(authority.timestampTrustRoot);
+  }
   return [...roots]
     .sort()
     .map((name) => {
