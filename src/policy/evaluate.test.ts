@@ -190,6 +190,63 @@ describe('evaluatePolicy with signature checks', () => {
     expect(outcome).toMatchObject({ satisfied: true, verifiedAuthorities: ['release'] });
   });
 
+  describe('a threshold counts distinct signers', () => {
+    const by = (
+      authority: string,
+      signer: { keyId?: string; issuer?: string; subject?: string },
+      source = 's',
+    ) => ({
+      ok: true as const,
+      source,
+      signer: { authority, identity: signer.subject ?? `key ${signer.keyId}`, ...signer },
+    });
+    const twoOfTwo = policy([], { threshold: 2 });
+
+    it('two keys: met', () => {
+      const outcome = evaluatePolicy(
+        twoOfTwo,
+        { ci: [by('ci', { keyId: 'a' })], release: [by('release', { keyId: 'b' })] },
+        2,
+      );
+      expect(outcome).toMatchObject({ satisfied: true, verifiedAuthorities: ['ci', 'release'] });
+    });
+
+    it('one key that both authorities name, even listed twice: not met, and the deny says why', () => {
+      const outcome = evaluatePolicy(
+        twoOfTwo,
+        {
+          ci: [by('ci', { keyId: 'a' }, 'layer 0'), by('ci', { keyId: 'a' }, 'layer 1')],
+          release: [by('release', { keyId: 'a' }, 'layer 0'), by('release', { keyId: 'a' }, 'layer 1')],
+        },
+        2,
+      );
+      expect(outcome.satisfied).toBe(false);
+      expect(outcome.reasons[0]).toMatchObject({
+        code: 'THRESHOLD_NOT_MET',
+        message:
+          '2 of 2 required authorities signed (ci, release), 1 distinct signer among them (a key or identity counts once)',
+      });
+    });
+
+    it('one person matched by a broad and a narrow keyless authority: not met; two people: met', () => {
+      const philipp = { issuer: 'https://accounts.google.com', subject: 'philipp@example.com' };
+      const ana = { issuer: 'https://accounts.google.com', subject: 'ana@example.com' };
+      const once = evaluatePolicy(
+        twoOfTwo,
+        { ci: [by('ci', philipp)], release: [by('release', philipp)] },
+        1,
+      );
+      expect(once.satisfied).toBe(false);
+      // The broad authority accepts both; crediting it to Ana leaves Philipp for the narrow one.
+      const twice = evaluatePolicy(
+        twoOfTwo,
+        { ci: [by('ci', philipp), by('ci', ana)], release: [by('release', philipp)] },
+        2,
+      );
+      expect(twice.satisfied).toBe(true);
+    });
+  });
+
   it('reads authorities named like Object.prototype members as unchecked, never from the prototype', () => {
     const named = (name: string): CompiledPolicy => ({
       ...policy([], { threshold: 1 }),

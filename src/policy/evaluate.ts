@@ -151,7 +151,8 @@ function evaluateSignatures(
   if (!policy.signatures) return { ...base, satisfied: true, reasons: [] };
 
   const { threshold } = policy.signatures;
-  if (verified.length >= threshold) return { ...base, satisfied: true, reasons: [] };
+  const credited = distinctSigners(verified, checks);
+  if (credited >= threshold) return { ...base, satisfied: true, reasons: [] };
 
   if (signaturesFound === 0) {
     return {
@@ -172,17 +173,60 @@ function evaluateSignatures(
     .map((a) => strongestFailure(policy.name, a.name, checksFor(checks, a.name)));
 
   if (threshold > 1) {
+    const shared =
+      credited < verified.length
+        ? `, ${credited} distinct signer${credited === 1 ? '' : 's'} among them (a key or identity counts once)`
+        : '';
     const summary: Reason = {
       policy: policy.name,
       code: 'THRESHOLD_NOT_MET',
       message:
         `${verified.length} of ${threshold} required authorities signed` +
         (verified.length ? ` (${verified.join(', ')})` : '') +
-        `; not verified: ${failures.map((f) => `${f.authority} (${f.code})`).join(', ')}`,
+        shared +
+        (failures.length
+          ? `; not verified: ${failures.map((f) => `${f.authority} (${f.code})`).join(', ')}`
+          : ''),
     };
     return { ...base, satisfied: false, reasons: [summary, ...failures] };
   }
   return { ...base, satisfied: false, reasons: failures };
+}
+
+/** Who made a verified signature: the key, or the certificate identity (issuer and subject) for keyless. */
+function signerOf(check: SignatureCheck & { ok: true }): string {
+  const { keyId, issuer, subject, identity } = check.signer;
+  return keyId !== undefined ? `key ${keyId}` : `${issuer ?? ''}\n${subject ?? identity}`;
+}
+
+/**
+ * How many of the `verified` authorities can each be credited to a different signer: a threshold of two
+ * means two signers, so one key (or one person's certificate identity) that several authorities accept, or
+ * one signature listed twice, counts once. The largest such assignment (a bipartite matching, found with
+ * augmenting paths; policies have a handful of authorities).
+ */
+function distinctSigners(verified: readonly string[], checks: ChecksByAuthority): number {
+  const signersOf = verified.map(
+    (name) => new Set(checksFor(checks, name).flatMap((c) => (c.ok ? [signerOf(c)] : []))),
+  );
+  const creditedTo = new Map<string, number>();
+  const assign = (authority: number, tried: Set<string>): boolean => {
+    for (const signer of signersOf[authority] ?? []) {
+      if (tried.has(signer)) continue;
+      tried.add(signer);
+      const holder = creditedTo.get(signer);
+      if (holder === undefined || assign(holder, tried)) {
+        creditedTo.set(signer, authority);
+        return true;
+      }
+    }
+    return false;
+  };
+  let credited = 0;
+  for (let authority = 0; authority < verified.length; authority++) {
+    if (assign(authority, new Set())) credited++;
+  }
+  return credited;
 }
 
 // When several signatures fail for one authority, report the most telling: evidence of an attack

@@ -204,11 +204,12 @@ export const policySpecSchema: SchemaNode = {
     signatures: {
       type: 'object',
       description:
-        'Require image signatures. Present (even empty) means signatures are required, by at least threshold distinct authorities.',
+        'Require image signatures. Present (even empty) means signatures are required, by at least threshold distinct authorities, each credited to a different signer.',
       properties: {
         threshold: {
           type: 'integer',
-          description: 'Number of distinct authorities that must have signed the image (default 1).',
+          description:
+            'Number of distinct authorities that must have signed the image (default 1), each by a different signer: a key, or a keyless identity (issuer and subject), counts toward one authority only.',
           minimum: 1,
           maximum: 32,
         },
