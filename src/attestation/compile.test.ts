@@ -31,6 +31,16 @@ describe('compileAttestationRequirement', () => {
   it('compiles the example requirements', () => {
     const provenance = compileAttestationRequirement(PROVENANCE, AUTHORITIES);
     expect(provenance.slsa).toMatchObject({ minBuildLevel: 3, verifiers: [] });
+    // A requirement with one authority: that authority signs its verifiers' VSAs.
+    const vsa = compileAttestationRequirement(
+      {
+        ...SBOM,
+        predicateType: 'slsa-vsa',
+        slsa: { verifiers: [{ id: 'https://v.example', resourceUri: '**' }] },
+      },
+      AUTHORITIES,
+    );
+    expect(vsa.slsa?.verifiers[0]?.authorities).toEqual(['ci']);
     expect(provenance.slsa?.source?.repository?.test('https://github.com/acme/app')).toBe(true);
     const sbom = compileAttestationRequirement(SBOM, AUTHORITIES);
     expect(sbom).toMatchObject({ maxAgeMs: 720 * 3_600_000, maxAge: '720h' });
@@ -116,6 +126,23 @@ describe('compileAttestationRequirement', () => {
         },
       },
       '.slsa.verifiers[0].verifiedLevels[0]',
+    ],
+    [
+      'a verifier without the authorities that sign its VSAs, in a requirement of two',
+      {
+        ...PROVENANCE,
+        authorities: ['ci', 'release'],
+        slsa: { verifiers: [{ id: 'https://v.example', resourceUri: '**' }] },
+      },
+      ".slsa.verifiers[0].authorities: name which of this requirement's authorities (ci, release) sign this verifier's VSAs",
+    ],
+    [
+      'a verifier signed by an authority the requirement does not name',
+      {
+        ...PROVENANCE,
+        slsa: { verifiers: [{ id: 'https://v.example', resourceUri: '**', authorities: ['release'] }] },
+      },
+      '.slsa.verifiers[0].authorities: must name authorities of this requirement (ci); not: release',
     ],
   ])('rejects %s, naming the field', (_, spec, message) => {
     const attempt = () => compileAttestationRequirement(spec, AUTHORITIES, 'spec.attestations[0]');

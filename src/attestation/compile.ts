@@ -90,7 +90,7 @@ function compileOne(
   const slsa =
     spec.slsa === undefined || predicateType === undefined
       ? undefined
-      : compileSlsa(spec.slsa, predicateType, `${field}.slsa`, problems);
+      : compileSlsa(spec.slsa, predicateType, authorities, `${field}.slsa`, problems);
   const conditions = (spec.conditions ?? []).flatMap((c, i) => {
     const compiled = attempt(`.conditions[${i}].expression`, () => compileCondition(c.expression, c.message));
     return compiled === undefined ? [] : [compiled];
@@ -120,9 +120,38 @@ function checkAuthorities(names: readonly string[], known: readonly string[]): s
   return [...new Set(names)];
 }
 
+/**
+ * Who may sign a verifier's VSAs: a VSA names its verifier in its own predicate, so any authority of the
+ * requirement could otherwise sign one in the name of a verifier it is not (a CI key vouching L3 for its own
+ * build). Listed explicitly, or implied when the requirement has one authority.
+ */
+function verifierAuthorities(
+  listed: readonly string[] | undefined,
+  requirement: readonly string[] | undefined,
+  problem: (message: string) => void,
+): string[] | undefined {
+  if (requirement === undefined) return undefined; // the requirement's own authorities are refused already
+  if (listed === undefined) {
+    if (requirement.length === 1) return [...requirement];
+    problem(
+      `name which of this requirement's authorities (${requirement.join(', ')}) sign this verifier's VSAs: a VSA counts only when its verifier signed it`,
+    );
+    return undefined;
+  }
+  const unknown = listed.filter((name) => !requirement.includes(name));
+  if (listed.length === 0 || unknown.length > 0) {
+    problem(
+      `must name authorities of this requirement (${requirement.join(', ')})${unknown.length ? `; not: ${unknown.join(', ')}` : ''}`,
+    );
+    return undefined;
+  }
+  return [...new Set(listed)];
+}
+
 function compileSlsa(
   spec: SlsaRequirementSpec,
   predicateType: PredicateTypeMatcher,
+  authorities: readonly string[] | undefined,
   field: string,
   problems: PolicyProblem[],
 ): CompiledSlsaRequirement | undefined {
@@ -213,13 +242,17 @@ function compileSlsa(
     });
     const id = glob(`${where}.id`, v.id);
     const resourceUri = glob(`${where}.resourceUri`, v.resourceUri);
-    if (id === undefined || resourceUri === undefined) return [];
+    const signers = verifierAuthorities(v.authorities, authorities, (message) =>
+      problem(`${where}.authorities`, message),
+    );
+    if (id === undefined || resourceUri === undefined || signers === undefined) return [];
     return [
       {
         id,
         resourceUri,
         ...(v.level !== undefined ? { level: v.level } : {}),
         verifiedLevels: [...(v.verifiedLevels ?? [])],
+        authorities: signers,
       },
     ];
   });

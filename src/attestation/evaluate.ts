@@ -242,7 +242,7 @@ function checkProvenance(slsa: CompiledSlsaRequirement, attestation: VerifiedAtt
 }
 
 function checkVsaAttestation(slsa: CompiledSlsaRequirement, attestation: VerifiedAttestation): SlsaResult {
-  const outcome = checkVsa(attestation.statement, slsa.verifiers);
+  const outcome = checkVsa(attestation.statement, slsa.verifiers, attestation.signer.authority);
   if (!outcome.ok) return { failures: [{ code: outcome.code, message: outcome.message }] };
   const evidence: SlsaEvidence = {
     via: 'vsa',

@@ -58,6 +58,14 @@ const verifier: SchemaNode = {
       maxItems: 16,
       items: { type: 'string', minLength: 1, maxLength: 128 },
     },
+    authorities: {
+      type: 'array',
+      description:
+        "The requirement's authorities that sign this verifier's VSAs; a VSA counts only when one of them signed it, whatever verifier.id it states. Required when the requirement names more than one authority.",
+      minItems: 1,
+      maxItems: 32,
+      items: { type: 'string', pattern: NAME_PATTERN, maxLength: 63 },
+    },
   },
 };
 

@@ -59,6 +59,8 @@ export interface VerifierSpec {
   readonly level?: number;
   /** Levels the VSA must list, e.g. `BCID_L1`; `SLSA_<TRACK>_LEVEL_<n>` values are met by higher levels too. */
   readonly verifiedLevels?: readonly string[];
+  /** The requirement's authorities that sign this verifier's VSAs (default: its only authority). */
+  readonly authorities?: readonly string[];
 }
 
 export interface ConditionSpec {
@@ -166,6 +168,8 @@ export interface CompiledVerifier {
   readonly resourceUri: UriGlob;
   readonly level?: number;
   readonly verifiedLevels: readonly string[];
+  /** Authorities whose signature makes a VSA this verifier's: a VSA counts only when one of them signed it. */
+  readonly authorities: readonly string[];
 }
 
 export interface CompiledSlsaRequirement {

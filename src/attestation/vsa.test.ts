@@ -17,6 +17,7 @@ const verifier = (
   resourceUri: compileUriGlob(resourceUri),
   verifiedLevels,
   ...(level !== undefined ? { level } : {}),
+  authorities: ['bcid'],
 });
 
 function vsa(edit: (predicate: Record<string, unknown>) => void = () => {}): InTotoStatement {
@@ -116,7 +117,15 @@ describe('checkVsa on the real GKE VSA', () => {
       { ok: false, code: 'ATTESTATION_INVALID' },
     ],
   ])('%s', (_, statement, verifiers, expected) => {
-    expect(checkVsa(statement, verifiers)).toMatchObject(expected);
+    expect(checkVsa(statement, verifiers, 'bcid')).toMatchObject(expected);
+  });
+
+  it("refuses a VSA in a listed verifier's name from an authority that verifier does not sign as", () => {
+    expect(checkVsa(vsa(), [verifier()], 'ci')).toMatchObject({
+      ok: false,
+      code: 'VSA_VERIFIER_UNTRUSTED',
+      message: `VSA in the name of verifier ${BCID} signed by authority ci; that verifier's VSAs are accepted from bcid`,
+    });
   });
 });
 

@@ -31,7 +31,11 @@ const SLSA_LEVEL = /^SLSA_([A-Z]+)_LEVEL_(\d+)$/;
  * verifier, PASSED, a resourceUri that verifier entry allows, and the levels it must list. The signer and the
  * subject digest were checked upstream. Returns the SLSA Build level the VSA vouches for.
  */
-export function checkVsa(statement: InTotoStatement, verifiers: readonly CompiledVerifier[]): VsaOutcome {
+export function checkVsa(
+  statement: InTotoStatement,
+  verifiers: readonly CompiledVerifier[],
+  signedBy: string,
+): VsaOutcome {
   const predicate = asObject(statement.predicate);
   const verifierId = stringAt(predicate, 'verifier', 'id');
   const result = stringAt(predicate, 'verificationResult');
@@ -42,12 +46,23 @@ export function checkVsa(statement: InTotoStatement, verifiers: readonly Compile
   }
   if (typeof levels === 'string') return invalid(levels);
 
-  const byVerifier = verifiers.filter((v) => v.id.test(verifierId));
-  if (byVerifier.length === 0) {
+  const named = verifiers.filter((v) => v.id.test(verifierId));
+  if (named.length === 0) {
     return {
       ok: false,
       code: 'VSA_VERIFIER_UNTRUSTED',
       message: `VSA from verifier ${verifierId}; accepted verifiers: ${verifiers.map((v) => v.id.source).join(', ')}`,
+    };
+  }
+  // The predicate's verifier.id is the signer's claim: it counts only from an authority that verifier signs as.
+  const byVerifier = named.filter((v) => v.authorities.includes(signedBy));
+  if (byVerifier.length === 0) {
+    return {
+      ok: false,
+      code: 'VSA_VERIFIER_UNTRUSTED',
+      message: `VSA in the name of verifier ${verifierId} signed by authority ${signedBy}; that verifier's VSAs are accepted from ${[
+        ...new Set(named.flatMap((v) => v.authorities)),
+      ].join(', ')}`,
     };
   }
   if (result !== 'PASSED') {

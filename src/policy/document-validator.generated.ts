@@ -621,6 +621,18 @@ const schema11 = {
                           maxItems: 16,
                           items: { type: 'string', minLength: 1, maxLength: 128 },
                         },
+                        authorities: {
+                          type: 'array',
+                          description:
+                            "The requirement's authorities that sign this verifier's VSAs; a VSA counts only when one of them signed it, whatever verifier.id it states. Required when the requirement names more than one authority.",
+                          minItems: 1,
+                          maxItems: 32,
+                          items: {
+                            type: 'string',
+                            pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
+                            maxLength: 63,
+                          },
+                        },
                       },
                       additionalProperties: false,
                     },
@@ -6222,7 +6234,8 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                 key15 === 'id' ||
                                 key15 === 'resourceUri' ||
                                 key15 === 'level' ||
-                                key15 === 'verifiedLevels'
+                                key15 === 'verifiedLevels' ||
+                                key15 === 'authorities'
                               )) {
                                 const err280 = {
                                   instancePath:
@@ -6574,8 +6587,153 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                 errors++;
                               }
                             }
+                            if (data94.authorities !== undefined) {
+                              let data100 = data94.authorities;
+                              if (Array.isArray(data100)) {
+                                if (data100.length > 32) {
+                                  const err295 = {
+                                    instancePath:
+                                      instancePath +
+                                      '/spec/attestations/' +
+                                      i4 +
+                                      '/slsa/verifiers/' +
+                                      i9 +
+                                      '/authorities',
+                                    schemaPath:
+                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/authorities/maxItems',
+                                    keyword: 'maxItems',
+                                    params: { limit: 32 },
+                                    message: 'must NOT have more than 32 items',
+                                  };
+                                  if (vErrors === null) {
+                                    vErrors = [err295];
+                                  } else {
+                                    vErrors.push(err295);
+                                  }
+                                  errors++;
+                                }
+                                if (data100.length < 1) {
+                                  const err296 = {
+                                    instancePath:
+                                      instancePath +
+                                      '/spec/attestations/' +
+                                      i4 +
+                                      '/slsa/verifiers/' +
+                                      i9 +
+                                      '/authorities',
+                                    schemaPath:
+                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/authorities/minItems',
+                                    keyword: 'minItems',
+                                    params: { limit: 1 },
+                                    message: 'must NOT have fewer than 1 items',
+                                  };
+                                  if (vErrors === null) {
+                                    vErrors = [err296];
+                                  } else {
+                                    vErrors.push(err296);
+                                  }
+                                  errors++;
+                                }
+                                const len11 = data100.length;
+                                for (let i11 = 0; i11 < len11; i11++) {
+                                  let data101 = data100[i11];
+                                  if (typeof data101 === 'string') {
+                                    if (func2(data101) > 63) {
+                                      const err297 = {
+                                        instancePath:
+                                          instancePath +
+                                          '/spec/attestations/' +
+                                          i4 +
+                                          '/slsa/verifiers/' +
+                                          i9 +
+                                          '/authorities/' +
+                                          i11,
+                                        schemaPath:
+                                          '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/authorities/items/maxLength',
+                                        keyword: 'maxLength',
+                                        params: { limit: 63 },
+                                        message: 'must NOT have more than 63 characters',
+                                      };
+                                      if (vErrors === null) {
+                                        vErrors = [err297];
+                                      } else {
+                                        vErrors.push(err297);
+                                      }
+                                      errors++;
+                                    }
+                                    if (!pattern1.test(data101)) {
+                                      const err298 = {
+                                        instancePath:
+                                          instancePath +
+                                          '/spec/attestations/' +
+                                          i4 +
+                                          '/slsa/verifiers/' +
+                                          i9 +
+                                          '/authorities/' +
+                                          i11,
+                                        schemaPath:
+                                          '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/authorities/items/pattern',
+                                        keyword: 'pattern',
+                                        params: { pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' },
+                                        message:
+                                          'must match pattern "' + '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' + '"',
+                                      };
+                                      if (vErrors === null) {
+                                        vErrors = [err298];
+                                      } else {
+                                        vErrors.push(err298);
+                                      }
+                                      errors++;
+                                    }
+                                  } else {
+                                    const err299 = {
+                                      instancePath:
+                                        instancePath +
+                                        '/spec/attestations/' +
+                                        i4 +
+                                        '/slsa/verifiers/' +
+                                        i9 +
+                                        '/authorities/' +
+                                        i11,
+                                      schemaPath:
+                                        '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/authorities/items/type',
+                                      keyword: 'type',
+                                      params: { type: 'string' },
+                                      message: 'must be string',
+                                    };
+                                    if (vErrors === null) {
+                                      vErrors = [err299];
+                                    } else {
+                                      vErrors.push(err299);
+                                    }
+                                    errors++;
+                                  }
+                                }
+                              } else {
+                                const err300 = {
+                                  instancePath:
+                                    instancePath +
+                                    '/spec/attestations/' +
+                                    i4 +
+                                    '/slsa/verifiers/' +
+                                    i9 +
+                                    '/authorities',
+                                  schemaPath:
+                                    '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/authorities/type',
+                                  keyword: 'type',
+                                  params: { type: 'array' },
+                                  message: 'must be array',
+                                };
+                                if (vErrors === null) {
+                                  vErrors = [err300];
+                                } else {
+                                  vErrors.push(err300);
+                                }
+                                errors++;
+                              }
+                            }
                           } else {
-                            const err295 = {
+                            const err301 = {
                               instancePath:
                                 instancePath + '/spec/attestations/' + i4 + '/slsa/verifiers/' + i9,
                               schemaPath:
@@ -6585,15 +6743,15 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                               message: 'must be object',
                             };
                             if (vErrors === null) {
-                              vErrors = [err295];
+                              vErrors = [err301];
                             } else {
-                              vErrors.push(err295);
+                              vErrors.push(err301);
                             }
                             errors++;
                           }
                         }
                       } else {
-                        const err296 = {
+                        const err302 = {
                           instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa/verifiers',
                           schemaPath:
                             '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/type',
@@ -6602,15 +6760,15 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                           message: 'must be array',
                         };
                         if (vErrors === null) {
-                          vErrors = [err296];
+                          vErrors = [err302];
                         } else {
-                          vErrors.push(err296);
+                          vErrors.push(err302);
                         }
                         errors++;
                       }
                     }
                   } else {
-                    const err297 = {
+                    const err303 = {
                       instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa',
                       schemaPath: '#/properties/spec/properties/attestations/items/properties/slsa/type',
                       keyword: 'type',
@@ -6618,18 +6776,18 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                       message: 'must be object',
                     };
                     if (vErrors === null) {
-                      vErrors = [err297];
+                      vErrors = [err303];
                     } else {
-                      vErrors.push(err297);
+                      vErrors.push(err303);
                     }
                     errors++;
                   }
                 }
                 if (data73.conditions !== undefined) {
-                  let data100 = data73.conditions;
-                  if (Array.isArray(data100)) {
-                    if (data100.length > 32) {
-                      const err298 = {
+                  let data102 = data73.conditions;
+                  if (Array.isArray(data102)) {
+                    if (data102.length > 32) {
+                      const err304 = {
                         instancePath: instancePath + '/spec/attestations/' + i4 + '/conditions',
                         schemaPath:
                           '#/properties/spec/properties/attestations/items/properties/conditions/maxItems',
@@ -6638,19 +6796,19 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                         message: 'must NOT have more than 32 items',
                       };
                       if (vErrors === null) {
-                        vErrors = [err298];
+                        vErrors = [err304];
                       } else {
-                        vErrors.push(err298);
+                        vErrors.push(err304);
                       }
                       errors++;
                     }
-                    const len11 = data100.length;
-                    for (let i11 = 0; i11 < len11; i11++) {
-                      let data101 = data100[i11];
-                      if (data101 && typeof data101 == 'object' && !Array.isArray(data101)) {
-                        if (data101.expression === undefined) {
-                          const err299 = {
-                            instancePath: instancePath + '/spec/attestations/' + i4 + '/conditions/' + i11,
+                    const len12 = data102.length;
+                    for (let i12 = 0; i12 < len12; i12++) {
+                      let data103 = data102[i12];
+                      if (data103 && typeof data103 == 'object' && !Array.isArray(data103)) {
+                        if (data103.expression === undefined) {
+                          const err305 = {
+                            instancePath: instancePath + '/spec/attestations/' + i4 + '/conditions/' + i12,
                             schemaPath:
                               '#/properties/spec/properties/attestations/items/properties/conditions/items/required',
                             keyword: 'required',
@@ -6658,16 +6816,16 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                             message: "must have required property '" + 'expression' + "'",
                           };
                           if (vErrors === null) {
-                            vErrors = [err299];
+                            vErrors = [err305];
                           } else {
-                            vErrors.push(err299);
+                            vErrors.push(err305);
                           }
                           errors++;
                         }
-                        for (const key16 in data101) {
+                        for (const key16 in data103) {
                           if (!(key16 === 'expression' || key16 === 'message')) {
-                            const err300 = {
-                              instancePath: instancePath + '/spec/attestations/' + i4 + '/conditions/' + i11,
+                            const err306 = {
+                              instancePath: instancePath + '/spec/attestations/' + i4 + '/conditions/' + i12,
                               schemaPath:
                                 '#/properties/spec/properties/attestations/items/properties/conditions/items/additionalProperties',
                               keyword: 'additionalProperties',
@@ -6675,24 +6833,24 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                               message: 'must NOT have additional properties',
                             };
                             if (vErrors === null) {
-                              vErrors = [err300];
+                              vErrors = [err306];
                             } else {
-                              vErrors.push(err300);
+                              vErrors.push(err306);
                             }
                             errors++;
                           }
                         }
-                        if (data101.expression !== undefined) {
-                          let data102 = data101.expression;
-                          if (typeof data102 === 'string') {
-                            if (func2(data102) > 4096) {
-                              const err301 = {
+                        if (data103.expression !== undefined) {
+                          let data104 = data103.expression;
+                          if (typeof data104 === 'string') {
+                            if (func2(data104) > 4096) {
+                              const err307 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/attestations/' +
                                   i4 +
                                   '/conditions/' +
-                                  i11 +
+                                  i12 +
                                   '/expression',
                                 schemaPath:
                                   '#/properties/spec/properties/attestations/items/properties/conditions/items/properties/expression/maxLength',
@@ -6701,20 +6859,20 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                 message: 'must NOT have more than 4096 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err301];
+                                vErrors = [err307];
                               } else {
-                                vErrors.push(err301);
+                                vErrors.push(err307);
                               }
                               errors++;
                             }
-                            if (func2(data102) < 1) {
-                              const err302 = {
+                            if (func2(data104) < 1) {
+                              const err308 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/attestations/' +
                                   i4 +
                                   '/conditions/' +
-                                  i11 +
+                                  i12 +
                                   '/expression',
                                 schemaPath:
                                   '#/properties/spec/properties/attestations/items/properties/conditions/items/properties/expression/minLength',
@@ -6723,20 +6881,20 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err302];
+                                vErrors = [err308];
                               } else {
-                                vErrors.push(err302);
+                                vErrors.push(err308);
                               }
                               errors++;
                             }
                           } else {
-                            const err303 = {
+                            const err309 = {
                               instancePath:
                                 instancePath +
                                 '/spec/attestations/' +
                                 i4 +
                                 '/conditions/' +
-                                i11 +
+                                i12 +
                                 '/expression',
                               schemaPath:
                                 '#/properties/spec/properties/attestations/items/properties/conditions/items/properties/expression/type',
@@ -6745,24 +6903,24 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err303];
+                              vErrors = [err309];
                             } else {
-                              vErrors.push(err303);
+                              vErrors.push(err309);
                             }
                             errors++;
                           }
                         }
-                        if (data101.message !== undefined) {
-                          let data103 = data101.message;
-                          if (typeof data103 === 'string') {
-                            if (func2(data103) > 512) {
-                              const err304 = {
+                        if (data103.message !== undefined) {
+                          let data105 = data103.message;
+                          if (typeof data105 === 'string') {
+                            if (func2(data105) > 512) {
+                              const err310 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/attestations/' +
                                   i4 +
                                   '/conditions/' +
-                                  i11 +
+                                  i12 +
                                   '/message',
                                 schemaPath:
                                   '#/properties/spec/properties/attestations/items/properties/conditions/items/properties/message/maxLength',
@@ -6771,16 +6929,16 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                 message: 'must NOT have more than 512 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err304];
+                                vErrors = [err310];
                               } else {
-                                vErrors.push(err304);
+                                vErrors.push(err310);
                               }
                               errors++;
                             }
                           } else {
-                            const err305 = {
+                            const err311 = {
                               instancePath:
-                                instancePath + '/spec/attestations/' + i4 + '/conditions/' + i11 + '/message',
+                                instancePath + '/spec/attestations/' + i4 + '/conditions/' + i12 + '/message',
                               schemaPath:
                                 '#/properties/spec/properties/attestations/items/properties/conditions/items/properties/message/type',
                               keyword: 'type',
@@ -6788,16 +6946,16 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err305];
+                              vErrors = [err311];
                             } else {
-                              vErrors.push(err305);
+                              vErrors.push(err311);
                             }
                             errors++;
                           }
                         }
                       } else {
-                        const err306 = {
-                          instancePath: instancePath + '/spec/attestations/' + i4 + '/conditions/' + i11,
+                        const err312 = {
+                          instancePath: instancePath + '/spec/attestations/' + i4 + '/conditions/' + i12,
                           schemaPath:
                             '#/properties/spec/properties/attestations/items/properties/conditions/items/type',
                           keyword: 'type',
@@ -6805,15 +6963,15 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                           message: 'must be object',
                         };
                         if (vErrors === null) {
-                          vErrors = [err306];
+                          vErrors = [err312];
                         } else {
-                          vErrors.push(err306);
+                          vErrors.push(err312);
                         }
                         errors++;
                       }
                     }
                   } else {
-                    const err307 = {
+                    const err313 = {
                       instancePath: instancePath + '/spec/attestations/' + i4 + '/conditions',
                       schemaPath:
                         '#/properties/spec/properties/attestations/items/properties/conditions/type',
@@ -6822,15 +6980,15 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                       message: 'must be array',
                     };
                     if (vErrors === null) {
-                      vErrors = [err307];
+                      vErrors = [err313];
                     } else {
-                      vErrors.push(err307);
+                      vErrors.push(err313);
                     }
                     errors++;
                   }
                 }
               } else {
-                const err308 = {
+                const err314 = {
                   instancePath: instancePath + '/spec/attestations/' + i4,
                   schemaPath: '#/properties/spec/properties/attestations/items/type',
                   keyword: 'type',
@@ -6838,15 +6996,15 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                   message: 'must be object',
                 };
                 if (vErrors === null) {
-                  vErrors = [err308];
+                  vErrors = [err314];
                 } else {
-                  vErrors.push(err308);
+                  vErrors.push(err314);
                 }
                 errors++;
               }
             }
           } else {
-            const err309 = {
+            const err315 = {
               instancePath: instancePath + '/spec/attestations',
               schemaPath: '#/properties/spec/properties/attestations/type',
               keyword: 'type',
@@ -6854,18 +7012,18 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
               message: 'must be array',
             };
             if (vErrors === null) {
-              vErrors = [err309];
+              vErrors = [err315];
             } else {
-              vErrors.push(err309);
+              vErrors.push(err315);
             }
             errors++;
           }
         }
         if (data5.signaturePullSecrets !== undefined) {
-          let data104 = data5.signaturePullSecrets;
-          if (Array.isArray(data104)) {
-            if (data104.length > 16) {
-              const err310 = {
+          let data106 = data5.signaturePullSecrets;
+          if (Array.isArray(data106)) {
+            if (data106.length > 16) {
+              const err316 = {
                 instancePath: instancePath + '/spec/signaturePullSecrets',
                 schemaPath: '#/properties/spec/properties/signaturePullSecrets/maxItems',
                 keyword: 'maxItems',
@@ -6873,144 +7031,40 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                 message: 'must NOT have more than 16 items',
               };
               if (vErrors === null) {
-                vErrors = [err310];
+                vErrors = [err316];
               } else {
-                vErrors.push(err310);
+                vErrors.push(err316);
               }
               errors++;
             }
-            const len12 = data104.length;
-            for (let i12 = 0; i12 < len12; i12++) {
-              let data105 = data104[i12];
-              if (data105 && typeof data105 == 'object' && !Array.isArray(data105)) {
-                if (data105.name === undefined) {
-                  const err311 = {
-                    instancePath: instancePath + '/spec/signaturePullSecrets/' + i12,
+            const len13 = data106.length;
+            for (let i13 = 0; i13 < len13; i13++) {
+              let data107 = data106[i13];
+              if (data107 && typeof data107 == 'object' && !Array.isArray(data107)) {
+                if (data107.name === undefined) {
+                  const err317 = {
+                    instancePath: instancePath + '/spec/signaturePullSecrets/' + i13,
                     schemaPath: '#/properties/spec/properties/signaturePullSecrets/items/required',
                     keyword: 'required',
                     params: { missingProperty: 'name' },
                     message: "must have required property '" + 'name' + "'",
                   };
                   if (vErrors === null) {
-                    vErrors = [err311];
+                    vErrors = [err317];
                   } else {
-                    vErrors.push(err311);
+                    vErrors.push(err317);
                   }
                   errors++;
                 }
-                for (const key17 in data105) {
+                for (const key17 in data107) {
                   if (!(key17 === 'name' || key17 === 'namespace')) {
-                    const err312 = {
-                      instancePath: instancePath + '/spec/signaturePullSecrets/' + i12,
+                    const err318 = {
+                      instancePath: instancePath + '/spec/signaturePullSecrets/' + i13,
                       schemaPath:
                         '#/properties/spec/properties/signaturePullSecrets/items/additionalProperties',
                       keyword: 'additionalProperties',
                       params: { additionalProperty: key17 },
                       message: 'must NOT have additional properties',
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err312];
-                    } else {
-                      vErrors.push(err312);
-                    }
-                    errors++;
-                  }
-                }
-                if (data105.name !== undefined) {
-                  let data106 = data105.name;
-                  if (typeof data106 === 'string') {
-                    if (func2(data106) > 253) {
-                      const err313 = {
-                        instancePath: instancePath + '/spec/signaturePullSecrets/' + i12 + '/name',
-                        schemaPath:
-                          '#/properties/spec/properties/signaturePullSecrets/items/properties/name/maxLength',
-                        keyword: 'maxLength',
-                        params: { limit: 253 },
-                        message: 'must NOT have more than 253 characters',
-                      };
-                      if (vErrors === null) {
-                        vErrors = [err313];
-                      } else {
-                        vErrors.push(err313);
-                      }
-                      errors++;
-                    }
-                    if (func2(data106) < 1) {
-                      const err314 = {
-                        instancePath: instancePath + '/spec/signaturePullSecrets/' + i12 + '/name',
-                        schemaPath:
-                          '#/properties/spec/properties/signaturePullSecrets/items/properties/name/minLength',
-                        keyword: 'minLength',
-                        params: { limit: 1 },
-                        message: 'must NOT have fewer than 1 characters',
-                      };
-                      if (vErrors === null) {
-                        vErrors = [err314];
-                      } else {
-                        vErrors.push(err314);
-                      }
-                      errors++;
-                    }
-                  } else {
-                    const err315 = {
-                      instancePath: instancePath + '/spec/signaturePullSecrets/' + i12 + '/name',
-                      schemaPath:
-                        '#/properties/spec/properties/signaturePullSecrets/items/properties/name/type',
-                      keyword: 'type',
-                      params: { type: 'string' },
-                      message: 'must be string',
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err315];
-                    } else {
-                      vErrors.push(err315);
-                    }
-                    errors++;
-                  }
-                }
-                if (data105.namespace !== undefined) {
-                  let data107 = data105.namespace;
-                  if (typeof data107 === 'string') {
-                    if (func2(data107) > 63) {
-                      const err316 = {
-                        instancePath: instancePath + '/spec/signaturePullSecrets/' + i12 + '/namespace',
-                        schemaPath:
-                          '#/properties/spec/properties/signaturePullSecrets/items/properties/namespace/maxLength',
-                        keyword: 'maxLength',
-                        params: { limit: 63 },
-                        message: 'must NOT have more than 63 characters',
-                      };
-                      if (vErrors === null) {
-                        vErrors = [err316];
-                      } else {
-                        vErrors.push(err316);
-                      }
-                      errors++;
-                    }
-                    if (func2(data107) < 1) {
-                      const err317 = {
-                        instancePath: instancePath + '/spec/signaturePullSecrets/' + i12 + '/namespace',
-                        schemaPath:
-                          '#/properties/spec/properties/signaturePullSecrets/items/properties/namespace/minLength',
-                        keyword: 'minLength',
-                        params: { limit: 1 },
-                        message: 'must NOT have fewer than 1 characters',
-                      };
-                      if (vErrors === null) {
-                        vErrors = [err317];
-                      } else {
-                        vErrors.push(err317);
-                      }
-                      errors++;
-                    }
-                  } else {
-                    const err318 = {
-                      instancePath: instancePath + '/spec/signaturePullSecrets/' + i12 + '/namespace',
-                      schemaPath:
-                        '#/properties/spec/properties/signaturePullSecrets/items/properties/namespace/type',
-                      keyword: 'type',
-                      params: { type: 'string' },
-                      message: 'must be string',
                     };
                     if (vErrors === null) {
                       vErrors = [err318];
@@ -7020,24 +7074,128 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                     errors++;
                   }
                 }
+                if (data107.name !== undefined) {
+                  let data108 = data107.name;
+                  if (typeof data108 === 'string') {
+                    if (func2(data108) > 253) {
+                      const err319 = {
+                        instancePath: instancePath + '/spec/signaturePullSecrets/' + i13 + '/name',
+                        schemaPath:
+                          '#/properties/spec/properties/signaturePullSecrets/items/properties/name/maxLength',
+                        keyword: 'maxLength',
+                        params: { limit: 253 },
+                        message: 'must NOT have more than 253 characters',
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err319];
+                      } else {
+                        vErrors.push(err319);
+                      }
+                      errors++;
+                    }
+                    if (func2(data108) < 1) {
+                      const err320 = {
+                        instancePath: instancePath + '/spec/signaturePullSecrets/' + i13 + '/name',
+                        schemaPath:
+                          '#/properties/spec/properties/signaturePullSecrets/items/properties/name/minLength',
+                        keyword: 'minLength',
+                        params: { limit: 1 },
+                        message: 'must NOT have fewer than 1 characters',
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err320];
+                      } else {
+                        vErrors.push(err320);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err321 = {
+                      instancePath: instancePath + '/spec/signaturePullSecrets/' + i13 + '/name',
+                      schemaPath:
+                        '#/properties/spec/properties/signaturePullSecrets/items/properties/name/type',
+                      keyword: 'type',
+                      params: { type: 'string' },
+                      message: 'must be string',
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err321];
+                    } else {
+                      vErrors.push(err321);
+                    }
+                    errors++;
+                  }
+                }
+                if (data107.namespace !== undefined) {
+                  let data109 = data107.namespace;
+                  if (typeof data109 === 'string') {
+                    if (func2(data109) > 63) {
+                      const err322 = {
+                        instancePath: instancePath + '/spec/signaturePullSecrets/' + i13 + '/namespace',
+                        schemaPath:
+                          '#/properties/spec/properties/signaturePullSecrets/items/properties/namespace/maxLength',
+                        keyword: 'maxLength',
+                        params: { limit: 63 },
+                        message: 'must NOT have more than 63 characters',
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err322];
+                      } else {
+                        vErrors.push(err322);
+                      }
+                      errors++;
+                    }
+                    if (func2(data109) < 1) {
+                      const err323 = {
+                        instancePath: instancePath + '/spec/signaturePullSecrets/' + i13 + '/namespace',
+                        schemaPath:
+                          '#/properties/spec/properties/signaturePullSecrets/items/properties/namespace/minLength',
+                        keyword: 'minLength',
+                        params: { limit: 1 },
+                        message: 'must NOT have fewer than 1 characters',
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err323];
+                      } else {
+                        vErrors.push(err323);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err324 = {
+                      instancePath: instancePath + '/spec/signaturePullSecrets/' + i13 + '/namespace',
+                      schemaPath:
+                        '#/properties/spec/properties/signaturePullSecrets/items/properties/namespace/type',
+                      keyword: 'type',
+                      params: { type: 'string' },
+                      message: 'must be string',
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err324];
+                    } else {
+                      vErrors.push(err324);
+                    }
+                    errors++;
+                  }
+                }
               } else {
-                const err319 = {
-                  instancePath: instancePath + '/spec/signaturePullSecrets/' + i12,
+                const err325 = {
+                  instancePath: instancePath + '/spec/signaturePullSecrets/' + i13,
                   schemaPath: '#/properties/spec/properties/signaturePullSecrets/items/type',
                   keyword: 'type',
                   params: { type: 'object' },
                   message: 'must be object',
                 };
                 if (vErrors === null) {
-                  vErrors = [err319];
+                  vErrors = [err325];
                 } else {
-                  vErrors.push(err319);
+                  vErrors.push(err325);
                 }
                 errors++;
               }
             }
           } else {
-            const err320 = {
+            const err326 = {
               instancePath: instancePath + '/spec/signaturePullSecrets',
               schemaPath: '#/properties/spec/properties/signaturePullSecrets/type',
               keyword: 'type',
@@ -7045,18 +7203,18 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
               message: 'must be array',
             };
             if (vErrors === null) {
-              vErrors = [err320];
+              vErrors = [err326];
             } else {
-              vErrors.push(err320);
+              vErrors.push(err326);
             }
             errors++;
           }
         }
         if (data5.signatureRepository !== undefined) {
-          let data108 = data5.signatureRepository;
-          if (typeof data108 === 'string') {
-            if (func2(data108) > 512) {
-              const err321 = {
+          let data110 = data5.signatureRepository;
+          if (typeof data110 === 'string') {
+            if (func2(data110) > 512) {
+              const err327 = {
                 instancePath: instancePath + '/spec/signatureRepository',
                 schemaPath: '#/properties/spec/properties/signatureRepository/maxLength',
                 keyword: 'maxLength',
@@ -7064,14 +7222,14 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                 message: 'must NOT have more than 512 characters',
               };
               if (vErrors === null) {
-                vErrors = [err321];
+                vErrors = [err327];
               } else {
-                vErrors.push(err321);
+                vErrors.push(err327);
               }
               errors++;
             }
-            if (func2(data108) < 1) {
-              const err322 = {
+            if (func2(data110) < 1) {
+              const err328 = {
                 instancePath: instancePath + '/spec/signatureRepository',
                 schemaPath: '#/properties/spec/properties/signatureRepository/minLength',
                 keyword: 'minLength',
@@ -7079,14 +7237,14 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                 message: 'must NOT have fewer than 1 characters',
               };
               if (vErrors === null) {
-                vErrors = [err322];
+                vErrors = [err328];
               } else {
-                vErrors.push(err322);
+                vErrors.push(err328);
               }
               errors++;
             }
           } else {
-            const err323 = {
+            const err329 = {
               instancePath: instancePath + '/spec/signatureRepository',
               schemaPath: '#/properties/spec/properties/signatureRepository/type',
               keyword: 'type',
@@ -7094,15 +7252,15 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
               message: 'must be string',
             };
             if (vErrors === null) {
-              vErrors = [err323];
+              vErrors = [err329];
             } else {
-              vErrors.push(err323);
+              vErrors.push(err329);
             }
             errors++;
           }
         }
       } else {
-        const err324 = {
+        const err330 = {
           instancePath: instancePath + '/spec',
           schemaPath: '#/properties/spec/type',
           keyword: 'type',
@@ -7110,15 +7268,15 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
           message: 'must be object',
         };
         if (vErrors === null) {
-          vErrors = [err324];
+          vErrors = [err330];
         } else {
-          vErrors.push(err324);
+          vErrors.push(err330);
         }
         errors++;
       }
     }
   } else {
-    const err325 = {
+    const err331 = {
       instancePath,
       schemaPath: '#/type',
       keyword: 'type',
@@ -7126,9 +7284,9 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
       message: 'must be object',
     };
     if (vErrors === null) {
-      vErrors = [err325];
+      vErrors = [err331];
     } else {
-      vErrors.push(err325);
+      vErrors.push(err331);
     }
     errors++;
   }
