@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { parseReference } from '../oci/reference.js';
 import { createTrustStore } from '../trust/index.js';
 import { authorityCompiler } from './authorities.js';
 import { compilePolicies, policyRegistries } from './compile.js';
@@ -54,5 +55,24 @@ describe('policyRegistries', () => {
     ]);
     // Computed once per set.
     expect(policyRegistries(set)).toBe(policyRegistries(set));
+  });
+});
+
+describe('which spellings of a reference a glob is tried against', () => {
+  const D = `sha256:${'c'.repeat(64)}`;
+  const matches = (glob: string, image: string) => compile([glob]).matching(parseReference(image)).length > 0;
+
+  it.each([
+    ['registry.example.com/base:v1', 'registry.example.com/base:v1', true],
+    ['registry.example.com/base', 'registry.example.com/base:v1', true],
+    ['registry.example.com/base*', 'registry.example.com/base:v1', true],
+    [`registry.example.com/base@${D}`, `registry.example.com/base@${D}`, true],
+    [`registry.example.com/base@${D}`, `registry.example.com/base:v1@${D}`, true],
+    ['registry.example.com/base', `registry.example.com/base:v1@${D}`, true],
+    // The kubelet pulls the digest and ignores the tag: a glob for the tag must not match.
+    ['registry.example.com/base:v1', `registry.example.com/base:v1@${D}`, false],
+    ['registry.example.com/base:*', `registry.example.com/base:v1@${D}`, false],
+  ])('%s against %s: %s', (glob, image, expected) => {
+    expect(matches(glob, image)).toBe(expected);
   });
 });

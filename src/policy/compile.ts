@@ -143,14 +143,16 @@ export function toPolicySet(policies: readonly CompiledPolicy[]): PolicySet {
   };
 }
 
-/** A glob may or may not name a tag or digest; try the forms a user could have meant. */
+/**
+ * A glob may or may not name a tag or digest; try the forms a user could have meant. With a digest, the tag
+ * is not one of them: the kubelet pulls the digest and ignores the tag, so `repo:v1@sha256:…` is whatever
+ * manifest that digest names, and a glob for `repo:v1` (a static Allow, an Enforce/Warn split by tag) must
+ * not match it.
+ */
 function referenceCandidates(ref: ImageReference): string[] {
   const name = `${ref.registry}/${ref.path}`;
-  const out = [name];
-  if (ref.tag) out.push(`${name}:${ref.tag}`);
-  if (ref.digest) out.push(`${name}@${ref.digest}`);
-  if (ref.tag && ref.digest) out.push(`${name}:${ref.tag}@${ref.digest}`);
-  return out;
+  if (ref.digest) return [name, `${name}@${ref.digest}`];
+  return ref.tag ? [name, `${name}:${ref.tag}`] : [name];
 }
 
 function sha256(text: string): string {
