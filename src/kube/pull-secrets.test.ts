@@ -6,6 +6,7 @@ import {
   DOCKER_CONFIG_JSON,
   keyringFromSecrets,
   matchHostPart,
+  MAX_PULL_SECRETS,
   PullSecretResolver,
   type KubeSecretsReader,
   type PullSecret,
@@ -239,6 +240,38 @@ describe('PullSecretResolver', () => {
     expect(keyring.candidates('ghcr.io', 'acme/app')).toEqual([basic('pod'), basic('sa')]);
     expect(keyring.lookup('quay.io', 'x')).toEqual(basic('sa-quay'));
     expect(keyring.lookup('ghcr.io', 'acme-sigs/app')).toEqual(basic('sigs'));
+  });
+
+  it(`reads at most ${MAX_PULL_SECRETS} secrets per workload, a few at a time, and refuses more without reading any`, async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const reader = new FakeReader();
+    const slow: KubeSecretsReader = {
+      readServiceAccount: (namespace, name) => reader.readServiceAccount(namespace, name),
+      readSecret: async (namespace, name) => {
+        peak = Math.max(peak, ++inFlight);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        inFlight--;
+        return reader.readSecret(namespace, name);
+      },
+    };
+    const resolver = new PullSecretResolver(slow, { logger: silent });
+    const naming = (n: number) => ({
+      namespace: 'apps',
+      imagePullSecrets: Array.from({ length: n }, (_, i) => ({ name: `s${i}` })),
+    });
+    await resolver.forPod(naming(MAX_PULL_SECRETS));
+    expect(reader.reads.filter((r) => r.startsWith('secret'))).toHaveLength(MAX_PULL_SECRETS);
+    expect(peak).toBeLessThanOrEqual(8);
+
+    reader.reads.length = 0;
+    await expect(resolver.forPod(naming(50_000))).rejects.toThrow(
+      expect.objectContaining({
+        code: 'INVALID_REQUEST',
+        message: `the workload and its service account name 50000 pull secrets; at most ${MAX_PULL_SECRETS} are read`,
+      }),
+    );
+    expect(reader.reads.filter((r) => r.startsWith('secret'))).toEqual([]);
   });
 
   it('uses the "default" service account and works with no secrets at all', async () => {

@@ -16,6 +16,8 @@
  * ClusterRole), and on secrets in the namespaces signaturePullSecrets point to.
  */
 import { systemClock, type Clock } from '../clock.js';
+import { mapWithConcurrency } from '../concurrency.js';
+import { ProvenantError } from '../errors.js';
 import { SingleFlightCache } from '../cache/single-flight-cache.js';
 import { parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
 import { matchGlobTokens, type GlobToken } from '../policy/glob.js';
@@ -274,6 +276,15 @@ export interface PullSecretResolverOptions {
 
 type Cached<T> = { readonly found: true; readonly value: T } | { readonly found: false };
 
+/**
+ * Pull secrets one workload may name, its service account's and the policies' signature secrets included. A
+ * Pod author can list any number of names, each a read of the API server before anything else is decided;
+ * real workloads name a handful.
+ */
+export const MAX_PULL_SECRETS = 32;
+/** Secret reads of one workload in flight at once. */
+const SECRET_READS_AT_ONCE = 8;
+
 /** Resolves a workload's pull secrets into a Keyring; reads are cached briefly and shared when concurrent. */
 export class PullSecretResolver {
   /** Kept parsed: every admission of a workload builds its keyring from them. */
@@ -305,17 +316,21 @@ export class PullSecretResolver {
     refs.push(...(pod.signaturePullSecrets ?? []));
 
     const unique = [...new Map(refs.map((r) => [`${r.namespace}/${r.name}`, r])).values()];
-    const secrets = await Promise.all(
-      unique.map(async (r) => {
-        const parsed = await this.#read(this.#secrets, 'secret', r.namespace, r.name, async () => {
-          const secret = await this.reader.readSecret(r.namespace, r.name);
-          return secret === undefined
-            ? undefined
-            : parsePullSecret({ source: `${r.namespace}/${r.name}`, secret });
-        });
-        return parsed === undefined ? [] : [parsed];
-      }),
-    );
+    if (unique.length > MAX_PULL_SECRETS) {
+      throw new ProvenantError(
+        'INVALID_REQUEST',
+        `the workload and its service account name ${unique.length} pull secrets; at most ${MAX_PULL_SECRETS} are read`,
+      );
+    }
+    const secrets = await mapWithConcurrency(unique, SECRET_READS_AT_ONCE, async (r) => {
+      const parsed = await this.#read(this.#secrets, 'secret', r.namespace, r.name, async () => {
+        const secret = await this.reader.readSecret(r.namespace, r.name);
+        return secret === undefined
+          ? undefined
+          : parsePullSecret({ source: `${r.namespace}/${r.name}`, secret });
+      });
+      return parsed === undefined ? [] : [parsed];
+    });
     return keyringFromParsed(secrets.flat(), (source, problem) =>
       this.options.logger.warn({ secret: source, problem }, 'pull secret ignored: not a valid Docker config'),
     );
