@@ -6,7 +6,7 @@ import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import type { ImageVerifier } from '../verdict.js';
 import { BodyBudget } from './body-budget.js';
-import { handleAdmissionBody, type HandlerDeps } from './handle.js';
+import { handleAdmissionBody, UNBUDGETED_BODY_BYTES, type HandlerDeps } from './handle.js';
 import { ADMISSION_V1, ADMISSION_V1BETA1 } from './review.js';
 
 function setup(verifier: ImageVerifier = fakeVerifier()) {
@@ -152,8 +152,18 @@ describe('the decision log line', () => {
     expect(lines[0]).not.toHaveProperty('attestations');
   });
 
+  /** The rendered Pod grown past the size decided without the budget, by an annotation. */
+  const largePod = (): Uint8Array => {
+    const review = JSON.parse(Buffer.from(fixtureBytes('rendered/pod-create.json')).toString('utf8')) as {
+      request: { object: { metadata: { annotations?: Record<string, string> } } };
+    };
+    const metadata = review.request.object.metadata;
+    metadata.annotations = { ...metadata.annotations, padding: 'x'.repeat(UNBUDGETED_BODY_BYTES) };
+    return Buffer.from(JSON.stringify(review));
+  };
+
   it('turns a body away with 429 OVERLOADED when the body budget stays full, and serves it once room frees', async () => {
-    const body = fixtureBytes('rendered/pod-create.json');
+    const body = largePod();
     const { deps, lines, metrics } = setup(fakeVerifier(() => ({}), 200));
     // Room for exactly one such body: the second arrives while the first is still being decided.
     const budget = new BodyBudget(body.byteLength);
@@ -175,6 +185,22 @@ describe('the decision log line', () => {
     expect(third.httpStatus).toBe(200);
     expect(lines.map((line) => line['codes'])).toContainEqual(['OVERLOADED']);
     expect(await metrics.render()).toMatch(/code="OVERLOADED"\} 1/);
+  });
+
+  it('decides an ordinary Pod at once while large bodies hold the whole budget', async () => {
+    const large = largePod();
+    const { deps } = setup(fakeVerifier(() => ({}), 200));
+    const budget = new BodyBudget(large.byteLength);
+    const first = handleAdmissionBody(large, 'validate', { ...deps, bodyBudget: budget, timeoutMs: 40 });
+    expect(budget.inUse).toBe(large.byteLength);
+    const small = await handleAdmissionBody(fixtureBytes('rendered/pod-create.json'), 'validate', {
+      ...deps,
+      bodyBudget: budget,
+      timeoutMs: 40,
+    });
+    expect(small.httpStatus).toBe(200);
+    expect(small.body.response.uid).not.toBe('');
+    await first;
   });
 
   it('answers a 3 MB nested body with INVALID_REQUEST and frees its budget', async () => {

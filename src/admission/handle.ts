@@ -31,6 +31,13 @@ export const BODY_BUDGET_BYTES = 12 * 1024 * 1024;
 /** How long a body waits for room before it is turned away with 429 (never longer than a quarter of the deadline). */
 export const BODY_BUDGET_WAIT_MS = 1000;
 const processBodyBudget = new BodyBudget(BODY_BUDGET_BYTES);
+/**
+ * Bodies this small are decided without taking from the budget: an ordinary Pod is a few KiB, and four
+ * near-limit bodies whose decisions are slow (anyone reaching the port can send them) must not turn every
+ * other admission away. Their decoded size is small by the same token.
+ */
+export const UNBUDGETED_BODY_BYTES = 64 * 1024;
+const NOTHING_TO_RELEASE = (): void => undefined;
 
 export interface HandledReview {
   /** 200 whenever there is a uid to answer; 400 when the body is not an AdmissionReview at all. */
@@ -47,7 +54,8 @@ export async function handleAdmissionBody(
 ): Promise<HandledReview> {
   const budget = deps.bodyBudget ?? processBodyBudget;
   const waitMs = Math.min(BODY_BUDGET_WAIT_MS, Math.max(0, deps.timeoutMs / 4));
-  const release = await budget.acquire(body?.byteLength ?? 0, waitMs);
+  const bytes = body?.byteLength ?? 0;
+  const release = bytes <= UNBUDGETED_BODY_BYTES ? NOTHING_TO_RELEASE : await budget.acquire(bytes, waitMs);
   if (release === undefined) {
     // Too many large bodies in flight: turned away unparsed, so the answer cannot carry a uid. The API
     // server applies the webhook's failurePolicy (Fail in the chart: the request is denied, not admitted).
