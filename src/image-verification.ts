@@ -493,7 +493,8 @@ function combineOutcomes(
   return {
     image,
     ...(digest ? { digest } : {}),
-    allowed: reasons.length === 0,
+    // From what was decided, not from what was said about it: an Enforce policy not met denies, reasons or not.
+    allowed: !outcomes.some((o) => o.mode === 'Enforce' && !o.satisfied),
     // A static decision verified nothing, so there is no digest to pin the image to.
     enforced: outcomes.some((o) => o.mode === 'Enforce' && o.static === undefined),
     outcomes,
