@@ -65,7 +65,9 @@ describe('parseIndexPlatforms', () => {
 
   it('reads registry JSON under the same bounds as manifests, before building any object', () => {
     const deep = new TextEncoder().encode(`{"manifests":${'['.repeat(100)}${']'.repeat(100)}}`);
-    expect(() => parseIndexPlatforms(deep)).toThrow(/the image index is refused JSON: JSON nests deeper than 64 levels/);
+    expect(() => parseIndexPlatforms(deep)).toThrow(
+      /the image index is refused JSON: JSON nests deeper than 64 levels/,
+    );
   });
 
   it.each([
