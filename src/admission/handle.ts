@@ -1,6 +1,6 @@
 /**
  * From request body bytes to the AdmissionReview answer, with its metrics and log line. Transport-free, so
- * the express app stays a thin shell and the whole path is testable without sockets.
+ * the HTTP server stays a thin shell and the whole path is testable without sockets.
  */
 import { toProvenantError } from '../errors.js';
 import { logDecision, type AttestationLogEntry, type Logger } from '../observability/logger.js';
@@ -14,7 +14,7 @@ import {
   type AdmissionReviewResponse,
 } from './response.js';
 import { ADMISSION_V1, parseAdmissionReview, type AdmissionReview } from './review.js';
-import { BodyBudget } from './body-budget.js';
+import { BodyBudget, type Release } from './body-budget.js';
 
 export interface HandlerDeps extends DecideDeps {
   readonly metrics?: AdmissionMetrics;
@@ -52,18 +52,43 @@ export async function handleAdmissionBody(
   deps: HandlerDeps,
   startedAt: number = performance.now(),
 ): Promise<HandledReview> {
-  const budget = deps.bodyBudget ?? processBodyBudget;
+  const release = await reserveBody(body?.byteLength ?? 0, deps);
+  if (release === undefined) return overloaded(webhook, deps, startedAt);
+  return handleReservedBody(body, webhook, deps, startedAt, release);
+}
+
+/**
+ * Room in the body budget for a body of `bytes`, taken before it is read (the server reserves by the declared
+ * Content-Length) and held until its answer is built. Resolves undefined when no room came in time; a body of
+ * at most UNBUDGETED_BODY_BYTES never waits.
+ */
+export function reserveBody(bytes: number, deps: HandlerDeps): Promise<Release | undefined> {
+  if (bytes <= UNBUDGETED_BODY_BYTES) return Promise.resolve(NOTHING_TO_RELEASE);
   const waitMs = Math.min(BODY_BUDGET_WAIT_MS, Math.max(0, deps.timeoutMs / 4));
-  const bytes = body?.byteLength ?? 0;
-  const release = bytes <= UNBUDGETED_BODY_BYTES ? NOTHING_TO_RELEASE : await budget.acquire(bytes, waitMs);
-  if (release === undefined) {
-    // Too many large bodies in flight: turned away unparsed, so the answer cannot carry a uid. The API
-    // server applies the webhook's failurePolicy (Fail in the chart: the request is denied, not admitted).
-    const message = `too many large requests are being decided at once (${budget.capacityBytes} bytes of bodies); try again`;
-    const response = invalidRequestResponse('', 429, 'OVERLOADED', message);
-    record(deps, webhook, startedAt, response, ['OVERLOADED'], { uid: '', images: [] });
-    return { httpStatus: 429, body: toReviewResponse(response) };
-  }
+  return (deps.bodyBudget ?? processBodyBudget).acquire(bytes, waitMs);
+}
+
+/**
+ * The answer to a body turned away for want of budget. It is refused unparsed, so the answer cannot carry a
+ * uid: the API server applies the webhook's failurePolicy (Fail in the chart: the request is denied, not
+ * admitted).
+ */
+export function overloaded(webhook: AdmissionWebhook, deps: HandlerDeps, startedAt: number): HandledReview {
+  const capacity = (deps.bodyBudget ?? processBodyBudget).capacityBytes;
+  const message = `too many large requests are being decided at once (${capacity} bytes of bodies); try again`;
+  const response = invalidRequestResponse('', 429, 'OVERLOADED', message);
+  record(deps, webhook, startedAt, response, ['OVERLOADED'], { uid: '', images: [] });
+  return { httpStatus: 429, body: toReviewResponse(response) };
+}
+
+/** Decodes and answers a body whose room `reserveBody` granted, giving the room back once answered. */
+export async function handleReservedBody(
+  body: Uint8Array | undefined,
+  webhook: AdmissionWebhook,
+  deps: HandlerDeps,
+  startedAt: number,
+  release: Release,
+): Promise<HandledReview> {
   try {
     return await decodeAndAnswer(body, webhook, deps, startedAt);
   } finally {

@@ -12,8 +12,15 @@ import { parse as parseQuery } from 'node:querystring';
 import type { Logger } from '../observability/logger.js';
 import type { ProvenantMetrics } from '../observability/metrics.js';
 import type { AdmissionWebhook } from '../observability/metrics.js';
+import type { BodyBudget } from './body-budget.js';
 import type { DecideDeps } from './decide.js';
-import { handleAdmissionBody, type HandlerDeps } from './handle.js';
+import {
+  handleReservedBody,
+  overloaded,
+  reserveBody,
+  UNBUDGETED_BODY_BYTES,
+  type HandlerDeps,
+} from './handle.js';
 import { invalidRequestResponse, toReviewResponse } from './response.js';
 import {
   generateServingCertificate,
@@ -30,6 +37,8 @@ export interface AppDeps extends DecideDeps {
   readonly logger: Logger;
   /** Largest accepted body. Default 3 MiB: the API server's own request limit, so no real object is larger. */
   readonly maxBodyBytes?: number;
+  /** Bounds the body bytes being read, decoded and decided at once; default: one budget for the process. */
+  readonly bodyBudget?: BodyBudget;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -65,12 +74,7 @@ export function createRequestHandler(deps: AppDeps): RequestHandler {
         sendJson(res, 405, errorBody(405, 'use POST with an AdmissionReview body'));
         return;
       }
-      const startedAt = performance.now();
-      const query = queryAt === -1 ? undefined : parseQuery(url.slice(queryAt + 1))['timeout'];
-      const handlerDeps: HandlerDeps = { ...deps, timeoutMs: effectiveTimeout(deps.timeoutMs, query) };
-      const bytes = await readBody(req, maxBodyBytes);
-      const result = await handleAdmissionBody(bytes, webhook, handlerDeps, startedAt);
-      sendJson(res, result.httpStatus, result.body);
+      await admit(req, res, webhook, queryAt === -1 ? undefined : url.slice(queryAt + 1));
       return;
     }
     if (req.method === 'GET' || req.method === 'HEAD') {
@@ -90,6 +94,42 @@ export function createRequestHandler(deps: AppDeps): RequestHandler {
     sendJson(res, 404, NOT_FOUND);
   };
 
+  /**
+   * An admission: room in the body budget is reserved by the declared length before a byte is read, so
+   * bodies that are still arriving are bounded too, and the body must arrive within the admission's deadline.
+   */
+  const admit = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    webhook: AdmissionWebhook,
+    queryString: string | undefined,
+  ): Promise<void> => {
+    const startedAt = performance.now();
+    const query = queryString === undefined ? undefined : parseQuery(queryString)['timeout'];
+    const handlerDeps: HandlerDeps = { ...deps, timeoutMs: effectiveTimeout(deps.timeoutMs, query) };
+    const framing = bodyFraming(req, maxBodyBytes);
+    if (framing instanceof HttpError) return refuseBody(req, framing, handlerDeps.timeoutMs);
+    const release = await reserveBody(framing?.declared ?? 0, handlerDeps);
+    if (release === undefined) {
+      await discardBody(req, handlerDeps.timeoutMs);
+      const result = overloaded(webhook, handlerDeps, startedAt);
+      sendJson(res, result.httpStatus, result.body);
+      return;
+    }
+    let bytes: Buffer | undefined;
+    try {
+      bytes =
+        framing === undefined
+          ? undefined
+          : await readBody(req, framing.declared ?? UNBUDGETED_BODY_BYTES, handlerDeps.timeoutMs);
+    } catch (err: unknown) {
+      release();
+      throw err;
+    }
+    const result = await handleReservedBody(bytes, webhook, handlerDeps, startedAt, release);
+    sendJson(res, result.httpStatus, result.body);
+  };
+
   return (req, res) => {
     route(req, res).catch((err: unknown) => {
       const { status, message } = describeHttpError(err);
@@ -100,6 +140,8 @@ export function createRequestHandler(deps: AppDeps): RequestHandler {
         res.end();
         return;
       }
+      // A body too slow to arrive is not waited for again on this connection.
+      if (status === 408) res.setHeader('Connection', 'close');
       sendJson(res, status, errorBody(status, message));
     });
   };
@@ -121,60 +163,108 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   send(res, status, JSON_TYPE, JSON.stringify(body));
 }
 
+/** How a body is framed: its declared length, if any; undefined when there is no body. */
+interface BodyFraming {
+  readonly declared?: number;
+}
+
 /**
- * The whole body, at most `max` bytes. Any content type is read as bytes and judged by our own decoder;
- * compressed bodies are refused, since the API server never compresses and inflating is a way to turn a
- * small body into a large one. On a refusal the rest of the body is read off and dropped before answering.
+ * Judges the headers before a byte of the body is read. Any content type is read as bytes and judged by our
+ * own decoder; compressed bodies are refused, since the API server never compresses and inflating is a way
+ * to turn a small body into a large one. A body without Content-Length (chunked) may be at most
+ * UNBUDGETED_BODY_BYTES: the API server always declares the length, and a larger body must, so that its room
+ * is reserved before it is read.
  */
-function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
+function bodyFraming(req: IncomingMessage, max: number): BodyFraming | undefined | HttpError {
   const contentEncoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
   const declared = req.headers['content-length'];
-  const hasBody = req.headers['transfer-encoding'] !== undefined || declared !== undefined;
-  if (!hasBody) return Promise.resolve(undefined);
-  const expected = declared === undefined ? undefined : Number(declared);
+  if (req.headers['transfer-encoding'] === undefined && declared === undefined) return undefined;
+  if (contentEncoding !== 'identity') return new HttpError(415, 'compressed request bodies are not accepted');
+  if (declared === undefined) return {};
+  // Node's parser has already refused a Content-Length that is not a plain decimal number.
+  const length = Number(declared);
+  if (length > max) return new HttpError(413, `request body exceeds the ${max}-byte limit`);
+  return { declared: length };
+}
+
+/**
+ * The whole body: exactly `expected` bytes when the length was declared, else at most UNBUDGETED_BODY_BYTES.
+ * It must arrive within `deadlineMs`; a sender that is slower gets 408 and its connection closed.
+ */
+function readBody(req: IncomingMessage, limit: number, deadlineMs: number): Promise<Buffer> {
+  const declared = req.headers['content-length'] !== undefined;
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;
-    function refuse(error: HttpError): void {
+    const timer = setTimeout(() => {
+      stop();
+      reject(new HttpError(408, `request body not received within ${deadlineMs}ms`));
+    }, deadlineMs);
+    function stop(): void {
+      clearTimeout(timer);
       req.removeListener('data', onData);
       req.removeListener('end', onEnd);
       req.removeListener('close', onClose);
-      // Read off and drop whatever is left, then answer.
-      const done = (): void => reject(error);
-      req.once('end', done);
-      req.once('close', done);
-      req.resume();
     }
     function onData(chunk: Buffer): void {
       received += chunk.length;
-      if (received > max) {
-        refuse(new HttpError(413, `request body exceeds the ${max}-byte limit`));
+      if (received > limit) {
+        // Only a chunked body can get here: Node's parser stops at a declared length.
+        stop();
+        const error = new HttpError(
+          411,
+          `a request body over ${UNBUDGETED_BODY_BYTES} bytes must declare its Content-Length`,
+        );
+        refuseBody(req, error, deadlineMs).catch(reject);
         return;
       }
       chunks.push(chunk);
     }
     function onEnd(): void {
-      req.removeListener('close', onClose);
-      if (expected !== undefined && received !== expected) {
+      stop();
+      if (declared && received !== limit) {
         reject(new HttpError(400, 'request body length does not match Content-Length'));
         return;
       }
-      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, received));
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received));
     }
     function onClose(): void {
-      if (!req.complete) reject(new HttpError(400, 'request body was not received completely'));
-    }
-    if (contentEncoding !== 'identity') {
-      refuse(new HttpError(415, 'compressed request bodies are not accepted'));
-      return;
-    }
-    if (expected !== undefined && expected > max) {
-      refuse(new HttpError(413, `request body exceeds the ${max}-byte limit`));
-      return;
+      if (req.complete) return;
+      stop();
+      reject(new HttpError(400, 'request body was not received completely'));
     }
     req.on('data', onData);
     req.once('end', onEnd);
     req.once('close', onClose);
+  });
+}
+
+/** Reads off and drops the rest of a refused body, then rejects with `error`, so the answer reaches the sender. */
+async function refuseBody(req: IncomingMessage, error: HttpError, deadlineMs: number): Promise<never> {
+  await discardBody(req, deadlineMs);
+  throw error;
+}
+
+/**
+ * Reads off and drops whatever is left of a body, holding nothing: done when it ends, or when `deadlineMs`
+ * passes, after which the connection is closed rather than waited on.
+ */
+function discardBody(req: IncomingMessage, deadlineMs: number): Promise<void> {
+  if (req.complete) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      req.removeListener('end', done);
+      req.removeListener('close', done);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      req.socket.destroy();
+      done();
+    }, deadlineMs);
+    req.once('end', done);
+    req.once('close', done);
+    req.resume();
   });
 }
 
@@ -235,7 +325,18 @@ export interface ServerOptions {
   readonly port: number;
   readonly host?: string;
   readonly tls: TlsSource;
+  /** Open connections at most; a connection beyond them is closed at once (default DEFAULT_MAX_CONNECTIONS). */
+  readonly maxConnections?: number;
 }
+
+/**
+ * Each connection holds TLS state and up to UNBUDGETED_BODY_BYTES of a body being read, and anyone reaching
+ * the port can open them: the cap bounds that memory. The API server opens one per admission in flight, so
+ * this is far above what a cluster's admission rate times the webhook's latency needs.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 512;
+/** A refused connection is counted every time but logged at most this often, so a flood cannot flood the log. */
+const DROP_LOG_INTERVAL_MS = 60_000;
 
 export interface RunningServer {
   readonly server: Server;
@@ -276,6 +377,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   server.requestTimeout = 30_000;
   // Longer than the API server's idle connection reuse, so it is the client that closes idle connections.
   server.keepAliveTimeout = 65_000;
+  server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  let droppedSinceLog = 0;
+  let lastDropLogAt = -Infinity;
+  server.on('drop', () => {
+    deps.metrics.recordDroppedConnection();
+    droppedSinceLog++;
+    const now = performance.now();
+    if (now - lastDropLogAt < DROP_LOG_INTERVAL_MS) return;
+    deps.logger.warn(
+      { dropped: droppedSinceLog, maxConnections: server.maxConnections },
+      'connections refused: the server has as many open as --max-connections allows',
+    );
+    droppedSinceLog = 0;
+    lastDropLogAt = now;
+  });
 
   const watcher = watchCertificateFiles(files, material, {
     onReload: (next) => {

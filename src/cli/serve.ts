@@ -66,6 +66,8 @@ Background re-verification (with --kubernetes; one replica at a time, chosen by 
 Server:
   --port PORT                HTTPS port (default 8443; 0 picks a free one)
   --host ADDRESS             address to listen on (default 0.0.0.0)
+  --max-connections N        open connections at most (default 512); more are closed at once and counted
+                             in provenant_dropped_connections_total
   --tls-cert FILE            serving certificate (PEM); reloaded when the file changes
   --tls-key FILE             its private key (PEM); reloaded when the file changes
   --tls-dir DIR              without --tls-cert/--tls-key: where to write a generated CA and serving
@@ -101,6 +103,7 @@ export const SERVE_FLAGS = {
   kubeconfig: { type: 'string' },
   port: { type: 'string', default: '8443' },
   host: { type: 'string', default: '0.0.0.0' },
+  'max-connections': { type: 'string', default: '512' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'tls-dir': { type: 'string' },
@@ -132,6 +135,8 @@ export interface ServeFlags {
     { readonly kind: 'files' } | { readonly kind: 'kubernetes'; readonly kubeconfig?: string };
   readonly port: number;
   readonly host: string;
+  /** Open connections at most (--max-connections). */
+  readonly maxConnections: number;
   /**
    * Certificate files; or where to generate them (undefined: a temporary directory); or a Secret holding
    * self-managed ones, written for the server to `dir` (undefined: a temporary directory).
@@ -268,6 +273,12 @@ export function serveFlags(values: ServeValues): ServeFlags {
   const hostNames = host === '0.0.0.0' || host === '::' || host === '' ? [] : [host];
   const admissionTimeoutMs = duration('--admission-timeout', values['admission-timeout']);
   if (admissionTimeoutMs <= 0) throw new UsageError('--admission-timeout must be more than 0');
+  const maxConnections = Number(values['max-connections']);
+  if (!/^\d+$/.test(values['max-connections']) || maxConnections < 1) {
+    throw new UsageError(
+      `--max-connections must be a whole number of at least 1 (got "${values['max-connections']}")`,
+    );
+  }
   const cacheMaxEntries = Number(values['cache-size']);
   if (!/^\d+$/.test(values['cache-size']) || cacheMaxEntries < 1) {
     throw new UsageError(`--cache-size must be a whole number of at least 1 (got "${values['cache-size']}")`);
@@ -287,6 +298,7 @@ export function serveFlags(values: ServeValues): ServeFlags {
       : { kind: 'files' },
     port,
     host,
+    maxConnections,
     tls:
       secretTls ??
       (certFile !== undefined && keyFile !== undefined
@@ -459,6 +471,7 @@ export async function serve(flags: ServeFlags, io: CommandIo, stop: AbortSignal)
       },
       port: flags.port,
       host: flags.host,
+      maxConnections: flags.maxConnections,
       tls,
     });
     const caFile = running.caFile ?? secretCaFile;

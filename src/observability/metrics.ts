@@ -37,6 +37,8 @@ export interface BackgroundMetrics {
 }
 
 export interface ProvenantMetrics extends AdmissionMetrics, VerificationMetrics, BackgroundMetrics {
+  /** A connection the webhook server closed at once because --max-connections were open. */
+  recordDroppedConnection(): void;
   readonly registry: Registry;
   readonly contentType: string;
   /** The exposition text for GET /metrics. */
@@ -92,6 +94,11 @@ export function createMetrics(options: MetricsOptions = {}): ProvenantMetrics {
     labelNames: ['result'] as const,
     registers: [registry],
   });
+  const dropped = new Counter({
+    name: 'provenant_dropped_connections_total',
+    help: 'Connections to the webhook closed at once because --max-connections were already open.',
+    registers: [registry],
+  });
 
   const violating = new Gauge({
     name: 'provenant_violating_workloads',
@@ -129,6 +136,9 @@ export function createMetrics(options: MetricsOptions = {}): ProvenantMetrics {
     },
     recordCacheLookup(result) {
       cache.inc({ result });
+    },
+    recordDroppedConnection() {
+      dropped.inc();
     },
     replaceViolations(entries) {
       violating.reset();

@@ -212,6 +212,8 @@ describe('helm lint and template', () => {
       '10m',
       '--tag-cache-ttl',
       '30s',
+      '--max-connections',
+      '512',
       '--no-match',
       'deny',
       '--pin-digests',
