@@ -27,16 +27,25 @@ describe('RegistryAddressPolicy', () => {
     '::',
     '::ffff:169.254.169.254',
     '64:ff9b::a9fe:a9fe',
+    '::169.254.169.254',
+    '2002:a9fe:a9fe::1',
   ])('refuses %s', (address) => {
     expect(policy.refuses(address)).toBe(true);
   });
 
-  it.each(['127.0.0.1', '::1', '10.0.0.5', '192.168.1.10', 'fd00::1', '140.82.112.34', 'ghcr.io'])(
-    'allows %s',
-    (address) => {
-      expect(policy.refuses(address)).toBe(false);
-    },
-  );
+  it.each([
+    '127.0.0.1',
+    '::1',
+    '10.0.0.5',
+    '192.168.1.10',
+    'fd00::1',
+    '140.82.112.34',
+    'ghcr.io',
+    '2002:8c52:7022::1',
+    '64:ff9b::8c52:7022',
+  ])('allows %s', (address) => {
+    expect(policy.refuses(address)).toBe(false);
+  });
 
   it.each(['10.0.0.0/8', '192.168.1.1', 'fe80::/10', '::ffff:10.0.0.1', '2001:db8::/32', '::/0'])(
     'accepts the range %s',

@@ -22,6 +22,8 @@ export const REFUSED_REGISTRY_RANGES: readonly string[] = [
   'fd20:ce::254/128', // GCP metadata over IPv6
   '::/128', // unspecified address, the local host like 0.0.0.0
   '64:ff9b::a9fe:0/112', // 169.254.0.0/16 through NAT64
+  '::a9fe:0/112', // 169.254.0.0/16 as a (deprecated) IPv4-compatible IPv6 address
+  '2002:a9fe::/32', // 6to4 addresses whose relay would be 169.254.x.x
 ];
 
 export class RegistryAddressPolicy {
