@@ -60,6 +60,7 @@ export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
 
 export function createRequestHandler(deps: AppDeps): RequestHandler {
   const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const chunkedLimit = Math.min(maxBodyBytes, UNBUDGETED_BODY_BYTES);
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = req.url ?? '/';
@@ -121,7 +122,7 @@ export function createRequestHandler(deps: AppDeps): RequestHandler {
       bytes =
         framing === undefined
           ? undefined
-          : await readBody(req, framing.declared ?? UNBUDGETED_BODY_BYTES, handlerDeps.timeoutMs);
+          : await readBody(req, framing.declared ?? chunkedLimit, handlerDeps.timeoutMs);
     } catch (err: unknown) {
       release();
       throw err;
@@ -188,7 +189,8 @@ function bodyFraming(req: IncomingMessage, max: number): BodyFraming | undefined
 }
 
 /**
- * The whole body: exactly `expected` bytes when the length was declared, else at most UNBUDGETED_BODY_BYTES.
+ * The whole body: exactly `limit` bytes when the length was declared, else at most `limit` (the smaller of
+ * the size limit and UNBUDGETED_BODY_BYTES).
  * It must arrive within `deadlineMs`; a sender that is slower gets 408 and its connection closed.
  */
 function readBody(req: IncomingMessage, limit: number, deadlineMs: number): Promise<Buffer> {
@@ -211,10 +213,13 @@ function readBody(req: IncomingMessage, limit: number, deadlineMs: number): Prom
       if (received > limit) {
         // Only a chunked body can get here: Node's parser stops at a declared length.
         stop();
-        const error = new HttpError(
-          411,
-          `a request body over ${UNBUDGETED_BODY_BYTES} bytes must declare its Content-Length`,
-        );
+        const error =
+          limit < UNBUDGETED_BODY_BYTES
+            ? new HttpError(413, `request body exceeds the ${limit}-byte limit`)
+            : new HttpError(
+                411,
+                `a request body over ${UNBUDGETED_BODY_BYTES} bytes must declare its Content-Length`,
+              );
         refuseBody(req, error, deadlineMs).catch(reject);
         return;
       }

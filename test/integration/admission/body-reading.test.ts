@@ -5,13 +5,15 @@
  * beyond --max-connections are closed at once and counted.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BodyBudget } from '../../../src/admission/body-budget.js';
 import { UNBUDGETED_BODY_BYTES } from '../../../src/admission/handle.js';
-import { startServer, type RunningServer } from '../../../src/admission/server.js';
+import { createRequestHandler, startServer, type RunningServer } from '../../../src/admission/server.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { createMetrics, type ProvenantMetrics } from '../../../src/observability/metrics.js';
 import { fakeVerifier } from './fake-verifier.js';
@@ -197,5 +199,38 @@ describe('reading request bodies', () => {
     again.socket.write(pod);
     expect((await again.response).status).toBe(200);
     again.socket.destroy();
+  });
+
+  it('holds a chunked body to a size limit below the unbudgeted size (413)', async () => {
+    const small = createServer(
+      createRequestHandler({
+        verifier: fakeVerifier(),
+        timeoutMs: TIMEOUT_MS,
+        excludedNamespaces: [],
+        isReady: () => true,
+        metrics: createMetrics(),
+        logger: createLogger({ level: 'silent' }),
+        maxBodyBytes: 1024,
+      }),
+    );
+    await new Promise<void>((resolve) => small.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = small.address() as AddressInfo;
+      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/validate' }, (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        // Two writes without a Content-Length: Node sends them chunked.
+        req.write(Buffer.alloc(1000, 0x20));
+        req.end(Buffer.alloc(1000, 0x20));
+      });
+      expect(answer.status).toBe(413);
+      expect(answer.body).toContain('request body exceeds the 1024-byte limit');
+    } finally {
+      await new Promise((resolve) => small.close(resolve));
+    }
   });
 });
