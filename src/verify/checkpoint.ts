@@ -16,6 +16,8 @@ const SIGNATURE_LINE = /\u2014 (\S+) (\S+)\n/g;
  * holds ~39,000 such lines, about 1.8 s.
  */
 export const MAX_CHECKPOINT_SIGNATURES = 16;
+/** Signature lines in all of a bundle's checkpoints together, so that many entries cannot multiply the above. */
+export const MAX_BUNDLE_CHECKPOINT_SIGNATURES = 32;
 
 /**
  * Trust material under which checkpoints are identified by key, not by name. @sigstore/verify accepts a
@@ -33,11 +35,22 @@ export function trustMaterialForCheckpoints(
   material: TrustMaterial,
   entries: readonly TransparencyLogEntry[],
 ): TrustMaterial {
+  // Every checkpoint is counted before any signature is verified.
+  let lines = 0;
+  for (const entry of entries) {
+    const envelope = entry.inclusionProof?.checkpoint?.envelope;
+    if (typeof envelope === 'string') lines += signatureLines(envelope);
+  }
+  if (lines > MAX_BUNDLE_CHECKPOINT_SIGNATURES) {
+    throw new ProvenantError(
+      'TLOG_INVALID',
+      `the bundle's transparency-log checkpoints carry ${lines} signatures together; at most ${MAX_BUNDLE_CHECKPOINT_SIGNATURES} are accepted`,
+    );
+  }
   const names = new Map<TLogAuthority, Set<string>>();
   for (const entry of entries) {
     const envelope = entry.inclusionProof?.checkpoint?.envelope;
     if (typeof envelope !== 'string') continue;
-    assertFewSignatures(envelope);
     const logs = material.tlogs.filter((log) => log.logID.equals(entry.logId.keyId));
     for (const { log, name } of verifiedSigners(envelope, logs)) {
       names.set(log, (names.get(log) ?? new Set<string>()).add(name));
@@ -53,10 +66,13 @@ export function trustMaterialForCheckpoints(
   };
 }
 
-/** Refuses a checkpoint with more signature lines than any log and its witnesses write, before verifying any. */
-function assertFewSignatures(envelope: string): void {
+/**
+ * The signature lines of a checkpoint; refuses one with more than any log and its witnesses write, before
+ * verifying any.
+ */
+function signatureLines(envelope: string): number {
   const split = envelope.indexOf(SEPARATOR);
-  if (split === -1) return; // the library refuses it
+  if (split === -1) return 0; // the library refuses it
   let lines = 0;
   for (let at = envelope.indexOf('\u2014 ', split); at !== -1; at = envelope.indexOf('\u2014 ', at + 2)) {
     if (++lines > MAX_CHECKPOINT_SIGNATURES) {
@@ -66,6 +82,7 @@ function assertFewSignatures(envelope: string): void {
       );
     }
   }
+  return lines;
 }
 
 /**

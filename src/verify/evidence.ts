@@ -44,6 +44,15 @@ const KNOWN_MEDIA_TYPES = new Set([
   BUNDLE_V03_MEDIA_TYPE,
 ]);
 
+/**
+ * Transparency-log entries and RFC 3161 timestamps a bundle may carry: sigstore-go's bounds. A real bundle
+ * carries one or two of each; every one costs verification work (a certificate chain at each timestamp, a
+ * SET, a checkpoint) before anything cheaper can fail, and @sigstore/verify compares timestamps pairwise for
+ * duplicates: 16,500 made-up entries in a 4 MiB bundle held the event loop 56 s.
+ */
+export const MAX_TLOG_ENTRIES = 32;
+export const MAX_RFC3161_TIMESTAMPS = 32;
+
 // Evidence is checked against every authority of every matching policy; decode it once per object.
 const cache = new WeakMap<SignatureEvidence, PreparedEvidence | ProvenantError>();
 
@@ -104,8 +113,27 @@ export function parseBundle(bytes: Uint8Array): Bundle {
     const detail = Array.isArray(fields) ? `: ${fields.join(', ')}` : '';
     throw new ProvenantError('SIGNATURE_INVALID', `bundle is malformed${detail}`, { cause: err });
   }
+  assertFewEntries(bundle);
   rejectRootInChain(bundle);
   return withCheckpointedProofs(bundle);
+}
+
+function assertFewEntries(bundle: Bundle): void {
+  const material = bundle.verificationMaterial;
+  const entries = material.tlogEntries.length;
+  if (entries > MAX_TLOG_ENTRIES) {
+    throw new ProvenantError(
+      'TLOG_INVALID',
+      `bundle carries ${entries} transparency-log entries; at most ${MAX_TLOG_ENTRIES} are accepted`,
+    );
+  }
+  const timestamps = material.timestampVerificationData?.rfc3161Timestamps.length ?? 0;
+  if (timestamps > MAX_RFC3161_TIMESTAMPS) {
+    throw new ProvenantError(
+      'TIMESTAMP_INVALID',
+      `bundle carries ${timestamps} RFC 3161 timestamps; at most ${MAX_RFC3161_TIMESTAMPS} are accepted`,
+    );
+  }
 }
 
 /**

@@ -5,7 +5,11 @@ import { bundleEvidence, fixtureBytes, fixtureJson } from '../../test/support/fi
 import { buildTrustRoot, createTrustStore, PUBLIC_GOOD } from '../trust/trust-store.js';
 import { verifyArtifactBundle } from './artifact-bundle.js';
 import { verifyAttestation } from './attestation.js';
-import { MAX_CHECKPOINT_SIGNATURES, trustMaterialForCheckpoints } from './checkpoint.js';
+import {
+  MAX_BUNDLE_CHECKPOINT_SIGNATURES,
+  MAX_CHECKPOINT_SIGNATURES,
+  trustMaterialForCheckpoints,
+} from './checkpoint.js';
 import { parseStatement, matchSubject, type Statement } from './in-toto.js';
 import { assertLogRecordsSigner } from './log-verifier.js';
 import type { KeylessAuthority } from './types.js';
@@ -218,6 +222,36 @@ describe('checkpoints are refused with more signature lines than a log and its w
       keyless('foo!oidc.local', 'http://oidc.local:8080'),
       root(`${dir}trusted_root.json`),
     );
+
+  it(`refuses more than ${MAX_BUNDLE_CHECKPOINT_SIGNATURES} in all of a bundle's checkpoints together`, () => {
+    /** The real entry `entries` times, each checkpoint with `lines` signature lines. */
+    const withEntries = (entries: number, lines: number) => {
+      const json = fixtureJson<{ verificationMaterial: { tlogEntries: unknown[] } }>(
+        `${dir}bundle.sigstore.json`,
+      );
+      const one = JSON.parse(withSignatureLines(lines).toString('utf8')) as typeof json;
+      json.verificationMaterial.tlogEntries = Array.from(
+        { length: entries },
+        () => one.verificationMaterial.tlogEntries[0],
+      );
+      return Buffer.from(JSON.stringify(json));
+    };
+    const verifyEntries = (entries: number, lines: number) => {
+      const check = verifyArtifactBundle(
+        withEntries(entries, lines),
+        { digest },
+        keyless('foo!oidc.local', 'http://oidc.local:8080'),
+        root(`${dir}trusted_root.json`),
+      );
+      return check.ok ? 'ok' : `${check.code}: ${check.message}`;
+    };
+    // 3 x 11 lines: each checkpoint within its own bound, the bundle over its budget.
+    expect(verifyEntries(3, 11)).toMatch(
+      /^TLOG_INVALID: the bundle's transparency-log checkpoints carry 33 signatures together; at most 32/,
+    );
+    // 2 x 16 lines pass this check (the copies then fail as duplicate timestamps, for another reason).
+    expect(verifyEntries(2, 16)).not.toMatch(/together/);
+  });
 
   it(`verifies with up to ${MAX_CHECKPOINT_SIGNATURES}, and refuses more before checking any of them`, () => {
     expect(verify(MAX_CHECKPOINT_SIGNATURES).ok).toBe(true);

@@ -36,25 +36,16 @@ export interface TimestampSelection {
   readonly ignored: readonly IgnoredTimestamp[];
 }
 
-// A bundle carries one timestamp per TSA it asked; more is not a real bundle, and each costs a signature check.
-const MAX_RFC3161_TIMESTAMPS = 32;
-
 /**
  * Keeps the RFC 3161 timestamps that verify against one of the trust root's timestamp authorities, as
  * sigstore-go and sigstore-python do: a bundle may carry more timestamps than the threshold asks for, and
  * one that does not verify (another TSA, or a token over other data) is left out rather than failing the
  * whole bundle. Every timestamp that does verify still goes to the Verifier, which checks the certificate
  * at each of them, rejects duplicates and applies the threshold. Transparency-log times (an entry with an
- * inclusion promise) count as they do there; their SET is verified with the entry.
+ * inclusion promise) count as they do there; their SET is verified with the entry. How many of each a bundle
+ * may carry is bounded when it is parsed (evidence.ts).
  */
 export function selectTimestamps(entity: SignedEntity, root: TrustRoot): TimestampSelection {
-  const rfc3161 = entity.timestamps.filter((t) => t.$case === 'timestamp-authority');
-  if (rfc3161.length > MAX_RFC3161_TIMESTAMPS) {
-    throw new ProvenantError(
-      'TIMESTAMP_INVALID',
-      `bundle carries ${rfc3161.length} RFC 3161 timestamps; at most ${MAX_RFC3161_TIMESTAMPS} are accepted`,
-    );
-  }
   const counted: CountedTimestamp[] = [];
   const ignored: IgnoredTimestamp[] = [];
   const kept: SignedEntity['timestamps'] = [];
