@@ -38,4 +38,37 @@ describe('readFulcioIdentity', () => {
       expect.objectContaining({ code: 'CERTIFICATE_INVALID' }),
     );
   });
+
+  describe('the SAN, read from its DER', () => {
+    // sigstore-go's scaffolding certificate: a username otherName SAN "foo!oidc.local".
+    const USERNAME_CERT = leaf('interop/sigstore-go/othername-scaffolding/bundle.sigstore.json');
+    const withBytes = (cert: Buffer, find: string, replace: Buffer) => {
+      const der = Buffer.from(cert);
+      const at = der.indexOf(Buffer.from(find, 'latin1'));
+      expect(at).toBeGreaterThan(0);
+      replace.copy(der, at);
+      return X509Certificate.parse(der);
+    };
+
+    it('decodes a username otherName as UTF-8, not as 7-bit ASCII', () => {
+      expect(readFulcioIdentity(X509Certificate.parse(USERNAME_CERT)).subject).toBe('foo!oidc.local');
+      // "foo" becomes "\u00e9o" (c3 a9 6f), the same length; ASCII decoding read it as "C)o".
+      const cert = withBytes(USERNAME_CERT, 'foo!oidc', Buffer.from('\u00e9o', 'utf8'));
+      expect(readFulcioIdentity(cert).subject).toBe('\u00e9o!oidc.local');
+    });
+
+    it('refuses a username that is not UTF-8, and a URI SAN that is not ASCII', () => {
+      const username = withBytes(USERNAME_CERT, 'foo!oidc', Buffer.from([0x66, 0x6f, 0xb1]));
+      expect(() => readFulcioIdentity(username)).toThrow(
+        expect.objectContaining({ code: 'CERTIFICATE_INVALID' }),
+      );
+      const uri = withBytes(GITHUB_CERT, 'https://github.com/github/artifact', Buffer.from([0xe9]));
+      expect(() => readFulcioIdentity(uri)).toThrow(
+        expect.objectContaining({
+          code: 'CERTIFICATE_INVALID',
+          message: 'certificate SAN is not ASCII (IA5String)',
+        }),
+      );
+    });
+  });
 });

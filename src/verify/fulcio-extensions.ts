@@ -116,17 +116,58 @@ function decodeUtf8(bytes: Uint8Array): string | undefined {
   }
 }
 
-// Fulcio issues exactly one SAN: an e-mail, a URI, or a username otherName; more than one is ambiguous.
+// Fulcio issues exactly one SAN: an e-mail, a URI, or a username otherName; more than one is ambiguous. Read
+// from the DER here rather than through @sigstore/core, which decodes every value as 7-bit ASCII (dropping
+// each byte's high bit, so that "±" would read as "B1"): e-mail and URI names must be ASCII (IA5String), as
+// Go's x509 insists, and a username is a UTF8String, decoded strictly.
 function subjectAltName(cert: X509Certificate): string | undefined {
   const ext = cert.extSubjectAltName;
   if (ext === undefined) return undefined;
-  let count: number;
+  let names: ASN1Obj[];
   try {
-    count = ASN1Obj.parseBuffer(Buffer.from(ext.value)).subs.length;
+    names = ASN1Obj.parseBuffer(Buffer.from(ext.value)).subs;
   } catch (err) {
     throw new ProvenantError('CERTIFICATE_INVALID', 'certificate SAN extension is malformed', { cause: err });
   }
-  if (count !== 1)
-    throw new ProvenantError('CERTIFICATE_INVALID', `certificate has ${count} SANs; Fulcio issues one`);
-  return ext.uri ?? ext.rfc822Name ?? ext.otherName(USERNAME_SAN);
+  if (names.length !== 1)
+    throw new ProvenantError(
+      'CERTIFICATE_INVALID',
+      `certificate has ${names.length} SANs; Fulcio issues one`,
+    );
+  const [name] = names as [ASN1Obj];
+  if (name.tag.isContextSpecific(RFC822_NAME) || name.tag.isContextSpecific(URI_NAME)) {
+    if (name.value.some((byte) => byte > 0x7f)) {
+      throw new ProvenantError('CERTIFICATE_INVALID', 'certificate SAN is not ASCII (IA5String)');
+    }
+    return name.value.toString('latin1');
+  }
+  if (name.tag.isContextSpecific(OTHER_NAME)) return username(name);
+  return undefined;
+}
+
+const OTHER_NAME = 0;
+const RFC822_NAME = 1;
+const URI_NAME = 6;
+
+/** An otherName SAN: `type-id OID, [0] EXPLICIT value`; Fulcio's username value is a DER UTF8String. */
+function username(otherName: ASN1Obj): string | undefined {
+  const [typeId, wrapper] = otherName.subs;
+  let oid: string | undefined;
+  try {
+    oid = typeId?.toOID();
+  } catch {
+    oid = undefined;
+  }
+  if (oid === undefined)
+    throw new ProvenantError('CERTIFICATE_INVALID', 'certificate otherName SAN is malformed');
+  if (oid !== USERNAME_SAN) return undefined;
+  const value = wrapper?.tag.isContextSpecific(0) === true ? wrapper.subs[0] : undefined;
+  const text =
+    value !== undefined && value.tag.isUniversal() && value.tag.number === 0x0c
+      ? decodeUtf8(value.value)
+      : undefined;
+  if (text === undefined) {
+    throw new ProvenantError('CERTIFICATE_INVALID', 'certificate username SAN is not a UTF-8 UTF8String');
+  }
+  return text;
 }
