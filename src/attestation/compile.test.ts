@@ -106,6 +106,11 @@ describe('compileAttestationRequirement', () => {
       '.slsa.verifiers: a VSA requirement must list',
     ],
     [
+      'a VSA requirement without any slsa block',
+      { ...SBOM, predicateType: 'slsa-vsa' },
+      '.slsa.verifiers: a requirement that accepts VSAs must list the verifiers it trusts',
+    ],
+    [
       'builders on a VSA',
       {
         ...SBOM,

@@ -91,6 +91,14 @@ function compileOne(
     spec.slsa === undefined || predicateType === undefined
       ? undefined
       : compileSlsa(spec.slsa, predicateType, authorities, `${field}.slsa`, problems);
+  // A VSA says PASSED or FAILED in the name of a verifier; only slsa.verifiers says which verifiers (and
+  // which of their signers) to believe, so a requirement accepting VSAs cannot go without it.
+  if (predicateType?.vsa === true && spec.slsa === undefined) {
+    problems.push({
+      field: `${field}.slsa.verifiers`,
+      message: 'a requirement that accepts VSAs must list the verifiers it trusts',
+    });
+  }
   const conditions = (spec.conditions ?? []).flatMap((c, i) => {
     const compiled = attempt(`.conditions[${i}].expression`, () => compileCondition(c.expression, c.message));
     return compiled === undefined ? [] : [compiled];

@@ -464,6 +464,7 @@ const CASES: readonly Case[] = [
     inputs: [{ from: 'gke-vsa', edit: (a) => a, authority: 'bcid' }],
     predicateType: 'slsa-vsa',
     authorities: ['bcid'],
+    slsa: { verifiers: [{ id: BCID_VERIFIER, resourceUri: 'gce_image://**' }] },
     maxAge: '87600h',
     satisfied: false,
     codes: ['ATTESTATION_TOO_OLD'],
@@ -501,6 +502,7 @@ const CASES: readonly Case[] = [
     inputs: [{ from: 'gke-vsa', edit: (a) => a, authority: 'bcid' }],
     predicateType: 'https://slsa.dev/verification_summary/v1',
     authorities: ['bcid'],
+    slsa: { verifiers: [{ id: BCID_VERIFIER, resourceUri: 'gce_image://**' }] },
     conditions: [
       { expression: '"BCID_L1" in predicate.verifiedLevels && predicate.verificationResult == "PASSED"' },
     ],
@@ -617,6 +619,34 @@ describe('judging one verified attestation again', () => {
         expect(evaluateAttestationRequirement(req, [shared.attestation], context)).toEqual(fresh[i]);
       }
     }
+  });
+});
+
+describe('a VSA under a requirement without slsa.verifiers', () => {
+  it('counts for nothing, even should such a requirement ever be compiled', () => {
+    const vsa = realAttestation('gke-vsa', 'bcid');
+    const failed = withPredicate(vsa.attestation, (p) => ({
+      ...p,
+      verificationResult: 'FAILED',
+      verifiedLevels: [],
+    }));
+    const compiled = compileAttestationRequirement(
+      {
+        name: 'vsa',
+        predicateType: 'slsa-vsa',
+        authorities: ['bcid'],
+        slsa: { verifiers: [{ id: BCID_VERIFIER, resourceUri: 'gce_image://**' }] },
+      },
+      AUTHORITIES,
+    );
+    const { slsa: _dropped, ...withoutSlsa } = compiled;
+    const result = evaluateAttestationRequirement(withoutSlsa, [failed], {
+      imageDigest: vsa.digest,
+      imageReference: 'x',
+      now: NOW,
+    });
+    expect(result.satisfied).toBe(false);
+    expect(result.reasons.map((r) => r.code)).toEqual(['VSA_VERIFIER_UNTRUSTED']);
   });
 });
 

@@ -144,6 +144,9 @@ function checkAttestation(
       for (const f of result.failures) fail(f.code, f.message);
       slsa = result.evidence;
     }
+  } else if (attestation.predicateType === SLSA_VSA_V1) {
+    // Policies cannot compile so (compile.ts); should one ever, a VSA still counts for nothing.
+    fail('VSA_VERIFIER_UNTRUSTED', 'the requirement lists no slsa.verifiers, so no VSA is trusted');
   }
 
   for (const condition of req.conditions) {
