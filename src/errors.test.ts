@@ -1,6 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { isReasonCode, ProvenantError, REASONS, toProvenantError } from './errors.js';
+import {
+  isReasonCode,
+  MAX_MESSAGE_CHARS,
+  ProvenantError,
+  quoted,
+  REASONS,
+  toProvenantError,
+} from './errors.js';
 
 describe('reason codes', () => {
   it('are UPPER_SNAKE_CASE', () => {
@@ -28,5 +35,20 @@ describe('toProvenantError', () => {
     expect(toProvenantError('text', 'REGISTRY_UNAVAILABLE').code).toBe('REGISTRY_UNAVAILABLE');
     expect(isReasonCode('NO_SIGNATURE')).toBe(true);
     expect(isReasonCode('toString')).toBe(false);
+  });
+});
+
+describe('messages quoting outside values stay small', () => {
+  it('a ProvenantError keeps at most MAX_MESSAGE_CHARS of its message', () => {
+    const err = new ProvenantError('SIGNATURE_INVALID', `bundle mediaType ${'x'.repeat(4_000_000)}`);
+    expect(err.message.length).toBeLessThan(MAX_MESSAGE_CHARS + 20);
+    expect(err.message).toMatch(/^bundle mediaType x+… \(truncated\)$/);
+    expect(new ProvenantError('SIGNATURE_INVALID', 'short').message).toBe('short');
+  });
+
+  it('quoted() cuts a long value and says how long it was', () => {
+    expect(quoted('application/vnd.in-toto+json')).toBe('"application/vnd.in-toto+json"');
+    expect(quoted('y'.repeat(1000))).toBe(`"${'y'.repeat(127)}… (1002 characters)`);
+    expect(quoted(undefined)).toBe('undefined');
   });
 });

@@ -162,6 +162,12 @@ export function isReasonCode(value: string): value is ReasonCode {
 }
 
 /** An error that carries a stable reason code; lower-level failures are kept in `cause`. */
+/**
+ * The longest message a ProvenantError keeps. Messages quote what registries and signers send, and they are
+ * kept in cached verdicts: whatever a message quotes, it cannot make a verdict large.
+ */
+export const MAX_MESSAGE_CHARS = 2048;
+
 export class ProvenantError extends Error {
   override readonly name = 'ProvenantError';
   constructor(
@@ -169,8 +175,20 @@ export class ProvenantError extends Error {
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(
+      message.length <= MAX_MESSAGE_CHARS ? message : `${message.slice(0, MAX_MESSAGE_CHARS)}… (truncated)`,
+      options,
+    );
   }
+}
+
+/**
+ * An outside value (a field of a bundle, statement or payload) quoted for a message: as JSON, cut to `max`
+ * characters with its full length noted.
+ */
+export function quoted(value: unknown, max = 128): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`;
 }
 
 /** Maps anything thrown to a ProvenantError, so that no failure escapes without a code (fail closed). */

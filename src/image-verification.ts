@@ -72,11 +72,18 @@ export const DEFAULT_CACHE_MAX_BYTES = 64 * 1024 * 1024;
 const RECORD_OVERHEAD_BYTES = 2048;
 
 /**
- * A record's size, estimated: a fixed share for its checks, plus the JSON length of every verified
- * in-toto statement it keeps (SBOMs and provenance can be megabytes, and are kept for re-evaluation).
+ * A record's size, estimated: a fixed share, the messages of its failed checks (each at most
+ * MAX_MESSAGE_CHARS, but a record may hold many), plus the JSON length of every verified in-toto statement
+ * it keeps (SBOMs and provenance can be megabytes, and are kept for re-evaluation).
  */
 function estimatedBytes(record: VerificationRecord): number {
   let bytes = RECORD_OVERHEAD_BYTES;
+  for (const checks of Object.values(record.checks)) {
+    for (const check of checks) if (!check.ok) bytes += check.message.length + check.source.length;
+  }
+  for (const failed of record.failedAttestations) {
+    bytes += failed.message.length + failed.source.length + (failed.predicateType?.length ?? 0);
+  }
   for (const attestation of record.attestations) bytes += JSON.stringify(attestation.statement).length;
   return bytes;
 }

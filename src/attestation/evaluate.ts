@@ -1,4 +1,4 @@
-import type { ReasonCode } from '../errors.js';
+import { quoted, type ReasonCode } from '../errors.js';
 import type { Reason } from '../verdict.js';
 import { rateBuilder } from './builders.js';
 import { formatDuration } from './duration.js';
@@ -118,7 +118,7 @@ function checkAttestation(
   if (statement.predicateType !== attestation.predicateType) {
     fail(
       'ATTESTATION_INVALID',
-      `published as ${attestation.predicateType} but states ${statement.predicateType}`,
+      `published as ${quoted(attestation.predicateType)} but states ${quoted(statement.predicateType)}`,
     );
     return { failures, evidence: base };
   }

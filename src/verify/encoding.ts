@@ -1,4 +1,4 @@
-import { ProvenantError } from '../errors.js';
+import { ProvenantError, quoted } from '../errors.js';
 import { X509Certificate } from '@sigstore/core';
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -56,7 +56,7 @@ export function requireImageDigest(text: string): ImageDigest {
   if (digest === undefined) {
     throw new ProvenantError(
       'INVALID_REFERENCE',
-      `image digest ${JSON.stringify(text)} is not <algorithm>:<hex>`,
+      `image digest ${quoted(text)} is not <algorithm>:<hex>`,
     );
   }
   return digest;

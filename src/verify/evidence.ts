@@ -9,7 +9,7 @@ import {
   type MessageSignature,
 } from '@sigstore/bundle';
 import { X509Certificate } from '@sigstore/core';
-import { ProvenantError } from '../errors.js';
+import { ProvenantError, quoted } from '../errors.js';
 import { JsonBoundsError, parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
 import { legacyAttestationToBundle, legacyToBundle } from './cosign-legacy.js';
 import { parseStatement, type Statement } from './in-toto.js';
@@ -102,7 +102,7 @@ export function parseBundle(bytes: Uint8Array): Bundle {
     // @sigstore/bundle validates any `version=N.N` as the latest version; a future format must not pass as 0.3.
     throw new ProvenantError(
       'UNSUPPORTED_FORMAT',
-      `bundle mediaType ${JSON.stringify(mediaType)} is not a supported Sigstore bundle (v0.1-v0.3)`,
+      `bundle mediaType ${quoted(mediaType)} is not a supported Sigstore bundle (v0.1-v0.3)`,
     );
   }
   let bundle: Bundle;

@@ -1,3 +1,4 @@
+import { quoted } from '../errors.js';
 import { JsonBoundsError, parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
 
 /** An in-toto Statement (v0.1 or v1): what signature binding needs, and the predicate for attestations. */
@@ -18,8 +19,7 @@ const STATEMENT_TYPES = new Set(['https://in-toto.io/Statement/v1', 'https://in-
 
 /** Parses a DSSE payload as an in-toto statement; returns a reason string when it is not one. */
 export function parseStatement(payloadType: string, payload: Uint8Array): Statement | string {
-  if (payloadType !== IN_TOTO_PAYLOAD_TYPE)
-    return `DSSE payloadType is ${JSON.stringify(payloadType)}, not in-toto`;
+  if (payloadType !== IN_TOTO_PAYLOAD_TYPE) return `DSSE payloadType is ${quoted(payloadType)}, not in-toto`;
   let doc: unknown;
   try {
     doc = parseBoundedJsonBytes(payload, REMOTE_JSON_BOUNDS);
@@ -31,7 +31,7 @@ export function parseStatement(payloadType: string, payload: Uint8Array): Statem
     return 'in-toto statement is not an object';
   const { _type: type, predicateType, subject, predicate } = doc as Record<string, unknown>;
   if (typeof type !== 'string' || !STATEMENT_TYPES.has(type))
-    return `statement _type ${JSON.stringify(type)} is unknown`;
+    return `statement _type ${quoted(type)} is unknown`;
   if (typeof predicateType !== 'string' || predicateType === '') return 'statement has no predicateType';
   if (!Array.isArray(subject) || subject.length === 0) return 'statement has no subject';
   const subjects: { name?: string; digest: Record<string, string> }[] = [];
@@ -101,10 +101,16 @@ export function matchSubject(
   return { matched: false, message: `statement subjects ${subjects}; ${reason}` };
 }
 
-/** Every subject digest as `algorithm:hex` (subjects without any digest are rejected when parsing). */
+/** Subjects a message lists: a statement may have thousands, each digest as long as its signer liked. */
+const DESCRIBED_SUBJECT_DIGESTS = 4;
+
+/** The first subject digests as `algorithm:hex` (subjects without any digest are rejected when parsing). */
 function describeSubjects(statement: Statement): string {
   const all = statement.subjects.flatMap((s) =>
     Object.entries(s.digest).map(([algorithm, hex]) => `${algorithm}:${hex}`),
   );
-  return all.length === 0 ? '(no digests)' : all.join(', ');
+  if (all.length === 0) return '(no digests)';
+  const shown = all.slice(0, DESCRIBED_SUBJECT_DIGESTS).map((d) => (d.length <= 140 ? d : quoted(d)));
+  const more = all.length - shown.length;
+  return more > 0 ? `${shown.join(', ')} and ${more} more` : shown.join(', ');
 }

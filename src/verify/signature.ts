@@ -1,4 +1,4 @@
-import { ProvenantError } from '../errors.js';
+import { ProvenantError, quoted } from '../errors.js';
 import { requireImageDigest, type ImageDigest } from './encoding.js';
 import { prepareEvidence, type PreparedEvidence } from './evidence.js';
 import { COSIGN_SIGN_PREDICATE_TYPE, matchSubject } from './in-toto.js';
@@ -74,7 +74,7 @@ export function bindToDigest(prepared: PreparedEvidence, digest: ImageDigest): v
       if (type !== COSIGN_SIGNATURE_TYPE) {
         throw new ProvenantError(
           'SIGNATURE_INVALID',
-          `payload type is ${JSON.stringify(type)}, not "${COSIGN_SIGNATURE_TYPE}"`,
+          `payload type is ${quoted(type)}, not "${COSIGN_SIGNATURE_TYPE}"`,
         );
       }
       if (dockerManifestDigest !== digest.text) throw mismatch(dockerManifestDigest, digest);
@@ -109,5 +109,5 @@ export function bindToDigest(prepared: PreparedEvidence, digest: ImageDigest): v
 }
 
 function mismatch(signed: string, digest: ImageDigest): ProvenantError {
-  return new ProvenantError('DIGEST_MISMATCH', `signed digest ${signed}, image digest ${digest.text}`);
+  return new ProvenantError('DIGEST_MISMATCH', `signed digest ${quoted(signed)}, image digest ${digest.text}`);
 }
