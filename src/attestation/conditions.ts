@@ -9,7 +9,8 @@ import type { CompiledCondition, ConditionInput, ConditionResult } from './types
  * in a macro over attacker-sized lists is quadratic: an SBOM with 10,000 packages and `all(a, all(b, …))` would
  * stall admission. The library has no runtime cost meter, so the bound is static, as Kubernetes' CEL cost
  * estimate is: macros nest at most two deep (checked when the policy compiles) and, before each evaluation,
- * (AST nodes) × (elements in the statement)^(nesting) must stay under `CEL_COST_LIMIT`.
+ * (AST nodes) × (elements in the statement)^(nesting) must stay under `CEL_COST_LIMIT`, where a membership
+ * test over a non-literal list counts as one more level (see measureAst).
  */
 export const CEL_COST_LIMIT = 2_000_000;
 /**
@@ -85,9 +86,9 @@ export function compileCondition(expression: string, message?: string): Compiled
         };
       }
     }
-    if (shape.nesting > 0) {
+    if (shape.costNesting > 0) {
       const size = Math.max(1, countElements(input.statement, CEL_COST_LIMIT));
-      const cost = shape.nodes * size ** shape.nesting;
+      const cost = shape.nodes * size ** shape.costNesting;
       if (cost > CEL_COST_LIMIT) {
         return {
           ok: false,
@@ -189,22 +190,40 @@ export function longestString(value: unknown, cap: number): number {
   return longest;
 }
 
-/** AST size and how deep list macros nest (a macro's receiver runs once; its predicate once per element). */
-export function measureAst(root: ASTNode): { nodes: number; nesting: number } {
+/**
+ * AST size; how deep list macros nest (a macro's receiver runs once; its predicate once per element); and how
+ * deep passes over the statement's elements nest for the cost estimate, which counts, besides the macros, a
+ * membership test `x in y` over anything but a literal list: it scans y, so `a.exists(x, x in b)` is as
+ * quadratic as two nested macros.
+ */
+export function measureAst(root: ASTNode): { nodes: number; nesting: number; costNesting: number } {
   let nodes = 0;
-  const visit = (node: ASTNode): number => {
+  const visit = (node: ASTNode): { nesting: number; cost: number } => {
     nodes++;
-    if (node.op === 'value' || node.op === 'id') return 0;
+    if (node.op === 'value' || node.op === 'id') return { nesting: 0, cost: 0 };
     if (node.op === 'rcall') {
       const [name, receiver, args] = node.args;
-      const inner = Math.max(0, ...args.map(visit));
+      const inner = deepest(args.map(visit));
       const outer = visit(receiver);
-      return Math.max(outer, MACROS.has(name) ? inner + 1 : inner);
+      const step = MACROS.has(name) ? 1 : 0;
+      return {
+        nesting: Math.max(outer.nesting, inner.nesting + step),
+        cost: Math.max(outer.cost, inner.cost + step),
+      };
     }
-    return Math.max(0, ...childNodes(node.args).map(visit));
+    const children = deepest(childNodes(node.args).map(visit));
+    const scans = node.op === 'in' && (node.args as ASTNode[])[1]?.op !== 'list';
+    return scans ? { nesting: children.nesting, cost: children.cost + 1 } : children;
   };
-  const nesting = visit(root);
-  return { nodes, nesting };
+  const { nesting, cost } = visit(root);
+  return { nodes, nesting, costNesting: cost };
+}
+
+function deepest(shapes: readonly { nesting: number; cost: number }[]): { nesting: number; cost: number } {
+  return {
+    nesting: Math.max(0, ...shapes.map((s) => s.nesting)),
+    cost: Math.max(0, ...shapes.map((s) => s.cost)),
+  };
 }
 
 function childNodes(args: unknown): ASTNode[] {
