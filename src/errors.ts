@@ -144,6 +144,10 @@ export const REASONS = {
       'A TUF-backed TrustRoot has not been refreshed within its maxStaleness, so signatures that depend on it are refused.',
   },
   INVALID_REQUEST: { category: 'input', summary: 'The admission request or manifest cannot be understood.' },
+  POLICIES_NOT_LOADED: {
+    category: 'unavailable',
+    summary: 'The webhook was asked before its policies were loaded; the request was not decided.',
+  },
   OVERLOADED: {
     category: 'unavailable',
     summary: 'Too many large admission requests were being decided at once; the request was turned away.',

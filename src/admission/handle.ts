@@ -53,7 +53,7 @@ export async function handleAdmissionBody(
   startedAt: number = performance.now(),
 ): Promise<HandledReview> {
   const release = await reserveBody(body?.byteLength ?? 0, deps);
-  if (release === undefined) return overloaded(webhook, deps, startedAt);
+  if (release === undefined) return turnedAway(webhook, deps, startedAt, overloaded(deps));
   return handleReservedBody(body, webhook, deps, startedAt, release);
 }
 
@@ -68,17 +68,34 @@ export function reserveBody(bytes: number, deps: HandlerDeps): Promise<Release |
   return (deps.bodyBudget ?? processBodyBudget).acquire(bytes, waitMs);
 }
 
-/**
- * The answer to a body turned away for want of budget. It is refused unparsed, so the answer cannot carry a
- * uid: the API server applies the webhook's failurePolicy (Fail in the chart: the request is denied, not
- * admitted).
- */
-export function overloaded(webhook: AdmissionWebhook, deps: HandlerDeps, startedAt: number): HandledReview {
+/** Why a request was turned away undecided, and the HTTP status that says so. */
+export interface TurnedAway {
+  readonly status: 429 | 503;
+  readonly code: 'OVERLOADED' | 'POLICIES_NOT_LOADED';
+  readonly message: string;
+}
+
+/** No room in the body budget came in time. */
+export function overloaded(deps: HandlerDeps): TurnedAway {
   const capacity = (deps.bodyBudget ?? processBodyBudget).capacityBytes;
   const message = `too many large requests are being decided at once (${capacity} bytes of bodies); try again`;
-  const response = invalidRequestResponse('', 429, 'OVERLOADED', message);
-  record(deps, webhook, startedAt, response, ['OVERLOADED'], { uid: '', images: [] });
-  return { httpStatus: 429, body: toReviewResponse(response) };
+  return { status: 429, code: 'OVERLOADED', message };
+}
+
+/**
+ * The answer to a request turned away undecided, logged and counted like any other. Its body was never
+ * parsed, so the answer cannot carry a uid: the API server applies the webhook's failurePolicy (Fail in the
+ * chart: the request is denied, not admitted).
+ */
+export function turnedAway(
+  webhook: AdmissionWebhook,
+  deps: HandlerDeps,
+  startedAt: number,
+  why: TurnedAway,
+): HandledReview {
+  const response = invalidRequestResponse('', why.status, why.code, why.message);
+  record(deps, webhook, startedAt, response, [why.code], { uid: '', images: [] });
+  return { httpStatus: why.status, body: toReviewResponse(response) };
 }
 
 /** Decodes and answers a body whose room `reserveBody` granted, giving the room back once answered. */

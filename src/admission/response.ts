@@ -88,13 +88,20 @@ export function denyResponse(
  * An answer for a body that is not a usable AdmissionReview. With a uid the API server shows our message;
  * without one it treats the call as failed and applies the webhook's failurePolicy.
  */
+// metav1.StatusReason for the statuses Provenant answers with; any other 4xx is a BadRequest.
+const STATUS_REASONS: Readonly<Record<number, string>> = {
+  403: 'Forbidden',
+  429: 'TooManyRequests',
+  503: 'ServiceUnavailable',
+};
+
 export function invalidRequestResponse(uid: string, httpCode: number, code: ReasonCode, message: string) {
   return {
     uid,
     allowed: false,
     status: {
       code: httpCode,
-      reason: httpCode === 403 ? 'Forbidden' : httpCode === 429 ? 'TooManyRequests' : 'BadRequest',
+      reason: STATUS_REASONS[httpCode] ?? 'BadRequest',
       message: boundMessage(message),
       details: { causes: [{ reason: code }] },
     },

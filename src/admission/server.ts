@@ -18,8 +18,10 @@ import {
   handleReservedBody,
   overloaded,
   reserveBody,
+  turnedAway,
   UNBUDGETED_BODY_BYTES,
   type HandlerDeps,
+  type TurnedAway,
 } from './handle.js';
 import { invalidRequestResponse, toReviewResponse } from './response.js';
 import {
@@ -45,6 +47,11 @@ export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const NOT_FOUND = { error: 'not found: the webhook serves POST /validate and POST /mutate' };
+const NOT_READY: TurnedAway = {
+  status: 503,
+  code: 'POLICIES_NOT_LOADED',
+  message: 'policies are not loaded yet; the request was not decided',
+};
 
 /** A request the server refuses before deciding anything, with the status and reason it answers. */
 class HttpError extends Error {
@@ -108,13 +115,23 @@ export function createRequestHandler(deps: AppDeps): RequestHandler {
     const startedAt = performance.now();
     const query = queryString === undefined ? undefined : parseQuery(queryString)['timeout'];
     const handlerDeps: HandlerDeps = { ...deps, timeoutMs: effectiveTimeout(deps.timeoutMs, query) };
+    const undecided = (why: TurnedAway): void => {
+      const result = turnedAway(webhook, handlerDeps, startedAt, why);
+      sendJson(res, result.httpStatus, result.body);
+    };
+    // Until the policies are loaded every image would be decided by --no-match alone, which may allow:
+    // readiness keeps a Service's traffic away, but an API server calling a URL directly does not ask.
+    if (!isReadySafely(deps)) {
+      await discardBody(req, handlerDeps.timeoutMs);
+      undecided(NOT_READY);
+      return;
+    }
     const framing = bodyFraming(req, maxBodyBytes);
     if (framing instanceof HttpError) return refuseBody(req, framing, handlerDeps.timeoutMs);
     const release = await reserveBody(framing?.declared ?? 0, handlerDeps);
     if (release === undefined) {
       await discardBody(req, handlerDeps.timeoutMs);
-      const result = overloaded(webhook, handlerDeps, startedAt);
-      sendJson(res, result.httpStatus, result.body);
+      undecided(overloaded(handlerDeps));
       return;
     }
     let bytes: Buffer | undefined;

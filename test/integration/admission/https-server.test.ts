@@ -33,7 +33,7 @@ interface ReviewBody {
 let dir: string;
 let server: RunningServer;
 let ca: string;
-let ready = false;
+let ready = true;
 // Each test picks the verifier behaviour it needs; the server delegates to whatever is current.
 let current: FakeVerifier = fakeVerifier();
 const verifier: ImageVerifier = { verifyImages: (images, options) => current.verifyImages(images, options) };
@@ -238,6 +238,33 @@ describe('HTTP surface', () => {
     expect((await get('/readyz')).status).toBe(503);
     ready = true;
     expect((await get('/readyz')).status).toBe(200);
+  });
+
+  it('decides nothing before the policies are loaded: 503 POLICIES_NOT_LOADED, the verifier never asked', async () => {
+    current = fakeVerifier();
+    ready = false;
+    try {
+      for (const path of ['/validate', '/mutate']) {
+        const answer = await post(path, fixtureBytes('connaisseur/02_pod.json'));
+        expect(answer.status).toBe(503);
+        expect(answer.json<ReviewBody>().response).toEqual({
+          uid: '',
+          allowed: false,
+          status: {
+            code: 503,
+            reason: 'ServiceUnavailable',
+            message: 'policies are not loaded yet; the request was not decided',
+            details: { causes: [{ reason: 'POLICIES_NOT_LOADED' }] },
+          },
+        });
+      }
+      expect(current.calls).toEqual([]);
+    } finally {
+      ready = true;
+    }
+    const decided = await post('/validate', fixtureBytes('connaisseur/02_pod.json'));
+    expect(decided.status).toBe(200);
+    expect(current.calls.length).toBe(1);
   });
 
   it('/metrics exposes admission counters', async () => {
