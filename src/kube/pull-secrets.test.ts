@@ -7,6 +7,7 @@ import {
   keyringFromSecrets,
   matchHostPart,
   MAX_PULL_SECRETS,
+  PULL_SECRET_LIMITS,
   PullSecretResolver,
   type KubeSecretsReader,
   type PullSecret,
@@ -198,6 +199,37 @@ describe('keyringFromSecrets', () => {
     expect(keyring.lookup('ghcr.io', 'x')).toBeUndefined();
     expect(problems.map((p) => p.split(':')[0])).toEqual(['ns/broken', 'ns/half']);
     expect(problems.join('\n')).not.toContain('half-pw');
+  });
+
+  it('skips a secret that names too many registries, or too long a key or entry, before parsing its entries', () => {
+    const { maxConfigChars, maxRegistries, maxKeyChars, maxEntryChars } = PULL_SECRET_LIMITS;
+    const many = (count: number) =>
+      Object.fromEntries(Array.from({ length: count }, (_, i) => [`r${i}.example.com`, entry(`u${i}`)]));
+    const problems: string[] = [];
+    const keyring = keyringFromSecrets(
+      [
+        named(dockerConfigJson(many(maxRegistries + 1)), 'ns/many'),
+        named(dockerConfigJson({ [`${'a'.repeat(maxKeyChars)}.example.com`]: entry('long') }), 'ns/key'),
+        named(
+          dockerConfigJson({ 'quay.io': { ...entry('big'), extra: 'x'.repeat(maxEntryChars) } }),
+          'ns/big',
+        ),
+        named(
+          dockerConfigJson({ 'quay.io': { ...entry('huge'), extra: 'x'.repeat(maxConfigChars) } }),
+          'ns/huge',
+        ),
+        named(dockerConfigJson(many(maxRegistries)), 'ns/fits'),
+      ],
+      (source, problem) => problems.push(`${source}: ${problem}`),
+    );
+    expect(problems).toEqual([
+      `ns/many: names ${maxRegistries + 1} registries; at most ${maxRegistries} are read`,
+      `ns/key: a registry key is longer than ${maxKeyChars} characters`,
+      `ns/big: the entry for a registry is larger than ${maxEntryChars} characters`,
+      `ns/huge: its .dockerconfigjson is larger than ${maxConfigChars} characters (base64)`,
+    ]);
+    expect(keyring.lookup('quay.io', 'x')).toBeUndefined();
+    expect(keyring.lookup(`r${maxRegistries - 1}.example.com`, 'x')).toEqual(basic(`u${maxRegistries - 1}`));
   });
 });
 

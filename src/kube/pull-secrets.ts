@@ -182,6 +182,9 @@ function authsOf(secret: PullSecret): Record<string, unknown> | undefined {
         : undefined;
   const raw = field === undefined ? undefined : secret.data[field];
   if (raw === undefined || raw === '') return undefined;
+  if (raw.length > PULL_SECRET_LIMITS.maxConfigChars) {
+    throw new Error(`its ${field} is larger than ${PULL_SECRET_LIMITS.maxConfigChars} characters (base64)`);
+  }
   const document = parseBoundedJsonBytes(Buffer.from(raw, 'base64'), REMOTE_JSON_BOUNDS);
   if (typeof document !== 'object' || document === null || Array.isArray(document))
     throw new Error('not a JSON object');
@@ -212,10 +215,36 @@ interface ParsedPullSecret {
   readonly problem?: string;
 }
 
+/**
+ * Bounds on one pull secret. Whoever may create Secrets in a namespace writes them, and a Pod naming a few
+ * is read and parsed before any policy matches: 10,000 long registry keys in each of four 1 MB Secrets held
+ * 434 MiB once parsed. A real secret names a few registries.
+ */
+export const PULL_SECRET_LIMITS = {
+  maxConfigChars: 256 * 1024,
+  maxRegistries: 64,
+  maxKeyChars: 512,
+  maxEntryChars: 16 * 1024,
+} as const;
+
 function parsePullSecret({ source, secret }: NamedPullSecret): ParsedPullSecret {
   try {
     const entries: KeyringEntry[] = [];
-    for (const [key, raw] of Object.entries(authsOf(secret) ?? {})) {
+    const auths = Object.entries(authsOf(secret) ?? {});
+    if (auths.length > PULL_SECRET_LIMITS.maxRegistries) {
+      throw new Error(
+        `names ${auths.length} registries; at most ${PULL_SECRET_LIMITS.maxRegistries} are read`,
+      );
+    }
+    for (const [key, raw] of auths) {
+      if (key.length > PULL_SECRET_LIMITS.maxKeyChars) {
+        throw new Error(`a registry key is longer than ${PULL_SECRET_LIMITS.maxKeyChars} characters`);
+      }
+      if ((JSON.stringify(raw)?.length ?? 0) > PULL_SECRET_LIMITS.maxEntryChars) {
+        throw new Error(
+          `the entry for a registry is larger than ${PULL_SECRET_LIMITS.maxEntryChars} characters`,
+        );
+      }
       const location = parseLocation(key);
       if (location === undefined) continue;
       const credentials = entryCredentials(key, raw);
@@ -285,6 +314,24 @@ export const MAX_PULL_SECRETS = 32;
 /** Secret reads of one workload in flight at once. */
 const SECRET_READS_AT_ONCE = 8;
 
+/**
+ * Parsed secrets kept at once, by estimated size: within PULL_SECRET_LIMITS one can still be a few MiB (a
+ * long key's host matchers, large entries), and the entry count alone would let a thousand of them stay.
+ */
+const PARSED_SECRETS_MAX_BYTES = 32 * 1024 * 1024;
+
+function parsedSize(secret: ParsedPullSecret): number {
+  // A host part's matcher holds a token per character; an entry's credentials are at most maxEntryChars.
+  let bytes = 256;
+  for (const entry of secret.entries)
+    bytes += 256 + 64 * entry.key.length + credentialsSize(entry.credentials);
+  return bytes;
+}
+
+function credentialsSize(credentials: Credentials): number {
+  return JSON.stringify(credentials).length;
+}
+
 /** Resolves a workload's pull secrets into a Keyring; reads are cached briefly and shared when concurrent. */
 export class PullSecretResolver {
   /** Kept parsed: every admission of a workload builds its keyring from them. */
@@ -300,7 +347,11 @@ export class PullSecretResolver {
       clock: options.clock ?? systemClock,
       ttlFor: () => options.ttlMs ?? 30_000,
     };
-    this.#secrets = new SingleFlightCache(cache);
+    this.#secrets = new SingleFlightCache({
+      ...cache,
+      maxWeight: PARSED_SECRETS_MAX_BYTES,
+      weigh: (cached) => (cached.found ? parsedSize(cached.value) : 0),
+    });
     this.#accounts = new SingleFlightCache(cache);
   }
 
