@@ -23,6 +23,7 @@ import type {
 import { MANAGED_BY, REPORT_API_VERSION, type PolicyReportObject } from '../reports/policy-report.js';
 import type { LeaseApi, LeaseRecord, LeaseSpec } from './lease.js';
 import { statusOf } from './log.js';
+import { workloadEssentials } from './workload-essentials.js';
 import type { ListedObject } from './workload-inventory.js';
 
 /** The kinds the webhook decides, as they are listed. */
@@ -37,19 +38,24 @@ const WORKLOAD_KINDS: readonly { apiVersion: string; group: string; kind: string
   { apiVersion: 'batch/v1', group: 'batch', kind: 'CronJob' },
 ];
 
-/** Page size of list calls: a big cluster is read in pages, not one response of every Pod. */
-const PAGE_SIZE = 500;
+/**
+ * Page size of list calls: a big cluster is read in pages, not one response of every Pod, and each page is
+ * small even when its objects are large (the API server allows 1.5 MiB each).
+ */
+const PAGE_SIZE = 50;
 
 type ListResult = { items?: KubernetesObject[]; metadata?: { _continue?: string; continue?: string } };
 
-async function listAll(
+/** Every object of a kind, each passed through `keep` as its page arrives, so only what it returns stays. */
+async function listAll<T>(
   api: KubernetesObjectApi,
   apiVersion: string,
   kind: string,
+  keep: (object: KubernetesObject) => T,
   namespace?: string,
   labelSelector?: string,
-): Promise<KubernetesObject[]> {
-  const items: KubernetesObject[] = [];
+): Promise<T[]> {
+  const items: T[] = [];
   let token: string | undefined;
   do {
     const page = (await api.list(
@@ -64,7 +70,7 @@ async function listAll(
       PAGE_SIZE,
       token,
     )) as ListResult;
-    items.push(...(page.items ?? []));
+    for (const item of page.items ?? []) items.push(keep(item));
     token = page.metadata?._continue ?? page.metadata?.continue;
   } while (token !== undefined && token !== '');
   return items;
@@ -76,12 +82,18 @@ export function createWorkloadLister(kc: KubeConfig): WorkloadLister {
   return {
     async list(namespace) {
       const lists = await Promise.all(
-        WORKLOAD_KINDS.map(async ({ apiVersion, group, kind }) =>
-          (await listAll(api, apiVersion, kind, namespace)).map((object): ListedObject => ({
+        WORKLOAD_KINDS.map(({ apiVersion, group, kind }) =>
+          listAll(
+            api,
             apiVersion,
-            kind: { group, kind },
-            object: plain(object),
-          })),
+            kind,
+            (object): ListedObject => ({
+              apiVersion,
+              kind: { group, kind },
+              object: workloadEssentials({ group, kind }, plain(object)),
+            }),
+            namespace,
+          ),
         ),
       );
       return lists.flat();
@@ -121,9 +133,7 @@ export function createReportStore(kc: KubeConfig): ReportStore {
   };
   return {
     async listReports() {
-      return (await listAll(api, REPORT_API_VERSION, REPORT_KINDS.namespaced, undefined, selector)).map(
-        stored,
-      );
+      return listAll(api, REPORT_API_VERSION, REPORT_KINDS.namespaced, stored, undefined, selector);
     },
     async readClusterReport(name) {
       const object = await read(REPORT_KINDS.cluster, name);

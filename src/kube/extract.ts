@@ -55,6 +55,11 @@ const CONTAINER_LISTS: readonly { readonly field: string; readonly kind: Contain
   { field: 'ephemeralContainers', kind: 'ephemeralContainer' },
 ];
 
+/** Where the kind keeps its pod spec (`['spec']` for a Pod), or undefined for a kind Provenant does not decide. */
+export function podSpecPath(kind: ObjectKind): readonly string[] | undefined {
+  return POD_SPEC_PATHS.get(`${kind.group}/${kind.kind}`);
+}
+
 export function isSupportedKind(kind: ObjectKind): boolean {
   return POD_SPEC_PATHS.has(`${kind.group}/${kind.kind}`);
 }
@@ -147,7 +152,7 @@ function nameOf(item: Record<string, unknown>, index: number): string {
  * or the object is not shaped like one. Lenient: extractImageUses reports shape problems.
  */
 export function podSpecOf(kind: ObjectKind, object: unknown): Record<string, unknown> | undefined {
-  const path = POD_SPEC_PATHS.get(`${kind.group}/${kind.kind}`);
+  const path = podSpecPath(kind);
   let node: unknown = object;
   for (const segment of path ?? []) node = isRecord(node) ? own(node, segment) : undefined;
   return path !== undefined && isRecord(node) ? node : undefined;
