@@ -639,7 +639,8 @@ describe('a VSA under a requirement without slsa.verifiers', () => {
       },
       AUTHORITIES,
     );
-    const { slsa: _dropped, ...withoutSlsa } = compiled;
+    const withoutSlsa = { ...compiled };
+    delete withoutSlsa.slsa;
     const result = evaluateAttestationRequirement(withoutSlsa, [failed], {
       imageDigest: vsa.digest,
       imageReference: 'x',

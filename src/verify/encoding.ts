@@ -54,10 +54,7 @@ const HEX_LENGTH = { sha256: 64, sha384: 96, sha512: 128 } as const;
 export function requireImageDigest(text: string): ImageDigest {
   const digest = parseImageDigest(text);
   if (digest === undefined) {
-    throw new ProvenantError(
-      'INVALID_REFERENCE',
-      `image digest ${quoted(text)} is not <algorithm>:<hex>`,
-    );
+    throw new ProvenantError('INVALID_REFERENCE', `image digest ${quoted(text)} is not <algorithm>:<hex>`);
   }
   return digest;
 }

@@ -109,5 +109,8 @@ export function bindToDigest(prepared: PreparedEvidence, digest: ImageDigest): v
 }
 
 function mismatch(signed: string, digest: ImageDigest): ProvenantError {
-  return new ProvenantError('DIGEST_MISMATCH', `signed digest ${quoted(signed)}, image digest ${digest.text}`);
+  return new ProvenantError(
+    'DIGEST_MISMATCH',
+    `signed digest ${quoted(signed)}, image digest ${digest.text}`,
+  );
 }
