@@ -274,6 +274,19 @@ describe('PullSecretResolver', () => {
     expect(keyring.lookup('ghcr.io', 'acme-sigs/app')).toEqual(basic('sigs'));
   });
 
+  it('never asks the API server for a name that is not a DNS subdomain (`..` would read the namespace)', async () => {
+    const reader = new FakeReader();
+    reader.secrets.set('apps/ok', dockerConfigJson({ 'ghcr.io': entry('ok') }));
+    const resolver = new PullSecretResolver(reader, { logger: silent });
+    const keyring = await resolver.forPod({
+      namespace: 'apps',
+      serviceAccountName: '..',
+      imagePullSecrets: [{ name: '..' }, { name: '.' }, { name: 'UPPER' }, { name: 'a/b' }, { name: 'ok' }],
+    });
+    expect(reader.reads).toEqual(['secret apps/ok']);
+    expect(keyring.lookup('ghcr.io', 'x')).toEqual(basic('ok'));
+  });
+
   it(`reads at most ${MAX_PULL_SECRETS} secrets per workload, a few at a time, and refuses more without reading any`, async () => {
     let inFlight = 0;
     let peak = 0;

@@ -311,6 +311,9 @@ type Cached<T> = { readonly found: true; readonly value: T } | { readonly found:
  * real workloads name a handful.
  */
 export const MAX_PULL_SECRETS = 32;
+/** A DNS subdomain (RFC 1123), what Secret, ServiceAccount and namespace names are. */
+const OBJECT_NAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
 /** Secret reads of one workload in flight at once. */
 const SECRET_READS_AT_ONCE = 8;
 
@@ -394,6 +397,12 @@ export class PullSecretResolver {
     name: string,
     read: () => Promise<T | undefined>,
   ): Promise<T | undefined> {
+    // Names come from the Pod, unvalidated: `..` or `.` in a request path would read the namespace or list
+    // its Secrets instead (RBAC refuses both today). Such a name cannot exist, so it is skipped as missing.
+    if (!OBJECT_NAME.test(name) || !OBJECT_NAME.test(namespace)) {
+      this.options.logger.info({ [what]: `${namespace}/${name}` }, `${what} name is not valid; skipped`);
+      return undefined;
+    }
     try {
       const cached = await cache.get(`${namespace}/${name}`, async () => {
         const value = await read();
