@@ -7,6 +7,7 @@ import {
   buildClusterReport,
   buildPolicyReports,
   failingPoliciesIn,
+  MAX_IMAGES_PROPERTY_CHARS,
   violationsByCode,
 } from './policy-report.js';
 
@@ -170,6 +171,20 @@ describe('judgeSubjects and policyResults', () => {
 });
 
 describe('PolicyReports', () => {
+  it(`cuts a result's images property at ${MAX_IMAGES_PROPERTY_CHARS} characters, saying how many more`, async () => {
+    const images = Array.from({ length: 300 }, (_, i) => `acme/unsigned-${i}:${'v'.repeat(40)}`);
+    const judgements = await judgeSubjects(auditSubjects([pod('many', images)]), {
+      decide: { verifier: fakeVerifier(() => ({ outcomes: [satisfied('release')] })), timeoutMs: 2000 },
+      concurrency: 1,
+    });
+    const report = buildPolicyReports(judgements).get('shop')!;
+    const listed = report.results[0]!.properties['images']!;
+    expect(listed.length).toBeLessThanOrEqual(MAX_IMAGES_PROPERTY_CHARS + 20);
+    const shown = listed.split(', ').filter((i) => i.startsWith('acme/')).length;
+    expect(listed).toMatch(new RegExp(`, … \\(${300 - shown} more\\)$`));
+    expect(listed.startsWith(`${images[0]}, ${images[1]}`)).toBe(true);
+  });
+
   it('lists one result per object and policy, failures first, and counts workloads once', async () => {
     const owner = {
       ownerReferences: [

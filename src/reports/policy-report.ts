@@ -75,7 +75,7 @@ function resourceOf(ref: ObjectIdentity): ReportResource {
 
 function entryFor(judgement: Judgement, result: PolicyResult): ReportEntry {
   const { subject } = judgement;
-  const properties: Record<string, string> = { images: result.images.join(', ') };
+  const properties: Record<string, string> = { images: listedImages(result.images) };
   if (result.mode !== undefined) properties['mode'] = result.mode;
   if (result.codes.length > 0) properties['codes'] = result.codes.join(', ');
   if (subject.owner !== undefined) properties['owner'] = `${subject.owner.kind}/${subject.owner.name}`;
@@ -92,6 +92,23 @@ function entryFor(judgement: Judgement, result: PolicyResult): ReportEntry {
     resources: [resourceOf(subject.ref)],
     properties,
   };
+}
+
+/**
+ * Characters of a result's `images` property: a workload may name hundreds of long image strings, and a
+ * PolicyReport over the API server's object size limit could not be written at all.
+ */
+export const MAX_IMAGES_PROPERTY_CHARS = 1024;
+
+function listedImages(images: readonly string[]): string {
+  let text = '';
+  for (const [i, image] of images.entries()) {
+    const next = i === 0 ? image : `${text}, ${image}`;
+    if (next.length > MAX_IMAGES_PROPERTY_CHARS)
+      return `${text}${i === 0 ? '' : ', '}… (${images.length - i} more)`;
+    text = next;
+  }
+  return text;
 }
 
 function emptySummary(): ReportSummary {
