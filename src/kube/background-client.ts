@@ -108,7 +108,10 @@ function plain(object: unknown): unknown {
 
 const REPORT_KINDS = { namespaced: 'PolicyReport', cluster: 'ClusterPolicyReport' } as const;
 
-/** RBAC: get, list, create, update, delete on policyreports; get, create, update on clusterpolicyreports. */
+/**
+ * RBAC: list and create on policyreports, get, update and delete on those named "provenant"; create on
+ * clusterpolicyreports, get and update on the one named "provenant".
+ */
 export function createReportStore(kc: KubeConfig): ReportStore {
   const api = KubernetesObjectApi.makeApiClient(kc);
   const selector = Object.entries(MANAGED_BY)
