@@ -6,6 +6,7 @@ import { asObject } from './json.js';
 import { isProvenanceType, SLSA_VSA_V1 } from './predicate-type.js';
 import { certificateSources, readProvenance, type ProvenanceFacts } from './provenance.js';
 import { settleSource, sourceMismatch, type BuildSource } from './source.js';
+import { statementTime } from './statement-time.js';
 import type {
   AttestationEvaluation,
   AttestationEvidence,
@@ -128,7 +129,7 @@ function checkAttestation(
   }
 
   if (req.maxAgeMs !== undefined) {
-    const tooOld = ageProblem(attestation.signedAt, req.maxAgeMs, req.maxAge ?? '', context.now);
+    const tooOld = ageProblem(attestation, req.maxAgeMs, req.maxAge ?? '', context.now);
     if (tooOld !== undefined) fail('ATTESTATION_TOO_OLD', tooOld);
   }
 
@@ -163,19 +164,45 @@ function checkAttestation(
   return { failures, evidence: slsa === undefined ? base : { ...base, slsa } };
 }
 
-/** Age is measured from the verified signing time; a signature without one cannot show it is recent enough. */
+/** How far in the future a statement's own time may be (clocks differ) before it is not believed. */
+const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+
+/**
+ * Age is measured from when the attestation was made, as far as its signature vouches for it. Keyless: the
+ * verified signing time, which the certificate's short validity pins. Key: the time the signed predicate
+ * states (statement-time.ts), or an earlier verified timestamp; a timestamp alone shows only that the
+ * signature existed then, and an old signature can be stamped again.
+ */
 function ageProblem(
-  signedAt: Date | undefined,
+  attestation: VerifiedAttestation,
   maxAgeMs: number,
   maxAge: string,
   now: Date,
 ): string | undefined {
-  if (signedAt === undefined) {
-    return `its signing time is unknown (a key signature without a transparency-log or RFC 3161 timestamp), so it cannot be shown to be younger than maxAge ${maxAge}`;
+  const { signedAt, statement } = attestation;
+  let madeAt = signedAt;
+  let what = 'signed';
+  if (attestation.signer.issuer === undefined) {
+    const stated = statementTime(statement.predicateType, statement.predicate);
+    if (stated === undefined) {
+      return `it is signed with a key and its predicate states no time it was made (a key signature's timestamps show only that it existed then, and can be renewed), so it cannot be shown to be younger than maxAge ${maxAge}`;
+    }
+    if (stated.getTime() > now.getTime() + MAX_CLOCK_SKEW_MS) {
+      return `its predicate states it was made ${stated.toISOString()}, in the future`;
+    }
+    if (signedAt === undefined || stated.getTime() <= signedAt.getTime()) {
+      madeAt = stated;
+      what = 'made (as its predicate states)';
+    } else {
+      what = 'timestamped';
+    }
   }
-  const age = now.getTime() - signedAt.getTime();
+  if (madeAt === undefined) {
+    return `its signing time is unknown, so it cannot be shown to be younger than maxAge ${maxAge}`;
+  }
+  const age = now.getTime() - madeAt.getTime();
   if (age <= maxAgeMs) return undefined;
-  return `signed ${signedAt.toISOString()}, ${formatDuration(age)} ago; maxAge is ${maxAge}`;
+  return `${what} ${madeAt.toISOString()}, ${formatDuration(age)} ago; maxAge is ${maxAge}`;
 }
 
 interface SlsaResult {

@@ -3,8 +3,8 @@ import type { PredicateTypeMatcher } from './types.js';
 export const SLSA_PROVENANCE_V02 = 'https://slsa.dev/provenance/v0.2';
 export const SLSA_PROVENANCE_V1 = 'https://slsa.dev/provenance/v1';
 export const SLSA_VSA_V1 = 'https://slsa.dev/verification_summary/v1';
-const SPDX = 'https://spdx.dev/Document';
-const CYCLONEDX = 'https://cyclonedx.org/bom';
+export const SPDX = 'https://spdx.dev/Document';
+export const CYCLONEDX = 'https://cyclonedx.org/bom';
 
 /**
  * Short names for predicate types that come in several versions. `slsa-provenance` is how a policy says

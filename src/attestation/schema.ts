@@ -198,7 +198,7 @@ const requirement: SchemaNode = {
     maxAge: {
       type: 'string',
       description:
-        'Go duration (720h, 1h30m): the attestation must have been signed at most this long ago, by its verified signing time. A key signature without a timestamp cannot show its age and fails.',
+        "Go duration (720h, 1h30m): the attestation must have been made at most this long ago. Keyless: by its verified signing time (the certificate's short validity pins it). Key: by the time its signed predicate states (SLSA build finish, VSA timeVerified, SBOM creation, scan finish), or an earlier verified timestamp; a timestamp alone shows only that the signature existed then, so a key-signed statement stating no time fails.",
       pattern: GO_DURATION_PATTERN,
       maxLength: 64,
     },

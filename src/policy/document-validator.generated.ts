@@ -111,7 +111,7 @@ const schema11 = {
                   timestampTrustRoot: {
                     type: 'string',
                     description:
-                      "Trust RFC 3161 timestamps on this key's signatures and attestations from the timestamp authorities of this trust root (public-good, github, or a TrustRoot). The earliest verified timestamp is then the signing time, so an attestation's maxAge can be met; a timestamp that does not verify fails the signature (TIMESTAMP_INVALID). Without it a key signature has no trusted time.",
+                      "Trust RFC 3161 timestamps on this key's signatures and attestations from the timestamp authorities of this trust root (public-good, github, or a TrustRoot): they are verified (one that does not verify fails the signature, TIMESTAMP_INVALID) and reported. A timestamp shows that the signature existed then, not when it was made: an attestation's maxAge reads the time its signed predicate states, or an earlier verified timestamp.",
                     minLength: 1,
                     maxLength: 253,
                   },
@@ -485,7 +485,7 @@ const schema11 = {
               maxAge: {
                 type: 'string',
                 description:
-                  'Go duration (720h, 1h30m): the attestation must have been signed at most this long ago, by its verified signing time. A key signature without a timestamp cannot show its age and fails.',
+                  "Go duration (720h, 1h30m): the attestation must have been made at most this long ago. Keyless: by its verified signing time (the certificate's short validity pins it). Key: by the time its signed predicate states (SLSA build finish, VSA timeVerified, SBOM creation, scan finish), or an earlier verified timestamp; a timestamp alone shows only that the signature existed then, so a key-signed statement stating no time fails.",
                 pattern: '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$',
                 maxLength: 64,
               },

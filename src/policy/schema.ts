@@ -41,7 +41,7 @@ const keyAuthority: SchemaNode = {
     timestampTrustRoot: {
       type: 'string',
       description:
-        "Trust RFC 3161 timestamps on this key's signatures and attestations from the timestamp authorities of this trust root (public-good, github, or a TrustRoot). The earliest verified timestamp is then the signing time, so an attestation's maxAge can be met; a timestamp that does not verify fails the signature (TIMESTAMP_INVALID). Without it a key signature has no trusted time.",
+        "Trust RFC 3161 timestamps on this key's signatures and attestations from the timestamp authorities of this trust root (public-good, github, or a TrustRoot): they are verified (one that does not verify fails the signature, TIMESTAMP_INVALID) and reported. A timestamp shows that the signature existed then, not when it was made: an attestation's maxAge reads the time its signed predicate states, or an earlier verified timestamp.",
       minLength: 1,
       maxLength: 253,
     },

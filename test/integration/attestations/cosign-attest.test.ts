@@ -299,10 +299,16 @@ describe.each([2, 3] as const)('cosign %i attest', (version) => {
   });
 
   describe('maxAge', () => {
-    it('denies a key-signed attestation, whose signing time is unknown, with ATTESTATION_TOO_OLD', async () => {
-      const { code, codes } = await verify(s().keyed, [{ predicateType: 'spdx', maxAge: '8760h' }]);
+    it('measures a key-signed SBOM from the time it states it was created, the only time a key vouches for', async () => {
+      // test/fixtures/predicates/spdx.json: creationInfo.created 2026-11-20T10:17:02Z.
+      const createdAt = Date.parse('2026-11-20T10:17:02Z');
+      const within = `${Math.ceil((Date.now() - createdAt) / 3_600_000) + 1}h`;
+      const young = await verify(s().keyed, [{ predicateType: 'spdx', maxAge: within }]);
+      expect(young.codes).toEqual([]);
+      const { code, codes, result } = await verify(s().keyed, [{ predicateType: 'spdx', maxAge: '1h' }]);
       expect(code).toBe(1);
       expect(codes).toEqual(['ATTESTATION_TOO_OLD']);
+      expect(JSON.stringify(result.reasons)).toContain('made (as its predicate states) 2026-11-20T10:17:02');
     });
 
     it('measures a keyless attestation from its transparency-log time', async () => {

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,9 +11,10 @@ import { startRegistry, type TestRegistry } from '../../support/registry.js';
 import { startPrivateSigstore, type PrivateSigstore } from '../../support/sigstore.js';
 
 // Key-signed attestations with an RFC 3161 timestamp from a real TSA protocol exchange (the private Sigstore's
-// TSA), made by real cosign 2 (legacy .att, timestamp in an annotation) and cosign 3 (bundle): with the key
-// authority's timestampTrustRoot naming the root that holds that TSA, the timestamp is the signing time and
-// maxAge can be met; without it, or with another root, it cannot.
+// TSA), made by real cosign 2 (legacy .att, timestamp in an annotation) and cosign 3 (bundle). A timestamp
+// proves only that the signature existed then (anyone can have an old one stamped again), so a key-signed
+// attestation is as old as the time its signed predicate states, or an earlier verified timestamp; with the
+// key authority's timestampTrustRoot the timestamp is verified (another root: TIMESTAMP_INVALID) and shown.
 
 const PROVENANCE = fileURLToPath(
   new URL('../../fixtures/predicates/slsa-provenance-v0.2.json', import.meta.url),
@@ -22,9 +23,15 @@ const PROVENANCE = fileURLToPath(
 let registry: TestRegistry;
 let sigstore: PrivateSigstore;
 let key: CosignKeyPair;
-const images = {} as Record<'legacy2' | 'bundle3' | 'untimed', PushedImage>;
+const images = {} as Record<'legacy2' | 'bundle3' | 'untimed' | 'restamped', PushedImage>;
+/** The provenance fixture built just now: its buildStartedOn/buildFinishedOn say so. */
+let freshProvenance: string;
 
-async function attestWithTimestamp(version: 2 | 3, image: PushedImage): Promise<void> {
+async function attestWithTimestamp(
+  version: 2 | 3,
+  image: PushedImage,
+  predicate = freshProvenance,
+): Promise<void> {
   const args = ['attest', '--key', key.privateKeyPath, '--yes', ...registryArgs(registry)];
   if (version === 2) {
     args.push('--tlog-upload=false', '--timestamp-server-url', `${sigstore.tsaUrl}/api/v1/timestamp`);
@@ -34,7 +41,7 @@ async function attestWithTimestamp(version: 2 | 3, image: PushedImage): Promise<
     await writeFile(config, JSON.stringify({ ...sigstore.signingConfig, rekorTlogUrls: [], caUrls: [] }));
     args.push('--signing-config', config, '--trusted-root', sigstore.trustedRootPath);
   }
-  args.push('--type', 'slsaprovenance02', '--predicate', PROVENANCE, image.digestRef);
+  args.push('--type', 'slsaprovenance02', '--predicate', predicate, image.digestRef);
   await runToolOrThrow(cosignBinary(version), args, {
     env: toolEnv(registry, { COSIGN_PASSWORD: key.password }),
     timeoutMs: 60_000,
@@ -69,11 +76,20 @@ beforeAll(async () => {
   images.legacy2 = await pushRandomImage(registry, 'timestamped/legacy2', 'v1');
   images.bundle3 = await pushRandomImage(registry, 'timestamped/bundle3', 'v1');
   images.untimed = await pushRandomImage(registry, 'timestamped/untimed', 'v1');
+  images.restamped = await pushRandomImage(registry, 'timestamped/restamped', 'v1');
+  const predicate = JSON.parse(await readFile(PROVENANCE, 'utf8')) as { metadata: Record<string, string> };
+  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  predicate.metadata = { ...predicate.metadata, buildStartedOn: now, buildFinishedOn: now };
+  freshProvenance = join(sigstore.dir, 'fresh-provenance.json');
+  await writeFile(freshProvenance, JSON.stringify(predicate));
   await attestWithTimestamp(2, images.legacy2);
   await attestWithTimestamp(3, images.bundle3);
+  // A statement made days ago (the fixture's own build times), stamped fresh: what a re-stamped old
+  // signature looks like.
+  await attestWithTimestamp(3, images.restamped, PROVENANCE);
   await cosignAttest(3, key, images.untimed.digestRef, registry, {
     type: 'slsaprovenance02',
-    predicate: PROVENANCE,
+    predicate: freshProvenance,
   });
 });
 
@@ -84,7 +100,7 @@ afterAll(async () => {
 
 describe('maxAge of key-signed attestations with an RFC 3161 timestamp', () => {
   it.each(['legacy2', 'bundle3'] as const)(
-    '%s: the TSA time is the signing time when the key authority trusts that TSA',
+    "%s: the timestamp is verified against the trusted TSA and shown; the age is the signed statement's",
     async (name) => {
       const fresh = await verify(images[name], '1h', 'private');
       expect(fresh.codes, JSON.stringify(fresh.result.reasons)).toEqual([]);
@@ -96,13 +112,25 @@ describe('maxAge of key-signed attestations with an RFC 3161 timestamp', () => {
   );
 
   it.each(['legacy2', 'bundle3'] as const)(
-    '%s: without timestampTrustRoot the key alone is the trust, and the time stays unknown',
+    '%s: without timestampTrustRoot no timestamp is read, and the signed statement still tells its age',
     async (name) => {
       const { codes, result } = await verify(images[name], '1h');
-      expect(codes).toEqual(['ATTESTATION_TOO_OLD']);
+      expect(codes).toEqual([]);
       expect(result.attestations[0]?.signedAt ?? null).toBeNull();
     },
   );
+
+  it('a statement made days ago with a fresh timestamp is as old as the statement says', async () => {
+    const { codes, result } = await verify(images.restamped, '24h', 'private');
+    expect(codes).toEqual(['ATTESTATION_TOO_OLD']);
+    expect(JSON.stringify(result.reasons)).toContain('made (as its predicate states) 2026-11-20T10:16:41');
+    // Its timestamp is fresh and verified: it is only not taken for the time the statement was made.
+    const stamped = await verify(images.restamped, '8760h', 'private');
+    expect(stamped.codes).toEqual([]);
+    expect(Math.abs(Date.now() - Date.parse(stamped.result.attestations[0]?.signedAt ?? ''))).toBeLessThan(
+      10 * 60_000,
+    );
+  });
 
   it.each(['legacy2', 'bundle3'] as const)(
     '%s: a timestamp from a TSA the named trust root does not hold fails with TIMESTAMP_INVALID',
@@ -132,7 +160,8 @@ describe('maxAge of key-signed attestations with an RFC 3161 timestamp', () => {
     expect(result.exitCode).toBe(0);
   });
 
-  it('an attestation with no timestamp has no signing time, even with timestampTrustRoot', async () => {
-    expect((await verify(images.untimed, '8760h', 'private')).codes).toEqual(['ATTESTATION_TOO_OLD']);
+  it('an attestation with no timestamp is as old as its signed statement says', async () => {
+    expect((await verify(images.untimed, '1h', 'private')).codes).toEqual([]);
+    expect((await verify(images.untimed, '1ms', 'private')).codes).toEqual(['ATTESTATION_TOO_OLD']);
   });
 });
