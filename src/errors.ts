@@ -165,13 +165,13 @@ export function isReasonCode(value: string): value is ReasonCode {
   return Object.hasOwn(REASONS, value);
 }
 
-/** An error that carries a stable reason code; lower-level failures are kept in `cause`. */
 /**
  * The longest message a ProvenantError keeps. Messages quote what registries and signers send, and they are
  * kept in cached verdicts: whatever a message quotes, it cannot make a verdict large.
  */
 export const MAX_MESSAGE_CHARS = 2048;
 
+/** An error that carries a stable reason code; lower-level failures are kept in `cause`. */
 export class ProvenantError extends Error {
   override readonly name = 'ProvenantError';
   constructor(

@@ -84,10 +84,6 @@ export function denyResponse(
   };
 }
 
-/**
- * An answer for a body that is not a usable AdmissionReview. With a uid the API server shows our message;
- * without one it treats the call as failed and applies the webhook's failurePolicy.
- */
 // metav1.StatusReason for the statuses Provenant answers with; any other 4xx is a BadRequest.
 const STATUS_REASONS: Readonly<Record<number, string>> = {
   403: 'Forbidden',
@@ -95,6 +91,10 @@ const STATUS_REASONS: Readonly<Record<number, string>> = {
   503: 'ServiceUnavailable',
 };
 
+/**
+ * An answer for a body that is not a usable AdmissionReview. With a uid the API server shows our message;
+ * without one it treats the call as failed and applies the webhook's failurePolicy.
+ */
 export function invalidRequestResponse(uid: string, httpCode: number, code: ReasonCode, message: string) {
   return {
     uid,

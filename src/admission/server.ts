@@ -115,25 +115,19 @@ export function createRequestHandler(deps: AppDeps): RequestHandler {
     const startedAt = performance.now();
     const query = queryString === undefined ? undefined : parseQuery(queryString)['timeout'];
     const handlerDeps: HandlerDeps = { ...deps, timeoutMs: effectiveTimeout(deps.timeoutMs, query) };
-    const undecided = (why: TurnedAway): void => {
+    // Turned away unread: the body is read off and dropped, then answered.
+    const undecided = async (why: TurnedAway): Promise<void> => {
+      await discardBody(req, handlerDeps.timeoutMs);
       const result = turnedAway(webhook, handlerDeps, startedAt, why);
       sendJson(res, result.httpStatus, result.body);
     };
     // Until the policies are loaded every image would be decided by --no-match alone, which may allow:
     // readiness keeps a Service's traffic away, but an API server calling a URL directly does not ask.
-    if (!isReadySafely(deps)) {
-      await discardBody(req, handlerDeps.timeoutMs);
-      undecided(NOT_READY);
-      return;
-    }
+    if (!isReadySafely(deps)) return undecided(NOT_READY);
     const framing = bodyFraming(req, maxBodyBytes);
     if (framing instanceof HttpError) return refuseBody(req, framing, handlerDeps.timeoutMs);
     const release = await reserveBody(framing?.declared ?? 0, handlerDeps);
-    if (release === undefined) {
-      await discardBody(req, handlerDeps.timeoutMs);
-      undecided(overloaded(handlerDeps));
-      return;
-    }
+    if (release === undefined) return undecided(overloaded(handlerDeps));
     let bytes: Buffer | undefined;
     try {
       bytes =

@@ -46,6 +46,13 @@ interface Case {
   readonly evidence?: Partial<SlsaEvidence>;
 }
 
+/** The GKE VSA's own requirement: its verifier, VSAs signed by the bcid authority. */
+const GKE_VSA_REQUIREMENT: Pick<Case, 'predicateType' | 'authorities' | 'slsa'> = {
+  predicateType: 'slsa-vsa',
+  authorities: ['bcid'],
+  slsa: { verifiers: [{ id: BCID_VERIFIER, resourceUri: 'gce_image://**' }] },
+};
+
 const GENERATOR_EVIDENCE: Partial<SlsaEvidence> = {
   via: 'provenance',
   level: 3,
@@ -462,9 +469,7 @@ const CASES: readonly Case[] = [
     name: 'maxAge: a key-signed VSA is as old as the timeVerified it signed',
     basis: 'SOURCES.md: timeVerified 2024-06-12T07:24:34Z, 354 days before NOW',
     inputs: [{ from: 'gke-vsa', edit: (a) => a, authority: 'bcid' }],
-    predicateType: 'slsa-vsa',
-    authorities: ['bcid'],
-    slsa: { verifiers: [{ id: BCID_VERIFIER, resourceUri: 'gce_image://**' }] },
+    ...GKE_VSA_REQUIREMENT,
     maxAge: '8760h',
     satisfied: true,
   },
@@ -472,9 +477,7 @@ const CASES: readonly Case[] = [
     name: 'maxAge: a key-signed VSA older than maxAge by its timeVerified',
     basis: 'SOURCES.md: timeVerified 2024-06-12T07:24:34Z',
     inputs: [{ from: 'gke-vsa', edit: (a) => a, authority: 'bcid' }],
-    predicateType: 'slsa-vsa',
-    authorities: ['bcid'],
-    slsa: { verifiers: [{ id: BCID_VERIFIER, resourceUri: 'gce_image://**' }] },
+    ...GKE_VSA_REQUIREMENT,
     maxAge: '720h',
     satisfied: false,
     codes: ['ATTESTATION_TOO_OLD'],
@@ -483,9 +486,7 @@ const CASES: readonly Case[] = [
     name: 'maxAge: a fresh timestamp on an old key signature does not make it young',
     basis: 'a TSA vouches that the signature existed, not when it was made; the signed timeVerified is older',
     inputs: [{ from: 'gke-vsa', edit: (a) => ({ ...a, signedAt: NOW }), authority: 'bcid' }],
-    predicateType: 'slsa-vsa',
-    authorities: ['bcid'],
-    slsa: { verifiers: [{ id: BCID_VERIFIER, resourceUri: 'gce_image://**' }] },
+    ...GKE_VSA_REQUIREMENT,
     maxAge: '720h',
     satisfied: false,
     codes: ['ATTESTATION_TOO_OLD'],
@@ -500,9 +501,7 @@ const CASES: readonly Case[] = [
         authority: 'bcid',
       },
     ],
-    predicateType: 'slsa-vsa',
-    authorities: ['bcid'],
-    slsa: { verifiers: [{ id: BCID_VERIFIER, resourceUri: 'gce_image://**' }] },
+    ...GKE_VSA_REQUIREMENT,
     maxAge: '87600h',
     satisfied: false,
     codes: ['ATTESTATION_TOO_OLD'],
@@ -517,9 +516,7 @@ const CASES: readonly Case[] = [
         authority: 'bcid',
       },
     ],
-    predicateType: 'slsa-vsa',
-    authorities: ['bcid'],
-    slsa: { verifiers: [{ id: BCID_VERIFIER, resourceUri: 'gce_image://**' }] },
+    ...GKE_VSA_REQUIREMENT,
     maxAge: '87600h',
     satisfied: false,
     codes: ['ATTESTATION_TOO_OLD'],

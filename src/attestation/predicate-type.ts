@@ -47,7 +47,8 @@ export function isProvenanceType(predicateType: string): boolean {
   return predicateType === SLSA_PROVENANCE_V02 || predicateType === SLSA_PROVENANCE_V1;
 }
 
-function uriMatcher(uri: string): (candidate: string) => boolean {
+/** Whether a predicate type is `uri`, or for an SBOM family's base URI, any version of it. */
+export function uriMatcher(uri: string): (candidate: string) => boolean {
   if (VERSIONED_FAMILIES.includes(uri)) {
     return (candidate) => candidate === uri || candidate.startsWith(`${uri}/`);
   }

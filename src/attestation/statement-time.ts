@@ -5,37 +5,45 @@
  * signature stamped again and swap the token, which travels unsigned. The predicate is signed with the rest.
  */
 import { stringAt } from './json.js';
-import { CYCLONEDX, SLSA_PROVENANCE_V02, SLSA_PROVENANCE_V1, SLSA_VSA_V1, SPDX } from './predicate-type.js';
+import {
+  CYCLONEDX,
+  SLSA_PROVENANCE_V02,
+  SLSA_PROVENANCE_V1,
+  SLSA_VSA_V1,
+  SPDX,
+  uriMatcher,
+} from './predicate-type.js';
 
 /** Where each predicate type records when it was made, most specific first. */
 const TIME_FIELDS: readonly { readonly matches: (type: string) => boolean; readonly paths: string[][] }[] = [
   {
-    matches: (t) => t === SLSA_PROVENANCE_V1,
+    matches: uriMatcher(SLSA_PROVENANCE_V1),
     paths: [
       ['runDetails', 'metadata', 'finishedOn'],
       ['runDetails', 'metadata', 'startedOn'],
     ],
   },
   {
-    matches: (t) => t === SLSA_PROVENANCE_V02,
+    matches: uriMatcher(SLSA_PROVENANCE_V02),
     paths: [
       ['metadata', 'buildFinishedOn'],
       ['metadata', 'buildStartedOn'],
     ],
   },
-  { matches: (t) => t === SLSA_VSA_V1, paths: [['timeVerified']] },
-  { matches: (t) => t === SPDX || t.startsWith(`${SPDX}/`), paths: [['creationInfo', 'created']] },
-  { matches: (t) => t === CYCLONEDX || t.startsWith(`${CYCLONEDX}/`), paths: [['metadata', 'timestamp']] },
-  {
+  { matches: uriMatcher(SLSA_VSA_V1), paths: [['timeVerified']] },
+  { matches: uriMatcher(SPDX), paths: [['creationInfo', 'created']] },
+  { matches: uriMatcher(CYCLONEDX), paths: [['metadata', 'timestamp']] },
+  ...[
     // cosign's vulnerability predicate and in-toto's vulns predicate.
-    matches: (t) =>
-      t === 'https://cosign.sigstore.dev/attestation/vuln/v1' ||
-      t === 'https://in-toto.io/attestation/vulns/v0.1',
+    'https://cosign.sigstore.dev/attestation/vuln/v1',
+    'https://in-toto.io/attestation/vulns/v0.1',
+  ].map((uri) => ({
+    matches: uriMatcher(uri),
     paths: [
       ['metadata', 'scanFinishedOn'],
       ['metadata', 'scanStartedOn'],
     ],
-  },
+  })),
 ];
 
 /** RFC 3339 with a time zone, as every format above writes it; anything looser is not read as a time. */

@@ -326,13 +326,10 @@ const PARSED_SECRETS_MAX_BYTES = 32 * 1024 * 1024;
 function parsedSize(secret: ParsedPullSecret): number {
   // A host part's matcher holds a token per character; an entry's credentials are at most maxEntryChars.
   let bytes = 256;
-  for (const entry of secret.entries)
-    bytes += 256 + 64 * entry.key.length + credentialsSize(entry.credentials);
+  for (const entry of secret.entries) {
+    bytes += 256 + 64 * entry.key.length + JSON.stringify(entry.credentials).length;
+  }
   return bytes;
-}
-
-function credentialsSize(credentials: Credentials): number {
-  return JSON.stringify(credentials).length;
 }
 
 /** Resolves a workload's pull secrets into a Keyring; reads are cached briefly and shared when concurrent. */

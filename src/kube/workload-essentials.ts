@@ -9,7 +9,7 @@
  * service account (workload-pull-secrets.ts); a Pod's container statuses' name, image and imageID
  * (running-images.ts).
  */
-import { isRecord, own, podSpecPath, type ObjectKind } from './extract.js';
+import { isRecord, own, podSpecOf, podSpecPath, type ObjectKind } from './extract.js';
 
 const CONTAINER_LISTS = ['containers', 'initContainers', 'ephemeralContainers'];
 const STATUS_LISTS = ['containerStatuses', 'initContainerStatuses', 'ephemeralContainerStatuses'];
@@ -23,8 +23,8 @@ export function workloadEssentials(kind: ObjectKind, object: unknown): unknown {
     ...(isRecord(metadata) ? { metadata: trimMetadata(metadata) } : {}),
   };
   const path = podSpecPath(kind);
-  const spec = path === undefined ? undefined : at(object, path);
-  if (path !== undefined && isRecord(spec)) setAt(trimmed, path, trimPodSpec(spec));
+  const spec = podSpecOf(kind, object);
+  if (path !== undefined && spec !== undefined) setAt(trimmed, path, trimPodSpec(spec));
   const status = own(object, 'status');
   if (path?.length === 1 && isRecord(status)) {
     trimmed['status'] = Object.fromEntries(
@@ -68,11 +68,6 @@ function pick(node: Record<string, unknown>, keys: readonly string[]): Record<st
     if (value !== undefined) picked[key] = value;
   }
   return picked;
-}
-
-function at(node: unknown, path: readonly string[]): unknown {
-  for (const segment of path) node = isRecord(node) ? own(node, segment) : undefined;
-  return node;
 }
 
 function setAt(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
