@@ -51,8 +51,8 @@ describe('parseReference', () => {
     ['foo__bar/a.b_c-d---e', 'docker.io', 'foo__bar/a.b_c-d---e', 'latest', undefined],
     ['foo:_Tag.9-x', 'docker.io', 'library/foo', '_Tag.9-x', undefined],
     [`foo:${'t'.repeat(128)}`, 'docker.io', 'library/foo', 't'.repeat(128), undefined],
-    // Docker reads "sha256:<hex>" as repository "sha256" with a 64-character tag.
-    [`sha256:${HEX}`, 'docker.io', 'library/sha256', HEX, undefined],
+    // Spelled out, it is a repository name to the runtime too, not an image ID (see the invalid inputs).
+    [`docker.io/library/sha256:${HEX}`, 'docker.io', 'library/sha256', HEX, undefined],
     [`a.io/${'a'.repeat(255)}`, 'a.io', 'a'.repeat(255), 'latest', undefined],
   ];
 
@@ -80,6 +80,11 @@ describe('parseReference', () => {
     ['digest without algorithm', `foo@${HEX}`],
     ['two digests', `foo@${DIGEST}@${DIGEST}`],
     ['bare 64-hex identifier', HEX],
+    // containerd runs the local image with this ID (or ID prefix) instead of pulling `library/sha256`.
+    ['image ID', `sha256:${HEX}`],
+    ['image ID prefix', 'sha256:812ff0da'],
+    ['image ID, sha512', `sha512:${HEX}${HEX}`],
+    ['image ID pinned', `sha256:812ff0da@${DIGEST}`],
     ['double slash', 'a.io//b'],
     ['trailing slash', 'a.io/b/'],
     ['leading slash', '/a'],

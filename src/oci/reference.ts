@@ -39,6 +39,13 @@ const MAX_PORT = 65535;
 const PATH_COMPONENT_PATTERN = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG_PATTERN = /^\w[\w.-]{0,127}$/;
 const IDENTIFIER_PATTERN = /^[a-f0-9]{64}$/;
+/**
+ * `sha256:812ff0da…`, whole or a prefix: Docker reads it as the Hub image `library/sha256` with a tag, but
+ * the kubelet hands the text unchanged to the runtime, and containerd looks it up first as a local image ID
+ * (a prefix is enough) and runs whatever image already on the node has that ID, pulling nothing. A
+ * repository named after a digest algorithm cannot be told apart from such an ID, so none is accepted.
+ */
+const IMAGE_ID_PATTERN = /^(?:sha256|sha384|sha512):/;
 
 function invalid(text: string, problem: string): ProvenantError {
   return new ProvenantError('INVALID_REFERENCE', `invalid image reference ${quote(text)}: ${problem}`);
@@ -120,6 +127,12 @@ interface Parts {
 function splitParts(text: string): Parts {
   if (IDENTIFIER_PATTERN.test(text)) {
     throw invalid(text, 'a bare 64-character hex string is an image ID, not a repository name');
+  }
+  if (IMAGE_ID_PATTERN.test(text)) {
+    throw invalid(
+      text,
+      'it reads as an image ID, not a repository name: the container runtime would run whichever image on the node has that ID, unverified',
+    );
   }
   let rest = text;
   let digest: string | undefined;
