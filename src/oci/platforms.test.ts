@@ -15,6 +15,18 @@ describe('normalisePlatform', () => {
     ['linux/arm', 'linux/arm/v7'],
     ['linux/arm/v6', 'linux/arm/v6'],
     ['Windows/AMD64', 'windows/amd64'],
+    // containerd's aliases: each spelling a node treats as its own platform compares equal to it.
+    ['linux/x86-64', 'linux/amd64'],
+    ['linux/amd64/v1', 'linux/amd64'],
+    ['linux/amd64/v3', 'linux/amd64/v3'],
+    ['linux/arm64/v8.0', 'linux/arm64'],
+    ['linux/arm64/9.0', 'linux/arm64/v9'],
+    ['linux/armhf', 'linux/arm/v7'],
+    ['linux/armel', 'linux/arm/v6'],
+    ['linux/arm/7', 'linux/arm/v7'],
+    ['linux/arm/5', 'linux/arm/v5'],
+    ['linux/i386', 'linux/386'],
+    ['macos/arm64', 'darwin/arm64'],
   ])('%s is %s', (given, expected) => {
     expect(normalisePlatform(given)).toBe(expected);
   });

@@ -32,18 +32,45 @@ const DIGEST = /^sha256:[a-f0-9]{64}$/;
 export const MAX_INDEX_PLATFORMS = 128;
 
 /**
- * `os/architecture[/variant]`, normalised as containerd does when it picks a platform to pull, so that a policy
- * naming `linux/arm64` matches an index entry `linux/arm64/v8`: arm64's default variant v8 is dropped, and
- * 32-bit arm without a variant is v7.
+ * `os/architecture[/variant]`, normalised as containerd's platforms package does when a node picks a manifest
+ * to pull, every alias included: a policy naming `linux/amd64` must also match an entry spelled `x86-64`,
+ * or the node could pull an entry the policy never saw. arm64's default variant v8 is dropped, 32-bit arm
+ * without a variant is v7, `armhf`/`armel` are arm v7/v6, `i386` is 386, and `macos` is darwin.
  */
 export function normalisePlatform(platform: string): string {
-  const [os = '', architecture = '', variant = ''] = platform.toLowerCase().split('/');
-  const arch = architecture === 'aarch64' ? 'arm64' : architecture === 'x86_64' ? 'amd64' : architecture;
-  let v = variant;
-  if (arch === 'arm64' && (v === 'v8' || v === '8')) v = '';
-  if (arch === 'arm' && v === '') v = 'v7';
-  if (arch === 'amd64' && v === 'v1') v = '';
+  const [writtenOs = '', architecture = '', variant = ''] = platform.toLowerCase().split('/');
+  const os = writtenOs === 'macos' ? 'darwin' : writtenOs;
+  const [arch, v] = normaliseArchitecture(architecture, variant);
   return v ? `${os}/${arch}/${v}` : `${os}/${arch}`;
+}
+
+function normaliseArchitecture(architecture: string, variant: string): [string, string] {
+  switch (architecture) {
+    case 'i386':
+      return ['386', ''];
+    case 'x86_64':
+    case 'x86-64':
+    case 'amd64':
+      return ['amd64', variant === 'v1' ? '' : variant];
+    case 'aarch64':
+    case 'arm64':
+      if (['8', 'v8', 'v8.0'].includes(variant)) return ['arm64', ''];
+      return ['arm64', ['9', '9.0', 'v9.0'].includes(variant) ? 'v9' : variant];
+    case 'armhf':
+      return ['arm', 'v7'];
+    case 'armel':
+      return ['arm', 'v6'];
+    case 'arm':
+      if (variant === '' || variant === '7') return ['arm', 'v7'];
+      return ['arm', ['5', '6', '8'].includes(variant) ? `v${variant}` : variant];
+    default:
+      return [architecture, variant];
+  }
+}
+
+/** `os/architecture` of a normalised platform, its variant left out. */
+export function platformFamily(normalised: string): string {
+  return normalised.split('/').slice(0, 2).join('/');
 }
 
 function platformOf(value: unknown): string | undefined {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ImagePlatforms } from '../oci/platforms.js';
+import { normalisePlatform, type ImagePlatforms } from '../oci/platforms.js';
 import { platformTargets } from './platforms.js';
 
 const INDEX = `sha256:${'0'.repeat(64)}`;
@@ -75,6 +75,31 @@ describe('platformTargets', () => {
     expect(await platformTargets(selection, AMD, async () => single(undefined))).toEqual({
       targets: [],
       missing: ['linux/amd64'],
+    });
+  });
+
+  it('a list: every manifest a node of that OS and architecture might pull, however spelled or varied', async () => {
+    // An unsigned entry listed first under an alias (containerd takes the first of equal matches), or under
+    // a variant a node may prefer, is verified too.
+    const UNSIGNED = `sha256:${'c'.repeat(64)}`;
+    const V3 = `sha256:${'d'.repeat(64)}`;
+    const hostile: ImagePlatforms = {
+      kind: 'index',
+      manifests: [
+        { digest: UNSIGNED, platform: normalisePlatform('linux/x86-64') },
+        { digest: AMD, platform: 'linux/amd64' },
+        { digest: V3, platform: 'linux/amd64/v3' },
+        { digest: ARM, platform: 'linux/arm64' },
+      ],
+    };
+    const selection = { kind: 'list', platforms: ['linux/amd64'] } as const;
+    expect(await platformTargets(selection, INDEX, async () => hostile)).toEqual({
+      targets: [
+        { digest: UNSIGNED, platform: 'linux/amd64' },
+        { digest: AMD, platform: 'linux/amd64' },
+        { digest: V3, platform: 'linux/amd64/v3' },
+      ],
+      missing: [],
     });
   });
 });

@@ -1,4 +1,4 @@
-import { normalisePlatform, type ImagePlatforms } from '../oci/platforms.js';
+import { normalisePlatform, platformFamily, type ImagePlatforms } from '../oci/platforms.js';
 import type { PlatformSelection } from './types.js';
 
 /** A manifest a policy must be satisfied on: the resolved digest itself, or one platform's manifest. */
@@ -18,7 +18,9 @@ export function digestOnly(
 /**
  * Which manifests of the image at `digest` must each satisfy a policy, and which platforms it requires but the
  * image lacks. `index` is the resolved digest alone; `all` adds every platform manifest of an index; a list
- * takes the named platforms' manifests (a single-platform image counts as the platform its configuration names).
+ * takes the named platforms' manifests (a single-platform image counts as the platform its configuration names),
+ * and with each every manifest for the same OS and architecture whatever its variant: a node chooses among
+ * variants by rules of its own (and of its runtime's version), so any of them may be the one it pulls.
  */
 export async function platformTargets(
   selection: PlatformSelection | undefined,
@@ -43,10 +45,14 @@ export async function platformTargets(
   const missing: string[] = [];
   for (const wanted of selection.platforms) {
     const normalised = normalisePlatform(wanted);
-    const found = available.filter((m) => m.platform === normalised);
-    if (found.length === 0) missing.push(wanted);
-    // An index may list a platform twice (e.g. two OS versions): every one must satisfy the policy.
-    targets.push(...found.map((m) => ({ digest: m.digest, platform: wanted })));
+    if (!available.some((m) => m.platform === normalised)) missing.push(wanted);
+    // An index may list a platform twice (e.g. two OS versions), or under other variants: every one must
+    // satisfy the policy. Each is named as the policy spells it, or by its own platform when that differs.
+    const family = platformFamily(normalised);
+    for (const m of available) {
+      if (platformFamily(m.platform) !== family || targets.some((t) => t.digest === m.digest)) continue;
+      targets.push({ digest: m.digest, platform: m.platform === normalised ? wanted : m.platform });
+    }
   }
   return { targets, missing };
 }
