@@ -143,7 +143,7 @@ describe('the image built from the Dockerfile', () => {
     expect(config.User).toBe(`${NONROOT}:${NONROOT}`);
     expect(config.Entrypoint).toEqual([
       'node',
-      '--max-semi-space-size=1',
+      '--max-semi-space-size=4',
       '--heap-growing-percent=20',
       'dist/cli/main.js',
     ]);
