@@ -143,6 +143,15 @@ describe('keyringFromSecrets', () => {
     expect(keyring.lookup('registry.local:5001', 'x')).toBeUndefined();
   });
 
+  it('matches an IPv6 registry in any spelling of its address', () => {
+    const keyring = keyringFromSecrets([
+      named(dockerConfigJson({ 'https://[0:0:0:0:0:0:0:1]:5000/v2/': entry('six') })),
+    ]);
+    expect(keyring.lookup('[::1]:5000', 'x')).toEqual(basic('six'));
+    expect(keyring.lookup('[0::1]:5000', 'x')).toEqual(basic('six'));
+    expect(keyring.lookup('[::2]:5000', 'x')).toBeUndefined();
+  });
+
   it('folds Docker Hub aliases', () => {
     const keyring = keyringFromSecrets([
       named(dockerConfigJson({ 'https://index.docker.io/v1/': entry('hub') })),

@@ -250,7 +250,11 @@ function parsePullSecret({ source, secret }: NamedPullSecret): ParsedPullSecret 
       const credentials = entryCredentials(key, raw);
       if (credentials === undefined) continue;
       const normalisedKey = `${location.host}${location.port ? `:${location.port}` : ''}${location.path}`;
-      const hostParts = location.host.split('.').map(hostPartMatcher);
+      // An IPv6 host (`[::1]`, canonical like the registry it is compared with) is one literal part: its
+      // brackets are not a character class (the kubelet strips them with net.SplitHostPort before matching).
+      const hostParts = location.host.startsWith('[')
+        ? [(name: string) => name === location.host]
+        : location.host.split('.').map(hostPartMatcher);
       entries.push({ key: normalisedKey, ...location, hostParts, credentials });
     }
     return { source, entries };

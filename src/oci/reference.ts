@@ -1,6 +1,6 @@
 import { ProvenantError } from '../errors.js';
 import { digestProblem } from './digest.js';
-import { canonicalRegistry, DOCKER_HUB, registryPort } from './registry-host.js';
+import { canonicalRegistry, DOCKER_HUB, registryHostProblem, registryPort } from './registry-host.js';
 
 export { DOCKER_HUB } from './registry-host.js';
 
@@ -94,6 +94,10 @@ function splitName(text: string, name: string): Repository {
   // Docker would re-read an invalid host as part of a domain-less path (`a_b.com/x`), a name no registry
   // client can use; we refuse it instead.
   if (!REGISTRY_PATTERN.test(written)) throw invalid(text, `registry host ${quote(written)} is invalid`);
+  // The grammar lets `[::::]` and `[1:2:3:4:5:6:7:8:9]` through; a bracketed host must be one address, or
+  // it has no one spelling (canonicalRegistry).
+  const hostProblem = registryHostProblem(written);
+  if (hostProblem !== undefined) throw invalid(text, `registry host ${quote(written)} ${hostProblem}`);
   const port = registryPort(written);
   if (port !== undefined && (port === 0 || port > MAX_PORT)) {
     throw invalid(text, `registry port ${port} is out of range (1 to ${MAX_PORT})`);

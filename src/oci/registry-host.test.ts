@@ -34,7 +34,12 @@ const SPELLINGS: readonly (readonly [string, string])[] = [
   ['localhost:5000', 'localhost:5000'],
   ['LOCALHOST:5000', 'localhost:5000'],
   ['[::1]:5000', '[::1]:5000'],
+  ['[0::1]:5000', '[::1]:5000'],
+  ['[0:0:0:0:0:0:0:1]:5000', '[::1]:5000'],
+  ['[0000::0001]:05000', '[::1]:5000'],
   ['[FD00::1]:443', '[fd00::1]'],
+  ['[fd00:0:0:0:0:0:0:1]', '[fd00::1]'],
+  ['[FD00:0::1]:443', '[fd00::1]'],
   ['127.0.0.1:443', '127.0.0.1'],
 ];
 
@@ -48,6 +53,9 @@ const DISTINCT: readonly (readonly [string, string])[] = [
   ['hub.docker.com', 'docker.io'],
   ['docker.io.evil.example', 'docker.io'],
   ['registry-2.docker.io', 'docker.io'],
+  // Another address, another port.
+  ['[::2]:5000', '[::1]:5000'],
+  ['[::1]:5001', '[::1]:5000'],
 ];
 
 describe('canonicalRegistry', () => {
@@ -113,6 +121,22 @@ describe('references and globs meet in one spelling', () => {
     );
   });
 
+  it.each(['[::::]:5000/acme/x', '[1:2:3:4:5:6:7:8:9]/acme/x', '[12345::1]:5000/acme/x', '[:]/acme/x'])(
+    'refuses a bracketed host that is not an IPv6 address (%s), in a reference and in a glob',
+    (image) => {
+      expect(() => parseReference(image)).toThrow(
+        expect.objectContaining({ code: 'INVALID_REFERENCE', message: expect.stringContaining('IPv6') }),
+      );
+      expect(() => compileGlob(image.replace(/\/x$/, '/**'))).toThrow(/is not a valid IPv6 address/);
+    },
+  );
+
+  it('a glob with a wildcard inside the brackets is kept as written', () => {
+    expect(
+      compileGlob('[fd00::*]:5000/**').test(repositoryName(parseReference('[FD00::0:1]:5000/a/b'))),
+    ).toBe(true);
+  });
+
   it.each(['ghcr.io:0/acme/x', 'ghcr.io:65536/acme/x', 'ghcr.io:99999999999999999999/acme/x'])(
     'refuses an out-of-range port (%s)',
     (image) => {
@@ -134,6 +158,14 @@ describe('PlainHttpRegistries', () => {
     ['ghcr.io', false],
   ])('%s is plain HTTP: %s', (registry, expected) => {
     expect(plain.has(registry)).toBe(expected);
+  });
+
+  it('matches an IPv6 registry in any spelling', () => {
+    const ipv6 = new PlainHttpRegistries(['[0:0:0:0:0:0:0:1]:5000', '[FD00::1]']);
+    expect(ipv6.has('[::1]:5000')).toBe(true);
+    expect(ipv6.has('[0::1]:5000')).toBe(true);
+    expect(ipv6.has('[fd00:0::1]:80')).toBe(true);
+    expect(ipv6.has('[::2]:5000')).toBe(false);
   });
 
   it('drops :80 only for plain-HTTP registries', () => {
@@ -184,6 +216,16 @@ describe('the registry client contacts the canonical host', () => {
   it('finds credentials stored under another spelling of the same registry', () => {
     const store = credentialStoreFrom([['GHCR.IO:443', { kind: 'registry-token', token: 't' }]]);
     expect(store.lookup(parseReference('ghcr.io/acme/x').registry)).toEqual({
+      kind: 'registry-token',
+      token: 't',
+    });
+  });
+
+  it('finds credentials stored under another spelling of the same IPv6 registry', () => {
+    const store = credentialStoreFrom([
+      ['https://[0:0:0:0:0:0:0:1]:5000/v2/', { kind: 'registry-token', token: 't' }],
+    ]);
+    expect(store.lookup(parseReference('[0::1]:5000/acme/x').registry)).toEqual({
       kind: 'registry-token',
       token: 't',
     });

@@ -13,6 +13,8 @@ const DOCKER_HUB_ALIASES: ReadonlySet<string> = new Set([
   'registry-1.docker.io',
 ]);
 const HTTPS_PORT = 443;
+/** A bracketed IP literal as references may write it (distribution's grammar, plus IPv4-embedded forms). */
+const BRACKETED = /^\[[0-9a-f:.]+\]$/;
 const HTTP_PORT = 80;
 
 /** `host[:port]` split at the port colon (IPv6 literals keep their brackets). */
@@ -28,15 +30,32 @@ function normalisePort(port: string): string {
 }
 
 /**
+ * The one spelling of a bracketed IPv6 host: `[0::1]`, `[0:0:0:0:0:0:0:1]` and `[::1]` are one address, and
+ * `[FD00::1]` is `[fd00::1]`. The WHATWG URL parser serialises IPv6 literals the RFC 5952 way (lowercase,
+ * leading zeros dropped, the longest run of zero groups compressed), so the platform does the folding. A host
+ * that is not bracketed is returned lowercased; a bracketed one that is not an IPv6 address is undefined.
+ */
+export function canonicalHost(host: string): string | undefined {
+  const lower = host.toLowerCase();
+  if (!lower.startsWith('[')) return lower;
+  if (!BRACKETED.test(lower) || !URL.canParse(`http://${lower}/`)) return undefined;
+  return new URL(`http://${lower}/`).hostname;
+}
+
+/**
  * The canonical spelling of `host[:port]` as references and globs name registries: the host lowercased
- * (DNS names are case-insensitive), HTTPS's default port 443 dropped, and every Docker Hub alias folded into
+ * (DNS names are case-insensitive) and an IPv6 literal in its one spelling (canonicalHost), HTTPS's default
+ * port 443 dropped, and every Docker Hub alias folded into
  * `docker.io`. Port 80 is not dropped here: only a registry reached over plain HTTP has it as its default
  * (see PlainHttpRegistries); for an HTTPS registry `host:80` is another place than `host`. Whatever the
  * spelling, the result still reads as a registry when written before a path (never as a Docker Hub name).
+ * A bracketed host that is no IPv6 address is only lowercased: this spells, it does not judge; references
+ * and globs refuse such a host (registryHostProblem), and a credential key or plain-HTTP entry naming it
+ * then names no registry an image can be on.
  */
 export function canonicalRegistry(registry: string): string {
   const { host, port } = splitPort(registry);
-  const lower = host.toLowerCase();
+  const lower = canonicalHost(host) ?? host.toLowerCase();
   const normalisedPort = port === undefined ? undefined : normalisePort(port);
   // A single-label host (`Registry/x`, `registry:443/x`) is a registry to Docker only because of its
   // capitals or its port; lowercased and without a port it would be read back as a Docker Hub repository.
@@ -47,6 +66,11 @@ export function canonicalRegistry(registry: string): string {
     return DOCKER_HUB_ALIASES.has(lower) ? DOCKER_HUB : lower;
   }
   return `${lower}:${normalisedPort}`;
+}
+
+/** Why `host[:port]` names no registry, or undefined: a bracketed host must be an IPv6 address. */
+export function registryHostProblem(registry: string): string | undefined {
+  return canonicalHost(splitPort(registry).host) === undefined ? 'is not a valid IPv6 address' : undefined;
 }
 
 /** The port number a canonical registry names, or undefined when none (or a non-numeric glob port). */

@@ -1,4 +1,4 @@
-import { canonicalRegistry, DOCKER_HUB } from '../oci/registry-host.js';
+import { canonicalRegistry, DOCKER_HUB, registryHostProblem } from '../oci/registry-host.js';
 
 /**
  * Image globs: `*` matches within one path segment, `**` across segments, `?` one character.
@@ -33,6 +33,10 @@ function normaliseGlob(glob: string): string {
     slash !== -1 &&
     (first.includes('.') || first.includes(':') || first === 'localhost' || first.toLowerCase() !== first);
   if (!hasRegistry) return slash === -1 ? `${DOCKER_HUB}/library/${glob}` : `${DOCKER_HUB}/${glob}`;
+  // A literal bracketed host must be an IPv6 address, as in a reference; one with wildcards is matched as
+  // written against the canonical spelling (`[fd00::*]`).
+  const hostProblem = /[*?]/.test(first) ? undefined : registryHostProblem(first);
+  if (hostProblem !== undefined) throw new Error(`registry host "${first}" ${hostProblem}`);
   const registry = canonicalRegistry(first);
   let path = glob.slice(slash + 1);
   // `docker.io/nginx` is `docker.io/library/nginx` to Docker; `docker.io/**` still means all of Docker Hub.
