@@ -11,7 +11,7 @@ import {
   type CosignKeyPair,
   type CosignVersion,
 } from '../../support/cosign.js';
-import { crane, pushRandomImage } from '../../support/images.js';
+import { crane, pushMultiArchIndex, pushRandomImage, type PushedIndex } from '../../support/images.js';
 import { startRegistry, type TestRegistry } from '../../support/registry.js';
 
 // spec.platforms against real multi-arch indexes built with crane (`crane mutate --set-platform`,
@@ -28,6 +28,8 @@ interface MultiArch {
 let registry: TestRegistry;
 let key: CosignKeyPair;
 const indexes = {} as Record<'recursive2' | 'recursive3' | 'indexOnly3' | 'amd64Only3', MultiArch>;
+/** An attacker's index: an unsigned `linux/x86-64` entry first, then a signed `linux/amd64` one. */
+let aliasFirst: PushedIndex;
 
 /** Two single-platform images, an index of both built by crane, tagged `repo:multi`. */
 async function buildIndex(repo: string): Promise<MultiArch> {
@@ -106,6 +108,13 @@ beforeAll(async () => {
   await sign(3, `${registry.host}/multi/index-only3@${indexes.indexOnly3.digest}`);
   await sign(3, `${registry.host}/multi/amd64-only3@${indexes.amd64Only3.digest}`);
   await sign(3, `${registry.host}/multi/amd64-only3@${indexes.amd64Only3.platforms['linux/amd64']}`);
+  // The index and its amd64 entry are signed, so the unsigned alias entry is the only thing wrong with it.
+  aliasFirst = await pushMultiArchIndex(registry, 'multi/alias-first', 'multi', [
+    'linux/x86-64',
+    'linux/amd64',
+  ]);
+  await sign(3, aliasFirst.digestRef);
+  await sign(3, aliasFirst.children[1]?.digestRef ?? '');
 });
 
 afterAll(async () => {
@@ -159,6 +168,32 @@ describe('spec.platforms (real crane indexes, real cosign)', () => {
         authority: null,
         code: 'NO_SIGNATURE',
         message: `platform linux/arm64/v8 (${m.platforms['linux/arm64/v8']}): no signature is attached to the image digest`,
+      },
+    ]);
+  });
+
+  it('an unsigned entry listed first under an alias of the platform (x86-64) is verified too', async () => {
+    // containerd normalises `x86-64` to amd64 and takes the first of equal matches: a node asked for
+    // linux/amd64 runs the unsigned entry, so the policy's linux/amd64 must cover it.
+    const [unsigned, signed] = aliasFirst.children;
+    const index = JSON.parse(await crane(registry, ['manifest', aliasFirst.ref])) as {
+      manifests: { digest: string; platform: { architecture: string } }[];
+    };
+    expect(index.manifests.map((m) => [m.platform.architecture, m.digest])).toEqual([
+      ['x86-64', unsigned?.digest],
+      ['amd64', signed?.digest],
+    ]);
+    expect(await cosignVerifies(3, aliasFirst.digest, 'multi/alias-first')).toBe(true);
+    expect(await cosignVerifies(3, signed?.digest ?? '', 'multi/alias-first')).toBe(true);
+    expect(await cosignVerifies(3, unsigned?.digest ?? '', 'multi/alias-first')).toBe(false);
+    const { code, json } = await verify(aliasFirst.ref, ['linux/amd64']);
+    expect(code).toBe(1);
+    expect(json.results[0]?.reasons).toEqual([
+      {
+        policy: 'multi-arch',
+        authority: null,
+        code: 'NO_SIGNATURE',
+        message: `platform linux/amd64 (${unsigned?.digest}): no signature is attached to the image digest`,
       },
     ]);
   });
