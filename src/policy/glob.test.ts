@@ -28,6 +28,27 @@ describe('compileGlob', () => {
     expect(() => compileGlob(glob)).toThrow();
   });
 
+  it.each([
+    ['ghcr.io/Acme/**', 'Acme/**'],
+    ['ghcr.io/acme/App:v1', 'acme/App'],
+    ['GHCR.IO/acme/App@sha256:*', 'acme/App'],
+    ['Nginx', 'library/Nginx'],
+  ])('refuses capitals in the repository path of %s, which no reference has', (glob, path) => {
+    expect(() => compileGlob(glob)).toThrow(`repository path "${path}" must be lowercase`);
+  });
+
+  it.each([
+    ['GHCR.IO/acme/**', 'ghcr.io/acme/app'],
+    ['Registry.Example:5000/team/*', 'registry.example:5000/team/app'],
+    ['ghcr.io/acme/app:V1.0-RC', 'ghcr.io/acme/app:V1.0-RC'],
+    ['ghcr.io/acme/*:Latest', 'ghcr.io/acme/app:Latest'],
+    ['ghcr.io/**:PROD-*', 'ghcr.io/acme/app:PROD-1'],
+    // A capitalised first component is a registry to Docker (`Acme/app` is pulled from https://acme).
+    ['Acme/app', 'acme:443/app'],
+  ])('keeps capitals in the registry host (lowercased) and the tag: %s matches %s', (glob, candidate) => {
+    expect(compileGlob(glob).test(candidate)).toBe(true);
+  });
+
   it('takes linear time where a backtracking regex took seconds', () => {
     // As a regex, the first took ~2.3 s on 40 characters and grows exponentially; the second ~0.4 s.
     expect(compileGlob('r.io/a*a*a*a*a*a*a*a*b').test(`r.io/${'a'.repeat(1000)}`)).toBe(false);

@@ -20,7 +20,25 @@ export function compileGlob(glob: string): ImageGlob {
   if (!GLOB_CHARS.test(glob)) throw new Error('may only contain reference characters and * ? wildcards');
   if (/\*{3,}/.test(glob)) throw new Error('*** is not a valid wildcard (use * or **)');
   const normalised = normaliseGlob(glob);
+  // References are refused with capitals in their repository path, so such a glob matches nothing: a typo
+  // that silently leaves its images to other policies or to --no-match. The registry host is lowercased
+  // with the references' (normaliseGlob), and tags may have capitals: only the path is refused.
+  const path = repositoryPath(normalised);
+  if (path.toLowerCase() !== path) {
+    throw new Error(
+      `repository path "${path}" must be lowercase (image references are): as written it matches no image`,
+    );
+  }
   return { source: glob, normalised, test: globMatcher(normalised) };
+}
+
+/** A normalised glob's repository path: after its registry, before its tag (`:` past the last `/`) or digest. */
+function repositoryPath(normalised: string): string {
+  const at = normalised.indexOf('@');
+  const name = at === -1 ? normalised : normalised.slice(0, at);
+  const colon = name.lastIndexOf(':');
+  const withoutTag = colon > name.lastIndexOf('/') ? name.slice(0, colon) : name;
+  return withoutTag.slice(withoutTag.indexOf('/') + 1);
 }
 
 function normaliseGlob(glob: string): string {

@@ -170,3 +170,20 @@ describe('spec.signaturePullSecrets', () => {
     ]);
   });
 });
+
+describe('spec.images', () => {
+  it('reports a glob with capitals in its repository path on its field', () => {
+    expect(
+      problems({
+        signatures: {},
+        images: [{ glob: 'registry.example/**' }, { glob: 'registry.example/Team/**' }],
+      }),
+    ).toEqual([
+      {
+        field: 'spec.images[1].glob',
+        message:
+          'repository path "Team/**" must be lowercase (image references are): as written it matches no image',
+      },
+    ]);
+  });
+});
