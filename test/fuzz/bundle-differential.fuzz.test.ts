@@ -7,8 +7,11 @@
  * verifiers accept: keyless message signatures (bundle v0.1-v0.3, Rekor v1 with SET and checkpoint, Rekor
  * v2 with RFC 3161 timestamps, cosigned checkpoints, private instances), DSSE statements (Rekor v1
  * `intoto`/`dsse`, Rekor v2 `dsse`, npm and GitHub attestations, GitHub's TSA-only instance), key-signed
- * bundles (message and DSSE). Seeds that cannot be compared are printed, not mutated: a message signature
- * given only as a digest (stock verifies over the artifact bytes only), and GitHub staging (both refuse).
+ * bundles (message and DSSE). One case in four starts instead from a failing case Provenant refuses (wrong
+ * material, root in chain, time in the future, bad checkpoint key hint, a timestamp outside the certificate,
+ * ...), which a mutation might repair for one verifier only. Seeds that cannot be compared are printed, not
+ * mutated: a message signature given only as a digest (stock verifies over the artifact bytes only), and
+ * GitHub staging (both refuse).
  *
  * Mutations (1-3 per case, `MUTATIONS`): signature bytes flipped, cut, swapped, re-encoded (ECDSA DER
  * variants, the n - s twin); message digest and its algorithm; DSSE payload bytes and statement fields,
@@ -72,6 +75,7 @@ type Json = Record<string, unknown>;
 
 interface Seed {
   readonly id: string;
+  readonly expected: 'pass' | 'fail';
   readonly json: Json;
   readonly kind: 'message' | 'dsse';
   readonly artifact?: Buffer;
@@ -103,7 +107,7 @@ function loadSeeds(): Seed[] {
   const seen = new Set<string>();
   const seeds: Seed[] = [];
   for (const c of cases) {
-    if (c.expected !== 'pass' || seen.has(c.bundle)) continue;
+    if (seen.has(c.bundle)) continue;
     seen.add(c.bundle);
     const json = JSON.parse(fixtureBytes(c.bundle).toString('utf8')) as Json;
     const rootJson = fixtureJson(c.trustedRoot);
@@ -120,6 +124,7 @@ function loadSeeds(): Seed[] {
         : compileKeyAuthority(c.id, pem);
     seeds.push({
       id: c.id,
+      expected: c.expected,
       json,
       kind: 'dsseEnvelope' in json ? 'dsse' : 'message',
       ...(c.artifact === undefined ? {} : { artifact: fixtureBytes(c.artifact) }),
@@ -987,9 +992,13 @@ function compare(seed: Seed, mode: ArtifactMode, json: Json, mutations: readonly
 
 // ---------------------------------------------------------------------------------------------------------
 
-/** The seeds both verifiers accept as they are (the ones mutated), and what was said about the others. */
-function classifySeeds(): { usable: Seed[]; gaps: string[]; notes: string[] } {
+/**
+ * The seeds mutated: passing cases both verifiers accept as they are (`usable`), and failing cases Provenant
+ * refuses (`refused`: a mutation may "repair" them for one verifier only). What was said about the others.
+ */
+function classifySeeds(): { usable: Seed[]; refused: Seed[]; gaps: string[]; notes: string[] } {
   const usable: Seed[] = [];
+  const refused: Seed[] = [];
   const gaps: string[] = [];
   const notes: string[] = [];
   for (const seed of loadSeeds()) {
@@ -1009,28 +1018,32 @@ function classifySeeds(): { usable: Seed[]; gaps: string[]; notes: string[] } {
       stock = stockVerify(seed, lenient.json, lenient.rootJson);
       applied = lenient.applied;
     }
-    if (stock.ok && verdicts.every((v) => v.ok)) {
+    const both = `provenant ${verdicts.map(verdictText).join(' / ')}; stock ${stock.ok ? 'accept' : stock.error}`;
+    if (seed.expected === 'fail') {
+      if (verdicts.every((v) => !v.ok)) refused.push(seed);
+      else gaps.push(`${seed.id} (a failing case): ${both}`);
+      if (stock.ok) notes.push(`${seed.id}: a failing case stock accepts: ${both}`);
+    } else if (stock.ok && verdicts.every((v) => v.ok)) {
       usable.push(seed);
       if (applied.length > 0) notes.push(`${seed.id}: stock accepts after: ${applied.join('; ')}`);
-    } else {
-      const stockText = stock.ok ? 'accept' : stock.error;
-      gaps.push(`${seed.id}: provenant ${verdicts.map(verdictText).join(' / ')}; stock ${stockText}`);
-    }
+    } else gaps.push(`${seed.id}: ${both}`);
   }
-  return { usable, gaps, notes };
+  return { usable, refused, gaps, notes };
 }
 
-const { usable, gaps: baselineGaps, notes: seedNotes } = classifySeeds();
+const { usable, refused, gaps: baselineGaps, notes: seedNotes } = classifySeeds();
 
 describe('bundle verification, differential against stock sigstore-js', () => {
   it('seeds: the real bundles both verifiers accept unmutated', () => {
     // The one documented disagreement with another client: GitHub staging's root lacks the self-signed root
     // that issued its intermediates; both sigstore-js and Provenant refuse it (sigstore-go accepts it,
-    // known-differences.json). Every other seed must be accepted by both.
+    // known-differences.json). Every other passing seed must be accepted by both, every failing one refused
+    // by Provenant.
     expect(baselineGaps, baselineGaps.join('\n')).toEqual([
       expect.stringMatching(/^sigstore-go\/github-staging-npm-provenance: provenant CERTIFICATE_INVALID/),
     ]);
     expect(usable.length).toBeGreaterThanOrEqual(12);
+    expect(refused.length).toBeGreaterThanOrEqual(8);
     const kinds = new Set(usable.map((s) => `${s.kind}/${s.key === undefined ? 'keyless' : 'key'}`));
     expect([...kinds].sort()).toEqual(['dsse/key', 'dsse/keyless', 'message/key', 'message/keyless']);
   });
@@ -1053,7 +1066,9 @@ describe('bundle verification, differential against stock sigstore-js', () => {
             artifact: number | null,
             policy: number | null,
           ) => {
-            const original = usable[which % usable.length] as Seed;
+            // One case in four starts from a bundle Provenant refuses.
+            const pool = which % 4 === 3 && refused.length > 0 ? refused : usable;
+            const original = pool[(which >> 2) % pool.length] as Seed;
             const { json, applied } = mutate(original, usable, steps);
             const seed = withPolicy(
               withArtifactOf(original, artifact, withArtifact, applied),
@@ -1080,7 +1095,8 @@ describe('bundle verification, differential against stock sigstore-js', () => {
 afterAll(() => {
   const lines = [
     `fuzz bundle-differential: ${casesRun()} cases; both accept ${tally.bothAccept}, both reject ${tally.bothReject}, fail-open ${tally.failOpen.length}`,
-    `  seeds used: ${usable.map((s) => s.id).join(', ')}`,
+    `  seeds accepted by both: ${usable.map((s) => s.id).join(', ')}`,
+    `  seeds Provenant refuses: ${refused.map((s) => s.id).join(', ')}`,
     ...seedNotes.map((n) => `  seed ${n}`),
     ...baselineGaps.map((g) => `  seed not mutated (not accepted by both): ${g}`),
     ...[...tally.documentedLeniency].map(
