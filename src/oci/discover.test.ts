@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { predictedSimpleSigningPayload } from '../verify/simple-signing.js';
 import { DISCOVERY_LIMITS, discoverSignatures } from './discover.js';
 import type { Repository } from './reference.js';
-import type { FetchedManifest, Registry } from './registry.js';
+import type { FetchedManifest, ManifestRequestOptions, Registry } from './registry.js';
 
 // Discovery is I/O through the Registry port; registry behaviour itself is tested against real registries
 // (test/integration/oci). Here a map of manifests and blobs stands in, to pin what discovery asks for and keeps.
@@ -23,9 +23,21 @@ class MapRegistry implements Registry {
   readonly blobs = new Map<string, Uint8Array>();
   readonly blobRequests: string[] = [];
 
-  getManifest(_repo: Repository, reference: string): Promise<FetchedManifest | null> {
+  /** The byte limit each manifest request carried, by reference. */
+  readonly manifestLimits = new Map<string, number | undefined>();
+
+  getManifest(
+    _repo: Repository,
+    reference: string,
+    options?: ManifestRequestOptions,
+  ): Promise<FetchedManifest | null> {
     this.requested.push(reference);
+    this.manifestLimits.set(reference, options?.maxBytes);
     const bytes = this.manifests.get(reference);
+    // As the client does: a body longer than the caller allows is refused, not returned.
+    if (bytes !== undefined && bytes.length > (options?.maxBytes ?? Infinity)) {
+      return Promise.reject(new Error(`manifest ${reference} over ${options?.maxBytes} bytes`));
+    }
     return Promise.resolve(
       bytes === undefined
         ? null
@@ -239,6 +251,89 @@ describe('discoverSignatures: referrers API or its fallback tag', () => {
       return this.support ?? 'unknown';
     }
   }
+
+  const BUNDLE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+
+  /**
+   * Bundle referrers listed in the fallback index, each a manifest naming one stored bundle blob; `declared`
+   * is the manifest size the listing claims (default: its true length).
+   */
+  function bundleReferrers(
+    registry: MapRegistry,
+    referrers: readonly { bundle: string; padding?: number; declared?: number }[],
+  ): string[] {
+    const listed = referrers.map(({ bundle, padding = 0, declared }) => {
+      const blob = Buffer.from(bundle);
+      registry.blobs.set(sha256(blob), blob);
+      const manifest = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          layers: [{ mediaType: BUNDLE, digest: sha256(blob), size: blob.length }],
+          annotations: { padding: ' '.repeat(padding) },
+        }),
+      );
+      registry.manifests.set(sha256(manifest), manifest);
+      return {
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        digest: sha256(manifest),
+        size: declared ?? manifest.length,
+      };
+    });
+    registry.manifests.set(FALLBACK_TAG, Buffer.from(JSON.stringify({ manifests: listed })));
+    return listed.map((d) => d.digest);
+  }
+
+  it(`reads each referrer manifest within the size listed, at most ${DISCOVERY_LIMITS.maxReferrerManifestBytes / 1024} KiB`, async () => {
+    const registry = new MapRegistry();
+    const limit = DISCOVERY_LIMITS.maxReferrerManifestBytes;
+    const [small, unsized, padded, huge] = bundleReferrers(registry, [
+      { bundle: '{"n":1}' },
+      { bundle: '{"n":2}', declared: 0 },
+      { bundle: '{"n":3}', padding: 2 * limit, declared: 0 },
+      { bundle: '{"n":4}', padding: 4 * 1024 * 1024, declared: 4 * 1024 * 1024 + 200 },
+    ]);
+    // A listing without a size (0) is read up to the bound, and a manifest longer than that is refused.
+    await expect(discoverSignatures(registry, REPO, DIGEST)).rejects.toThrow(`manifest ${padded} over`);
+    expect(registry.manifestLimits.get(small!)).toBe(registry.manifests.get(small!)!.length);
+    expect(registry.manifestLimits.get(unsized!)).toBe(limit);
+    expect(registry.manifestLimits.get(padded!)).toBe(limit);
+    // One declared larger than the bound is reported without being asked for.
+    expect(registry.requested).not.toContain(huge);
+
+    const honest = new MapRegistry();
+    const [, big] = bundleReferrers(honest, [
+      { bundle: '{"n":1}' },
+      { bundle: '{"n":4}', padding: 4 * 1024 * 1024, declared: 4 * 1024 * 1024 + 200 },
+    ]);
+    const found = await discoverSignatures(honest, REPO, DIGEST);
+    expect(found.evidence).toHaveLength(1);
+    expect(found.unreadable).toEqual([
+      {
+        source: `registry.example/acme/app@${big}`,
+        message: `referrer manifest of ${4 * 1024 * 1024 + 200} bytes exceeds the limit`,
+        origin: 'referrer',
+      },
+    ]);
+    expect(honest.requested).not.toContain(big);
+  });
+
+  it('charges referrer manifests to the discovery budget with the bundles they name', async () => {
+    const registry = new MapRegistry();
+    const mib = 1024 * 1024;
+    // Twenty bundles of 1 MiB: sixteen would fit on their own, but their manifests are counted first.
+    bundleReferrers(
+      registry,
+      Array.from({ length: 20 }, (_, i) => ({ bundle: `{"n":${i}}`.padEnd(mib, ' ') })),
+    );
+    const found = await discoverSignatures(registry, REPO, DIGEST);
+    expect(found.evidence).toHaveLength(DISCOVERY_LIMITS.maxTotalBytes / mib - 1);
+    expect(registry.blobRequests).toHaveLength(DISCOVERY_LIMITS.maxTotalBytes / mib - 1);
+    expect(found.unreadable.map((u) => u.message)).toEqual(
+      Array(20 - DISCOVERY_LIMITS.maxTotalBytes / mib + 1).fill(
+        "not read: the image's attachments exceed 16 MiB together",
+      ),
+    );
+  });
 
   it('asks the API and the fallback tag at once while support is unknown', async () => {
     let answer: (value: null) => void = () => undefined;

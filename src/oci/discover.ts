@@ -14,13 +14,15 @@ const SIGSTORE_BUNDLE_PREFIX = 'application/vnd.dev.sigstore.bundle';
 export const DISCOVERY_LIMITS = {
   maxSignatureLayers: 64,
   maxReferrers: 64,
+  /** A referrer's manifest: a bundle's names one config and one layer, well under 2 KiB. */
+  maxReferrerManifestBytes: 64 * 1024,
   maxPayloadBytes: 1024 * 1024,
   maxBundleBytes: 4 * 1024 * 1024,
   /** A DSSE envelope of a `.att` layer; SBOM attestations are the large ones. */
   maxEnvelopeBytes: 4 * 1024 * 1024,
   /**
-   * Everything one discovery downloads, together: each bound above times 64 attachments would let one image
-   * hold over 500 MiB of blobs until it is verified.
+   * Everything one discovery downloads, together (referrer manifests and blobs): each bound above times 64
+   * attachments would let one image hold over 500 MiB until it is verified.
    */
   maxTotalBytes: 16 * 1024 * 1024,
 } as const;
@@ -28,21 +30,48 @@ export const DISCOVERY_LIMITS = {
 const OVER_BUDGET = `not read: the image's attachments exceed ${DISCOVERY_LIMITS.maxTotalBytes / (1024 * 1024)} MiB together`;
 
 /**
+ * The bytes one discovery may still download, DISCOVERY_LIMITS.maxTotalBytes at first: `take` reserves
+ * `bytes` before a request is made, or answers false (and nothing is asked) when they no longer fit.
+ */
+interface ByteBudget {
+  take(bytes: number): boolean;
+}
+
+function byteBudget(): ByteBudget {
+  let left: number = DISCOVERY_LIMITS.maxTotalBytes;
+  return {
+    take(bytes) {
+      if (bytes > left) return false;
+      left -= bytes;
+      return true;
+    },
+  };
+}
+
+/** What a descriptor's download may be: its declared size (exactly its length, or its digest cannot match). */
+function boundOf(descriptor: ReferrerDescriptor, maxBytes: number): number {
+  return descriptor.size > 0 ? Math.min(descriptor.size, maxBytes) : maxBytes;
+}
+
+/**
  * Downloads one discovery's blobs: each digest once however often it is listed, and each within the size its
- * descriptor declares (a blob is exactly that size, or its digest cannot match). Answers undefined, without
- * asking the registry, once the discovery's total would pass DISCOVERY_LIMITS.maxTotalBytes.
+ * descriptor declares. Answers undefined, without asking the registry, once the blob no longer fits the
+ * discovery's budget.
  */
 type BlobReader = (descriptor: ReferrerDescriptor, maxBytes: number) => Promise<Uint8Array> | undefined;
 
-function blobReader(registry: Registry, repo: Repository, options: RequestOptions): BlobReader {
+function blobReader(
+  registry: Registry,
+  repo: Repository,
+  options: RequestOptions,
+  budget: ByteBudget,
+): BlobReader {
   const fetched = new Map<string, Promise<Uint8Array>>();
-  let left: number = DISCOVERY_LIMITS.maxTotalBytes;
   return (descriptor, maxBytes) => {
     const known = fetched.get(descriptor.digest);
     if (known !== undefined) return known;
-    const bound = descriptor.size > 0 ? Math.min(descriptor.size, maxBytes) : maxBytes;
-    if (bound > left) return undefined;
-    left -= bound;
+    const bound = boundOf(descriptor, maxBytes);
+    if (!budget.take(bound)) return undefined;
     const blob = registry.getBlob(repo, descriptor.digest, bound, options);
     fetched.set(descriptor.digest, blob);
     return blob;
@@ -103,10 +132,11 @@ export async function discoverSignatures(
       ? predicted.bytes
       : undefined;
   };
-  const read = blobReader(registry, repo, request);
+  const budget = byteBudget();
+  const read = blobReader(registry, repo, request, budget);
   const [legacy, bundles, legacyAttestations] = await Promise.all([
     discoverLegacyLayers(registry, repo, digest, LEGACY_SIGNATURES, request, read, known),
-    discoverBundles(registry, repo, digest, request, read),
+    discoverBundles(registry, repo, digest, request, read, budget),
     attestations
       ? discoverLegacyLayers(registry, repo, digest, LEGACY_ATTESTATIONS, request, read)
       : { evidence: [], unreadable: [] },
@@ -240,6 +270,7 @@ async function discoverBundles(
   digest: string,
   options: RequestOptions,
   readBlob: BlobReader,
+  budget: ByteBudget,
 ): Promise<Found> {
   const referrers = await listReferrers(registry, repo, digest, options);
   const evidence: SignatureEvidence[] = [];
@@ -250,7 +281,19 @@ async function discoverBundles(
   await Promise.all(
     candidates.map(async (referrer) => {
       const source = [`${repo.registry}/${repo.path}`, referrer.digest].join('@');
-      const manifest = await registry.getManifest(repo, referrer.digest, options);
+      // Up to 64 referrers are read at once: each manifest within the size its listing declares and a
+      // referrer manifest's bound, charged with the blobs, so a registry cannot make one image's listing
+      // cost 64 times the client's 4 MiB manifest limit.
+      if (referrer.size > DISCOVERY_LIMITS.maxReferrerManifestBytes) {
+        unreadable.push({ source, message: `referrer manifest of ${referrer.size} bytes exceeds the limit` });
+        return;
+      }
+      const maxBytes = boundOf(referrer, DISCOVERY_LIMITS.maxReferrerManifestBytes);
+      if (!budget.take(maxBytes)) {
+        unreadable.push({ source, message: OVER_BUDGET });
+        return;
+      }
+      const manifest = await registry.getManifest(repo, referrer.digest, { ...options, maxBytes });
       if (!manifest) {
         unreadable.push({ source, message: 'listed referrer manifest does not exist' });
         return;

@@ -41,6 +41,7 @@ import {
 } from './registry-transport.js';
 import type {
   FetchedManifest,
+  ManifestRequestOptions,
   ReferrerDescriptor,
   ReferrersSupport,
   Registry,
@@ -191,7 +192,7 @@ export class HttpRegistry implements Registry {
   async getManifest(
     repo: Repository,
     reference: string,
-    options?: RequestOptions,
+    options?: ManifestRequestOptions,
   ): Promise<FetchedManifest | null> {
     const target = this.target(repo, reference);
     const op = this.operation(target.repo, 'manifest', `manifest ${target.name}`, options);
@@ -204,7 +205,7 @@ export class HttpRegistry implements Registry {
           url: this.url(target.repo, `manifests/${reference}`),
           method: 'GET',
           headers: { accept: MANIFEST_MEDIA_TYPES.join(', ') },
-          maxBytes: this.limits.maxManifestBytes,
+          maxBytes: Math.min(this.limits.maxManifestBytes, options?.maxBytes ?? Infinity),
         },
         candidates,
       );

@@ -18,6 +18,14 @@ export interface RequestOptions {
   readonly credentials?: CredentialStore;
 }
 
+export interface ManifestRequestOptions extends RequestOptions {
+  /**
+   * Refuse a body longer than this (never more than the client's own manifest limit): a manifest a
+   * descriptor lists is exactly the size it declares, or its digest cannot match.
+   */
+  readonly maxBytes?: number;
+}
+
 /**
  * The registry port. The core only ever sees this interface; `HttpRegistry` implements it over undici.
  * Every method throws `ProvenantError` with REGISTRY_UNAVAILABLE, REGISTRY_AUTH_FAILED,
@@ -28,7 +36,11 @@ export interface Registry {
    * GET a manifest by tag or digest, sending every manifest media type in Accept. When `reference` is a
    * digest the body's hash must equal it. Returns null on 404.
    */
-  getManifest(repo: Repository, reference: string, options?: RequestOptions): Promise<FetchedManifest | null>;
+  getManifest(
+    repo: Repository,
+    reference: string,
+    options?: ManifestRequestOptions,
+  ): Promise<FetchedManifest | null>;
   /** HEAD a manifest to learn its digest without downloading it; null on 404. */
   headManifest(repo: Repository, reference: string, options?: RequestOptions): Promise<string | null>;
   /** GET a blob, checking its digest and refusing anything larger than `maxBytes`. */

@@ -104,6 +104,14 @@ describe('HttpRegistry against distribution 2.8 (plain HTTP, anonymous)', () => 
     }
   });
 
+  it('refuses a manifest longer than the caller allows, and reads one of exactly that size', async () => {
+    const exact = await client.getManifest(repo(), oci.digest, { maxBytes: oci.bytes.length });
+    expect(exact?.digest).toBe(oci.digest);
+    expect(await codeOf(client.getManifest(repo(), oci.digest, { maxBytes: oci.bytes.length - 1 }))).toBe(
+      'REGISTRY_RESPONSE_INVALID',
+    );
+  });
+
   it('answers null for referrers: distribution 2.8 has no referrers API', async () => {
     expect(await client.getReferrers(repo(), oci.digest)).toBeNull();
   });
