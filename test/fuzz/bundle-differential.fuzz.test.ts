@@ -54,22 +54,11 @@ import {
 import { compileKeyAuthority } from '../../src/verify/key-authority.js';
 import type { Authority } from '../../src/verify/types.js';
 import { fixtureBytes, fixtureJson } from '../support/fixtures.js';
+import { interopCases } from '../support/interop-cases.js';
 import { casesRun, countedAsync, params } from './support.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Seeds
-
-interface InteropCase {
-  readonly id: string;
-  readonly bundle: string;
-  readonly artifact?: string;
-  readonly digest?: string;
-  readonly identity?: string;
-  readonly issuer?: string;
-  readonly key?: string;
-  readonly trustedRoot: string;
-  readonly expected: 'pass' | 'fail';
-}
 
 type Json = Record<string, unknown>;
 
@@ -103,7 +92,7 @@ function cliRoot(path: string, json: unknown): TrustRoot {
 }
 
 function loadSeeds(): Seed[] {
-  const cases = fixtureJson<{ cases: InteropCase[] }>('interop/cases.json').cases;
+  const cases = interopCases();
   const seen = new Set<string>();
   const seeds: Seed[] = [];
   for (const c of cases) {
@@ -348,6 +337,20 @@ function leaves(root: unknown): [Json | unknown[], string | number][] {
   return out;
 }
 
+/** mutateLeaf on the base64-encoded JSON in `holder[field]` (a DSSE payload, a tlog body), encoded back. */
+function mutateEncodedLeaf(holder: Json | undefined, field: string, k: Knobs): string | undefined {
+  if (holder === undefined) return undefined;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(b64(holder[field]).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const what = mutateLeaf(doc, k);
+  holder[field] = Buffer.from(JSON.stringify(doc)).toString('base64');
+  return what;
+}
+
 /** Replaces one leaf of a JSON document: a base64 string gets a flipped byte, text a changed character, a number a delta. */
 function mutateLeaf(doc: unknown, k: Knobs): string | undefined {
   const all = leaves(doc);
@@ -540,19 +543,7 @@ const MUTATIONS: Readonly<Record<string, Mutation>> = {
   },
   'dsse.payload.flip': (b, k) =>
     setFlipped(obj(b['dsseEnvelope']), 'payload', k) ? `byte ${k.at}` : undefined,
-  'dsse.payload.field': (b, k) => {
-    const env = obj(b['dsseEnvelope']);
-    if (env === undefined) return undefined;
-    let doc: unknown;
-    try {
-      doc = JSON.parse(b64(env['payload']).toString('utf8'));
-    } catch {
-      return undefined;
-    }
-    const what = mutateLeaf(doc, k);
-    env['payload'] = Buffer.from(JSON.stringify(doc)).toString('base64');
-    return what;
-  },
+  'dsse.payload.field': (b, k) => mutateEncodedLeaf(obj(b['dsseEnvelope']), 'payload', k),
   'dsse.payloadType': (b, k) => {
     const env = obj(b['dsseEnvelope']);
     if (env === undefined) return undefined;
@@ -653,19 +644,7 @@ const MUTATIONS: Readonly<Record<string, Mutation>> = {
   },
   'tlog.body.flip': (b, k) =>
     setFlipped(entry(b, k), 'canonicalizedBody', k) ? `byte ${k.value}` : undefined,
-  'tlog.body.field': (b, k) => {
-    const e = entry(b, k);
-    if (e === undefined) return undefined;
-    let doc: unknown;
-    try {
-      doc = JSON.parse(b64(e['canonicalizedBody']).toString('utf8'));
-    } catch {
-      return undefined;
-    }
-    const what = mutateLeaf(doc, { ...k, at: k.value });
-    e['canonicalizedBody'] = Buffer.from(JSON.stringify(doc)).toString('base64');
-    return what;
-  },
+  'tlog.body.field': (b, k) => mutateEncodedLeaf(entry(b, k), 'canonicalizedBody', { ...k, at: k.value }),
   'tlog.body.swap': (b, k, d) => {
     const e = entry(b, k);
     const o = entry(d, k);

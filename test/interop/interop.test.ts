@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { verifyBundleCommand } from '../../src/cli/verify-bundle.js';
 import { cosignBinary } from '../support/cosign.js';
 import { runTool, toolEnv } from '../support/images.js';
+import { interopCases, type InteropCase } from '../support/interop-cases.js';
 
 /**
  * The interop corpus (test/fixtures/interop/cases.json): real bundles from other Sigstore clients' test
@@ -25,21 +26,6 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 type Outcome = 'pass' | 'fail';
 type Tool = 'provenant' | 'cosign';
 
-interface Case {
-  readonly id: string;
-  readonly classes: readonly string[];
-  readonly bundle: string;
-  readonly artifact?: string;
-  readonly digest?: string;
-  readonly identity?: string;
-  readonly issuer?: string;
-  readonly key?: string;
-  readonly trustedRoot: string;
-  readonly cosignArgs?: readonly string[];
-  readonly expected: Outcome;
-  readonly expectationSource: string;
-}
-
 interface KnownDifference {
   readonly case: string;
   readonly tool: Tool;
@@ -52,7 +38,7 @@ interface Result {
   readonly detail: string;
 }
 
-const cases = (JSON.parse(readFileSync(`${FIXTURES}interop/cases.json`, 'utf8')) as { cases: Case[] }).cases;
+const cases = interopCases();
 const known = (
   JSON.parse(readFileSync(`${FIXTURES}interop/known-differences.json`, 'utf8')) as {
     differences: KnownDifference[];
@@ -68,7 +54,7 @@ const CLI_CASES = [
 ];
 const COSIGN_CONCURRENCY = 2;
 
-function provenantArgs(c: Case): string[] {
+function provenantArgs(c: InteropCase): string[] {
   const args = ['--bundle', FIXTURES + c.bundle];
   if (c.key !== undefined) args.push('--key', FIXTURES + c.key);
   else args.push('--certificate-identity', c.identity ?? '', '--certificate-oidc-issuer', c.issuer ?? '');
@@ -77,7 +63,7 @@ function provenantArgs(c: Case): string[] {
   return args;
 }
 
-async function runProvenant(c: Case): Promise<Result> {
+async function runProvenant(c: InteropCase): Promise<Result> {
   let output = '';
   const exit = await verifyBundleCommand(provenantArgs(c), {
     stdout: (text) => (output += text),
@@ -88,7 +74,7 @@ async function runProvenant(c: Case): Promise<Result> {
   return { outcome: exit === 0 ? 'pass' : 'fail', detail: output };
 }
 
-function runProvenantCli(c: Case): Promise<number | null> {
+function runProvenantCli(c: InteropCase): Promise<number | null> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -100,7 +86,7 @@ function runProvenantCli(c: Case): Promise<number | null> {
   });
 }
 
-async function runCosign(c: Case): Promise<Result> {
+async function runCosign(c: InteropCase): Promise<Result> {
   const args = ['verify-blob', '--bundle', FIXTURES + c.bundle, '--trusted-root', FIXTURES + c.trustedRoot];
   if (c.key !== undefined) args.push('--key', FIXTURES + c.key);
   else args.push('--certificate-identity', c.identity ?? '', '--certificate-oidc-issuer', c.issuer ?? '');
@@ -190,7 +176,7 @@ describe('interop corpus: provenant verify-bundle and cosign verify-blob against
   it.each(CLI_CASES)('the command line gives the in-process outcome for %s', async (id) => {
     const c = cases.find((x) => x.id === id);
     expect(c, id).toBeDefined();
-    const exit = await runProvenantCli(c as Case);
+    const exit = await runProvenantCli(c as InteropCase);
     expect(exit === 0 ? 'pass' : 'fail').toBe(provenant.get(id)?.outcome);
   });
 });
