@@ -35,7 +35,7 @@ function normalisePort(port: string): string {
  * leading zeros dropped, the longest run of zero groups compressed), so the platform does the folding. A host
  * that is not bracketed is returned lowercased; a bracketed one that is not an IPv6 address is undefined.
  */
-export function canonicalHost(host: string): string | undefined {
+function canonicalHost(host: string): string | undefined {
   const lower = host.toLowerCase();
   if (!lower.startsWith('[')) return lower;
   if (!BRACKETED.test(lower) || !URL.canParse(`http://${lower}/`)) return undefined;
