@@ -3,7 +3,8 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { batchedDestination, createLogger, logDecision } from './logger.js';
+import { pino } from 'pino';
+import { batchedDestination, createLogger, isoTime, logDecision } from './logger.js';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -130,6 +131,43 @@ describe('the decision line, written without redaction', () => {
     });
     logger.warn({ registry: { auth: { password: 'hunter2' } } }, 'oops');
     expect(JSON.stringify(lines[1])).not.toContain('hunter2');
+  });
+});
+
+describe('isoTime', () => {
+  /** pino's own isoTime for the instant `ms`: the text every line carried before. */
+  const pinos = (ms: number): string => `,"time":"${new Date(ms).toISOString()}"`;
+
+  it("writes the characters pino's isoTime writes, for any instant in any order", () => {
+    const sameSecond = Date.UTC(2026, 11, 5, 18, 50, 7);
+    const instants = [
+      ...[0, 1, 9, 10, 99, 100, 998, 999, 1000, 1001].map((ms) => sameSecond + ms),
+      sameSecond - 1, // back across a second, as when the clock is stepped
+      sameSecond + 86_400_000 * 400 + 5,
+      0,
+      -1, // before the epoch: the second still starts at a whole second
+      -1001,
+      Date.UTC(9999, 11, 31, 23, 59, 59, 999),
+      Date.UTC(10000, 0, 1, 0, 0, 0, 7), // a six-digit year
+    ];
+    let seed = 42;
+    for (let i = 0; i < 2000; i++) {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      instants.push(sameSecond + (seed % 5000) - 2500);
+    }
+    for (const ms of instants) expect(isoTime(ms), String(ms)).toBe(pinos(ms));
+  });
+
+  it('is what the logger stamps each line with, read as pino reads it', () => {
+    let text = '';
+    const logger = createLogger({ destination: { write: (line: string) => void (text += line) } });
+    const before = Date.now();
+    logger.info('stamped');
+    const time = (JSON.parse(text) as { time: string }).time;
+    expect(Date.parse(time)).toBeGreaterThanOrEqual(before);
+    expect(Date.parse(time)).toBeLessThanOrEqual(Date.now());
+    expect(`,"time":"${time}"`).toBe(pinos(Date.parse(time)));
+    expect(pino.stdTimeFunctions.isoTime().length).toBe(`,"time":"${time}"`.length);
   });
 });
 

@@ -39,10 +39,28 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     level: options.level ?? 'info',
     base: { service: 'provenant' },
     redact: { paths: [...REDACT_PATHS], censor: '[REDACTED]' },
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: isoTime,
   };
   return options.destination === undefined ? pino(config) : pino(config, options.destination);
 }
+
+/**
+ * pino's `stdTimeFunctions.isoTime`, to the same characters, without a Date and toISOString() for every line:
+ * every admission logs one, and under load most lines fall in the same second as the one before. The
+ * second's text is kept and only the milliseconds are written anew.
+ */
+export function isoTime(now: number = Date.now()): string {
+  let ms = now - currentSecond;
+  if (!(ms >= 0 && ms < 1000)) {
+    ms = ((now % 1000) + 1000) % 1000;
+    currentSecond = now - ms;
+    // "2026-12-05T18:50:07.", without the milliseconds and the Z.
+    secondPrefix = `,"time":"${new Date(currentSecond).toISOString().slice(0, -4)}`;
+  }
+  return `${secondPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`;
+}
+let currentSecond = Number.NaN;
+let secondPrefix = '';
 
 /** A log destination that can be told to write out what it holds. */
 export interface BatchedDestination extends DestinationStream {
