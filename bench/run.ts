@@ -224,8 +224,14 @@ async function benchAdmission(world: SignedRegistry, scratch: string): Promise<R
 
 const REGISTRY_REQUESTS = 'provenant_registry_requests_total';
 
+/** Asked as the API server asks: it appends the webhook's timeoutSeconds (the chart's 10) to every call. */
 function loadOf(review: unknown, durationSeconds = LOAD_SECONDS) {
-  return { path: '/validate', body: JSON.stringify(review), connections: LOAD_CONNECTIONS, durationSeconds };
+  return {
+    path: '/validate?timeout=10s',
+    body: JSON.stringify(review),
+    connections: LOAD_CONNECTIONS,
+    durationSeconds,
+  };
 }
 
 /** A load before the measured one, discarded: the servers compared are measured at their steady state. */

@@ -69,6 +69,17 @@ export function createRequestHandler(deps: AppDeps): RequestHandler {
   const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const chunkedLimit = Math.min(maxBodyBytes, UNBUDGETED_BODY_BYTES);
 
+  // The API server asks with the same ?timeout= every time: the deps with the deadline it allows are kept for
+  // that query rather than parsed and copied for every admission.
+  let timed: { readonly query: string | undefined; readonly deps: HandlerDeps } = { query: undefined, deps };
+  const depsFor = (query: string | undefined): HandlerDeps => {
+    if (query !== timed.query) {
+      const timeoutMs = effectiveTimeout(deps.timeoutMs, query && parseQuery(query)['timeout']);
+      timed = { query, deps: timeoutMs === deps.timeoutMs ? deps : { ...deps, timeoutMs } };
+    }
+    return timed.deps;
+  };
+
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = req.url ?? '/';
     const queryAt = url.indexOf('?');
@@ -113,8 +124,7 @@ export function createRequestHandler(deps: AppDeps): RequestHandler {
     queryString: string | undefined,
   ): Promise<void> => {
     const startedAt = performance.now();
-    const query = queryString === undefined ? undefined : parseQuery(queryString)['timeout'];
-    const handlerDeps: HandlerDeps = { ...deps, timeoutMs: effectiveTimeout(deps.timeoutMs, query) };
+    const handlerDeps = depsFor(queryString);
     // Turned away unread: the body is read off and dropped, then answered.
     const undecided = async (why: TurnedAway): Promise<void> => {
       await discardBody(req, handlerDeps.timeoutMs);
@@ -165,9 +175,9 @@ function normalisePath(path: string): string {
 }
 
 function send(res: ServerResponse, status: number, contentType: string, text: string): void {
-  res.statusCode = status;
-  res.setHeader('Content-Type', contentType);
-  res.setHeader('Content-Length', Buffer.byteLength(text));
+  // Headers as a flat list, merged with any set before (Allow, Connection): Node writes them out as they
+  // are, where setHeader() keeps a map for each answer that is read back once.
+  res.writeHead(status, ['Content-Type', contentType, 'Content-Length', String(Buffer.byteLength(text))]);
   res.end(res.req.method === 'HEAD' ? undefined : text);
 }
 

@@ -318,6 +318,21 @@ describe('deadline', () => {
     expect(elapsed).toBeLessThan(2900);
     await expectHealthy();
   });
+
+  it('holds each request to its own ?timeout=, however the requests before it asked', async () => {
+    current = hangingVerifier();
+    const deadlineOf = async (path: string): Promise<number> => {
+      const review = (await post(path, fixtureBytes('connaisseur/02_pod.json'))).json<ReviewBody>();
+      expect(review.response.status?.details.causes[0]?.reason).toBe('TIMEOUT');
+      return Number(/within (\d+)ms/.exec(review.response.status?.message ?? '')?.[1]);
+    };
+    const short = await deadlineOf('/validate?timeout=500ms');
+    const longer = await deadlineOf('/validate?timeout=1s');
+    const shortAgain = await deadlineOf('/validate?timeout=500ms');
+    expect(short).toBeGreaterThan(0);
+    expect(longer).toBeGreaterThan(short);
+    expect(shortAgain).toBe(short);
+  });
 });
 
 describe('certificate rotation', () => {
