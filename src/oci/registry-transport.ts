@@ -274,6 +274,11 @@ export class RegistryTransport {
         headers: request.headers,
         body: request.body ?? null,
         signal,
+        // undici closes a connection after each HEAD, in case a server sends the body anyway. Every tag
+        // resolution is a HEAD, so the next request to that registry had to connect (and over HTTPS/1.1,
+        // handshake) again. Registries send no body; one that did would only break the next answer on this
+        // connection, which is that same registry's and checked like any other (a retried network error).
+        ...(request.method === 'HEAD' ? { reset: false } : {}),
       });
       status = response.statusCode;
       // HEAD answers announce the length of a body they do not carry; 2xx bodies are held to their cap.

@@ -3,7 +3,8 @@
  * until a test injects a fault for matching requests: an error status (with Retry-After), a hang, an
  * oversized body, a wrong Docker-Content-Digest, another path's answer, a 307 redirect to a second loopback origin (which
  * records whether an Authorization header reached it), referrers listings split into linked pages, hostile
- * JSON (deeply nested or millions of values) in place of a manifest, or another auth challenge.
+ * JSON (deeply nested or millions of values) in place of a manifest, another auth challenge, or a body
+ * written after a HEAD answer.
  * With `frontTokenService` it also stands in front of the registry's token service (the Bearer realm in
  * every challenge is rewritten to the proxy's `/__token__`), so token requests can be counted and faulted.
  * The registry behind it stays real; the proxy only bends its answers.
@@ -45,7 +46,12 @@ export type Fault =
   /** Answer 401 with this WWW-Authenticate value (another scheme or realm than the registry's). */
   | { readonly kind: 'challenge'; readonly header: string }
   /** Forward unchanged, but only once `until` resolves: keeps a request in flight for as long as a test needs. */
-  | { readonly kind: 'hold'; readonly until: Promise<void> };
+  | { readonly kind: 'hold'; readonly until: Promise<void> }
+  /**
+   * Answer a HEAD as the registry does, then write on the connection the body a GET would have carried, as
+   * a server ignoring HEAD's rules would: those bytes are what the client reads next on that connection.
+   */
+  | { readonly kind: 'body-on-head' };
 
 export interface FaultRule {
   readonly method?: string;
@@ -69,6 +75,8 @@ export interface FaultProxy {
   readonly requests: RecordedRequest[];
   /** Hung requests whose client has since closed the connection (gave up), in order. */
   readonly abandoned: RecordedRequest[];
+  /** TCP connections clients opened to the proxy since it started or was last reset. */
+  connections(): number;
   /** The second origin that redirected requests land on. */
   readonly redirectTarget: { readonly origin: string; readonly requests: RecordedRequest[] };
   inject(rule: FaultRule): void;
@@ -330,6 +338,14 @@ export async function startFaultProxy(
       case 'paginate':
         if (upstream.status === 200) return paginate(res, upstream, path, fault.pageSize);
         return send(res, upstream, method);
+      case 'body-on-head': {
+        if (method !== 'HEAD') return send(res, upstream, method);
+        const full = await forward(registry, 'GET', upstreamPath, req.headers, body);
+        send(res, upstream, method);
+        // After the answer, on the same connection (the response lets go of its socket once it finishes).
+        req.socket.write(full.body);
+        return;
+      }
       default:
         send(res, upstream, method);
     }
@@ -341,6 +357,8 @@ export async function startFaultProxy(
       else res.destroy();
     });
   });
+  let connections = 0;
+  proxy.on('connection', () => connections++);
   const host = await listen(proxy);
   proxyHost = host;
 
@@ -355,12 +373,14 @@ export async function startFaultProxy(
     requests,
     abandoned,
     redirectTarget: { origin: `http://${sideHost}`, requests: redirected },
+    connections: () => connections,
     inject: (rule) => rules.push({ rule, left: rule.times ?? Number.POSITIVE_INFINITY }),
     reset: () => {
       rules.length = 0;
       requests.length = 0;
       redirected.length = 0;
       abandoned.length = 0;
+      connections = 0;
     },
     stop: async () => {
       await Promise.all([close(proxy), close(side)]);

@@ -37,6 +37,25 @@ describe('faults injected in front of a real registry', () => {
     return created;
   }
   const repo = () => parseRepository(`${proxy.host}/demo/app`);
+
+  it('keeps its connection after a HEAD: tag resolutions and the requests after them share one', async () => {
+    const registryClient = client();
+    for (let i = 0; i < 5; i++) expect(await registryClient.headManifest(repo(), 'v1')).toBe(image.digest);
+    expect((await registryClient.getManifest(repo(), 'v2'))?.digest).toBe(other.digest);
+    // Not one: undici's pool opens a second connection when a request goes out in the same turn as the
+    // previous answer ended, before that connection is marked free. Closing after each HEAD would make six.
+    expect(proxy.connections()).toBeLessThanOrEqual(2);
+  });
+
+  it("gets the registry's own answers after one wrote a body behind a HEAD answer", async () => {
+    proxy.inject({ method: 'HEAD', fault: { kind: 'body-on-head' } });
+    const registryClient = client();
+    expect(await registryClient.headManifest(repo(), 'v1')).toBe(image.digest);
+    // The stray bytes break the connection they arrive on, never an answer: each request still gets its own.
+    expect((await registryClient.getManifest(repo(), 'v2'))?.digest).toBe(other.digest);
+    expect(await registryClient.headManifest(repo(), 'v2')).toBe(other.digest);
+    expect((await registryClient.getManifest(repo(), 'v1'))?.digest).toBe(image.digest);
+  });
   const manifestGets = () =>
     proxy.requests.filter((r) => r.method === 'GET' && r.path === '/v2/demo/app/manifests/v1');
 
