@@ -151,7 +151,8 @@ export class HttpRegistry implements Registry {
   /** The plain-HTTP registries; the verifier spells references with it too. */
   readonly plainHttp: PlainHttpRegistries;
   private readonly dispatcher: Dispatcher;
-  private readonly ownsDispatcher: boolean;
+  /** The Agent this client built, absent when a dispatcher was passed in. */
+  private readonly agent: Agent | undefined;
   private readonly transport: RegistryTransport;
   private readonly authStates = new Map<string, AuthState>();
   private readonly pings = new SharedFlights<AuthState>();
@@ -164,20 +165,20 @@ export class HttpRegistry implements Registry {
     this.plainHttp = new PlainHttpRegistries(options.insecureRegistries ?? []);
     if (options.dispatcher !== undefined) {
       this.dispatcher = options.dispatcher;
-      this.ownsDispatcher = false;
+      this.agent = undefined;
     } else {
       const ca = options.caCertificates ?? [];
       // One context for every connection: given `ca` instead, each TLS connection would build its own,
       // parsing Node's ~260 root certificates again (~9 ms of CPU on the event loop per connection).
       const secureContext =
         ca.length > 0 ? createSecureContext({ ca: [...getCACertificates('default'), ...ca] }) : undefined;
-      this.dispatcher = new Agent({
+      this.agent = new Agent({
         connect: guardedConnector(
           new RegistryAddressPolicy(options.allowedRegistryAddresses ?? []),
           secureContext === undefined ? {} : { secureContext },
         ),
       });
-      this.ownsDispatcher = true;
+      this.dispatcher = this.agent;
     }
     this.transport = new RegistryTransport(this.dispatcher, this.limits, options.onRequest);
     this.tokens = new BearerTokens((request, registry, signal) =>
@@ -186,7 +187,16 @@ export class HttpRegistry implements Registry {
   }
 
   async close(): Promise<void> {
-    if (this.ownsDispatcher) await this.dispatcher.close();
+    await this.agent?.close();
+  }
+
+  /**
+   * How many origins (scheme, host and port) this client's own Agent holds a connection pool for, open or
+   * connecting; `undefined` with a dispatcher passed in. Pod authors choose registry hosts, so this is what
+   * a policy with a registry-wide glob lets them grow (docs/security.md, "Registry origins").
+   */
+  openOrigins(): number | undefined {
+    return this.agent === undefined ? undefined : Object.keys(this.agent.stats).length;
   }
 
   async getManifest(
