@@ -102,6 +102,21 @@ export const MAX_AUTH_STATES = 1024;
 const REFERRERS_SUPPORT_TTL_MS = 5 * 60_000;
 const MAX_REFERRERS_SUPPORT_ENTRIES = 10_000;
 const DOCKER_HUB_API_HOST = 'registry-1.docker.io';
+/**
+ * Origins (scheme, host, port) the client holds connection pools for at once. A cluster's images come from a
+ * handful of registries, each with perhaps a token service and a blob CDN: tens of origins. Under a
+ * registry-wide policy glob, Pod authors name the hosts, and each fresh one would cost sockets and memory
+ * for as long as its connection idles; past this many, a new origin is refused (REGISTRY_UNAVAILABLE, so
+ * the image is denied under Enforce) until idle ones close, which MAX_KEEP_ALIVE_MS keeps to seconds.
+ */
+export const MAX_REGISTRY_ORIGINS = 256;
+/**
+ * The longest a registry's `Keep-Alive: timeout=…` hint keeps an idle connection, and with it its origin,
+ * open. undici caps hints at 600 s only, so a registry could hold each origin it is named under for ten
+ * minutes. Registries sending no hint (distribution, most) get undici's 4 s; admissions of one rollout
+ * arrive within seconds, so a longer idle connection would save little.
+ */
+export const MAX_KEEP_ALIVE_MS = 10_000;
 
 type AuthState =
   | { readonly kind: 'none' }
@@ -173,6 +188,8 @@ export class HttpRegistry implements Registry {
       const secureContext =
         ca.length > 0 ? createSecureContext({ ca: [...getCACertificates('default'), ...ca] }) : undefined;
       this.agent = new Agent({
+        maxOrigins: MAX_REGISTRY_ORIGINS,
+        keepAliveMaxTimeout: MAX_KEEP_ALIVE_MS,
         connect: guardedConnector(
           new RegistryAddressPolicy(options.allowedRegistryAddresses ?? []),
           secureContext === undefined ? {} : { secureContext },

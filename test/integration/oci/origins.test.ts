@@ -5,10 +5,16 @@
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { HttpRegistry } from '../../../src/oci/http-registry.js';
+import {
+  HttpRegistry,
+  MAX_KEEP_ALIVE_MS,
+  MAX_REGISTRY_ORIGINS,
+  type RegistryRequestEvent,
+} from '../../../src/oci/http-registry.js';
 import { parseRepository } from '../../../src/oci/reference.js';
 import { freePort, startRegistry, type TestRegistry } from '../../support/registry.js';
 import { codeOf } from '../../support/error-code.js';
+import { startFaultProxy } from '../../support/fault-proxy.js';
 import { pushImage, type Pushed } from './helpers.js';
 
 /** `count` distinct loopback origins on `port`, from 127.0.0.2 on (127.0.0.1 is left to the other suites). */
@@ -72,6 +78,48 @@ describe('connection pools per registry origin', () => {
       expect(client.openOrigins()).toBe(0);
     } finally {
       await client.close();
+    }
+  });
+
+  it(`holds at most ${MAX_REGISTRY_ORIGINS} origins at once and refuses more, failing closed, until idle ones close`, async () => {
+    const hosts = loopbackOrigins(MAX_REGISTRY_ORIGINS + 44, port);
+    const events: RegistryRequestEvent[] = [];
+    const client = new HttpRegistry({ insecureRegistries: hosts, onRequest: (e) => events.push(e) });
+    try {
+      const codes = await Promise.all(hosts.map((host) => codeOf(fetchFrom(client, host))));
+      expect(codes.filter((code) => code === 'resolved')).toHaveLength(MAX_REGISTRY_ORIGINS);
+      expect(codes.filter((code) => code === 'REGISTRY_UNAVAILABLE')).toHaveLength(44);
+      // One attempt each: retrying within the backoff could not free a slot.
+      expect(events.filter((e) => e.status === 'error')).toHaveLength(44);
+      expect(client.openOrigins()).toBe(MAX_REGISTRY_ORIGINS);
+      await vi.waitFor(() => expect(client.openOrigins()).toBe(0), {
+        timeout: IDLE_EXPIRY_WAIT_MS,
+        interval: 100,
+      });
+      const refused = hosts[codes.indexOf('REGISTRY_UNAVAILABLE')] ?? '';
+      expect(await fetchFrom(client, refused)).toBe(image.digest);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it(`keeps an idle origin open no longer than ${MAX_KEEP_ALIVE_MS} ms, whatever the registry's Keep-Alive hint`, async () => {
+    // A registry announcing (and keeping) 600 s idle connections; undici alone would keep them ~598 s.
+    const proxy = await startFaultProxy(
+      { ...registry, host: `127.0.0.1:${port}` },
+      { keepAliveSeconds: 600 },
+    );
+    const client = new HttpRegistry({ insecureRegistries: [proxy.host] });
+    try {
+      expect(await fetchFrom(client, proxy.host)).toBe(image.digest);
+      expect(client.openOrigins()).toBe(1);
+      await vi.waitFor(() => expect(client.openOrigins()).toBe(0), {
+        timeout: MAX_KEEP_ALIVE_MS + IDLE_EXPIRY_WAIT_MS,
+        interval: 100,
+      });
+    } finally {
+      await client.close();
+      await proxy.stop();
     }
   });
 
