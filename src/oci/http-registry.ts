@@ -210,7 +210,7 @@ export class HttpRegistry implements Registry {
   /**
    * How many origins (scheme, host and port) this client's own Agent holds a connection pool for, open or
    * connecting; `undefined` with a dispatcher passed in. Pod authors choose registry hosts, so this is what
-   * a policy with a registry-wide glob lets them grow (docs/security.md, "Registry origins").
+   * a policy with a registry-wide glob lets them grow (docs/security.md, fifth review, "Registry origins").
    */
   openOrigins(): number | undefined {
     return this.agent === undefined ? undefined : Object.keys(this.agent.stats).length;
