@@ -104,6 +104,11 @@ export function guardedConnector(
       callback(err as Error, null);
       return;
     }
+    // The socket is deliberately not returned. Given it, undici 8.13 cancels a connection attempt that no
+    // request waits for any more (a stalled TLS handshake after a timeout) without a 'connectionError',
+    // and its Agent then keeps that origin's empty pool forever, one per origin a Pod author names.
+    // Not given it, the attempt runs to the connect timeout and the pool is dropped
+    // (test/integration/oci/origins.test.ts).
     connect(options, callback);
   };
 }

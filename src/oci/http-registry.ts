@@ -102,6 +102,21 @@ export const MAX_AUTH_STATES = 1024;
 const REFERRERS_SUPPORT_TTL_MS = 5 * 60_000;
 const MAX_REFERRERS_SUPPORT_ENTRIES = 10_000;
 const DOCKER_HUB_API_HOST = 'registry-1.docker.io';
+/**
+ * Origins (scheme, host, port) the client holds connection pools for at once. A cluster's images come from a
+ * handful of registries, each with perhaps a token service and a blob CDN: tens of origins. Under a
+ * registry-wide policy glob, Pod authors name the hosts, and each fresh one would cost sockets and memory
+ * for as long as its connection idles; past this many, a new origin is refused (REGISTRY_UNAVAILABLE, so
+ * the image is denied under Enforce) until idle ones close, which MAX_KEEP_ALIVE_MS keeps to seconds.
+ */
+export const MAX_REGISTRY_ORIGINS = 256;
+/**
+ * The longest a registry's `Keep-Alive: timeout=…` hint keeps an idle connection, and with it its origin,
+ * open. undici caps hints at 600 s only, so a registry could hold each origin it is named under for ten
+ * minutes. Registries sending no hint (distribution, most) get undici's 4 s; admissions of one rollout
+ * arrive within seconds, so a longer idle connection would save little.
+ */
+export const MAX_KEEP_ALIVE_MS = 10_000;
 
 type AuthState =
   | { readonly kind: 'none' }
@@ -151,7 +166,8 @@ export class HttpRegistry implements Registry {
   /** The plain-HTTP registries; the verifier spells references with it too. */
   readonly plainHttp: PlainHttpRegistries;
   private readonly dispatcher: Dispatcher;
-  private readonly ownsDispatcher: boolean;
+  /** The Agent this client built, absent when a dispatcher was passed in. */
+  private readonly agent: Agent | undefined;
   private readonly transport: RegistryTransport;
   private readonly authStates = new Map<string, AuthState>();
   private readonly pings = new SharedFlights<AuthState>();
@@ -164,20 +180,22 @@ export class HttpRegistry implements Registry {
     this.plainHttp = new PlainHttpRegistries(options.insecureRegistries ?? []);
     if (options.dispatcher !== undefined) {
       this.dispatcher = options.dispatcher;
-      this.ownsDispatcher = false;
+      this.agent = undefined;
     } else {
       const ca = options.caCertificates ?? [];
       // One context for every connection: given `ca` instead, each TLS connection would build its own,
       // parsing Node's ~260 root certificates again (~9 ms of CPU on the event loop per connection).
       const secureContext =
         ca.length > 0 ? createSecureContext({ ca: [...getCACertificates('default'), ...ca] }) : undefined;
-      this.dispatcher = new Agent({
+      this.agent = new Agent({
+        maxOrigins: MAX_REGISTRY_ORIGINS,
+        keepAliveMaxTimeout: MAX_KEEP_ALIVE_MS,
         connect: guardedConnector(
           new RegistryAddressPolicy(options.allowedRegistryAddresses ?? []),
           secureContext === undefined ? {} : { secureContext },
         ),
       });
-      this.ownsDispatcher = true;
+      this.dispatcher = this.agent;
     }
     this.transport = new RegistryTransport(this.dispatcher, this.limits, options.onRequest);
     this.tokens = new BearerTokens((request, registry, signal) =>
@@ -186,7 +204,16 @@ export class HttpRegistry implements Registry {
   }
 
   async close(): Promise<void> {
-    if (this.ownsDispatcher) await this.dispatcher.close();
+    await this.agent?.close();
+  }
+
+  /**
+   * How many origins (scheme, host and port) this client's own Agent holds a connection pool for, open or
+   * connecting; `undefined` with a dispatcher passed in. Pod authors choose registry hosts, so this is what
+   * a policy with a registry-wide glob lets them grow (docs/security.md, fifth review, "Registry origins").
+   */
+  openOrigins(): number | undefined {
+    return this.agent === undefined ? undefined : Object.keys(this.agent.stats).length;
   }
 
   async getManifest(

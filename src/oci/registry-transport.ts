@@ -297,6 +297,14 @@ export class RegistryTransport {
       if (refusal !== undefined) throw refusal;
       if (op.signal?.aborted) throw timeoutError(op, err);
       if (perRequest.aborted) throw new TransientFailure('timeout', 'no answer in time', { cause: err });
+      if (errorCode(err) === 'UND_ERR_MAX_ORIGINS_REACHED') {
+        // Not retried: an origin's slot frees only once another origin's connections idle out.
+        throw new ProvenantError(
+          'REGISTRY_UNAVAILABLE',
+          `registry ${op.registry} is unavailable: connections to too many registry origins are open at once (${op.what})`,
+          { cause: err },
+        );
+      }
       const summary = networkSummary(err);
       if (isTlsFailure(err)) {
         throw new ProvenantError(

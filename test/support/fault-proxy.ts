@@ -90,6 +90,11 @@ export interface FaultProxyOptions {
   readonly upstreamAuthorization?: string;
   /** Route Bearer token requests through the proxy (path `/__token__`), where rules can match them. */
   readonly frontTokenService?: boolean;
+  /**
+   * How long the proxy keeps an idle connection open, as Node's server also announces in each answer's
+   * `Keep-Alive: timeout=…` hint (Node's default: 5 s).
+   */
+  readonly keepAliveSeconds?: number;
 }
 
 /** The path token requests take through the proxy when it fronts the token service. */
@@ -359,6 +364,7 @@ export async function startFaultProxy(
   });
   let connections = 0;
   proxy.on('connection', () => connections++);
+  if (options.keepAliveSeconds !== undefined) proxy.keepAliveTimeout = options.keepAliveSeconds * 1000;
   const host = await listen(proxy);
   proxyHost = host;
 
