@@ -16,7 +16,7 @@ import type {
 } from '../certs/index.js';
 import { systemClock } from '../clock.js';
 import { describeError } from '../kube/log.js';
-import type { RegistryRequestEvent } from '../oci/http-registry.js';
+import { MAX_REGISTRY_ORIGINS, type HttpRegistry, type RegistryRequestEvent } from '../oci/http-registry.js';
 import { batchedDestination, createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { policyRegistries } from '../policy/compile.js';
@@ -388,10 +388,11 @@ export async function serve(flags: ServeFlags, io: CommandIo, stop: AbortSignal)
   const logLines = batchedDestination((text) => io.stdout(text));
   const logger = createLogger({ level: flags.logLevel, destination: logLines });
   // Registry hosts get their own metrics label only if a policy in force names them (issue #15, item 7).
-  const inForce: { policies?: PolicySource } = {};
+  const inForce: { policies?: PolicySource; registry?: HttpRegistry } = {};
   const metrics = createMetrics({
     labelledRegistries: () =>
       inForce.policies === undefined ? new Set() : policyRegistries(inForce.policies.current),
+    registryOrigins: { open: () => inForce.registry?.openOrigins(), limit: MAX_REGISTRY_ORIGINS },
   });
   const cache = {
     cacheTtlMs: flags.cacheTtlMs,
@@ -436,6 +437,7 @@ export async function serve(flags: ServeFlags, io: CommandIo, stop: AbortSignal)
       },
     }));
   inForce.policies = runtime.policies;
+  inForce.registry = runtime.registry;
 
   let temporaryTlsDir: string | undefined;
   let rotation: CertificateRotation | undefined;

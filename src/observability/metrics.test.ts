@@ -60,6 +60,17 @@ describe('createMetrics', () => {
     expect(await value(metrics, 'provenant_verification_cache_total', { result: 'shared' })).toBe(1);
   });
 
+  it('reads the registry origins held at each scrape, and leaves the gauge out when nothing is told', async () => {
+    let open: number | undefined;
+    const metrics = createMetrics({ registryOrigins: { open: () => open, limit: 256 } });
+    open = 3;
+    expect(await metrics.render()).toMatch(/\nprovenant_registry_origins 3\n/);
+    open = 17;
+    expect(await metrics.render()).toMatch(/\nprovenant_registry_origins 17\n/);
+    expect(await metrics.render()).toContain('past 256 a new one is refused');
+    expect(await createMetrics().render()).not.toContain('provenant_registry_origins');
+  });
+
   it('bounds label values', async () => {
     const metrics = createMetrics({ labelledRegistries: () => new Set(['r'.repeat(10_000)]) });
     metrics.recordRegistryRequest('r'.repeat(10_000), 'blob', 'error');

@@ -63,6 +63,11 @@ export interface MetricsOptions {
    * let them grow /metrics and memory without bound. Without it, every host is `other`.
    */
   readonly labelledRegistries?: () => ReadonlySet<string>;
+  /**
+   * How many registry origins the registry client holds connections for, read at each scrape: the client
+   * refuses new ones past its limit, and this shows how close a cluster (or someone naming hosts) comes.
+   */
+  readonly registryOrigins?: { readonly open: () => number | undefined; readonly limit: number };
 }
 
 export function createMetrics(options: MetricsOptions = {}): ProvenantMetrics {
@@ -99,6 +104,19 @@ export function createMetrics(options: MetricsOptions = {}): ProvenantMetrics {
     help: 'Connections to the webhook closed at once because --max-connections were already open.',
     registers: [registry],
   });
+
+  const registryOrigins = options.registryOrigins;
+  if (registryOrigins !== undefined) {
+    new Gauge({
+      name: 'provenant_registry_origins',
+      help: `Registry origins (scheme, host, port) the registry client holds connections for; past ${registryOrigins.limit} a new one is refused until idle ones close.`,
+      registers: [registry],
+      collect() {
+        const open = registryOrigins.open();
+        if (open !== undefined) this.set(open);
+      },
+    });
+  }
 
   const violating = new Gauge({
     name: 'provenant_violating_workloads',

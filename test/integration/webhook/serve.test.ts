@@ -244,6 +244,8 @@ describe('registry traffic', () => {
         'm',
       ),
     );
+    // The registry client's open origins, read at the scrape (how many depends on what has idled out since).
+    expect(text).toMatch(/^provenant_registry_origins \d+$/m);
   });
 });
 
