@@ -4,7 +4,7 @@ import { toTrustMaterial } from '@sigstore/verify';
 import { describe, expect, it } from 'vitest';
 import { fixtureJson } from '../../test/support/fixtures.js';
 import { precertificate } from '../../test/support/precertificate.js';
-import { memoizeCertificateAuthorities, memoizeDer } from './certificate-authority-memo.js';
+import { memoizeCertificateAuthorities, memoizeDer, memoizeLeaf } from './certificate-authority-memo.js';
 
 const ROOT = 'real/trusted-root/public-good/trusted_root.json';
 
@@ -79,6 +79,70 @@ describe('memoized certificate authorities', () => {
     memoizeDer(leaf);
     expect(leaf.root.toDER().equals(der)).toBe(true);
     expect(leaf.tbsCertificate.toDER().equals(ca.tbsCertificate.toDER())).toBe(true);
+  });
+});
+
+describe('memoizeLeaf', () => {
+  const leafDer = (): Buffer<ArrayBuffer> => {
+    const bundle = fixtureJson('real/bundles/conformance/happy-path-v0.3/bundle.sigstore.json') as {
+      verificationMaterial: { certificate: { rawBytes: string } };
+    };
+    return Buffer.from(bundle.verificationMaterial.certificate.rawBytes, 'base64');
+  };
+  const outcome = (check: () => boolean): boolean | 'throws' => {
+    try {
+      return check();
+    } catch {
+      return 'throws';
+    }
+  };
+
+  it("answers as the library does against every CA of the trust root, with each CA's key loaded once", () => {
+    const memo = authorities(true);
+    const fresh = authorities(false);
+    const leaf = X509Certificate.parse(leafDer());
+    memoizeLeaf(leaf);
+    const original = X509Certificate.parse(leafDer());
+    const answers = memo.map((ca, i) => {
+      const expected = outcome(() => original.verify(fresh[i]));
+      expect(
+        outcome(() => leaf.verify(ca)),
+        `CA ${i}`,
+      ).toBe(expected);
+      return expected;
+    });
+    // The real leaf has exactly one issuer among them, and the others are refused, not thrown at.
+    expect(answers.filter((a) => a === true)).toHaveLength(1);
+    expect(answers.every((a) => a !== 'throws')).toBe(true);
+  });
+
+  it('refuses the leaf once its signed bytes are changed, and leaves other issuers to the library', () => {
+    const memo = authorities(true);
+    const der = leafDer();
+    const issuer = memo.find((ca) => X509Certificate.parse(der).verify(ca)) as X509Certificate;
+    // One byte of the serial number (inside the to-be-signed part) changed: the signature no longer holds.
+    const tampered = Buffer.from(der);
+    const serial = X509Certificate.parse(der).tbsCertificate.subs[1]?.value;
+    if (serial === undefined) throw new Error('no serial');
+    const at = der.indexOf(Buffer.from(serial)) + serial.length - 1;
+    tampered.writeUInt8(tampered.readUInt8(at) ^ 0x01, at);
+    const leaf = X509Certificate.parse(tampered);
+    memoizeLeaf(leaf);
+    expect(leaf.verify(issuer)).toBe(false);
+
+    // An issuer outside every trust root (here a fresh parse of the real one) goes to the library's verify.
+    const outsider = X509Certificate.parse(Buffer.from(issuer.root.toDER()));
+    const calls: unknown[] = [];
+    const real = X509Certificate.parse(der);
+    const libraryVerify = real.verify.bind(real);
+    Object.defineProperty(real, 'verify', {
+      value: (by?: X509Certificate) => (calls.push(by), libraryVerify(by)),
+      configurable: true,
+    });
+    memoizeLeaf(real);
+    expect(real.verify(outsider)).toBe(true);
+    expect(real.verify(issuer)).toBe(true);
+    expect(calls).toEqual([outsider]);
   });
 });
 

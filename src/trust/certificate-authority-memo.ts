@@ -1,3 +1,4 @@
+import { createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
 import type { X509Certificate } from '@sigstore/core';
 import type { TrustMaterial } from '@sigstore/verify';
 
@@ -17,7 +18,46 @@ export function memoizeCertificateAuthorities(material: TrustMaterial): void {
   for (const certificate of authorities) {
     memoizeDer(certificate);
     memoizeVerify(certificate, authorities);
+    try {
+      authorityKeys.set(
+        certificate,
+        createPublicKey({ key: certificate.publicKey, format: 'der', type: 'spki' }),
+      );
+    } catch {
+      // A key Node cannot load is left to @sigstore/core, which fails it as before.
+    }
   }
+}
+
+/** Each trust root CA certificate's public key, loaded once: a leaf is checked against its issuer's per bundle. */
+const authorityKeys = new WeakMap<X509Certificate, KeyObject>();
+
+/**
+ * A bundle's signing certificate: its DER kept (memoizeDer), and its signature checked with the issuing
+ * CA's key loaded once per trust root rather than parsed from DER again for every bundle. The check itself is
+ * @sigstore/core's X509Certificate.verify: the to-be-signed bytes, the signature and its hash, over the
+ * issuer's key; any other issuer is left to that method.
+ */
+export function memoizeLeaf(certificate: X509Certificate): void {
+  memoizeDer(certificate);
+  if (typeof certificate.verify !== 'function') return;
+  const verify = certificate.verify.bind(certificate);
+  Object.defineProperty(certificate, 'verify', {
+    value: (issuer?: X509Certificate): boolean => {
+      const key = issuer === undefined ? undefined : authorityKeys.get(issuer);
+      if (key === undefined) return verify(issuer);
+      try {
+        return verifySignature(
+          certificate.signatureAlgorithm,
+          certificate.tbsCertificate.toDER(),
+          key,
+          certificate.signatureValue,
+        );
+      } catch {
+        return false;
+      }
+    },
+  });
 }
 
 /**

@@ -1,7 +1,7 @@
 import { X509Certificate } from '@sigstore/core';
 import { Verifier, VerificationError, toSignedEntity, type SignedEntity } from '@sigstore/verify';
 import { ProvenantError } from '../errors.js';
-import { memoizeDer } from '../trust/certificate-authority-memo.js';
+import { memoizeLeaf } from '../trust/certificate-authority-memo.js';
 import { usableRoot, type TrustRoot, type TrustStore } from '../trust/trust-store.js';
 import { trustMaterialForCheckpoints } from './checkpoint.js';
 import type { PreparedEvidence } from './evidence.js';
@@ -117,7 +117,7 @@ function signedEntity(
     throw new ProvenantError('SIGNATURE_INVALID', 'bundle carries no signing certificate');
   }
   // The leaf is encoded to DER over and over while its path is built; once is enough (its bytes are fixed).
-  memoizeDer(entity.key.certificate);
+  memoizeLeaf(entity.key.certificate);
   return { ...entity, signature: signatureContentFor(prepared, artifact), leaf: entity.key.certificate };
 }
 
