@@ -1,5 +1,5 @@
 /** A small HTTPS client for the webhook tests: trusts only the CAs it is given, like the API server. */
-import { request } from 'node:https';
+import { request, type Agent } from 'node:https';
 import type { PeerCertificate } from 'node:tls';
 
 export interface HttpsResponse {
@@ -19,6 +19,8 @@ export interface HttpsRequest {
   readonly headers?: Record<string, string>;
   /** The name the certificate must carry when it is not the URL's host (SNI and hostname check). */
   readonly servername?: string;
+  /** Connections to reuse, as the API server keeps them; by default each request has its own. */
+  readonly agent?: Agent;
 }
 
 export function httpsRequest(options: HttpsRequest): Promise<HttpsResponse> {
@@ -28,7 +30,7 @@ export function httpsRequest(options: HttpsRequest): Promise<HttpsResponse> {
       {
         method: options.method ?? (options.body === undefined ? 'GET' : 'POST'),
         ca: typeof options.ca === 'string' ? options.ca : [...options.ca],
-        agent: false,
+        agent: options.agent ?? false,
         ...(options.servername === undefined ? {} : { servername: options.servername }),
         headers: {
           ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
