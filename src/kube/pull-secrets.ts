@@ -288,6 +288,8 @@ function keyringFromParsed(
   entries.sort((a, b) => b.key.length - a.key.length || (a.key < b.key ? 1 : a.key > b.key ? -1 : 0));
 
   const candidates = (registryHost: string, repository?: string): Credentials[] => {
+    // Most workloads bring no pull secrets: their empty keyring is asked for every image of every admission.
+    if (entries.length === 0) return [];
     const target = parseLocation(repository === undefined ? registryHost : `${registryHost}/${repository}`);
     if (target === undefined) return [];
     return entries.filter((e) => matches(e, target)).map((e) => e.credentials);
