@@ -117,6 +117,15 @@ export const MAX_REGISTRY_ORIGINS = 256;
  * arrive within seconds, so a longer idle connection would save little.
  */
 export const MAX_KEEP_ALIVE_MS = 10_000;
+/**
+ * How long after the per-request timeout undici itself gives up on requests still waiting for headers. Our
+ * own timeout (an abort) always comes first; this is for what an abort leaves behind. Over HTTP/2 a registry
+ * may allow no streams at all (SETTINGS_MAX_CONCURRENT_STREAMS = 0): each request, finding the sessions it
+ * has busy, opens another TLS connection, and once aborted stays queued on it (~17 KiB of heap with the
+ * connection) until undici's headers timeout fails it and drops the session: 300 s by default, so an
+ * attacker's admission rate held connections and memory for five minutes (docs/security.md, "HTTP/2").
+ */
+const HEADERS_TIMEOUT_MARGIN_MS = 1_000;
 
 type AuthState =
   | { readonly kind: 'none' }
@@ -190,6 +199,7 @@ export class HttpRegistry implements Registry {
       this.agent = new Agent({
         maxOrigins: MAX_REGISTRY_ORIGINS,
         keepAliveMaxTimeout: MAX_KEEP_ALIVE_MS,
+        headersTimeout: this.limits.requestTimeoutMs + HEADERS_TIMEOUT_MARGIN_MS,
         connect: guardedConnector(
           new RegistryAddressPolicy(options.allowedRegistryAddresses ?? []),
           secureContext === undefined ? {} : { secureContext },
