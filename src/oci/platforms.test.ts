@@ -52,6 +52,23 @@ describe('parseIndexPlatforms', () => {
     ]);
   });
 
+  it('keeps an entry annotated as an attestation manifest when its platform is one a node runs', () => {
+    // containerd and containers/image choose by platform alone, the first of equal matches first.
+    const attestation = { 'vnd.docker.reference.type': 'attestation-manifest' };
+    const index = {
+      manifests: [
+        { digest: A, platform: { os: 'linux', architecture: 'amd64' }, annotations: attestation },
+        { digest: B, platform: { os: 'linux', architecture: 'amd64' } },
+        { digest: C, annotations: attestation },
+      ],
+    };
+    expect(parseIndexPlatforms(bytes(index))).toEqual([
+      { digest: A, platform: 'linux/amd64' },
+      { digest: B, platform: 'linux/amd64' },
+      { digest: C, platform: 'unknown' },
+    ]);
+  });
+
   it('keeps a manifest without a platform as unknown, so [all] still checks it', () => {
     expect(parseIndexPlatforms(bytes({ manifests: [{ digest: A }] }))).toEqual([
       { digest: A, platform: 'unknown' },

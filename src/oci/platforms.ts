@@ -23,6 +23,8 @@ export type ImagePlatforms =
 /** An image configuration is small; anything larger than this is not one worth reading for its platform. */
 const MAX_CONFIG_BYTES = 1024 * 1024;
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
+/** The platform BuildKit gives its attestation manifests; no node's platform matches it. */
+const ATTESTATION_PLATFORM = 'unknown/unknown';
 /**
  * Platform manifests an index may list. Each is verified on its own (signature discovery included) when a
  * policy asks for `all` platforms, and an index need not be signed for that to start: without a bound, one
@@ -94,6 +96,8 @@ function parseJson(bytes: Uint8Array, what: string): unknown {
 /**
  * The platform manifests an index lists. BuildKit's attestation manifests (`unknown/unknown`, annotated
  * `vnd.docker.reference.type: attestation-manifest`) are not images a node can run, so they are left out.
+ * Only the platform keeps a node from an entry: containerd and containers/image pick by platform alone and
+ * take the first of equal matches, so an entry so annotated for a real platform is listed like any other.
  */
 export function parseIndexPlatforms(bytes: Uint8Array): PlatformManifest[] {
   const manifests = (parseJson(bytes, 'the image index') as { manifests?: unknown } | null)?.manifests;
@@ -104,14 +108,20 @@ export function parseIndexPlatforms(bytes: Uint8Array): PlatformManifest[] {
   for (const entry of manifests as unknown[]) {
     const descriptor = (entry ?? {}) as { digest?: unknown; platform?: unknown; annotations?: unknown };
     const annotations = (descriptor.annotations ?? {}) as Record<string, unknown>;
-    if (annotations['vnd.docker.reference.type'] === 'attestation-manifest') continue;
+    const platform = platformOf(descriptor.platform) ?? 'unknown';
+    if (
+      annotations['vnd.docker.reference.type'] === 'attestation-manifest' &&
+      platform === ATTESTATION_PLATFORM
+    ) {
+      continue;
+    }
     if (typeof descriptor.digest !== 'string' || !DIGEST.test(descriptor.digest)) {
       throw new ProvenantError(
         'REGISTRY_RESPONSE_INVALID',
         'the image index lists a manifest without a sha256 digest',
       );
     }
-    out.push({ platform: platformOf(descriptor.platform) ?? 'unknown', digest: descriptor.digest });
+    out.push({ platform, digest: descriptor.digest });
     if (out.length > MAX_INDEX_PLATFORMS) {
       throw new ProvenantError(
         'REGISTRY_RESPONSE_INVALID',

@@ -30,6 +30,11 @@ let key: CosignKeyPair;
 const indexes = {} as Record<'recursive2' | 'recursive3' | 'indexOnly3' | 'amd64Only3', MultiArch>;
 /** An attacker's index: an unsigned `linux/x86-64` entry first, then a signed `linux/amd64` one. */
 let aliasFirst: PushedIndex;
+/**
+ * An attacker's index, itself unsigned: an unsigned `linux/amd64` entry annotated as a BuildKit attestation
+ * manifest first, then a signed `linux/amd64` one.
+ */
+let annotatedFirst: PushedIndex;
 
 /** Two single-platform images, an index of both built by crane, tagged `repo:multi`. */
 async function buildIndex(repo: string): Promise<MultiArch> {
@@ -115,6 +120,14 @@ beforeAll(async () => {
   ]);
   await sign(3, aliasFirst.digestRef);
   await sign(3, aliasFirst.children[1]?.digestRef ?? '');
+  annotatedFirst = await pushMultiArchIndex(
+    registry,
+    'multi/annotated-first',
+    'multi',
+    ['linux/amd64', 'linux/amd64'],
+    { annotations: [{ 'vnd.docker.reference.type': 'attestation-manifest' }, undefined] },
+  );
+  await sign(3, annotatedFirst.children[1]?.digestRef ?? '');
 });
 
 afterAll(async () => {
@@ -187,6 +200,32 @@ describe('spec.platforms (real crane indexes, real cosign)', () => {
     expect(await cosignVerifies(3, signed?.digest ?? '', 'multi/alias-first')).toBe(true);
     expect(await cosignVerifies(3, unsigned?.digest ?? '', 'multi/alias-first')).toBe(false);
     const { code, json } = await verify(aliasFirst.ref, ['linux/amd64']);
+    expect(code).toBe(1);
+    expect(json.results[0]?.reasons).toEqual([
+      {
+        policy: 'multi-arch',
+        authority: null,
+        code: 'NO_SIGNATURE',
+        message: `platform linux/amd64 (${unsigned?.digest}): no signature is attached to the image digest`,
+      },
+    ]);
+  });
+
+  it('an unsigned linux/amd64 entry annotated as an attestation manifest, listed first, is verified too', async () => {
+    // Runtimes pick an index entry by platform alone (containerd's FilterPlatforms and LimitManifests, the
+    // first of equal matches; containers/image's chooseInstance, the same): the annotation does not keep a
+    // node asked for linux/amd64 from running the first entry, so the policy's linux/amd64 must cover it.
+    const [unsigned, signed] = annotatedFirst.children;
+    const index = JSON.parse(await crane(registry, ['manifest', annotatedFirst.ref])) as {
+      manifests: { digest: string; platform: { architecture: string }; annotations?: object }[];
+    };
+    expect(index.manifests.map((m) => [m.platform.architecture, m.digest, m.annotations])).toEqual([
+      ['amd64', unsigned?.digest, { 'vnd.docker.reference.type': 'attestation-manifest' }],
+      ['amd64', signed?.digest, undefined],
+    ]);
+    expect(await cosignVerifies(3, signed?.digest ?? '', 'multi/annotated-first')).toBe(true);
+    expect(await cosignVerifies(3, unsigned?.digest ?? '', 'multi/annotated-first')).toBe(false);
+    const { code, json } = await verify(annotatedFirst.ref, ['linux/amd64']);
     expect(code).toBe(1);
     expect(json.results[0]?.reasons).toEqual([
       {
