@@ -69,6 +69,37 @@ describe('parseIndexPlatforms', () => {
     ]);
   });
 
+  const repeated = (key: string) =>
+    `the image index is ambiguous: an object has the key ${JSON.stringify(key)} more than once (letter case aside), which other JSON readers take differently`;
+  it.each([
+    ['a second digest', `{"manifests":[{"digest":"${A}","Digest":"${B}"}]}`, repeated('Digest')],
+    ['a second manifests list', '{"manifests":[],"Manifests":[]}', repeated('Manifests')],
+    [
+      'a repeated platform',
+      `{"manifests":[{"digest":"${A}","platform":{"os":"linux","architecture":"amd64"},"platform":{}}]}`,
+      repeated('platform'),
+    ],
+    [
+      'a platform key in another letter case',
+      `{"manifests":[{"digest":"${A}"},{"digest":"${B}","Platform":{"os":"linux","architecture":"amd64"}}]}`,
+      'the image index is ambiguous: manifest 2 of the image index has the key "Platform", which other JSON readers take for "platform"',
+    ],
+    [
+      'an architecture key in another letter case',
+      `{"manifests":[{"digest":"${A}","platform":{"os":"linux","Architecture":"amd64"}}]}`,
+      'the image index is ambiguous: the platform of manifest 1 of the image index has the key "Architecture", which other JSON readers take for "architecture"',
+    ],
+    [
+      'a manifests key in another letter case',
+      `{"Manifests":[{"digest":"${A}"}]}`,
+      'the image index is ambiguous: the image index has the key "Manifests", which other JSON readers take for "manifests"',
+    ],
+  ])('refuses an index with %s, which Go reads differently', (_name, text, message) => {
+    expect(() => parseIndexPlatforms(new TextEncoder().encode(text))).toThrow(
+      expect.objectContaining({ code: 'REGISTRY_RESPONSE_INVALID', message }),
+    );
+  });
+
   it('keeps a manifest without a platform as unknown, so [all] still checks it', () => {
     expect(parseIndexPlatforms(bytes({ manifests: [{ digest: A }] }))).toEqual([
       { digest: A, platform: 'unknown' },

@@ -3,6 +3,7 @@
  * digest the reference resolves to. Parsing is pure; `readPlatforms` does the registry reads.
  */
 import { ProvenantError } from '../errors.js';
+import { ambiguousKeyProblem, misspelledKey } from '../json/ambiguous-keys.js';
 import { JsonBoundsError, parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
 import { DOCKER_MANIFEST_LIST, OCI_INDEX } from './media-types.js';
 import type { Repository } from './reference.js';
@@ -93,6 +94,32 @@ function parseJson(bytes: Uint8Array, what: string): unknown {
   }
 }
 
+// What an index, its descriptors and their platforms hold (OCI image-spec), as a node's Go decoder names them.
+const INDEX_FIELDS = ['schemaVersion', 'mediaType', 'artifactType', 'manifests', 'subject', 'annotations'];
+const DESCRIPTOR_FIELDS = [
+  'mediaType',
+  'digest',
+  'size',
+  'urls',
+  'annotations',
+  'data',
+  'platform',
+  'artifactType',
+];
+const PLATFORM_FIELDS = ['architecture', 'os', 'os.version', 'os.features', 'variant', 'features'];
+
+/** Refuses a key a node's decoder would read as one of `fields` although it is spelled otherwise (`Platform`). */
+function misspelled(value: unknown, fields: readonly string[], where: string): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return;
+  const key = misspelledKey(value, fields);
+  if (key !== undefined) {
+    throw new ProvenantError(
+      'REGISTRY_RESPONSE_INVALID',
+      `the image index is ambiguous: ${where} has the key ${JSON.stringify(key.slice(0, 64))}, which other JSON readers take for ${JSON.stringify(fields.find((f) => f.toUpperCase() === key.toUpperCase()))}`,
+    );
+  }
+}
+
 /**
  * The platform manifests an index lists. BuildKit's attestation manifests (`unknown/unknown`, annotated
  * `vnd.docker.reference.type: attestation-manifest`) are not images a node can run, so they are left out.
@@ -100,13 +127,23 @@ function parseJson(bytes: Uint8Array, what: string): unknown {
  * take the first of equal matches, so an entry so annotated for a real platform is listed like any other.
  */
 export function parseIndexPlatforms(bytes: Uint8Array): PlatformManifest[] {
-  const manifests = (parseJson(bytes, 'the image index') as { manifests?: unknown } | null)?.manifests;
+  const document = parseJson(bytes, 'the image index') as { manifests?: unknown } | null;
+  // A node reads the index with Go's encoding/json: keys repeated, or spelled in another letter case
+  // (`Platform`, `Digest`, `Manifests`), choose for it what JSON.parse does not show here.
+  const ambiguous = ambiguousKeyProblem(new TextDecoder().decode(bytes));
+  if (ambiguous !== undefined) {
+    throw new ProvenantError('REGISTRY_RESPONSE_INVALID', `the image index is ambiguous: ${ambiguous}`);
+  }
+  misspelled(document, INDEX_FIELDS, 'the image index');
+  const manifests = document?.manifests;
   if (!Array.isArray(manifests)) {
     throw new ProvenantError('REGISTRY_RESPONSE_INVALID', 'the image index has no manifests list');
   }
   const out: PlatformManifest[] = [];
-  for (const entry of manifests as unknown[]) {
+  for (const [i, entry] of (manifests as unknown[]).entries()) {
     const descriptor = (entry ?? {}) as { digest?: unknown; platform?: unknown; annotations?: unknown };
+    misspelled(descriptor, DESCRIPTOR_FIELDS, `manifest ${i + 1} of the image index`);
+    misspelled(descriptor.platform, PLATFORM_FIELDS, `the platform of manifest ${i + 1} of the image index`);
     const annotations = (descriptor.annotations ?? {}) as Record<string, unknown>;
     const platform = platformOf(descriptor.platform) ?? 'unknown';
     if (

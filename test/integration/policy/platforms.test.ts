@@ -35,6 +35,12 @@ let aliasFirst: PushedIndex;
  * manifest first, then a signed `linux/amd64` one.
  */
 let annotatedFirst: PushedIndex;
+/**
+ * Attackers' indexes (unsigned) that Go's JSON decoder, which containerd and containers/image read indexes
+ * with, reads otherwise than JSON.parse: each shows JSON.parse a signed linux/amd64 manifest and Go an unsigned
+ * one. Name → `host/multi/keys:<name>`.
+ */
+const goReadsOtherwise: Record<string, string> = {};
 
 /** Two single-platform images, an index of both built by crane, tagged `repo:multi`. */
 async function buildIndex(repo: string): Promise<MultiArch> {
@@ -128,6 +134,37 @@ beforeAll(async () => {
     { annotations: [{ 'vnd.docker.reference.type': 'attestation-manifest' }, undefined] },
   );
   await sign(3, annotatedFirst.children[1]?.digestRef ?? '');
+  const keys = await pushMultiArchIndex(registry, 'multi/keys', 'base', ['linux/amd64', 'linux/amd64']);
+  const [unsigned, signed] = keys.children;
+  if (unsigned === undefined || signed === undefined) throw new Error('two children expected');
+  await sign(3, signed.digestRef);
+  const size = async (digestRef: string) => (await crane(registry, ['manifest', digestRef])).length;
+  const [u, s] = [
+    { digest: unsigned.digest, size: await size(unsigned.digestRef) },
+    { digest: signed.digest, size: await size(signed.digestRef) },
+  ];
+  const entry = (m: typeof u, platformKey = 'platform') =>
+    `{"mediaType":"${unsigned.mediaType}","digest":"${m.digest}","size":${m.size},"${platformKey}":{"os":"linux","architecture":"amd64"}}`;
+  const index = (body: string) => `{"schemaVersion":2,"mediaType":"${keys.mediaType}",${body}}`;
+  const raw = {
+    // Go reads `Platform` as the platform: the unsigned entry first is linux/amd64 to a node.
+    'platform-key': index(`"manifests":[${entry(u, 'Platform')},${entry(s)}]`),
+    // Go takes the last of `digest` and `Digest`.
+    'digest-key': index(
+      `"manifests":[{"mediaType":"${unsigned.mediaType}","digest":"${s.digest}","size":${s.size},"Digest":"${u.digest}","Size":${u.size},"platform":{"os":"linux","architecture":"amd64"}}]`,
+    ),
+    // Go takes the last of `manifests` and `Manifests`.
+    'manifests-key': index(`"manifests":[${entry(s)}],"Manifests":[${entry(u)}]`),
+  };
+  for (const [tag, text] of Object.entries(raw)) {
+    const put = await fetch(`http://${registry.host}/v2/multi/keys/manifests/${tag}`, {
+      method: 'PUT',
+      headers: { 'content-type': keys.mediaType },
+      body: text,
+    });
+    expect(put.status, await put.text()).toBe(201);
+    goReadsOtherwise[tag] = `${registry.host}/multi/keys:${tag}`;
+  }
 });
 
 afterAll(async () => {
@@ -236,6 +273,17 @@ describe('spec.platforms (real crane indexes, real cosign)', () => {
       },
     ]);
   });
+
+  it.each(['platform-key', 'digest-key', 'manifests-key'])(
+    'an index Go reads otherwise than JSON.parse (%s) is refused',
+    async (tag) => {
+      // A real containerd unpacks the unsigned manifest of each (docs/security.md, sixth review).
+      const { code, json } = await verify(goReadsOtherwise[tag] ?? '', ['linux/amd64']);
+      expect(code).toBe(1);
+      expect(json.results[0]?.reasons.map((r) => r.code)).toEqual(['REGISTRY_RESPONSE_INVALID']);
+      expect(json.results[0]?.reasons[0]?.message).toMatch(/the image index is ambiguous: /);
+    },
+  );
 
   it('a platform the index lacks is PLATFORM_NOT_FOUND', async () => {
     const { code, json } = await verify(indexes.recursive3.ref, ['linux/amd64', 'linux/s390x']);
