@@ -100,6 +100,29 @@ describe('parseIndexPlatforms', () => {
     );
   });
 
+  it.each([
+    ['without an os', { architecture: 'amd64' }, 'os'],
+    ['with an empty os', { os: '', architecture: 'amd64' }, 'os'],
+    ['with a null os', { os: null, architecture: 'amd64' }, 'os'],
+    ['with a capital dotted I in its os', { os: 'l\u0130nux', architecture: 'amd64' }, 'os'],
+    ['with a Kelvin sign in its architecture', { os: 'linux', architecture: 'arm\u212a' }, 'architecture'],
+    ['without an architecture', { os: 'linux' }, 'architecture'],
+    ['that is not an object', 'linux/amd64', 'os'],
+  ])('refuses a platform %s, which a runtime may read as another platform', (_name, platform, field) => {
+    const index = {
+      manifests: [
+        { digest: A, platform: { os: 'linux', architecture: 'amd64' } },
+        { digest: B, platform },
+      ],
+    };
+    expect(() => parseIndexPlatforms(bytes(index))).toThrow(
+      expect.objectContaining({
+        code: 'REGISTRY_RESPONSE_INVALID',
+        message: `the image index is ambiguous: the platform of manifest 2 of the image index has no ${field} in printable ASCII, so runtimes may read it as another platform`,
+      }),
+    );
+  });
+
   it('keeps a manifest without a platform as unknown, so [all] still checks it', () => {
     expect(parseIndexPlatforms(bytes({ manifests: [{ digest: A }] }))).toEqual([
       { digest: A, platform: 'unknown' },

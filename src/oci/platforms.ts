@@ -120,6 +120,28 @@ function misspelled(value: unknown, fields: readonly string[], where: string): v
   }
 }
 
+/** What every runtime reads alike in a platform's `os` and `architecture`: printable ASCII, never empty. */
+const PLATFORM_NAME = /^[\x21-\x7e]+$/;
+
+/**
+ * Refuses an entry's platform that containerd reads as another than Provenant would: it takes a missing or
+ * empty `os` for the node's own (normalizeOS), and lowercases with Go's simple mapping (`lİnux` is `linux` to
+ * it, not to toLowerCase). OCI requires both fields; no real index lacks them or spells them otherwise.
+ */
+function checkPlatformNames(value: unknown, where: string): void {
+  if (value === undefined || value === null) return;
+  const fields = typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+  for (const field of ['os', 'architecture']) {
+    const name = fields[field];
+    if (typeof name !== 'string' || !PLATFORM_NAME.test(name)) {
+      throw new ProvenantError(
+        'REGISTRY_RESPONSE_INVALID',
+        `the image index is ambiguous: ${where} has no ${field} in printable ASCII, so runtimes may read it as another platform`,
+      );
+    }
+  }
+}
+
 /**
  * The platform manifests an index lists. BuildKit's attestation manifests (`unknown/unknown`, annotated
  * `vnd.docker.reference.type: attestation-manifest`) are not images a node can run, so they are left out.
@@ -144,6 +166,7 @@ export function parseIndexPlatforms(bytes: Uint8Array): PlatformManifest[] {
     const descriptor = (entry ?? {}) as { digest?: unknown; platform?: unknown; annotations?: unknown };
     misspelled(descriptor, DESCRIPTOR_FIELDS, `manifest ${i + 1} of the image index`);
     misspelled(descriptor.platform, PLATFORM_FIELDS, `the platform of manifest ${i + 1} of the image index`);
+    checkPlatformNames(descriptor.platform, `the platform of manifest ${i + 1} of the image index`);
     const annotations = (descriptor.annotations ?? {}) as Record<string, unknown>;
     const platform = platformOf(descriptor.platform) ?? 'unknown';
     if (

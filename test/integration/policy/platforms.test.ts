@@ -36,9 +36,10 @@ let aliasFirst: PushedIndex;
  */
 let annotatedFirst: PushedIndex;
 /**
- * Attackers' indexes (unsigned) that Go's JSON decoder, which containerd and containers/image read indexes
- * with, reads otherwise than JSON.parse: each shows JSON.parse a signed linux/amd64 manifest and Go an unsigned
- * one. Name → `host/multi/keys:<name>`.
+ * Attackers' indexes (unsigned) that a node reads otherwise than Provenant did: Go's JSON decoder (containerd,
+ * containers/image) matches keys case-insensitively, the last one winning, and containerd's platform
+ * normalisation takes an empty os for the node's own. Each shows Provenant a signed linux/amd64 manifest and
+ * a node an unsigned one first. Name → `host/multi/keys:<name>`.
  */
 const goReadsOtherwise: Record<string, string> = {};
 
@@ -155,6 +156,12 @@ beforeAll(async () => {
     ),
     // Go takes the last of `manifests` and `Manifests`.
     'manifests-key': index(`"manifests":[${entry(s)}],"Manifests":[${entry(u)}]`),
+    // containerd takes a missing or empty os for the node's own, and lowercases `lİnux` to `linux`.
+    'os-missing': index(`"manifests":[${entry(u).replace('"os":"linux",', '')},${entry(s)}]`),
+    'os-empty': index(`"manifests":[${entry(u).replace('"os":"linux"', '"os":""')},${entry(s)}]`),
+    'os-dotted-i': index(
+      `"manifests":[${entry(u).replace('"os":"linux"', '"os":"l\u0130nux"')},${entry(s)}]`,
+    ),
   };
   for (const [tag, text] of Object.entries(raw)) {
     const put = await fetch(`http://${registry.host}/v2/multi/keys/manifests/${tag}`, {
@@ -274,8 +281,8 @@ describe('spec.platforms (real crane indexes, real cosign)', () => {
     ]);
   });
 
-  it.each(['platform-key', 'digest-key', 'manifests-key'])(
-    'an index Go reads otherwise than JSON.parse (%s) is refused',
+  it.each(['platform-key', 'digest-key', 'manifests-key', 'os-missing', 'os-empty', 'os-dotted-i'])(
+    'an index a node reads otherwise than Provenant (%s) is refused',
     async (tag) => {
       // A real containerd unpacks the unsigned manifest of each (docs/security.md, sixth review).
       const { code, json } = await verify(goReadsOtherwise[tag] ?? '', ['linux/amd64']);
