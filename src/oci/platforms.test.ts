@@ -52,6 +52,77 @@ describe('parseIndexPlatforms', () => {
     ]);
   });
 
+  it('keeps an entry annotated as an attestation manifest when its platform is one a node runs', () => {
+    // containerd and containers/image choose by platform alone, the first of equal matches first.
+    const attestation = { 'vnd.docker.reference.type': 'attestation-manifest' };
+    const index = {
+      manifests: [
+        { digest: A, platform: { os: 'linux', architecture: 'amd64' }, annotations: attestation },
+        { digest: B, platform: { os: 'linux', architecture: 'amd64' } },
+        { digest: C, annotations: attestation },
+      ],
+    };
+    expect(parseIndexPlatforms(bytes(index))).toEqual([
+      { digest: A, platform: 'linux/amd64' },
+      { digest: B, platform: 'linux/amd64' },
+      { digest: C, platform: 'unknown' },
+    ]);
+  });
+
+  const repeated = (key: string) =>
+    `the image index is ambiguous: an object has the key ${JSON.stringify(key)} more than once (letter case aside), which other JSON readers take differently`;
+  it.each([
+    ['a second digest', `{"manifests":[{"digest":"${A}","Digest":"${B}"}]}`, repeated('Digest')],
+    ['a second manifests list', '{"manifests":[],"Manifests":[]}', repeated('Manifests')],
+    [
+      'a repeated platform',
+      `{"manifests":[{"digest":"${A}","platform":{"os":"linux","architecture":"amd64"},"platform":{}}]}`,
+      repeated('platform'),
+    ],
+    [
+      'a platform key in another letter case',
+      `{"manifests":[{"digest":"${A}"},{"digest":"${B}","Platform":{"os":"linux","architecture":"amd64"}}]}`,
+      'the image index is ambiguous: manifest 2 of the image index has the key "Platform", which other JSON readers take for "platform"',
+    ],
+    [
+      'an architecture key in another letter case',
+      `{"manifests":[{"digest":"${A}","platform":{"os":"linux","Architecture":"amd64"}}]}`,
+      'the image index is ambiguous: the platform of manifest 1 of the image index has the key "Architecture", which other JSON readers take for "architecture"',
+    ],
+    [
+      'a manifests key in another letter case',
+      `{"Manifests":[{"digest":"${A}"}]}`,
+      'the image index is ambiguous: the image index has the key "Manifests", which other JSON readers take for "manifests"',
+    ],
+  ])('refuses an index with %s, which Go reads differently', (_name, text, message) => {
+    expect(() => parseIndexPlatforms(new TextEncoder().encode(text))).toThrow(
+      expect.objectContaining({ code: 'REGISTRY_RESPONSE_INVALID', message }),
+    );
+  });
+
+  it.each([
+    ['without an os', { architecture: 'amd64' }, 'os'],
+    ['with an empty os', { os: '', architecture: 'amd64' }, 'os'],
+    ['with a null os', { os: null, architecture: 'amd64' }, 'os'],
+    ['with a capital dotted I in its os', { os: 'l\u0130nux', architecture: 'amd64' }, 'os'],
+    ['with a Kelvin sign in its architecture', { os: 'linux', architecture: 'arm\u212a' }, 'architecture'],
+    ['without an architecture', { os: 'linux' }, 'architecture'],
+    ['that is not an object', 'linux/amd64', 'os'],
+  ])('refuses a platform %s, which a runtime may read as another platform', (_name, platform, field) => {
+    const index = {
+      manifests: [
+        { digest: A, platform: { os: 'linux', architecture: 'amd64' } },
+        { digest: B, platform },
+      ],
+    };
+    expect(() => parseIndexPlatforms(bytes(index))).toThrow(
+      expect.objectContaining({
+        code: 'REGISTRY_RESPONSE_INVALID',
+        message: `the image index is ambiguous: the platform of manifest 2 of the image index has no ${field} in printable ASCII, so runtimes may read it as another platform`,
+      }),
+    );
+  });
+
   it('keeps a manifest without a platform as unknown, so [all] still checks it', () => {
     expect(parseIndexPlatforms(bytes({ manifests: [{ digest: A }] }))).toEqual([
       { digest: A, platform: 'unknown' },

@@ -3,6 +3,7 @@
  * digest the reference resolves to. Parsing is pure; `readPlatforms` does the registry reads.
  */
 import { ProvenantError } from '../errors.js';
+import { ambiguousKeyProblem, misspelledKey } from '../json/ambiguous-keys.js';
 import { JsonBoundsError, parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
 import { DOCKER_MANIFEST_LIST, OCI_INDEX } from './media-types.js';
 import type { Repository } from './reference.js';
@@ -23,6 +24,8 @@ export type ImagePlatforms =
 /** An image configuration is small; anything larger than this is not one worth reading for its platform. */
 const MAX_CONFIG_BYTES = 1024 * 1024;
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
+/** The platform BuildKit gives its attestation manifests; no node's platform matches it. */
+const ATTESTATION_PLATFORM = 'unknown/unknown';
 /**
  * Platform manifests an index may list. Each is verified on its own (signature discovery included) when a
  * policy asks for `all` platforms, and an index need not be signed for that to start: without a bound, one
@@ -91,27 +94,94 @@ function parseJson(bytes: Uint8Array, what: string): unknown {
   }
 }
 
+// What an index, its descriptors and their platforms hold (OCI image-spec), as a node's Go decoder names them.
+const INDEX_FIELDS = ['schemaVersion', 'mediaType', 'artifactType', 'manifests', 'subject', 'annotations'];
+const DESCRIPTOR_FIELDS = [
+  'mediaType',
+  'digest',
+  'size',
+  'urls',
+  'annotations',
+  'data',
+  'platform',
+  'artifactType',
+];
+const PLATFORM_FIELDS = ['architecture', 'os', 'os.version', 'os.features', 'variant', 'features'];
+
+/** Refuses a key a node's decoder would read as one of `fields` although it is spelled otherwise (`Platform`). */
+function misspelled(value: unknown, fields: readonly string[], where: string): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return;
+  const key = misspelledKey(value, fields);
+  if (key !== undefined) {
+    throw new ProvenantError(
+      'REGISTRY_RESPONSE_INVALID',
+      `the image index is ambiguous: ${where} has the key ${JSON.stringify(key.slice(0, 64))}, which other JSON readers take for ${JSON.stringify(fields.find((f) => f.toUpperCase() === key.toUpperCase()))}`,
+    );
+  }
+}
+
+/** What every runtime reads alike in a platform's `os` and `architecture`: printable ASCII, never empty. */
+const PLATFORM_NAME = /^[\x21-\x7e]+$/;
+
+/**
+ * Refuses an entry's platform that containerd reads as another than Provenant would: it takes a missing or
+ * empty `os` for the node's own (normalizeOS), and lowercases with Go's simple mapping (`lİnux` is `linux` to
+ * it, not to toLowerCase). OCI requires both fields; no real index lacks them or spells them otherwise.
+ */
+function checkPlatformNames(value: unknown, where: string): void {
+  if (value === undefined || value === null) return;
+  const fields = typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+  for (const field of ['os', 'architecture']) {
+    const name = fields[field];
+    if (typeof name !== 'string' || !PLATFORM_NAME.test(name)) {
+      throw new ProvenantError(
+        'REGISTRY_RESPONSE_INVALID',
+        `the image index is ambiguous: ${where} has no ${field} in printable ASCII, so runtimes may read it as another platform`,
+      );
+    }
+  }
+}
+
 /**
  * The platform manifests an index lists. BuildKit's attestation manifests (`unknown/unknown`, annotated
  * `vnd.docker.reference.type: attestation-manifest`) are not images a node can run, so they are left out.
+ * Only the platform keeps a node from an entry: containerd and containers/image pick by platform alone and
+ * take the first of equal matches, so an entry so annotated for a real platform is listed like any other.
  */
 export function parseIndexPlatforms(bytes: Uint8Array): PlatformManifest[] {
-  const manifests = (parseJson(bytes, 'the image index') as { manifests?: unknown } | null)?.manifests;
+  const document = parseJson(bytes, 'the image index') as { manifests?: unknown } | null;
+  // A node reads the index with Go's encoding/json: keys repeated, or spelled in another letter case
+  // (`Platform`, `Digest`, `Manifests`), choose for it what JSON.parse does not show here.
+  const ambiguous = ambiguousKeyProblem(new TextDecoder().decode(bytes));
+  if (ambiguous !== undefined) {
+    throw new ProvenantError('REGISTRY_RESPONSE_INVALID', `the image index is ambiguous: ${ambiguous}`);
+  }
+  misspelled(document, INDEX_FIELDS, 'the image index');
+  const manifests = document?.manifests;
   if (!Array.isArray(manifests)) {
     throw new ProvenantError('REGISTRY_RESPONSE_INVALID', 'the image index has no manifests list');
   }
   const out: PlatformManifest[] = [];
-  for (const entry of manifests as unknown[]) {
+  for (const [i, entry] of (manifests as unknown[]).entries()) {
     const descriptor = (entry ?? {}) as { digest?: unknown; platform?: unknown; annotations?: unknown };
+    misspelled(descriptor, DESCRIPTOR_FIELDS, `manifest ${i + 1} of the image index`);
+    misspelled(descriptor.platform, PLATFORM_FIELDS, `the platform of manifest ${i + 1} of the image index`);
+    checkPlatformNames(descriptor.platform, `the platform of manifest ${i + 1} of the image index`);
     const annotations = (descriptor.annotations ?? {}) as Record<string, unknown>;
-    if (annotations['vnd.docker.reference.type'] === 'attestation-manifest') continue;
+    const platform = platformOf(descriptor.platform) ?? 'unknown';
+    if (
+      annotations['vnd.docker.reference.type'] === 'attestation-manifest' &&
+      platform === ATTESTATION_PLATFORM
+    ) {
+      continue;
+    }
     if (typeof descriptor.digest !== 'string' || !DIGEST.test(descriptor.digest)) {
       throw new ProvenantError(
         'REGISTRY_RESPONSE_INVALID',
         'the image index lists a manifest without a sha256 digest',
       );
     }
-    out.push({ platform: platformOf(descriptor.platform) ?? 'unknown', digest: descriptor.digest });
+    out.push({ platform, digest: descriptor.digest });
     if (out.length > MAX_INDEX_PLATFORMS) {
       throw new ProvenantError(
         'REGISTRY_RESPONSE_INVALID',

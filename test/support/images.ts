@@ -56,6 +56,11 @@ export interface ImageOptions {
   readonly format?: ImageFormat;
 }
 
+export interface IndexOptions extends ImageOptions {
+  /** Annotations of each index entry, in the order of `platforms` (none where undefined). */
+  readonly annotations?: readonly (Readonly<Record<string, string>> | undefined)[];
+}
+
 export interface ToolResult {
   readonly exitCode: number;
   readonly stdout: string;
@@ -459,7 +464,7 @@ export async function pushMultiArchIndex(
   repo: string,
   tag: string,
   platforms: readonly string[],
-  options: ImageOptions = {},
+  options: IndexOptions = {},
 ): Promise<PushedIndex> {
   checkName(repo, tag);
   if (platforms.length === 0) throw new Error('pushMultiArchIndex needs at least one platform');
@@ -468,12 +473,19 @@ export async function pushMultiArchIndex(
   const children: PushedPlatformImage[] = [];
   const descriptors: object[] = [];
   const blobs: Buffer[] = [];
-  for (const platform of platforms) {
+  for (const [i, platform] of platforms.entries()) {
     const parsed = parsePlatform(platform);
     const image = buildRandomImage(parsed, format);
     const digest = sha256Digest(image.manifest);
+    const annotations = options.annotations?.[i];
     children.push({ platform, digest, digestRef: `${repository}@${digest}`, mediaType: image.mediaType });
-    descriptors.push({ mediaType: image.mediaType, digest, size: image.manifest.length, platform: parsed });
+    descriptors.push({
+      mediaType: image.mediaType,
+      digest,
+      size: image.manifest.length,
+      platform: parsed,
+      ...(annotations === undefined ? {} : { annotations }),
+    });
     // Child manifests go into the layout as blobs: crane pushes an index's children (by digest) before it.
     blobs.push(image.manifest, ...image.blobs);
   }

@@ -30,6 +30,18 @@ let key: CosignKeyPair;
 const indexes = {} as Record<'recursive2' | 'recursive3' | 'indexOnly3' | 'amd64Only3', MultiArch>;
 /** An attacker's index: an unsigned `linux/x86-64` entry first, then a signed `linux/amd64` one. */
 let aliasFirst: PushedIndex;
+/**
+ * An attacker's index, itself unsigned: an unsigned `linux/amd64` entry annotated as a BuildKit attestation
+ * manifest first, then a signed `linux/amd64` one.
+ */
+let annotatedFirst: PushedIndex;
+/**
+ * Attackers' indexes (unsigned) that a node reads otherwise than Provenant did: Go's JSON decoder (containerd,
+ * containers/image) matches keys case-insensitively, the last one winning, and containerd's platform
+ * normalisation takes an empty os for the node's own. Each shows Provenant a signed linux/amd64 manifest and
+ * a node an unsigned one first. Name → `host/multi/keys:<name>`.
+ */
+const goReadsOtherwise: Record<string, string> = {};
 
 /** Two single-platform images, an index of both built by crane, tagged `repo:multi`. */
 async function buildIndex(repo: string): Promise<MultiArch> {
@@ -115,6 +127,51 @@ beforeAll(async () => {
   ]);
   await sign(3, aliasFirst.digestRef);
   await sign(3, aliasFirst.children[1]?.digestRef ?? '');
+  annotatedFirst = await pushMultiArchIndex(
+    registry,
+    'multi/annotated-first',
+    'multi',
+    ['linux/amd64', 'linux/amd64'],
+    { annotations: [{ 'vnd.docker.reference.type': 'attestation-manifest' }, undefined] },
+  );
+  await sign(3, annotatedFirst.children[1]?.digestRef ?? '');
+  const keys = await pushMultiArchIndex(registry, 'multi/keys', 'base', ['linux/amd64', 'linux/amd64']);
+  const [unsigned, signed] = keys.children;
+  if (unsigned === undefined || signed === undefined) throw new Error('two children expected');
+  await sign(3, signed.digestRef);
+  const size = async (digestRef: string) => (await crane(registry, ['manifest', digestRef])).length;
+  const [u, s] = [
+    { digest: unsigned.digest, size: await size(unsigned.digestRef) },
+    { digest: signed.digest, size: await size(signed.digestRef) },
+  ];
+  const entry = (m: typeof u, platformKey = 'platform') =>
+    `{"mediaType":"${unsigned.mediaType}","digest":"${m.digest}","size":${m.size},"${platformKey}":{"os":"linux","architecture":"amd64"}}`;
+  const index = (body: string) => `{"schemaVersion":2,"mediaType":"${keys.mediaType}",${body}}`;
+  const raw = {
+    // Go reads `Platform` as the platform: the unsigned entry first is linux/amd64 to a node.
+    'platform-key': index(`"manifests":[${entry(u, 'Platform')},${entry(s)}]`),
+    // Go takes the last of `digest` and `Digest`.
+    'digest-key': index(
+      `"manifests":[{"mediaType":"${unsigned.mediaType}","digest":"${s.digest}","size":${s.size},"Digest":"${u.digest}","Size":${u.size},"platform":{"os":"linux","architecture":"amd64"}}]`,
+    ),
+    // Go takes the last of `manifests` and `Manifests`.
+    'manifests-key': index(`"manifests":[${entry(s)}],"Manifests":[${entry(u)}]`),
+    // containerd takes a missing or empty os for the node's own, and lowercases `lİnux` to `linux`.
+    'os-missing': index(`"manifests":[${entry(u).replace('"os":"linux",', '')},${entry(s)}]`),
+    'os-empty': index(`"manifests":[${entry(u).replace('"os":"linux"', '"os":""')},${entry(s)}]`),
+    'os-dotted-i': index(
+      `"manifests":[${entry(u).replace('"os":"linux"', '"os":"l\u0130nux"')},${entry(s)}]`,
+    ),
+  };
+  for (const [tag, text] of Object.entries(raw)) {
+    const put = await fetch(`http://${registry.host}/v2/multi/keys/manifests/${tag}`, {
+      method: 'PUT',
+      headers: { 'content-type': keys.mediaType },
+      body: text,
+    });
+    expect(put.status, await put.text()).toBe(201);
+    goReadsOtherwise[tag] = `${registry.host}/multi/keys:${tag}`;
+  }
 });
 
 afterAll(async () => {
@@ -197,6 +254,43 @@ describe('spec.platforms (real crane indexes, real cosign)', () => {
       },
     ]);
   });
+
+  it('an unsigned linux/amd64 entry annotated as an attestation manifest, listed first, is verified too', async () => {
+    // Runtimes pick an index entry by platform alone (containerd's FilterPlatforms and LimitManifests, the
+    // first of equal matches; containers/image's chooseInstance, the same): the annotation does not keep a
+    // node asked for linux/amd64 from running the first entry, so the policy's linux/amd64 must cover it.
+    const [unsigned, signed] = annotatedFirst.children;
+    const index = JSON.parse(await crane(registry, ['manifest', annotatedFirst.ref])) as {
+      manifests: { digest: string; platform: { architecture: string }; annotations?: object }[];
+    };
+    expect(index.manifests.map((m) => [m.platform.architecture, m.digest, m.annotations])).toEqual([
+      ['amd64', unsigned?.digest, { 'vnd.docker.reference.type': 'attestation-manifest' }],
+      ['amd64', signed?.digest, undefined],
+    ]);
+    expect(await cosignVerifies(3, signed?.digest ?? '', 'multi/annotated-first')).toBe(true);
+    expect(await cosignVerifies(3, unsigned?.digest ?? '', 'multi/annotated-first')).toBe(false);
+    const { code, json } = await verify(annotatedFirst.ref, ['linux/amd64']);
+    expect(code).toBe(1);
+    expect(json.results[0]?.reasons).toEqual([
+      {
+        policy: 'multi-arch',
+        authority: null,
+        code: 'NO_SIGNATURE',
+        message: `platform linux/amd64 (${unsigned?.digest}): no signature is attached to the image digest`,
+      },
+    ]);
+  });
+
+  it.each(['platform-key', 'digest-key', 'manifests-key', 'os-missing', 'os-empty', 'os-dotted-i'])(
+    'an index a node reads otherwise than Provenant (%s) is refused',
+    async (tag) => {
+      // A real containerd unpacks the unsigned manifest of each (docs/security.md, sixth review).
+      const { code, json } = await verify(goReadsOtherwise[tag] ?? '', ['linux/amd64']);
+      expect(code).toBe(1);
+      expect(json.results[0]?.reasons.map((r) => r.code)).toEqual(['REGISTRY_RESPONSE_INVALID']);
+      expect(json.results[0]?.reasons[0]?.message).toMatch(/the image index is ambiguous: /);
+    },
+  );
 
   it('a platform the index lacks is PLATFORM_NOT_FOUND', async () => {
     const { code, json } = await verify(indexes.recursive3.ref, ['linux/amd64', 'linux/s390x']);
