@@ -129,13 +129,18 @@ describe('KubeTrustRoots', () => {
     expect(conditions.get('mirror')).toMatchObject({ status: 'True', reason: 'Valid' });
     const first = roots.version;
 
+    // One store while it was being fetched (holding nothing: see below), one with what was fetched.
+    expect(changes).toHaveLength(2);
+    expect(changes[0]?.store.get('mirror')?.unavailable).toBeDefined();
+    expect(roots.store.get('mirror')?.unavailable).toBeUndefined();
+
     await vi.advanceTimersByTimeAsync(3_600_000); // the same content: nothing to recompile
     expect(fetcher.calls).toHaveLength(2);
-    expect(changes).toHaveLength(1);
+    expect(changes).toHaveLength(2);
 
     await vi.advanceTimersByTimeAsync(3_600_000);
     expect(fetcher.calls).toHaveLength(3);
-    expect(changes).toHaveLength(2);
+    expect(changes).toHaveLength(3);
     expect(roots.version).not.toBe(first);
     expect(fetcher.calls.every((c) => c.mode === 'mirror')).toBe(true);
   });
@@ -162,7 +167,7 @@ describe('KubeTrustRoots', () => {
     await vi.advanceTimersByTimeAsync(20_000);
     expect(roots.store.get('mirror')).not.toBe(good);
     expect(conditions.get('mirror')).toMatchObject({ status: 'True', reason: 'Valid' });
-    expect(changes).toHaveLength(2);
+    expect(changes).toHaveLength(3);
   });
 
   it('stops using a copy older than maxStaleness while refreshing fails, and resumes on the next success', async () => {
@@ -206,7 +211,9 @@ describe('KubeTrustRoots', () => {
       } as TrustRootSpec),
     ]);
     expect(fetcher.calls.map((c) => c.mode)).toEqual(['mirror']);
-    expect(roots.store.get('mirror')).toBeUndefined();
+    expect(() => usableRoot(roots.store.get('mirror') as TrustRoot)).toThrow(
+      expect.objectContaining({ code: 'TRUST_ROOT_UNAVAILABLE' }),
+    );
   });
 
   it('reports a first fetch that failed as not Ready, and retries with backoff until it works', async () => {
@@ -216,17 +223,23 @@ describe('KubeTrustRoots', () => {
       CURRENT,
     );
     await roots.update([trustRoot('mirror', tuf())]);
-    expect(roots.store.get('mirror')).toBeUndefined();
+    // Not fetched, but in the store: policies naming it compile and stay in force, and every signature
+    // checked against it is refused, so the images they govern are denied rather than left to other policies.
+    const pending = roots.store.get('mirror') as TrustRoot;
+    expect(pending.unavailable).toContain('no copy of trusted_root.json has been verified yet');
+    expect(pending.trustMaterial.certificateAuthorities).toEqual([]);
+    expect(() => usableRoot(pending)).toThrow(expect.objectContaining({ code: 'TRUST_ROOT_UNAVAILABLE' }));
     expect(conditions.get('mirror')).toMatchObject({ status: 'False', reason: 'TrustRootUnavailable' });
-    expect(conditions.get('mirror')?.message).toMatch(/ECONNREFUSED.*stay invalid/);
+    expect(conditions.get('mirror')?.message).toMatch(/ECONNREFUSED.*refused \(TRUST_ROOT_UNAVAILABLE\)/);
     expect(fetcher.calls.map((c) => c.mode)).toEqual(['mirror', 'cache']);
 
     await vi.advanceTimersByTimeAsync(10_000);
     expect(fetcher.calls.map((c) => c.mode)).toEqual(['mirror', 'cache', 'mirror']); // the cache is tried once
     await vi.advanceTimersByTimeAsync(19_999);
-    expect(roots.store.get('mirror')).toBeUndefined();
+    expect(roots.store.get('mirror')).toBe(pending);
     await vi.advanceTimersByTimeAsync(1);
-    expect(roots.store.get('mirror')).toBeDefined();
+    expect(roots.store.get('mirror')?.unavailable).toBeUndefined();
+    expect(usableRoot(roots.store.get('mirror') as TrustRoot).fingerprint).not.toBe(pending.fingerprint);
     expect(conditions.get('mirror')).toMatchObject({ status: 'True', reason: 'Valid' });
   });
 
@@ -263,7 +276,7 @@ describe('KubeTrustRoots', () => {
 
     // A TrustRoot deleted and created again under the same name starts from nothing.
     await roots.update([trustRoot('corp', tuf('https://moved.example'), 'uid-new')]);
-    expect(roots.store.get('corp')).toBeUndefined();
+    expect(roots.store.get('corp')?.unavailable).toBeDefined();
   });
 
   it('ignores a fetch that ends after its TrustRoot changed', async () => {

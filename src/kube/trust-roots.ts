@@ -268,7 +268,7 @@ export class KubeTrustRoots {
         retryInMs: delay,
       },
       inUse === undefined
-        ? 'fetching the TrustRoot failed; policies naming it stay invalid'
+        ? 'fetching the TrustRoot failed; signatures checked against it are refused'
         : 'fetching the TrustRoot failed; its last good copy stays in use',
     );
     const verified = fromThisSpec(slot) ? inUse?.verified : undefined;
@@ -349,6 +349,8 @@ export class KubeTrustRoots {
   }
 
   #consequence(slot: Slot): string {
+    if (slot.material === undefined && slot.tuf !== undefined)
+      return 'Signatures checked against it are refused (TRUST_ROOT_UNAVAILABLE) until a copy is verified.';
     if (slot.material === undefined)
       return 'Policies naming this trust root stay invalid until it is usable.';
     return slot.material.specKey === slot.specKey
@@ -359,27 +361,49 @@ export class KubeTrustRoots {
   /** Rebuilds the store when the set of materials changed, and hands it on. */
   #publish(): void {
     if (this.#stopped) return;
-    const materials = [...this.#slots.values()]
-      .filter((slot): slot is Slot & { material: Material } => slot.material !== undefined)
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const slots = [...this.#slots.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const materials = slots.filter(
+      (slot): slot is Slot & { material: Material } => slot.material !== undefined,
+    );
+    // A TUF root with no verified copy yet is in the store all the same, holding nothing: policies naming it
+    // stay in force and refuse what they govern (TRUST_ROOT_UNAVAILABLE) rather than dropping out of the set
+    // while its mirror is away, which would leave those images to other policies or to --no-match.
+    const unavailable = Object.fromEntries(
+      slots
+        .filter((slot) => slot.material === undefined && slot.tuf !== undefined)
+        .map((slot) => [
+          slot.name,
+          `trust root "${slot.name}": no copy of ${TRUSTED_ROOT_TARGET} has been verified yet from ` +
+            `${slot.tuf?.repository.mirror ?? 'its mirror'}`,
+        ]),
+    );
     const version = versionOf(
-      materials.map((slot) => [slot.name, `${slot.material.digest}${slot.material.stale ? ':stale' : ''}`]),
+      [
+        ...materials.map((slot): [string, string] => [
+          slot.name,
+          `${slot.material.digest}${slot.material.stale ? ':stale' : ''}`,
+        ]),
+        ...Object.keys(unavailable).map((name): [string, string] => [name, 'unavailable']),
+      ],
       this.#fileRoots,
     );
     if (version === this.#version) return;
     let store: TrustStore;
     try {
-      store = createTrustStore({
-        ...this.#fileRoots,
-        ...Object.fromEntries(
-          materials.map((slot) => [
-            slot.name,
-            slot.material.stale === undefined
-              ? slot.material.custom
-              : { ...slot.material.custom, stale: slot.material.stale },
-          ]),
-        ),
-      });
+      store = createTrustStore(
+        {
+          ...this.#fileRoots,
+          ...Object.fromEntries(
+            materials.map((slot) => [
+              slot.name,
+              slot.material.stale === undefined
+                ? slot.material.custom
+                : { ...slot.material.custom, stale: slot.material.stale },
+            ]),
+          ),
+        },
+        unavailable,
+      );
     } catch (err) {
       // Every root was checked on its own before it got here; keep serving the last store if that was wrong.
       this.options.logger.error(

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { fixtureBytes, fixtureJson } from '../../test/support/fixtures.js';
-import { buildTrustRoot, createTrustStore, GITHUB, PUBLIC_GOOD } from './trust-store.js';
+import { buildTrustRoot, createTrustStore, GITHUB, PUBLIC_GOOD, usableRoot } from './trust-store.js';
 
 describe('createTrustStore', () => {
   const store = createTrustStore();
@@ -73,5 +73,38 @@ describe('createTrustStore', () => {
     ],
   ])('rejects %s with TRUST_ROOT_INVALID', (_, build) => {
     expect(build).toThrow(expect.objectContaining({ code: 'TRUST_ROOT_INVALID' }));
+  });
+});
+
+describe('roots named but not in hand', () => {
+  const ROOT = fixtureBytes('real/trusted-root/public-good/trusted_root.json');
+
+  it('are in the store with no trust material, and refuse to be used with TRUST_ROOT_UNAVAILABLE', () => {
+    const store = createTrustStore({}, { corp: 'trust root "corp": not fetched yet' });
+    const corp = store.get('corp');
+    expect(store.names()).toContain('corp');
+    expect(corp?.trustMaterial.certificateAuthorities).toEqual([]);
+    expect(corp?.trustMaterial.tlogs).toEqual([]);
+    expect(corp?.trustMaterial.timestampAuthorities).toEqual([]);
+    expect(() => usableRoot(corp as NonNullable<typeof corp>)).toThrow(
+      expect.objectContaining({
+        code: 'TRUST_ROOT_UNAVAILABLE',
+        message: 'trust root "corp": not fetched yet',
+      }),
+    );
+    // Never the fingerprint of real material, so no verdict reached with one is reused under the other.
+    expect(corp?.fingerprint).not.toBe(
+      createTrustStore({ corp: { trustedRoot: ROOT } }).get('corp')?.fingerprint,
+    );
+  });
+
+  it('give way to a built-in or custom root of the same name', () => {
+    const store = createTrustStore(
+      { corp: { trustedRoot: ROOT } },
+      { corp: 'pending', [PUBLIC_GOOD]: 'pending' },
+    );
+    expect(store.get('corp')?.unavailable).toBeUndefined();
+    expect(store.get(PUBLIC_GOOD)?.unavailable).toBeUndefined();
+    expect(store.names().filter((n) => n === PUBLIC_GOOD)).toHaveLength(1);
   });
 });

@@ -30,6 +30,12 @@ export interface TrustRoot {
    * govern is admitted meanwhile.
    */
   readonly stale?: string;
+  /**
+   * Set for a root named by configuration whose material is not in hand (a TUF TrustRoot never fetched):
+   * why. It holds no trust material, and verification against it fails with TRUST_ROOT_UNAVAILABLE;
+   * policies naming it compile and stay in force, so nothing they govern is admitted meanwhile.
+   */
+  readonly unavailable?: string;
 }
 
 /** Trust-root name → material and thresholds. Immutable; build a new one when configuration changes. */
@@ -46,8 +52,9 @@ export interface CustomTrustRoot {
   readonly stale?: string;
 }
 
-/** The root itself, or TRUST_ROOT_STALE when it may no longer be used. */
+/** The root itself, or TRUST_ROOT_STALE / TRUST_ROOT_UNAVAILABLE when it may not (or cannot) be used. */
 export function usableRoot(root: TrustRoot): TrustRoot {
+  if (root.unavailable !== undefined) throw new ProvenantError('TRUST_ROOT_UNAVAILABLE', root.unavailable);
   if (root.stale !== undefined) throw new ProvenantError('TRUST_ROOT_STALE', root.stale);
   return root;
 }
@@ -68,8 +75,15 @@ const GITHUB_THRESHOLDS: VerifierThresholds = { tlogThreshold: 0, ctlogThreshold
  * Builds a trust store holding the embedded `public-good` and `github` roots plus any custom roots.
  * A custom root may not reuse a built-in name; its thresholds default to public good's. Throws
  * ProvenantError('TRUST_ROOT_INVALID') for a bad root or threshold.
+ *
+ * `unavailable` names roots that exist but have no material yet (name → why): each is in the store with
+ * no trust material, and refuses verification (TRUST_ROOT_UNAVAILABLE). A built-in or custom root of the
+ * same name takes precedence.
  */
-export function createTrustStore(custom: Readonly<Record<string, CustomTrustRoot>> = {}): TrustStore {
+export function createTrustStore(
+  custom: Readonly<Record<string, CustomTrustRoot>> = {},
+  unavailable: Readonly<Record<string, string>> = {},
+): TrustStore {
   // The embedded roots are known to load (tests build them); they are parsed on first use, so a command
   // whose policies name only keys never pays for reading their certificates and keys.
   const builtIn = new Map<string, () => TrustRoot>([
@@ -87,8 +101,28 @@ export function createTrustStore(custom: Readonly<Record<string, CustomTrustRoot
     const root = buildTrustRoot(name, spec.trustedRoot, { ...PUBLIC_GOOD_THRESHOLDS, ...spec.thresholds });
     roots.set(name, spec.stale === undefined ? root : { ...root, stale: spec.stale });
   }
+  for (const [name, why] of Object.entries(unavailable)) {
+    if (!builtIn.has(name) && !roots.has(name)) roots.set(name, unavailableRoot(name, why));
+  }
   const names = [...builtIn.keys(), ...roots.keys()];
   return { get: (name) => builtIn.get(name)?.() ?? roots.get(name), names: () => names };
+}
+
+/** A root with no material at all: nothing can verify against it, and usableRoot() refuses it first. */
+function unavailableRoot(name: string, why: string): TrustRoot {
+  const trustedRoot = TrustedRoot.fromJSON({
+    mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
+  });
+  return {
+    name,
+    trustedRoot,
+    trustMaterial: toTrustMaterial(trustedRoot),
+    thresholds: PUBLIC_GOOD_THRESHOLDS,
+    fingerprint: createHash('sha256')
+      .update(JSON.stringify(['unavailable', name]))
+      .digest('hex'),
+    unavailable: why,
+  };
 }
 
 function once<T>(build: () => T): () => T {

@@ -19,6 +19,7 @@ const CHECK_CODES: ReadonlySet<string> = new Set<SignatureCheckCode>([
   'TIMESTAMP_INVALID',
   'NOT_AN_IMAGE_SIGNATURE',
   'TRUST_ROOT_STALE',
+  'TRUST_ROOT_UNAVAILABLE',
 ]);
 
 /**

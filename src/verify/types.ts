@@ -152,6 +152,7 @@ export type SignatureCheckCode = Extract<
   | 'TIMESTAMP_INVALID'
   | 'NOT_AN_IMAGE_SIGNATURE'
   | 'TRUST_ROOT_STALE'
+  | 'TRUST_ROOT_UNAVAILABLE'
 >;
 
 /** The codes a failed attestation check can carry: a signature check's, less NOT_AN_IMAGE_SIGNATURE. */

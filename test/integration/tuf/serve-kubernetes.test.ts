@@ -3,7 +3,8 @@
  * `spec.tuf` pointing at a real TUF repository on loopback (serving the public-good trusted_root.json) makes
  * a keyless policy naming it Ready, and the real public-good signature verifies through it; the same
  * signature judged under a TUF repository serving GitHub's root does not. A TrustRoot whose mirror is down
- * is Ready False with the reason, and the policy naming it stays invalid.
+ * is Ready False with the reason, and the policy naming it stays in force: what it governs is denied with
+ * TRUST_ROOT_UNAVAILABLE, even where another policy (here one that only audits) matches the same images.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,7 +19,8 @@ import {
   REAL_SIGNER,
   type ServedSignature,
 } from '../keyless/real-keyless-signature.js';
-import { applyObject, startClusterWithCrds } from '../kube/helpers.js';
+import { pushRandomImage, type PushedImage } from '../../support/images.js';
+import { applyObject, publicKeyPem, startClusterWithCrds } from '../kube/helpers.js';
 import { podReview } from '../webhook/reviews.js';
 import { startServe, type ServeProcess } from '../webhook/serve-process.js';
 import { startTufRepository, type TufRepository } from './tuf-repository.js';
@@ -28,6 +30,8 @@ let served: ServedSignature;
 let repo: TufRepository;
 let githubRepo: TufRepository;
 let servedAgain: ServedSignature;
+let unsigned: PushedImage;
+let signedElsewhere: ServedSignature;
 let cluster: Cluster;
 let server: ServeProcess;
 let tmp: string;
@@ -75,6 +79,9 @@ beforeAll(async () => {
   registry = await startRegistry();
   served = await pushRealKeylessSignature(registry);
   servedAgain = await pushRealKeylessSignature(registry, 'judged-by-github/rekor-test');
+  unsigned = await pushRandomImage(registry, 'other/app', '1');
+  // Signed by the real public-good signer: it would verify had the TrustRoot been fetched.
+  signedElsewhere = await pushRealKeylessSignature(registry, 'other/rekor-test');
   repo = await startTufRepository(fixtureBytes('real/trusted-root/public-good/trusted_root.json'));
   githubRepo = await startTufRepository(fixtureBytes('real/trusted-root/github/trusted_root.json'));
   cluster = await startClusterWithCrds();
@@ -84,6 +91,18 @@ beforeAll(async () => {
   await applyObject(cluster, trustRoot('github-tuf', githubRepo.url, githubRepo));
   await applyObject(cluster, keylessPolicy('via-tuf', `${registry.host}/phbelitz/**`, 'corp-tuf'));
   await applyObject(cluster, keylessPolicy('via-down', `${registry.host}/other/**`, 'down-tuf'));
+  // A second policy over the same images, as an inventory or a rollout would have: it only audits.
+  await applyObject(cluster, {
+    apiVersion: 'provenant.dev/v1alpha1',
+    kind: 'ClusterImagePolicy',
+    metadata: { name: 'inventory' },
+    spec: {
+      mode: 'Audit',
+      images: [{ glob: `${registry.host}/other/**` }],
+      authorities: [{ name: 'inventory', key: { publicKey: publicKeyPem() } }],
+      signatures: { threshold: 1 },
+    },
+  });
   await applyObject(
     cluster,
     keylessPolicy('via-github', `${registry.host}/judged-by-github/**`, 'github-tuf'),
@@ -131,15 +150,32 @@ describe('serve --kubernetes with TUF TrustRoots', () => {
     expect(denied.status?.details.causes.map((c) => c.reason)).toEqual(['UNTRUSTED_SIGNER']);
   });
 
-  it('reports a TrustRoot whose mirror is unreachable, and keeps the policy naming it invalid', async () => {
+  it('reports a TrustRoot whose mirror is unreachable, and keeps the policy naming it in force', async () => {
     const root = await waitReady('trustroot', 'down-tuf', 'False');
     expect(root.reason).toBe('TrustRootUnavailable');
     expect(root.message).toContain('ECONNREFUSED');
-    expect(await waitReady('clusterimagepolicy', 'via-down', 'False')).toMatchObject({
-      reason: 'InvalidPolicy',
-    });
+    expect(root.message).toContain('TRUST_ROOT_UNAVAILABLE');
+    expect(await waitReady('clusterimagepolicy', 'via-down', 'True')).toMatchObject({ reason: 'Valid' });
     expect(
-      server.logs.some((l) => l['msg'] === 'fetching the TrustRoot failed; policies naming it stay invalid'),
+      server.logs.some(
+        (l) => l['msg'] === 'fetching the TrustRoot failed; signatures checked against it are refused',
+      ),
     ).toBe(true);
+  });
+
+  it('denies what a policy naming a TrustRoot never fetched governs, whatever else matches', async () => {
+    await waitReady('trustroot', 'down-tuf', 'False');
+    // Before the fix the policy dropped out of the set, and the Audit policy alone admitted both.
+    const signed = await server.review(
+      '/validate',
+      podReview([{ name: 'app', image: signedElsewhere.digestRef }]),
+    );
+    expect(signed.allowed).toBe(false);
+    expect(signed.status?.details.causes.map((c) => c.reason)).toEqual(['TRUST_ROOT_UNAVAILABLE']);
+    expect(signed.status?.message).toContain('no copy of trusted_root.json has been verified yet');
+
+    const bare = await server.review('/validate', podReview([{ name: 'app', image: unsigned.digestRef }]));
+    expect(bare.allowed).toBe(false);
+    expect(bare.status?.details.causes.map((c) => c.reason)).toEqual(['NO_SIGNATURE']);
   });
 });
