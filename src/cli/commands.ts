@@ -1,5 +1,5 @@
 import { toProvenantError } from '../errors.js';
-import { EXIT, type CommandIo } from './io.js';
+import { escapingIo, EXIT, type CommandIo } from './io.js';
 import { isInputError, UsageError } from './usage-error.js';
 
 const USAGE = `Usage: provenant COMMAND [flags]
@@ -57,7 +57,9 @@ const COMMANDS: Record<string, () => Promise<LoadedCommand>> = {
   },
 };
 
-export async function runCommand(argv: string[], io: CommandIo): Promise<number> {
+export async function runCommand(argv: string[], outputs: CommandIo): Promise<number> {
+  // Whatever a command prints, no escape sequence, carriage return or bidi override reaches the terminal.
+  const io = escapingIo(outputs);
   const [name, ...rest] = argv;
   if (!name || name === 'help' || name === '--help' || name === '-h') {
     io.stdout(USAGE);
