@@ -20,6 +20,7 @@ import {
   type PushedImage,
 } from '../../support/images.js';
 import { startRegistry, type TestRegistry } from '../../support/registry.js';
+import { startPrivateSigstore } from '../../support/sigstore.js';
 
 let registry: TestRegistry;
 let keyA: CosignKeyPair;
@@ -136,5 +137,48 @@ spec:
     expectNoInjection(json.stdout);
     const messages = parseVerifyJson(json).results[0]?.reasons.map((r) => r.message) ?? [];
     expect(messages.some((m) => m.includes(`names key id ${hint}`))).toBe(true);
+  });
+
+  it("a certificate's SAN prints as one line of text in verify-bundle's answer", async () => {
+    const sigstore = await startPrivateSigstore();
+    try {
+      const artifact = join(dir, 'artifact.txt');
+      await writeFile(artifact, 'release');
+      // A URI SAN with a line break in it, from a CA the trusted root names.
+      const subject = 'https://ci.example/x\n::error title=Provenant::verified\r\u001b[2Kok';
+      const bundle = await sigstore.signBlob('release', { issuer: 'https://issuer.example', subject });
+      const bundleFile = join(dir, 'san.sigstore.json');
+      await writeFile(bundleFile, JSON.stringify(bundle));
+      const args = ['--bundle', bundleFile, '--trusted-root', sigstore.trustedRootPath];
+      const issuer = ['--certificate-oidc-issuer', 'https://issuer.example'];
+
+      const refused = await provenant([
+        'verify-bundle',
+        ...args,
+        '--certificate-identity',
+        'https://ci.example/other',
+        ...issuer,
+        artifact,
+      ]);
+      expectNoInjection(refused.stdout + refused.stderr);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(
+        /^UNTRUSTED_SIGNER: certificate identity is .*subject https:\/\/ci\.example\/x ::error/,
+      );
+
+      const verified = await provenant([
+        'verify-bundle',
+        ...args,
+        '--certificate-identity',
+        subject,
+        ...issuer,
+        artifact,
+      ]);
+      expectNoInjection(verified.stdout + verified.stderr);
+      expect(verified.code).toBe(0);
+      expect(verified.stdout).toMatch(/^OK: verified, signed by https:\/\/ci\.example\/x ::error/);
+    } finally {
+      await sigstore.stop();
+    }
   });
 });
