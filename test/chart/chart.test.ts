@@ -156,7 +156,7 @@ describe('helm lint and template', () => {
       ['admission.timeout=8 seconds', 'timeout'],
       ['replicas=3', "additional properties 'replicas'"],
     ] as const) {
-      const r = await helm(['template', 'x', CHART_DIR, '--set', set]);
+      const r = await helm(['template', 'x', CHART_DIR, '--namespace', NS, '--set', set]);
       expect(r.code, set).not.toBe(0);
       expect(r.stderr, set).toContain(message);
     }
