@@ -199,7 +199,8 @@ function authsOf(secret: PullSecret): Record<string, unknown> | undefined {
     document = parseBoundedJsonBytes(Buffer.from(raw, 'base64'), REMOTE_JSON_BOUNDS);
   } catch (err) {
     // JSON.parse's message quotes the text around the mistake (`..."password":hunter2}}" is not valid
-    // JSON`), and that text is the secret: name the kind of problem only.
+    // JSON`), and that text is the secret: name the kind of problem only. (The API server parses both keys
+    // as JSON before it stores such a Secret, so this is not expected; the message must not depend on it.)
     throw new PullSecretProblem(
       err instanceof JsonBoundsError
         ? `its ${field} is refused: ${err.message}`
