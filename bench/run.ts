@@ -110,11 +110,8 @@ async function main(): Promise<void> {
       () => benchRollout(world),
     );
     await section('e', '(e) memory of the verification service', ['RSS', 'growth'], benchMemory);
-    await section(
-      'f',
-      '(f) keyless bundle verification, CPU per bundle (p50)',
-      ['CPU', 'vs stock'],
-      benchKeyless,
+    await section('f', '(f) keyless bundle verification, CPU per bundle (p50)', ['CPU', 'vs stock'], () =>
+      benchKeyless(scratch),
     );
     await section(
       'g',

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LogSink } from '../kube/log.js';
+import { createLogger } from '../observability/logger.js';
 import {
   ensureWebhookCertificates,
   startCertificateRotation,
@@ -197,6 +198,27 @@ describe('ensureWebhookCertificates', () => {
     const result = await ensureWebhookCertificates(options(join(dir, 'a')), { api, clock, logger: silent });
     expect(result.generated).toBe(true);
     expect(api.calls).toContain('update');
+  });
+
+  it('names the Secret in its log lines (the logger masks fields called secret)', async () => {
+    api.secrets.set('provenant-system/provenant-webhook-tls', {
+      resourceVersion: 'chart',
+      type: 'Opaque',
+      data: { 'tls.crt': 'not a certificate' },
+    });
+    let log = '';
+    const logger = createLogger({
+      level: 'debug',
+      destination: { write: (line: string) => void (log += line) },
+    });
+    await ensureWebhookCertificates(options(join(dir, 'a')), { api, clock, logger });
+    const renewing = log
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((line) => line['msg'] === 'generating a webhook certificate');
+    expect(renewing).toMatchObject({ tlsSecret: 'provenant-system/provenant-webhook-tls' });
+    expect(log).not.toContain('[REDACTED]');
   });
 
   it('refuses to take over a Secret of another type', async () => {

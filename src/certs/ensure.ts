@@ -151,7 +151,7 @@ export async function ensureWebhookCertificates(
     }
     if (assessment.action === 'renew') {
       logger.info(
-        { secret: where, reason: assessment.reason, detail: assessment.detail },
+        { tlsSecret: where, reason: assessment.reason, detail: assessment.detail },
         'generating a webhook certificate',
       );
     }
@@ -167,7 +167,7 @@ export async function ensureWebhookCertificates(
         : await api.updateSecretData(namespace, secretName, secret.resourceVersion, secretData(fresh));
     if (outcome === 'exists' || outcome === 'conflict') {
       logger.info(
-        { secret: where, attempt },
+        { tlsSecret: where, attempt },
         'another replica wrote the webhook certificate first; adopting it',
       );
       continue;

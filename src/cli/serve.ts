@@ -565,12 +565,12 @@ async function selfManagedCertificates(
   try {
     ensured = await ensureWebhookCertificates(options, deps);
   } catch (err) {
-    logger.error({ secret, ...describeError(err) }, 'webhook certificates could not be set up');
+    logger.error({ tlsSecret: secret, ...describeError(err) }, 'webhook certificates could not be set up');
     throw err;
   }
   logger.info(
     {
-      secret,
+      tlsSecret: secret,
       notAfter: ensured.notAfter.toISOString(),
       renewAt: ensured.renewAt.toISOString(),
       generated: ensured.generated,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Credentials } from '../oci/auth.js';
+import { createLogger } from '../observability/logger.js';
 import type { LogSink } from './log.js';
 import {
   DOCKER_CFG,
@@ -208,6 +209,36 @@ describe('keyringFromSecrets', () => {
     expect(keyring.lookup('ghcr.io', 'x')).toBeUndefined();
     expect(problems.map((p) => p.split(':')[0])).toEqual(['ns/broken', 'ns/half']);
     expect(problems.join('\n')).not.toContain('half-pw');
+    expect(problems.join('\n')).not.toContain('not json');
+  });
+
+  it('never quotes a secret that is not JSON: JSON.parse quotes the text around the mistake', () => {
+    const password = 'hunter2';
+    const auth = b64(`robot:${password}`);
+    const raw = (field: string, text: string): PullSecret => ({
+      type: field === '.dockercfg' ? DOCKER_CFG : DOCKER_CONFIG_JSON,
+      data: { [field]: b64(text) },
+    });
+    const problems: string[] = [];
+    keyringFromSecrets(
+      [
+        named(raw('.dockerconfigjson', `{"auths":{"r.io":{"password":${password}}}}`), 'ns/unquoted'),
+        named(raw('.dockerconfigjson', `{"auths":{"r.io":{"auth":${auth}}}}`), 'ns/auth'),
+        named(raw('.dockerconfigjson', `{"auths":{"r.io":{"auth":"${auth}"}}} ${password}`), 'ns/trailing'),
+        named(raw('.dockercfg', `{"r.io":{"auth":${auth}}}`), 'ns/cfg'),
+        named(raw('.dockerconfigjson', `{"auths":{"r.io":{"auth":"${auth}\\u00"}}}`), 'ns/escape'),
+      ],
+      (source, problem) => problems.push(`${source}: ${problem}`),
+    );
+    expect(problems).toEqual([
+      'ns/unquoted: its .dockerconfigjson is not valid JSON',
+      'ns/auth: its .dockerconfigjson is not valid JSON',
+      'ns/trailing: its .dockerconfigjson is not valid JSON',
+      'ns/cfg: its .dockercfg is not valid JSON',
+      'ns/escape: its .dockerconfigjson is not valid JSON',
+    ]);
+    for (const secret of [password, auth.slice(0, 6), 'robot'])
+      expect(problems.join('\n')).not.toContain(secret);
   });
 
   it('skips a secret that names too many registries, or too long a key or entry, before parsing its entries', () => {
@@ -379,10 +410,36 @@ describe('PullSecretResolver', () => {
     expect((await resolver.forPod(pod)).lookup('ghcr.io')).toEqual(basic('good'));
     expect((await resolver.forPod(pod)).lookup('ghcr.io')).toEqual(basic('good'));
     expect(warnings).toEqual([
-      expect.objectContaining({ secret: 'apps/bad' }),
-      expect.objectContaining({ secret: 'apps/bad' }),
+      expect.objectContaining({ pullSecret: 'apps/bad' }),
+      expect.objectContaining({ pullSecret: 'apps/bad' }),
     ]);
     expect(reader.reads.filter((r) => r === 'secret apps/bad')).toHaveLength(1);
+  });
+
+  it('logs which pull secret is not JSON, and nothing of what it holds', async () => {
+    const reader = new FakeReader();
+    const text = '{"auths":{"ghcr.io":{"username":"robot","password":hunter2}}}';
+    reader.secrets.set('apps/regcred', {
+      type: DOCKER_CONFIG_JSON,
+      data: { '.dockerconfigjson': b64(text) },
+    });
+    let log = '';
+    const logger = createLogger({ destination: { write: (line: string) => void (log += line) } });
+    const resolver = new PullSecretResolver(reader, { logger });
+    await resolver.forPod({ namespace: 'apps', imagePullSecrets: [{ name: 'regcred' }] });
+    const lines = log
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        pullSecret: 'apps/regcred',
+        problem: 'its .dockerconfigjson is not valid JSON',
+        msg: 'pull secret ignored: not a valid Docker config',
+      }),
+    );
+    expect(log).not.toContain('hunter2');
+    expect(log).not.toContain('robot');
   });
 
   it('goes on without a secret it cannot read, and does not cache the failure', async () => {
@@ -393,7 +450,7 @@ describe('PullSecretResolver', () => {
     const resolver = new PullSecretResolver(reader, { logger: { ...silent, warn: (f) => warnings.push(f) } });
     const pod = { namespace: 'apps', imagePullSecrets: [{ name: 's' }] };
     expect((await resolver.forPod(pod)).lookup('ghcr.io')).toBeUndefined();
-    expect(warnings).toEqual([expect.objectContaining({ secret: 'apps/s', status: 403 })]);
+    expect(warnings).toEqual([expect.objectContaining({ pullSecret: 'apps/s', status: 403 })]);
     reader.failing.clear();
     expect((await resolver.forPod(pod)).lookup('ghcr.io')).toEqual(basic('one'));
   });

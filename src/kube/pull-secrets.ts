@@ -19,7 +19,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { mapWithConcurrency } from '../concurrency.js';
 import { ProvenantError } from '../errors.js';
 import { SingleFlightCache } from '../cache/single-flight-cache.js';
-import { parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
+import { JsonBoundsError, parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
 import { matchGlobTokens, type GlobToken } from '../policy/glob.js';
 import {
   canonicalRegistryHost,
@@ -172,6 +172,13 @@ function matches(entry: KeyringEntry, target: ParsedLocation): boolean {
   return entry.hostParts.every((matchPart, i) => matchPart(parts[i] ?? ''));
 }
 
+/**
+ * Why a secret cannot be used, in words of our own: a problem's text is logged, and the secret's bytes must
+ * never be. Only these messages (and oci/auth's, which name fields and registry keys) are reported; any
+ * other failure is reported as unreadable without its message.
+ */
+class PullSecretProblem extends Error {}
+
 /** The `auths` map of one secret, or undefined when the secret holds no usable Docker config. */
 function authsOf(secret: PullSecret): Record<string, unknown> | undefined {
   const field =
@@ -183,14 +190,29 @@ function authsOf(secret: PullSecret): Record<string, unknown> | undefined {
   const raw = field === undefined ? undefined : secret.data[field];
   if (raw === undefined || raw === '') return undefined;
   if (raw.length > PULL_SECRET_LIMITS.maxConfigChars) {
-    throw new Error(`its ${field} is larger than ${PULL_SECRET_LIMITS.maxConfigChars} characters (base64)`);
+    throw new PullSecretProblem(
+      `its ${field} is larger than ${PULL_SECRET_LIMITS.maxConfigChars} characters (base64)`,
+    );
   }
-  const document = parseBoundedJsonBytes(Buffer.from(raw, 'base64'), REMOTE_JSON_BOUNDS);
+  let document: unknown;
+  try {
+    document = parseBoundedJsonBytes(Buffer.from(raw, 'base64'), REMOTE_JSON_BOUNDS);
+  } catch (err) {
+    // JSON.parse's message quotes the text around the mistake (`..."password":hunter2}}" is not valid
+    // JSON`), and that text is the secret: name the kind of problem only. (The API server parses both keys
+    // as JSON before it stores such a Secret, so this is not expected; the message must not depend on it.)
+    throw new PullSecretProblem(
+      err instanceof JsonBoundsError
+        ? `its ${field} is refused: ${err.message}`
+        : `its ${field} is not valid JSON`,
+    );
+  }
   if (typeof document !== 'object' || document === null || Array.isArray(document))
-    throw new Error('not a JSON object');
+    throw new PullSecretProblem('not a JSON object');
   const auths = field === '.dockercfg' ? document : (document as Record<string, unknown>)['auths'];
   if (auths === undefined || auths === null) return {};
-  if (typeof auths !== 'object' || Array.isArray(auths)) throw new Error('"auths" is not an object');
+  if (typeof auths !== 'object' || Array.isArray(auths))
+    throw new PullSecretProblem('"auths" is not an object');
   return auths as Record<string, unknown>;
 }
 
@@ -232,16 +254,18 @@ function parsePullSecret({ source, secret }: NamedPullSecret): ParsedPullSecret 
     const entries: KeyringEntry[] = [];
     const auths = Object.entries(authsOf(secret) ?? {});
     if (auths.length > PULL_SECRET_LIMITS.maxRegistries) {
-      throw new Error(
+      throw new PullSecretProblem(
         `names ${auths.length} registries; at most ${PULL_SECRET_LIMITS.maxRegistries} are read`,
       );
     }
     for (const [key, raw] of auths) {
       if (key.length > PULL_SECRET_LIMITS.maxKeyChars) {
-        throw new Error(`a registry key is longer than ${PULL_SECRET_LIMITS.maxKeyChars} characters`);
+        throw new PullSecretProblem(
+          `a registry key is longer than ${PULL_SECRET_LIMITS.maxKeyChars} characters`,
+        );
       }
       if ((JSON.stringify(raw)?.length ?? 0) > PULL_SECRET_LIMITS.maxEntryChars) {
-        throw new Error(
+        throw new PullSecretProblem(
           `the entry for a registry is larger than ${PULL_SECRET_LIMITS.maxEntryChars} characters`,
         );
       }
@@ -259,7 +283,10 @@ function parsePullSecret({ source, secret }: NamedPullSecret): ParsedPullSecret 
     }
     return { source, entries };
   } catch (err) {
-    return { source, entries: [], problem: describeError(err).error };
+    // oci/auth's messages name a field and the entry's registry key (a key with `user:password@` is
+    // skipped before its entry is read); anything else is not ours to quote.
+    const ours = err instanceof PullSecretProblem || err instanceof ProvenantError;
+    return { source, entries: [], problem: ours ? err.message : 'it cannot be read as a Docker config' };
   }
 }
 
@@ -338,6 +365,12 @@ function parsedSize(secret: ParsedPullSecret): number {
   return bytes;
 }
 
+/**
+ * The log field naming what was read. Not `secret`: the logger masks every field of that name (it would hold a
+ * secret's value), which left these lines naming no Secret at all.
+ */
+const logField = { secret: 'pullSecret', serviceaccount: 'serviceaccount' } as const;
+
 /** Resolves a workload's pull secrets into a Keyring; reads are cached briefly and shared when concurrent. */
 export class PullSecretResolver {
   /** Kept parsed: every admission of a workload builds its keyring from them. */
@@ -389,7 +422,10 @@ export class PullSecretResolver {
       return parsed === undefined ? [] : [parsed];
     });
     return keyringFromParsed(secrets.flat(), (source, problem) =>
-      this.options.logger.warn({ secret: source, problem }, 'pull secret ignored: not a valid Docker config'),
+      this.options.logger.warn(
+        { pullSecret: source, problem },
+        'pull secret ignored: not a valid Docker config',
+      ),
     );
   }
 
@@ -403,7 +439,10 @@ export class PullSecretResolver {
     // Names come from the Pod, unvalidated: `..` or `.` in a request path would read the namespace or list
     // its Secrets instead (RBAC refuses both today). Such a name cannot exist, so it is skipped as missing.
     if (!OBJECT_NAME.test(name) || !OBJECT_NAME.test(namespace)) {
-      this.options.logger.info({ [what]: `${namespace}/${name}` }, `${what} name is not valid; skipped`);
+      this.options.logger.info(
+        { [logField[what]]: `${namespace}/${name}` },
+        `${what} name is not valid; skipped`,
+      );
       return undefined;
     }
     try {
@@ -411,7 +450,7 @@ export class PullSecretResolver {
         const value = await read();
         if (value === undefined) {
           this.options.logger.info(
-            { [what]: `${namespace}/${name}` },
+            { [logField[what]]: `${namespace}/${name}` },
             `${what} for pull credentials not found; skipped`,
           );
           return { found: false } as const;
@@ -422,7 +461,7 @@ export class PullSecretResolver {
     } catch (err) {
       // The kubelet goes on without a secret it cannot read; so do we (the registry decides what anonymous gets).
       this.options.logger.warn(
-        { [what]: `${namespace}/${name}`, ...describeError(err) },
+        { [logField[what]]: `${namespace}/${name}`, ...describeError(err) },
         `reading ${what} for pull credentials failed; skipped`,
       );
       return undefined;

@@ -156,10 +156,24 @@ describe('helm lint and template', () => {
       ['admission.timeout=8 seconds', 'timeout'],
       ['replicas=3', "additional properties 'replicas'"],
     ] as const) {
-      const r = await helm(['template', 'x', CHART_DIR, '--set', set]);
+      const r = await helm(['template', 'x', CHART_DIR, '--namespace', NS, '--set', set]);
       expect(r.code, set).not.toBe(0);
       expect(r.stderr, set).toContain(message);
     }
+  });
+
+  it('refuses to be installed into "default", which it would leave unchecked', async () => {
+    for (const args of [
+      [],
+      ['--namespace', 'default'],
+      ['--namespace', 'default', '--set', 'webhook.url=https://10.0.0.5:8443'],
+    ]) {
+      const r = await helm(['template', 'x', CHART_DIR, ...args]);
+      expect(r.code, args.join(' ')).not.toBe(0);
+      expect(r.stderr, args.join(' ')).toContain('every workload there would run unverified');
+    }
+    const elsewhere = await helm(['template', 'x', CHART_DIR, '--namespace', 'platform']);
+    expect(elsewhere.code, elsewhere.stderr).toBe(0);
   });
 
   it('renders the background RBAC, Lease flags and PolicyReport CRDs only when they are wanted', () => {
@@ -504,7 +518,16 @@ describe('rendered objects on a real API server', () => {
   it('leaves PolicyReport CRDs another tool installed alone (helm lookup)', async () => {
     // beforeAll applied them with kubectl, as Kyverno or Policy Reporter would have: not this release's.
     const names = async (args: string[]) => {
-      const r = await helm(['template', 'x', CHART_DIR, '--kubeconfig', cluster.kubeconfigPath, ...args]);
+      const r = await helm([
+        'template',
+        'x',
+        CHART_DIR,
+        '--namespace',
+        NS,
+        '--kubeconfig',
+        cluster.kubeconfigPath,
+        ...args,
+      ]);
       expect(r.code, r.stderr).toBe(0);
       return parseObjects(r.stdout).map((o) => `${o.kind}/${o.metadata.name}`);
     };

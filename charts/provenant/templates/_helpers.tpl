@@ -69,8 +69,14 @@ app.kubernetes.io/part-of: provenant
 {{- end }}
 {{- end }}
 
-{{/* Namespaces never sent to Provenant: kube-system, the release namespace, and admission.excludeNamespaces. */}}
+{{/*
+Namespaces never sent to Provenant: kube-system, the release namespace, and admission.excludeNamespaces. The
+release namespace must be Provenant's own: "default" (where helm installs without --namespace) holds workloads.
+*/}}
 {{- define "provenant.excludedNamespaces" -}}
+{{- if eq .Release.Namespace "default" }}
+{{- fail "the release namespace is never checked (Provenant must start while no replica answers): installed in \"default\", every workload there would run unverified. Install into a namespace of its own: --namespace provenant-system --create-namespace" }}
+{{- end }}
 {{- $all := concat (list "kube-system" .Release.Namespace) .Values.admission.excludeNamespaces | uniq }}
 {{- toJson $all }}
 {{- end }}
