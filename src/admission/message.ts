@@ -113,7 +113,8 @@ export function distinctCodes(codes: readonly ReasonCode[]): ReasonCode[] {
   return [...new Set(codes)];
 }
 
-function formatWorkloadSafe(workload: WorkloadRef): string {
+/** `Pod default/web`, with the object's kind, namespace and name cleaned and bounded like every other field. */
+export function formatWorkloadSafe(workload: WorkloadRef): string {
   return formatWorkload({
     kind: clean(workload.kind, 63),
     name: clean(workload.name, MAX_NAME_RUNES),

@@ -1,9 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import { loadAll } from 'js-yaml';
+import { CORE_SCHEMA, defineScalarTag, loadAll, NOT_RESOLVED } from 'js-yaml';
 import { decideAdmission, type AdmissionDecision, type SkipReason } from '../admission/decide.js';
+import { formatWorkloadSafe } from '../admission/message.js';
 import { decodeAdmissionReview, reviewForManifest, type AdmissionReview } from '../admission/review.js';
+import { sanitizeText } from '../admission/text.js';
+import { yamlErrorMessage } from '../config/yaml-error.js';
 import { isRecord, isSupportedKind, own } from '../kube/extract.js';
-import { formatWorkload } from '../kube/workload.js';
 import { parseFlags, VERIFY_FLAGS, VERIFY_FLAGS_HELP, verifyFlags } from './flags.js';
 import { EXIT, type CommandIo } from './io.js';
 import { verdictsJson } from './output.js';
@@ -58,11 +60,13 @@ export async function checkCommand(argv: string[], io: CommandIo): Promise<numbe
     for (const file of files) subjects.push(...(await readSubjects(file, values.namespace)));
   } catch (err) {
     if (!(err instanceof ManifestError)) throw err;
-    io.stderr(`provenant check: ${err.message}`);
+    io.stderr(`provenant check: ${sanitizeText(err.message)}`);
     return EXIT.invalidInput;
   }
   if (subjects.length === 0) {
-    io.stderr(`provenant check: no Pods or pod controllers in ${files.join(', ')}: nothing to check`);
+    io.stderr(
+      `provenant check: no Pods or pod controllers in ${sanitizeText(files.join(', '))}: nothing to check`,
+    );
   }
 
   const runtime = await createRuntime(flags);
@@ -100,15 +104,16 @@ async function readSubjects(file: string, namespace: string | undefined): Promis
   }
   let documents: unknown[];
   try {
-    documents = loadAll(text, null, { filename: file });
+    documents = loadAll(text, { filename: file, schema: MANIFEST_SCHEMA });
   } catch (err) {
-    throw new ManifestError(`${file}: not valid YAML or JSON: ${(err as Error).message}`);
+    if (err instanceof MergeKeyError) throw new ManifestError(`${file}: ${err.message}`);
+    throw new ManifestError(`${file}: not valid YAML or JSON: ${yamlErrorMessage(err)}`);
   }
   const subjects: CheckSubject[] = [];
   documents.forEach((document, index) => {
     const source = `${file} (document ${index + 1})`;
     if (document === null || document === undefined) return;
-    for (const object of listItems(document)) {
+    for (const object of objectsOf(document, source)) {
       const review = toReview(object, source, namespace);
       if (review !== undefined) subjects.push({ source, review });
     }
@@ -116,12 +121,66 @@ async function readSubjects(file: string, namespace: string | undefined): Promis
   return subjects;
 }
 
-/** `kubectl get -o yaml` wraps objects in a `List`; anything else is one object. */
-function listItems(document: unknown): unknown[] {
-  if (isRecord(document) && own(document, 'kind') === 'List' && Array.isArray(own(document, 'items'))) {
-    return own(document, 'items') as unknown[];
+/** A plain `<<` in a manifest: kubectl would merge, and `check` must not decide something else. */
+class MergeKeyError extends Error {
+  override readonly name = 'MergeKeyError';
+}
+
+/**
+ * YAML 1.2's core schema, as js-yaml reads by default, where a plain `<<` is refused. kubectl reads manifests
+ * with go-yaml v2 (YAML 1.1), which merges `<<: {...}` into the mapping, the merged keys overwriting keys
+ * written before it: `{image: signed, <<: {image: unsigned}}` creates the unsigned image. Without merge keys
+ * `check` would read a key named `<<` and decide the signed one; with js-yaml's merge, explicit keys would win.
+ * Neither is what the cluster runs, so a merge key is invalid input. A quoted `"<<"` is a plain key to both.
+ */
+const MANIFEST_SCHEMA = CORE_SCHEMA.withTags(
+  defineScalarTag<never>('tag:provenant.dev,2026:merge-key', {
+    implicit: true,
+    implicitFirstChars: ['<'],
+    resolve: (source) => {
+      if (source !== '<<') return NOT_RESOLVED;
+      throw new MergeKeyError(
+        'YAML merge keys (<<) are not supported: kubectl merges them (YAML 1.1), a merged key overriding one ' +
+          'written before it, so what it creates could differ from what check decides; write the keys out',
+      );
+    },
+    identify: () => false,
+  }),
+);
+
+/**
+ * The objects kubectl creates from one document. Its decoder reads any object with an `items` field as a
+ * list, whatever its kind (`List`, `PodList`, `DeploymentList`, but also a `Pod`, whose own spec is then
+ * ignored), and gives an item without kind and apiVersion the list's apiVersion and its kind less `List`.
+ * An `items` field on a kind that is no list is refused: kubectl would create the items, other tools the
+ * object. So are lists inside lists, which kubectl refuses.
+ */
+function objectsOf(document: unknown, source: string): unknown[] {
+  if (!isRecord(document) || !Object.hasOwn(document, 'items')) return [document];
+  const kind = own(document, 'kind');
+  if (typeof kind !== 'string' || !kind.endsWith('List')) {
+    throw new ManifestError(
+      `${source}: an object of kind ${JSON.stringify(kind ?? null)} with an "items" field: kubectl reads it ` +
+        'as a list and would create its items instead',
+    );
   }
-  return [document];
+  const items = own(document, 'items');
+  if (items === null) return [];
+  if (!Array.isArray(items)) throw new ManifestError(`${source}: the items of a ${kind} must be a list`);
+  return items.map((item: unknown, i) => {
+    if (!isRecord(item)) return item;
+    if (Object.hasOwn(item, 'items')) {
+      throw new ManifestError(
+        `${source}: item ${i + 1} of the ${kind} has items of its own (a list in a list)`,
+      );
+    }
+    if (nonEmptyString(own(item, 'kind')) || nonEmptyString(own(item, 'apiVersion'))) return item;
+    return { ...item, apiVersion: own(document, 'apiVersion'), kind: kind.slice(0, -'List'.length) };
+  });
+}
+
+function nonEmptyString(value: unknown): boolean {
+  return typeof value === 'string' && value !== '';
 }
 
 /** The AdmissionReview the API server would send for this object, or undefined when it sends none. */
@@ -161,7 +220,8 @@ const SKIPPED: Readonly<Record<SkipReason, string>> = {
 
 /** A denial is the webhook's message verbatim; an admission says so, with any warnings and audit notes. */
 function toCheckText(decision: AdmissionDecision): string {
-  const who = formatWorkload(decision.workload);
+  // The object's name is the manifest author's text: as in the webhook's messages, no line breaks or escapes.
+  const who = formatWorkloadSafe(decision.workload);
   const response = decision.response;
   const lines: string[] = [];
   if (!response.allowed) {

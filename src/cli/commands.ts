@@ -1,5 +1,5 @@
 import { toProvenantError } from '../errors.js';
-import { EXIT, type CommandIo } from './io.js';
+import { escapingIo, EXIT, type CommandIo } from './io.js';
 import { isInputError, UsageError } from './usage-error.js';
 
 const USAGE = `Usage: provenant COMMAND [flags]
@@ -20,6 +20,11 @@ type Command = (argv: string[], io: CommandIo) => Promise<number>;
 interface LoadedCommand {
   readonly run: Command;
   readonly usage: string;
+  /**
+   * Standard output is a document to apply (convert's policies), written exactly: escaping a bidi character
+   * in a plain YAML scalar would change the value. Its input is the operator's own policies.
+   */
+  readonly exactStdout?: boolean;
 }
 
 // Each command's module is imported only when that command runs: a CI job calling `verify` once per image
@@ -39,7 +44,7 @@ const COMMANDS: Record<string, () => Promise<LoadedCommand>> = {
   },
   convert: async () => {
     const { convertCommand, CONVERT_USAGE } = await import('./convert.js');
-    return { run: convertCommand, usage: CONVERT_USAGE };
+    return { run: convertCommand, usage: CONVERT_USAGE, exactStdout: true };
   },
   serve: async () => {
     const { serveCommand, SERVE_USAGE } = await import('./serve.js');
@@ -57,7 +62,9 @@ const COMMANDS: Record<string, () => Promise<LoadedCommand>> = {
   },
 };
 
-export async function runCommand(argv: string[], io: CommandIo): Promise<number> {
+export async function runCommand(argv: string[], outputs: CommandIo): Promise<number> {
+  // Whatever a command prints, no escape sequence, carriage return or bidi override reaches the terminal.
+  let io = escapingIo(outputs);
   const [name, ...rest] = argv;
   if (!name || name === 'help' || name === '--help' || name === '-h') {
     io.stdout(USAGE);
@@ -69,6 +76,7 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
     return EXIT.invalidInput;
   }
   const command = await load();
+  if (command.exactStdout === true) io = { stdout: outputs.stdout, stderr: io.stderr };
   try {
     return await command.run(rest, io);
   } catch (err) {

@@ -51,6 +51,27 @@ describe('provenant convert', () => {
     expect(partial.stdout).toBe(strict.stdout);
   });
 
+  it('writes the policy exactly, bidi and zero-width characters included (it is a document to apply)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'provenant-convert-exact-'));
+    const file = join(dir, 'cip.yaml');
+    const subject = 'release\u202E@acme.example\u200B';
+    await writeFile(
+      file,
+      `apiVersion: policy.sigstore.dev/v1alpha1
+kind: ClusterImagePolicy
+metadata: {name: exact}
+spec:
+  images: [{glob: "ghcr.io/acme/**"}]
+  authorities:
+    - keyless:
+        identities: [{issuer: "https://accounts.example", subject: "${subject}"}]
+`,
+    );
+    const { code, stdout, stderr } = await convert(['-f', file, '--allow-partial']);
+    expect(code, stderr).toBe(0);
+    expect(JSON.stringify(loadAll(stdout))).toContain(JSON.stringify(subject).slice(1, -1));
+  });
+
   it('converts several files and documents into one multi-document stream', async () => {
     const { stdout } = await convert([
       '-f',

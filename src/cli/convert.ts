@@ -1,5 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dump, loadAll } from 'js-yaml';
+import { sanitizeText } from '../admission/text.js';
+import { yamlErrorMessage } from '../config/yaml-error.js';
 import {
   convertDocument,
   type ConversionNote,
@@ -99,14 +101,14 @@ async function readDocuments(file: string, io: CommandIo): Promise<unknown[] | u
       io.stderr(`provenant convert: ${file} is larger than ${MAX_INPUT_BYTES} bytes`);
       return undefined;
     }
-    const documents = loadAll(text, null, { filename: file }).filter((d) => d !== null && d !== undefined);
+    const documents = loadAll(text, { filename: file }).filter((d) => d !== null && d !== undefined);
     if (documents.some(sharesNodes)) {
       io.stderr(`provenant convert: ${file}: YAML aliases are not accepted (a policy has no use for them)`);
       return undefined;
     }
     return documents;
   } catch (err) {
-    io.stderr(`provenant convert: ${file}: ${(err as Error).message}`);
+    io.stderr(`provenant convert: ${sanitizeText(file)}: ${sanitizeText(yamlErrorMessage(err))}`);
     return undefined;
   }
 }

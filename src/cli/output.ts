@@ -1,4 +1,5 @@
 import type { AttestationEvidence } from '../attestation/types.js';
+import { sanitizeText } from '../admission/text.js';
 import type { AttestationOutcome, ImageVerdict, Reason } from '../verdict.js';
 
 export type OutputFormat = 'text' | 'json';
@@ -64,24 +65,31 @@ function attestationJson(policy: string, outcome: AttestationOutcome) {
   };
 }
 
-/** One line per image for a person: denials carry every reason, with policy, authority and code. */
+/**
+ * One line per image for a person: denials carry every reason, with policy, authority and code. Every field is
+ * one line of printable text (`sanitizeText`, as in the webhook's messages): reasons quote what registries,
+ * signatures and certificates say, and a line break there would start a line of the attacker's own in a CI
+ * log (where a line beginning with `::` is a workflow command).
+ */
 export function toText(verdicts: readonly ImageVerdict[]): string {
   const lines: string[] = [];
   for (const v of verdicts) {
-    const name = v.digest && !v.image.includes('@') ? `${v.image}@${v.digest}` : v.image;
+    const name = sanitizeText(v.digest && !v.image.includes('@') ? `${v.image}@${v.digest}` : v.image);
     if (!v.allowed) {
-      lines.push(`denied  ${name}: ${v.reasons.map(formatReason).join('; ')}`);
+      lines.push(`denied  ${name}: ${v.reasons.map((r) => sanitizeText(formatReason(r))).join('; ')}`);
     } else {
-      const verified = v.outcomes.flatMap((o) => o.verifiedAuthorities.map((a) => `${o.policy}/${a}`));
+      const verified = v.outcomes.flatMap((o) =>
+        o.verifiedAuthorities.map((a) => sanitizeText(`${o.policy}/${a}`)),
+      );
       const attested = v.outcomes.flatMap((o) =>
         (o.attestations ?? [])
           .filter((a) => a.satisfied)
           .map((a) => {
             const level = a.evidence?.slsa === undefined ? '' : ` SLSA L${a.evidence.slsa.level}`;
-            return `${o.policy}/${a.requirement}${level}`;
+            return sanitizeText(`${o.policy}/${a.requirement}${level}`);
           }),
       );
-      const allowedBy = v.outcomes.filter((o) => o.static === 'Allow').map((o) => o.policy);
+      const allowedBy = v.outcomes.filter((o) => o.static === 'Allow').map((o) => sanitizeText(o.policy));
       const details = [
         ...(allowedBy.length ? [`allowed by: ${allowedBy.join(', ')}`] : []),
         ...(verified.length ? [`verified: ${verified.join(', ')}`] : []),
@@ -89,8 +97,8 @@ export function toText(verdicts: readonly ImageVerdict[]): string {
       ];
       lines.push(`allowed ${name}${details.length ? ` (${details.join('; ')})` : ''}`);
     }
-    for (const w of v.warnings) lines.push(`warning ${name}: ${formatReason(w)}`);
-    for (const a of v.audit) lines.push(`audit   ${name}: ${formatReason(a)}`);
+    for (const w of v.warnings) lines.push(`warning ${name}: ${sanitizeText(formatReason(w))}`);
+    for (const a of v.audit) lines.push(`audit   ${name}: ${sanitizeText(formatReason(a))}`);
   }
   return lines.join('\n');
 }

@@ -1,3 +1,4 @@
+import { sanitizeText } from '../admission/text.js';
 import { ProvenantError } from '../errors.js';
 import { buildTrustRoot, createTrustStore, PUBLIC_GOOD, type TrustRoot } from '../trust/trust-store.js';
 import {
@@ -67,10 +68,12 @@ export async function verifyBundleCommand(argv: string[], io: VerifyBundleIo): P
       return check.ok ? EXIT.verified : EXIT.failed;
     }
     if (!check.ok) {
-      io.stderr(`${check.code}: ${check.message}`);
+      io.stderr(`${check.code}: ${sanitizeText(check.message)}`);
       return EXIT.failed;
     }
-    io.stdout(`OK: verified, signed by ${check.signer.identity}${describeTimestamps(check.signer)}`);
+    io.stdout(
+      `OK: verified, signed by ${sanitizeText(check.signer.identity)}${sanitizeText(describeTimestamps(check.signer))}`,
+    );
     return EXIT.verified;
   } catch (err) {
     const code = err instanceof ProvenantError ? err.code : undefined;
@@ -79,7 +82,7 @@ export async function verifyBundleCommand(argv: string[], io: VerifyBundleIo): P
       io.stdout(JSON.stringify(failedJson(code ?? 'INTERNAL_ERROR', message)));
       return EXIT.failed;
     }
-    io.stderr(`provenant verify-bundle: ${code === undefined ? '' : `${code}: `}${message}`);
+    io.stderr(`provenant verify-bundle: ${code === undefined ? '' : `${code}: `}${sanitizeText(message)}`);
     return EXIT.failed;
   }
 }

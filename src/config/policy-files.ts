@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { loadAll } from 'js-yaml';
 import { ProvenantError } from '../errors.js';
 import type { PolicyDocument } from '../policy/compile.js';
+import { yamlErrorMessage } from './yaml-error.js';
 
 const MAX_POLICY_FILE_BYTES = 1024 * 1024;
 const POLICY_FILE = /\.(ya?ml|json)$/i;
@@ -78,9 +79,9 @@ async function readPolicyFile(file: string): Promise<PolicyDocument[]> {
   }
   let values: unknown[];
   try {
-    values = loadAll(text, null, { filename: file });
+    values = loadAll(text, { filename: file });
   } catch (err) {
-    throw new ProvenantError('INVALID_POLICY', `${file}: not valid YAML: ${(err as Error).message}`, {
+    throw new ProvenantError('INVALID_POLICY', `${file}: not valid YAML: ${yamlErrorMessage(err)}`, {
       cause: err,
     });
   }

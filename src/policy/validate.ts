@@ -182,7 +182,7 @@ function describeSchemaError(error: ErrorObject): PolicyProblem {
       .replaceAll('/', '.') || '(document)';
   switch (error.keyword) {
     case 'additionalProperties':
-      return { field, message: `unknown field "${String(error.params.additionalProperty)}"` };
+      return { field, message: `unknown field ${JSON.stringify(String(error.params.additionalProperty))}` };
     case 'required':
       return { field, message: `missing required field "${String(error.params.missingProperty)}"` };
     case 'enum':

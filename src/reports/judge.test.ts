@@ -116,6 +116,30 @@ describe('judgeSubjects and policyResults', () => {
     expect(release.message).toContain('volume "models" image acme/unsigned:v1: authority key: NO_SIGNATURE');
   });
 
+  it("keeps a reason's text one line of printable characters (PolicyReports, Events, provenant audit)", async () => {
+    // What a verifier reports about a signature whose key hint the image's pusher wrote.
+    const message = 'not signed by key key; the signature names key id k\n::error::ok\r\u001b[2K\u202Ex';
+    const [hinted] = await judgeSubjects(auditSubjects([pod('hinted', ['acme/hinted:v1'])]), {
+      decide: {
+        verifier: fakeVerifier(() => ({
+          allowed: false,
+          outcomes: [
+            {
+              ...unsatisfied('release', 'NO_SIGNATURE'),
+              reasons: [{ policy: 'release', code: 'NO_SIGNATURE', message }],
+            },
+          ],
+        })),
+        timeoutMs: 2000,
+      },
+      concurrency: 1,
+    });
+    const release = hinted!.policies.find((p) => p.policy === 'release')!;
+    expect(release.message).toContain('names key id k ::error::ok');
+    // eslint-disable-next-line no-control-regex -- looking for control characters is the point
+    expect(release.message).not.toMatch(/[\u0000-\u001F\u007F-\u009F\u202A-\u202E]/);
+  });
+
   it('decides a running Pod by its digest, and passes the workload credentials lookup its namespace', async () => {
     const v = verifier();
     const running: ListedObject = {

@@ -6,6 +6,7 @@
  */
 import { decideAdmission, type AdmissionDecision, type DecideDeps } from '../admission/decide.js';
 import { reviewForManifest } from '../admission/review.js';
+import { sanitizeText } from '../admission/text.js';
 import { mapWithConcurrency } from '../concurrency.js';
 import { REASONS, type ReasonCode } from '../errors.js';
 import { distinctImages, extractImageUses, type ImageUse } from '../kube/extract.js';
@@ -143,8 +144,12 @@ export function policyResults(decision: AdmissionDecision): PolicyResult[] {
   const fail = (g: Group, image: string, reason: Reason): void => {
     g.satisfied = false;
     if (!g.codes.includes(reason.code)) g.codes.push(reason.code);
+    // Reasons quote registries, signatures and certificates: one line of printable text in a PolicyReport, an
+    // Event and `provenant audit`'s output, as in the webhook's messages.
     g.failures.push(
-      `${where(image)}: ${reason.authority === undefined ? '' : `authority ${reason.authority}: `}${reason.code}: ${reason.message}`,
+      sanitizeText(
+        `${where(image)}: ${reason.authority === undefined ? '' : `authority ${reason.authority}: `}${reason.code}: ${reason.message}`,
+      ),
     );
   };
 
