@@ -16,7 +16,10 @@ export type TrustRootSpec =
         readonly root: string;
         /** As written (`24h`, `90m`); absent when the object leaves it to the default. */
         readonly refreshInterval?: string;
-        /** As written; absent: a copy is used however long refreshing fails (TUF expiry still applies). */
+        /**
+         * As written; absent: the last verified copy is used however long refreshing fails, past the expiry
+         * of the TUF metadata it came with too (this bounds it).
+         */
         readonly maxStaleness?: string;
       };
     };
