@@ -205,6 +205,43 @@ describe('rateBuilder', () => {
   });
 });
 
+describe('rateBuilder: who may claim a listed builder (slsa.builders[].authorities)', () => {
+  const GCB = 'https://cloudbuild.googleapis.com/GoogleHostedWorker';
+  const facts = (() => {
+    const r = real('bcr-module');
+    return { ...r.facts, builderId: GCB };
+  })();
+  const gcbKey = { authority: 'gcb', identity: 'sha256:ab' };
+  const ciKey = { authority: 'ci', identity: 'sha256:cd' };
+
+  it("grants an entry's level only to provenance one of its authorities signed", () => {
+    const list: CompiledBuilder[] = [{ id: compileUriGlob(GCB), level: 3, authorities: ['gcb'] }];
+    expect(rateBuilder(facts, gcbKey, list)).toMatchObject({ ok: true, level: 3 });
+    const claimed = rateBuilder(facts, ciKey, list);
+    expect(claimed).toEqual({
+      ok: false,
+      message: `provenance in the name of builder ${GCB} signed by authority ci; that builder is accepted from gcb`,
+    });
+  });
+
+  it('falls through to an entry naming the signer', () => {
+    const list: CompiledBuilder[] = [
+      { id: compileUriGlob(GCB), level: 3, authorities: ['gcb'] },
+      { id: compileUriGlob('https://cloudbuild.googleapis.com/**'), level: 2, authorities: ['ci'] },
+    ];
+    expect(rateBuilder(facts, ciKey, list)).toMatchObject({ ok: true, level: 2 });
+  });
+
+  it('withholds the level of an entry that names no authority among several', () => {
+    const list: CompiledBuilder[] = [{ id: compileUriGlob(GCB), level: 3, levelWithheld: true }];
+    expect(rateBuilder(facts, ciKey, list)).toMatchObject({
+      ok: true,
+      level: 1,
+      basis: expect.stringContaining('so that level is not granted') as unknown,
+    });
+  });
+});
+
 describe('rateBuilder on GitHub Enterprise instances (slsa.githubEnterprise)', () => {
   const attestation = onEnterprise(real('bcr-module'));
 

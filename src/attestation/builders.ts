@@ -78,8 +78,8 @@ export function rateBuilder(
   const builtIn = builtInRating(facts, signer, github);
   if (builders === undefined) return { ok: true, ...builtIn };
 
-  const entry = builders.find((b) => matchesBuilder(b, facts.builderId));
-  if (entry === undefined) {
+  const named = builders.filter((b) => matchesBuilder(b, facts.builderId));
+  if (named.length === 0) {
     return {
       ok: false,
       message: `builder ${facts.builderId} is not one this requirement accepts (builders: ${builders
@@ -87,7 +87,24 @@ export function rateBuilder(
         .join(', ')})`,
     };
   }
+  // builder.id is the signer's claim: an entry counts only for provenance its authorities signed.
+  const entry = named.find((b) => b.authorities === undefined || b.authorities.includes(signer.authority));
+  if (entry === undefined) {
+    return {
+      ok: false,
+      message: `provenance in the name of builder ${facts.builderId} signed by authority ${signer.authority}; that builder is accepted from ${[
+        ...new Set(named.flatMap((b) => b.authorities ?? [])),
+      ].join(', ')}`,
+    };
+  }
   if (entry.level === undefined) return { ok: true, ...builtIn };
+  if (entry.levelWithheld === true) {
+    return {
+      ok: true,
+      level: builtIn.level,
+      basis: `${builtIn.basis}; slsa.builders lists ${entry.id.source} at level ${entry.level} without naming which of the requirement's authorities sign as it, so that level is not granted`,
+    };
+  }
   return { ok: true, ...capPolicyLevel(entry.level, entry.id.source, signer, github) };
 }
 

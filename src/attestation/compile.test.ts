@@ -48,6 +48,31 @@ describe('compileAttestationRequirement', () => {
     expect(sbom.conditions).toHaveLength(1);
   });
 
+  it('says who may claim each listed builder', () => {
+    const GCB = 'https://cloudbuild.googleapis.com/GoogleHostedWorker';
+    const withBuilders = (
+      authorities: string[],
+      builders: { id: string; level?: number; authorities?: string[] }[],
+    ) =>
+      compileAttestationRequirement(
+        { ...PROVENANCE, authorities, slsa: { minBuildLevel: 3, builders } },
+        AUTHORITIES,
+      ).slsa?.builders;
+    // One authority: it is the one that signs as the builder.
+    expect(withBuilders(['ci'], [{ id: GCB, level: 3 }])?.[0]).toMatchObject({ authorities: ['ci'] });
+    // Several, none named: the builder is accepted from any of them, its level from none.
+    const unnamed = withBuilders(['ci', 'release'], [{ id: GCB, level: 3 }])?.[0];
+    expect(unnamed).toMatchObject({ level: 3, levelWithheld: true });
+    expect(unnamed?.authorities).toBeUndefined();
+    expect(withBuilders(['ci', 'release'], [{ id: GCB }])?.[0]?.levelWithheld).toBeUndefined();
+    expect(
+      withBuilders(['ci', 'release'], [{ id: GCB, level: 3, authorities: ['release'] }])?.[0],
+    ).toMatchObject({ authorities: ['release'] });
+    expect(() => withBuilders(['ci'], [{ id: GCB, level: 3, authorities: ['release'] }])).toThrow(
+      '.slsa.builders[0].authorities: must name authorities of this requirement (ci); not: release',
+    );
+  });
+
   it.each<[string, AttestationRequirementSpec, string]>([
     [
       'unknown authority',

@@ -156,6 +156,29 @@ function verifierAuthorities(
   return [...new Set(listed)];
 }
 
+/**
+ * Who may sign provenance naming a builder: `builder.id` is the signer's claim, so a level granted to a
+ * builder would otherwise go to whichever authority of the requirement names it (a CI job's key claiming the
+ * Tekton Chains builder that another key signs for). Listed, or implied when the requirement has one
+ * authority; undefined when it has several and none is listed; null after a problem.
+ */
+function builderAuthorities(
+  listed: readonly string[] | undefined,
+  requirement: readonly string[] | undefined,
+  problem: (message: string) => void,
+): string[] | undefined | null {
+  if (requirement === undefined) return null; // the requirement's own authorities are refused already
+  if (listed === undefined) return requirement.length === 1 ? [...requirement] : undefined;
+  const unknown = listed.filter((name) => !requirement.includes(name));
+  if (listed.length === 0 || unknown.length > 0) {
+    problem(
+      `must name authorities of this requirement (${requirement.join(', ')})${unknown.length ? `; not: ${unknown.join(', ')}` : ''}`,
+    );
+    return null;
+  }
+  return [...new Set(listed)];
+}
+
 function compileSlsa(
   spec: SlsaRequirementSpec,
   predicateType: PredicateTypeMatcher,
@@ -200,7 +223,18 @@ function compileSlsa(
         problem(`.builders[${i}].level`, `must be an integer from 1 to ${MAX_BUILDER_LEVEL}`);
       }
       const id = glob(`.builders[${i}].id`, b.id);
-      return id === undefined ? [] : [{ id, ...(b.level !== undefined ? { level: b.level } : {}) }];
+      const signers = builderAuthorities(b.authorities, authorities, (message) =>
+        problem(`.builders[${i}].authorities`, message),
+      );
+      if (id === undefined || signers === null) return [];
+      return [
+        {
+          id,
+          ...(b.level !== undefined ? { level: b.level } : {}),
+          ...(signers !== undefined ? { authorities: signers } : {}),
+          ...(signers === undefined && b.level !== undefined ? { levelWithheld: true as const } : {}),
+        },
+      ];
     });
   }
 

@@ -31,6 +31,14 @@ const builder: SchemaNode = {
       minimum: 1,
       maximum: 3,
     },
+    authorities: {
+      type: 'array',
+      description:
+        "The requirement's authorities whose provenance may name this builder; provenance another authority signed in this builder's name is not accepted by this entry. Omitted: the requirement's authority when it names one; when it names several, the entry accepts the builder from any of them but grants no level (the built-in rating applies).",
+      minItems: 1,
+      maxItems: 32,
+      items: { type: 'string', pattern: NAME_PATTERN, maxLength: 63 },
+    },
   },
 };
 

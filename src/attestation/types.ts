@@ -41,6 +41,11 @@ export interface BuilderSpec {
   /** Glob over `builder.id`; without `@`, it matches the id with its `@ref` removed. */
   readonly id: string;
   readonly level?: number;
+  /**
+   * The requirement's authorities whose provenance may name this builder. Omitted: the requirement's one
+   * authority; with several, the entry's `level` is not granted (the built-in rating applies).
+   */
+  readonly authorities?: readonly string[];
 }
 
 export interface SourceSpec {
@@ -161,6 +166,13 @@ export interface UriGlob {
 export interface CompiledBuilder {
   readonly id: UriGlob;
   readonly level?: number;
+  /** Authorities whose provenance may name this builder: listed, or the requirement's only one; else any. */
+  readonly authorities?: readonly string[];
+  /**
+   * Set when the requirement has several authorities and the entry names none: `builder.id` is the signer's
+   * claim, so `level` is not granted (the built-in rating applies).
+   */
+  readonly levelWithheld?: true;
 }
 
 export interface CompiledVerifier {

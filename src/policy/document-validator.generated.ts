@@ -526,6 +526,18 @@ const schema11 = {
                           minimum: 1,
                           maximum: 3,
                         },
+                        authorities: {
+                          type: 'array',
+                          description:
+                            "The requirement's authorities whose provenance may name this builder; provenance another authority signed in this builder's name is not accepted by this entry. Omitted: the requirement's authority when it names one; when it names several, the entry accepts the builder from any of them but grants no level (the built-in rating applies).",
+                          minItems: 1,
+                          maxItems: 32,
+                          items: {
+                            type: 'string',
+                            pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
+                            maxLength: 63,
+                          },
+                        },
                       },
                       additionalProperties: false,
                     },
@@ -708,9 +720,9 @@ const pattern0 = new RegExp('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$', 'u');
 const pattern1 = new RegExp('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', 'u');
 const pattern2 = new RegExp('^(index|all|[a-z0-9]+/[a-z0-9_]+(/[a-z0-9.]+)?)$', 'u');
 const pattern6 = new RegExp('^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$', 'u');
-const pattern7 = new RegExp('^refs/', 'u');
-const pattern8 = new RegExp('^https://', 'u');
-const pattern9 = new RegExp('^https://[^/]+$', 'u');
+const pattern8 = new RegExp('^refs/', 'u');
+const pattern9 = new RegExp('^https://', 'u');
+const pattern10 = new RegExp('^https://[^/]+$', 'u');
 // prettier-ignore
 const validate10 = (function validate10(data, { instancePath = '', parentData, parentDataProperty, rootData = data } = {}) {
   let vErrors = null;
@@ -5427,7 +5439,7 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                               errors++;
                             }
                             for (const key12 in data82) {
-                              if (!(key12 === 'id' || key12 === 'level')) {
+                              if (!(key12 === 'id' || key12 === 'level' || key12 === 'authorities')) {
                                 const err240 = {
                                   instancePath:
                                     instancePath + '/spec/attestations/' + i4 + '/slsa/builders/' + i6,
@@ -5586,8 +5598,153 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                 }
                               }
                             }
+                            if (data82.authorities !== undefined) {
+                              let data85 = data82.authorities;
+                              if (Array.isArray(data85)) {
+                                if (data85.length > 32) {
+                                  const err247 = {
+                                    instancePath:
+                                      instancePath +
+                                      '/spec/attestations/' +
+                                      i4 +
+                                      '/slsa/builders/' +
+                                      i6 +
+                                      '/authorities',
+                                    schemaPath:
+                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/builders/items/properties/authorities/maxItems',
+                                    keyword: 'maxItems',
+                                    params: { limit: 32 },
+                                    message: 'must NOT have more than 32 items',
+                                  };
+                                  if (vErrors === null) {
+                                    vErrors = [err247];
+                                  } else {
+                                    vErrors.push(err247);
+                                  }
+                                  errors++;
+                                }
+                                if (data85.length < 1) {
+                                  const err248 = {
+                                    instancePath:
+                                      instancePath +
+                                      '/spec/attestations/' +
+                                      i4 +
+                                      '/slsa/builders/' +
+                                      i6 +
+                                      '/authorities',
+                                    schemaPath:
+                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/builders/items/properties/authorities/minItems',
+                                    keyword: 'minItems',
+                                    params: { limit: 1 },
+                                    message: 'must NOT have fewer than 1 items',
+                                  };
+                                  if (vErrors === null) {
+                                    vErrors = [err248];
+                                  } else {
+                                    vErrors.push(err248);
+                                  }
+                                  errors++;
+                                }
+                                const len7 = data85.length;
+                                for (let i7 = 0; i7 < len7; i7++) {
+                                  let data86 = data85[i7];
+                                  if (typeof data86 === 'string') {
+                                    if (func2(data86) > 63) {
+                                      const err249 = {
+                                        instancePath:
+                                          instancePath +
+                                          '/spec/attestations/' +
+                                          i4 +
+                                          '/slsa/builders/' +
+                                          i6 +
+                                          '/authorities/' +
+                                          i7,
+                                        schemaPath:
+                                          '#/properties/spec/properties/attestations/items/properties/slsa/properties/builders/items/properties/authorities/items/maxLength',
+                                        keyword: 'maxLength',
+                                        params: { limit: 63 },
+                                        message: 'must NOT have more than 63 characters',
+                                      };
+                                      if (vErrors === null) {
+                                        vErrors = [err249];
+                                      } else {
+                                        vErrors.push(err249);
+                                      }
+                                      errors++;
+                                    }
+                                    if (!pattern1.test(data86)) {
+                                      const err250 = {
+                                        instancePath:
+                                          instancePath +
+                                          '/spec/attestations/' +
+                                          i4 +
+                                          '/slsa/builders/' +
+                                          i6 +
+                                          '/authorities/' +
+                                          i7,
+                                        schemaPath:
+                                          '#/properties/spec/properties/attestations/items/properties/slsa/properties/builders/items/properties/authorities/items/pattern',
+                                        keyword: 'pattern',
+                                        params: { pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' },
+                                        message:
+                                          'must match pattern "' + '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' + '"',
+                                      };
+                                      if (vErrors === null) {
+                                        vErrors = [err250];
+                                      } else {
+                                        vErrors.push(err250);
+                                      }
+                                      errors++;
+                                    }
+                                  } else {
+                                    const err251 = {
+                                      instancePath:
+                                        instancePath +
+                                        '/spec/attestations/' +
+                                        i4 +
+                                        '/slsa/builders/' +
+                                        i6 +
+                                        '/authorities/' +
+                                        i7,
+                                      schemaPath:
+                                        '#/properties/spec/properties/attestations/items/properties/slsa/properties/builders/items/properties/authorities/items/type',
+                                      keyword: 'type',
+                                      params: { type: 'string' },
+                                      message: 'must be string',
+                                    };
+                                    if (vErrors === null) {
+                                      vErrors = [err251];
+                                    } else {
+                                      vErrors.push(err251);
+                                    }
+                                    errors++;
+                                  }
+                                }
+                              } else {
+                                const err252 = {
+                                  instancePath:
+                                    instancePath +
+                                    '/spec/attestations/' +
+                                    i4 +
+                                    '/slsa/builders/' +
+                                    i6 +
+                                    '/authorities',
+                                  schemaPath:
+                                    '#/properties/spec/properties/attestations/items/properties/slsa/properties/builders/items/properties/authorities/type',
+                                  keyword: 'type',
+                                  params: { type: 'array' },
+                                  message: 'must be array',
+                                };
+                                if (vErrors === null) {
+                                  vErrors = [err252];
+                                } else {
+                                  vErrors.push(err252);
+                                }
+                                errors++;
+                              }
+                            }
                           } else {
-                            const err247 = {
+                            const err253 = {
                               instancePath:
                                 instancePath + '/spec/attestations/' + i4 + '/slsa/builders/' + i6,
                               schemaPath:
@@ -5597,15 +5754,15 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                               message: 'must be object',
                             };
                             if (vErrors === null) {
-                              vErrors = [err247];
+                              vErrors = [err253];
                             } else {
-                              vErrors.push(err247);
+                              vErrors.push(err253);
                             }
                             errors++;
                           }
                         }
                       } else {
-                        const err248 = {
+                        const err254 = {
                           instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa/builders',
                           schemaPath:
                             '#/properties/spec/properties/attestations/items/properties/slsa/properties/builders/type',
@@ -5614,19 +5771,19 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                           message: 'must be array',
                         };
                         if (vErrors === null) {
-                          vErrors = [err248];
+                          vErrors = [err254];
                         } else {
-                          vErrors.push(err248);
+                          vErrors.push(err254);
                         }
                         errors++;
                       }
                     }
                     if (data79.source !== undefined) {
-                      let data85 = data79.source;
-                      if (data85 && typeof data85 == 'object' && !Array.isArray(data85)) {
-                        for (const key13 in data85) {
+                      let data87 = data79.source;
+                      if (data87 && typeof data87 == 'object' && !Array.isArray(data87)) {
+                        for (const key13 in data87) {
                           if (!(key13 === 'repository' || key13 === 'refs')) {
-                            const err249 = {
+                            const err255 = {
                               instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa/source',
                               schemaPath:
                                 '#/properties/spec/properties/attestations/items/properties/slsa/properties/source/additionalProperties',
@@ -5635,18 +5792,18 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                               message: 'must NOT have additional properties',
                             };
                             if (vErrors === null) {
-                              vErrors = [err249];
+                              vErrors = [err255];
                             } else {
-                              vErrors.push(err249);
+                              vErrors.push(err255);
                             }
                             errors++;
                           }
                         }
-                        if (data85.repository !== undefined) {
-                          let data86 = data85.repository;
-                          if (typeof data86 === 'string') {
-                            if (func2(data86) > 1024) {
-                              const err250 = {
+                        if (data87.repository !== undefined) {
+                          let data88 = data87.repository;
+                          if (typeof data88 === 'string') {
+                            if (func2(data88) > 1024) {
+                              const err256 = {
                                 instancePath:
                                   instancePath + '/spec/attestations/' + i4 + '/slsa/source/repository',
                                 schemaPath:
@@ -5656,14 +5813,14 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                 message: 'must NOT have more than 1024 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err250];
+                                vErrors = [err256];
                               } else {
-                                vErrors.push(err250);
+                                vErrors.push(err256);
                               }
                               errors++;
                             }
-                            if (func2(data86) < 1) {
-                              const err251 = {
+                            if (func2(data88) < 1) {
+                              const err257 = {
                                 instancePath:
                                   instancePath + '/spec/attestations/' + i4 + '/slsa/source/repository',
                                 schemaPath:
@@ -5673,14 +5830,14 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err251];
+                                vErrors = [err257];
                               } else {
-                                vErrors.push(err251);
+                                vErrors.push(err257);
                               }
                               errors++;
                             }
                           } else {
-                            const err252 = {
+                            const err258 = {
                               instancePath:
                                 instancePath + '/spec/attestations/' + i4 + '/slsa/source/repository',
                               schemaPath:
@@ -5690,18 +5847,18 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err252];
+                              vErrors = [err258];
                             } else {
-                              vErrors.push(err252);
+                              vErrors.push(err258);
                             }
                             errors++;
                           }
                         }
-                        if (data85.refs !== undefined) {
-                          let data87 = data85.refs;
-                          if (Array.isArray(data87)) {
-                            if (data87.length > 64) {
-                              const err253 = {
+                        if (data87.refs !== undefined) {
+                          let data89 = data87.refs;
+                          if (Array.isArray(data89)) {
+                            if (data89.length > 64) {
+                              const err259 = {
                                 instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa/source/refs',
                                 schemaPath:
                                   '#/properties/spec/properties/attestations/items/properties/slsa/properties/source/properties/refs/maxItems',
@@ -5710,14 +5867,14 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                 message: 'must NOT have more than 64 items',
                               };
                               if (vErrors === null) {
-                                vErrors = [err253];
+                                vErrors = [err259];
                               } else {
-                                vErrors.push(err253);
+                                vErrors.push(err259);
                               }
                               errors++;
                             }
-                            if (data87.length < 1) {
-                              const err254 = {
+                            if (data89.length < 1) {
+                              const err260 = {
                                 instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa/source/refs',
                                 schemaPath:
                                   '#/properties/spec/properties/attestations/items/properties/slsa/properties/source/properties/refs/minItems',
@@ -5726,20 +5883,20 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                 message: 'must NOT have fewer than 1 items',
                               };
                               if (vErrors === null) {
-                                vErrors = [err254];
+                                vErrors = [err260];
                               } else {
-                                vErrors.push(err254);
+                                vErrors.push(err260);
                               }
                               errors++;
                             }
-                            const len7 = data87.length;
-                            for (let i7 = 0; i7 < len7; i7++) {
-                              let data88 = data87[i7];
-                              if (typeof data88 === 'string') {
-                                if (func2(data88) > 1024) {
-                                  const err255 = {
+                            const len8 = data89.length;
+                            for (let i8 = 0; i8 < len8; i8++) {
+                              let data90 = data89[i8];
+                              if (typeof data90 === 'string') {
+                                if (func2(data90) > 1024) {
+                                  const err261 = {
                                     instancePath:
-                                      instancePath + '/spec/attestations/' + i4 + '/slsa/source/refs/' + i7,
+                                      instancePath + '/spec/attestations/' + i4 + '/slsa/source/refs/' + i8,
                                     schemaPath:
                                       '#/properties/spec/properties/attestations/items/properties/slsa/properties/source/properties/refs/items/maxLength',
                                     keyword: 'maxLength',
@@ -5747,16 +5904,16 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                     message: 'must NOT have more than 1024 characters',
                                   };
                                   if (vErrors === null) {
-                                    vErrors = [err255];
+                                    vErrors = [err261];
                                   } else {
-                                    vErrors.push(err255);
+                                    vErrors.push(err261);
                                   }
                                   errors++;
                                 }
-                                if (func2(data88) < 6) {
-                                  const err256 = {
+                                if (func2(data90) < 6) {
+                                  const err262 = {
                                     instancePath:
-                                      instancePath + '/spec/attestations/' + i4 + '/slsa/source/refs/' + i7,
+                                      instancePath + '/spec/attestations/' + i4 + '/slsa/source/refs/' + i8,
                                     schemaPath:
                                       '#/properties/spec/properties/attestations/items/properties/slsa/properties/source/properties/refs/items/minLength',
                                     keyword: 'minLength',
@@ -5764,16 +5921,16 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                     message: 'must NOT have fewer than 6 characters',
                                   };
                                   if (vErrors === null) {
-                                    vErrors = [err256];
+                                    vErrors = [err262];
                                   } else {
-                                    vErrors.push(err256);
+                                    vErrors.push(err262);
                                   }
                                   errors++;
                                 }
-                                if (!pattern7.test(data88)) {
-                                  const err257 = {
+                                if (!pattern8.test(data90)) {
+                                  const err263 = {
                                     instancePath:
-                                      instancePath + '/spec/attestations/' + i4 + '/slsa/source/refs/' + i7,
+                                      instancePath + '/spec/attestations/' + i4 + '/slsa/source/refs/' + i8,
                                     schemaPath:
                                       '#/properties/spec/properties/attestations/items/properties/slsa/properties/source/properties/refs/items/pattern',
                                     keyword: 'pattern',
@@ -5781,16 +5938,16 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                     message: 'must match pattern "' + '^refs/' + '"',
                                   };
                                   if (vErrors === null) {
-                                    vErrors = [err257];
+                                    vErrors = [err263];
                                   } else {
-                                    vErrors.push(err257);
+                                    vErrors.push(err263);
                                   }
                                   errors++;
                                 }
                               } else {
-                                const err258 = {
+                                const err264 = {
                                   instancePath:
-                                    instancePath + '/spec/attestations/' + i4 + '/slsa/source/refs/' + i7,
+                                    instancePath + '/spec/attestations/' + i4 + '/slsa/source/refs/' + i8,
                                   schemaPath:
                                     '#/properties/spec/properties/attestations/items/properties/slsa/properties/source/properties/refs/items/type',
                                   keyword: 'type',
@@ -5798,15 +5955,15 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                   message: 'must be string',
                                 };
                                 if (vErrors === null) {
-                                  vErrors = [err258];
+                                  vErrors = [err264];
                                 } else {
-                                  vErrors.push(err258);
+                                  vErrors.push(err264);
                                 }
                                 errors++;
                               }
                             }
                           } else {
-                            const err259 = {
+                            const err265 = {
                               instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa/source/refs',
                               schemaPath:
                                 '#/properties/spec/properties/attestations/items/properties/slsa/properties/source/properties/refs/type',
@@ -5815,15 +5972,15 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                               message: 'must be array',
                             };
                             if (vErrors === null) {
-                              vErrors = [err259];
+                              vErrors = [err265];
                             } else {
-                              vErrors.push(err259);
+                              vErrors.push(err265);
                             }
                             errors++;
                           }
                         }
                       } else {
-                        const err260 = {
+                        const err266 = {
                           instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa/source',
                           schemaPath:
                             '#/properties/spec/properties/attestations/items/properties/slsa/properties/source/type',
@@ -5832,18 +5989,18 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                           message: 'must be object',
                         };
                         if (vErrors === null) {
-                          vErrors = [err260];
+                          vErrors = [err266];
                         } else {
-                          vErrors.push(err260);
+                          vErrors.push(err266);
                         }
                         errors++;
                       }
                     }
                     if (data79.githubEnterprise !== undefined) {
-                      let data89 = data79.githubEnterprise;
-                      if (Array.isArray(data89)) {
-                        if (data89.length > 16) {
-                          const err261 = {
+                      let data91 = data79.githubEnterprise;
+                      if (Array.isArray(data91)) {
+                        if (data91.length > 16) {
+                          const err267 = {
                             instancePath:
                               instancePath + '/spec/attestations/' + i4 + '/slsa/githubEnterprise',
                             schemaPath:
@@ -5853,14 +6010,14 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                             message: 'must NOT have more than 16 items',
                           };
                           if (vErrors === null) {
-                            vErrors = [err261];
+                            vErrors = [err267];
                           } else {
-                            vErrors.push(err261);
+                            vErrors.push(err267);
                           }
                           errors++;
                         }
-                        if (data89.length < 1) {
-                          const err262 = {
+                        if (data91.length < 1) {
+                          const err268 = {
                             instancePath:
                               instancePath + '/spec/attestations/' + i4 + '/slsa/githubEnterprise',
                             schemaPath:
@@ -5870,20 +6027,20 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                             message: 'must NOT have fewer than 1 items',
                           };
                           if (vErrors === null) {
-                            vErrors = [err262];
+                            vErrors = [err268];
                           } else {
-                            vErrors.push(err262);
+                            vErrors.push(err268);
                           }
                           errors++;
                         }
-                        const len8 = data89.length;
-                        for (let i8 = 0; i8 < len8; i8++) {
-                          let data90 = data89[i8];
-                          if (data90 && typeof data90 == 'object' && !Array.isArray(data90)) {
-                            if (data90.issuer === undefined) {
-                              const err263 = {
+                        const len9 = data91.length;
+                        for (let i9 = 0; i9 < len9; i9++) {
+                          let data92 = data91[i9];
+                          if (data92 && typeof data92 == 'object' && !Array.isArray(data92)) {
+                            if (data92.issuer === undefined) {
+                              const err269 = {
                                 instancePath:
-                                  instancePath + '/spec/attestations/' + i4 + '/slsa/githubEnterprise/' + i8,
+                                  instancePath + '/spec/attestations/' + i4 + '/slsa/githubEnterprise/' + i9,
                                 schemaPath:
                                   '#/properties/spec/properties/attestations/items/properties/slsa/properties/githubEnterprise/items/required',
                                 keyword: 'required',
@@ -5891,16 +6048,16 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                 message: "must have required property '" + 'issuer' + "'",
                               };
                               if (vErrors === null) {
-                                vErrors = [err263];
+                                vErrors = [err269];
                               } else {
-                                vErrors.push(err263);
+                                vErrors.push(err269);
                               }
                               errors++;
                             }
-                            if (data90.url === undefined) {
-                              const err264 = {
+                            if (data92.url === undefined) {
+                              const err270 = {
                                 instancePath:
-                                  instancePath + '/spec/attestations/' + i4 + '/slsa/githubEnterprise/' + i8,
+                                  instancePath + '/spec/attestations/' + i4 + '/slsa/githubEnterprise/' + i9,
                                 schemaPath:
                                   '#/properties/spec/properties/attestations/items/properties/slsa/properties/githubEnterprise/items/required',
                                 keyword: 'required',
@@ -5908,21 +6065,21 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                 message: "must have required property '" + 'url' + "'",
                               };
                               if (vErrors === null) {
-                                vErrors = [err264];
+                                vErrors = [err270];
                               } else {
-                                vErrors.push(err264);
+                                vErrors.push(err270);
                               }
                               errors++;
                             }
-                            for (const key14 in data90) {
+                            for (const key14 in data92) {
                               if (!(key14 === 'issuer' || key14 === 'url')) {
-                                const err265 = {
+                                const err271 = {
                                   instancePath:
                                     instancePath +
                                     '/spec/attestations/' +
                                     i4 +
                                     '/slsa/githubEnterprise/' +
-                                    i8,
+                                    i9,
                                   schemaPath:
                                     '#/properties/spec/properties/attestations/items/properties/slsa/properties/githubEnterprise/items/additionalProperties',
                                   keyword: 'additionalProperties',
@@ -5930,24 +6087,24 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                   message: 'must NOT have additional properties',
                                 };
                                 if (vErrors === null) {
-                                  vErrors = [err265];
+                                  vErrors = [err271];
                                 } else {
-                                  vErrors.push(err265);
+                                  vErrors.push(err271);
                                 }
                                 errors++;
                               }
                             }
-                            if (data90.issuer !== undefined) {
-                              let data91 = data90.issuer;
-                              if (typeof data91 === 'string') {
-                                if (func2(data91) > 512) {
-                                  const err266 = {
+                            if (data92.issuer !== undefined) {
+                              let data93 = data92.issuer;
+                              if (typeof data93 === 'string') {
+                                if (func2(data93) > 512) {
+                                  const err272 = {
                                     instancePath:
                                       instancePath +
                                       '/spec/attestations/' +
                                       i4 +
                                       '/slsa/githubEnterprise/' +
-                                      i8 +
+                                      i9 +
                                       '/issuer',
                                     schemaPath:
                                       '#/properties/spec/properties/attestations/items/properties/slsa/properties/githubEnterprise/items/properties/issuer/maxLength',
@@ -5956,20 +6113,20 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                     message: 'must NOT have more than 512 characters',
                                   };
                                   if (vErrors === null) {
-                                    vErrors = [err266];
+                                    vErrors = [err272];
                                   } else {
-                                    vErrors.push(err266);
+                                    vErrors.push(err272);
                                   }
                                   errors++;
                                 }
-                                if (func2(data91) < 9) {
-                                  const err267 = {
+                                if (func2(data93) < 9) {
+                                  const err273 = {
                                     instancePath:
                                       instancePath +
                                       '/spec/attestations/' +
                                       i4 +
                                       '/slsa/githubEnterprise/' +
-                                      i8 +
+                                      i9 +
                                       '/issuer',
                                     schemaPath:
                                       '#/properties/spec/properties/attestations/items/properties/slsa/properties/githubEnterprise/items/properties/issuer/minLength',
@@ -5978,20 +6135,20 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                     message: 'must NOT have fewer than 9 characters',
                                   };
                                   if (vErrors === null) {
-                                    vErrors = [err267];
+                                    vErrors = [err273];
                                   } else {
-                                    vErrors.push(err267);
+                                    vErrors.push(err273);
                                   }
                                   errors++;
                                 }
-                                if (!pattern8.test(data91)) {
-                                  const err268 = {
+                                if (!pattern9.test(data93)) {
+                                  const err274 = {
                                     instancePath:
                                       instancePath +
                                       '/spec/attestations/' +
                                       i4 +
                                       '/slsa/githubEnterprise/' +
-                                      i8 +
+                                      i9 +
                                       '/issuer',
                                     schemaPath:
                                       '#/properties/spec/properties/attestations/items/properties/slsa/properties/githubEnterprise/items/properties/issuer/pattern',
@@ -6000,20 +6157,20 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                     message: 'must match pattern "' + '^https://' + '"',
                                   };
                                   if (vErrors === null) {
-                                    vErrors = [err268];
+                                    vErrors = [err274];
                                   } else {
-                                    vErrors.push(err268);
+                                    vErrors.push(err274);
                                   }
                                   errors++;
                                 }
                               } else {
-                                const err269 = {
+                                const err275 = {
                                   instancePath:
                                     instancePath +
                                     '/spec/attestations/' +
                                     i4 +
                                     '/slsa/githubEnterprise/' +
-                                    i8 +
+                                    i9 +
                                     '/issuer',
                                   schemaPath:
                                     '#/properties/spec/properties/attestations/items/properties/slsa/properties/githubEnterprise/items/properties/issuer/type',
@@ -6022,24 +6179,24 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                   message: 'must be string',
                                 };
                                 if (vErrors === null) {
-                                  vErrors = [err269];
+                                  vErrors = [err275];
                                 } else {
-                                  vErrors.push(err269);
+                                  vErrors.push(err275);
                                 }
                                 errors++;
                               }
                             }
-                            if (data90.url !== undefined) {
-                              let data92 = data90.url;
-                              if (typeof data92 === 'string') {
-                                if (func2(data92) > 256) {
-                                  const err270 = {
+                            if (data92.url !== undefined) {
+                              let data94 = data92.url;
+                              if (typeof data94 === 'string') {
+                                if (func2(data94) > 256) {
+                                  const err276 = {
                                     instancePath:
                                       instancePath +
                                       '/spec/attestations/' +
                                       i4 +
                                       '/slsa/githubEnterprise/' +
-                                      i8 +
+                                      i9 +
                                       '/url',
                                     schemaPath:
                                       '#/properties/spec/properties/attestations/items/properties/slsa/properties/githubEnterprise/items/properties/url/maxLength',
@@ -6048,20 +6205,20 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                     message: 'must NOT have more than 256 characters',
                                   };
                                   if (vErrors === null) {
-                                    vErrors = [err270];
+                                    vErrors = [err276];
                                   } else {
-                                    vErrors.push(err270);
+                                    vErrors.push(err276);
                                   }
                                   errors++;
                                 }
-                                if (func2(data92) < 9) {
-                                  const err271 = {
+                                if (func2(data94) < 9) {
+                                  const err277 = {
                                     instancePath:
                                       instancePath +
                                       '/spec/attestations/' +
                                       i4 +
                                       '/slsa/githubEnterprise/' +
-                                      i8 +
+                                      i9 +
                                       '/url',
                                     schemaPath:
                                       '#/properties/spec/properties/attestations/items/properties/slsa/properties/githubEnterprise/items/properties/url/minLength',
@@ -6070,20 +6227,20 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                     message: 'must NOT have fewer than 9 characters',
                                   };
                                   if (vErrors === null) {
-                                    vErrors = [err271];
+                                    vErrors = [err277];
                                   } else {
-                                    vErrors.push(err271);
+                                    vErrors.push(err277);
                                   }
                                   errors++;
                                 }
-                                if (!pattern9.test(data92)) {
-                                  const err272 = {
+                                if (!pattern10.test(data94)) {
+                                  const err278 = {
                                     instancePath:
                                       instancePath +
                                       '/spec/attestations/' +
                                       i4 +
                                       '/slsa/githubEnterprise/' +
-                                      i8 +
+                                      i9 +
                                       '/url',
                                     schemaPath:
                                       '#/properties/spec/properties/attestations/items/properties/slsa/properties/githubEnterprise/items/properties/url/pattern',
@@ -6092,20 +6249,20 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                     message: 'must match pattern "' + '^https://[^/]+$' + '"',
                                   };
                                   if (vErrors === null) {
-                                    vErrors = [err272];
+                                    vErrors = [err278];
                                   } else {
-                                    vErrors.push(err272);
+                                    vErrors.push(err278);
                                   }
                                   errors++;
                                 }
                               } else {
-                                const err273 = {
+                                const err279 = {
                                   instancePath:
                                     instancePath +
                                     '/spec/attestations/' +
                                     i4 +
                                     '/slsa/githubEnterprise/' +
-                                    i8 +
+                                    i9 +
                                     '/url',
                                   schemaPath:
                                     '#/properties/spec/properties/attestations/items/properties/slsa/properties/githubEnterprise/items/properties/url/type',
@@ -6114,17 +6271,17 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                   message: 'must be string',
                                 };
                                 if (vErrors === null) {
-                                  vErrors = [err273];
+                                  vErrors = [err279];
                                 } else {
-                                  vErrors.push(err273);
+                                  vErrors.push(err279);
                                 }
                                 errors++;
                               }
                             }
                           } else {
-                            const err274 = {
+                            const err280 = {
                               instancePath:
-                                instancePath + '/spec/attestations/' + i4 + '/slsa/githubEnterprise/' + i8,
+                                instancePath + '/spec/attestations/' + i4 + '/slsa/githubEnterprise/' + i9,
                               schemaPath:
                                 '#/properties/spec/properties/attestations/items/properties/slsa/properties/githubEnterprise/items/type',
                               keyword: 'type',
@@ -6132,15 +6289,15 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                               message: 'must be object',
                             };
                             if (vErrors === null) {
-                              vErrors = [err274];
+                              vErrors = [err280];
                             } else {
-                              vErrors.push(err274);
+                              vErrors.push(err280);
                             }
                             errors++;
                           }
                         }
                       } else {
-                        const err275 = {
+                        const err281 = {
                           instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa/githubEnterprise',
                           schemaPath:
                             '#/properties/spec/properties/attestations/items/properties/slsa/properties/githubEnterprise/type',
@@ -6149,18 +6306,18 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                           message: 'must be array',
                         };
                         if (vErrors === null) {
-                          vErrors = [err275];
+                          vErrors = [err281];
                         } else {
-                          vErrors.push(err275);
+                          vErrors.push(err281);
                         }
                         errors++;
                       }
                     }
                     if (data79.verifiers !== undefined) {
-                      let data93 = data79.verifiers;
-                      if (Array.isArray(data93)) {
-                        if (data93.length > 32) {
-                          const err276 = {
+                      let data95 = data79.verifiers;
+                      if (Array.isArray(data95)) {
+                        if (data95.length > 32) {
+                          const err282 = {
                             instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa/verifiers',
                             schemaPath:
                               '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/maxItems',
@@ -6169,14 +6326,14 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                             message: 'must NOT have more than 32 items',
                           };
                           if (vErrors === null) {
-                            vErrors = [err276];
+                            vErrors = [err282];
                           } else {
-                            vErrors.push(err276);
+                            vErrors.push(err282);
                           }
                           errors++;
                         }
-                        if (data93.length < 1) {
-                          const err277 = {
+                        if (data95.length < 1) {
+                          const err283 = {
                             instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa/verifiers',
                             schemaPath:
                               '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/minItems',
@@ -6185,20 +6342,20 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                             message: 'must NOT have fewer than 1 items',
                           };
                           if (vErrors === null) {
-                            vErrors = [err277];
+                            vErrors = [err283];
                           } else {
-                            vErrors.push(err277);
+                            vErrors.push(err283);
                           }
                           errors++;
                         }
-                        const len9 = data93.length;
-                        for (let i9 = 0; i9 < len9; i9++) {
-                          let data94 = data93[i9];
-                          if (data94 && typeof data94 == 'object' && !Array.isArray(data94)) {
-                            if (data94.id === undefined) {
-                              const err278 = {
+                        const len10 = data95.length;
+                        for (let i10 = 0; i10 < len10; i10++) {
+                          let data96 = data95[i10];
+                          if (data96 && typeof data96 == 'object' && !Array.isArray(data96)) {
+                            if (data96.id === undefined) {
+                              const err284 = {
                                 instancePath:
-                                  instancePath + '/spec/attestations/' + i4 + '/slsa/verifiers/' + i9,
+                                  instancePath + '/spec/attestations/' + i4 + '/slsa/verifiers/' + i10,
                                 schemaPath:
                                   '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/required',
                                 keyword: 'required',
@@ -6206,16 +6363,16 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                 message: "must have required property '" + 'id' + "'",
                               };
                               if (vErrors === null) {
-                                vErrors = [err278];
+                                vErrors = [err284];
                               } else {
-                                vErrors.push(err278);
+                                vErrors.push(err284);
                               }
                               errors++;
                             }
-                            if (data94.resourceUri === undefined) {
-                              const err279 = {
+                            if (data96.resourceUri === undefined) {
+                              const err285 = {
                                 instancePath:
-                                  instancePath + '/spec/attestations/' + i4 + '/slsa/verifiers/' + i9,
+                                  instancePath + '/spec/attestations/' + i4 + '/slsa/verifiers/' + i10,
                                 schemaPath:
                                   '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/required',
                                 keyword: 'required',
@@ -6223,13 +6380,13 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                 message: "must have required property '" + 'resourceUri' + "'",
                               };
                               if (vErrors === null) {
-                                vErrors = [err279];
+                                vErrors = [err285];
                               } else {
-                                vErrors.push(err279);
+                                vErrors.push(err285);
                               }
                               errors++;
                             }
-                            for (const key15 in data94) {
+                            for (const key15 in data96) {
                               if (!(
                                 key15 === 'id' ||
                                 key15 === 'resourceUri' ||
@@ -6237,154 +6394,14 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                 key15 === 'verifiedLevels' ||
                                 key15 === 'authorities'
                               )) {
-                                const err280 = {
+                                const err286 = {
                                   instancePath:
-                                    instancePath + '/spec/attestations/' + i4 + '/slsa/verifiers/' + i9,
+                                    instancePath + '/spec/attestations/' + i4 + '/slsa/verifiers/' + i10,
                                   schemaPath:
                                     '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/additionalProperties',
                                   keyword: 'additionalProperties',
                                   params: { additionalProperty: key15 },
                                   message: 'must NOT have additional properties',
-                                };
-                                if (vErrors === null) {
-                                  vErrors = [err280];
-                                } else {
-                                  vErrors.push(err280);
-                                }
-                                errors++;
-                              }
-                            }
-                            if (data94.id !== undefined) {
-                              let data95 = data94.id;
-                              if (typeof data95 === 'string') {
-                                if (func2(data95) > 1024) {
-                                  const err281 = {
-                                    instancePath:
-                                      instancePath +
-                                      '/spec/attestations/' +
-                                      i4 +
-                                      '/slsa/verifiers/' +
-                                      i9 +
-                                      '/id',
-                                    schemaPath:
-                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/id/maxLength',
-                                    keyword: 'maxLength',
-                                    params: { limit: 1024 },
-                                    message: 'must NOT have more than 1024 characters',
-                                  };
-                                  if (vErrors === null) {
-                                    vErrors = [err281];
-                                  } else {
-                                    vErrors.push(err281);
-                                  }
-                                  errors++;
-                                }
-                                if (func2(data95) < 1) {
-                                  const err282 = {
-                                    instancePath:
-                                      instancePath +
-                                      '/spec/attestations/' +
-                                      i4 +
-                                      '/slsa/verifiers/' +
-                                      i9 +
-                                      '/id',
-                                    schemaPath:
-                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/id/minLength',
-                                    keyword: 'minLength',
-                                    params: { limit: 1 },
-                                    message: 'must NOT have fewer than 1 characters',
-                                  };
-                                  if (vErrors === null) {
-                                    vErrors = [err282];
-                                  } else {
-                                    vErrors.push(err282);
-                                  }
-                                  errors++;
-                                }
-                              } else {
-                                const err283 = {
-                                  instancePath:
-                                    instancePath +
-                                    '/spec/attestations/' +
-                                    i4 +
-                                    '/slsa/verifiers/' +
-                                    i9 +
-                                    '/id',
-                                  schemaPath:
-                                    '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/id/type',
-                                  keyword: 'type',
-                                  params: { type: 'string' },
-                                  message: 'must be string',
-                                };
-                                if (vErrors === null) {
-                                  vErrors = [err283];
-                                } else {
-                                  vErrors.push(err283);
-                                }
-                                errors++;
-                              }
-                            }
-                            if (data94.resourceUri !== undefined) {
-                              let data96 = data94.resourceUri;
-                              if (typeof data96 === 'string') {
-                                if (func2(data96) > 1024) {
-                                  const err284 = {
-                                    instancePath:
-                                      instancePath +
-                                      '/spec/attestations/' +
-                                      i4 +
-                                      '/slsa/verifiers/' +
-                                      i9 +
-                                      '/resourceUri',
-                                    schemaPath:
-                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/resourceUri/maxLength',
-                                    keyword: 'maxLength',
-                                    params: { limit: 1024 },
-                                    message: 'must NOT have more than 1024 characters',
-                                  };
-                                  if (vErrors === null) {
-                                    vErrors = [err284];
-                                  } else {
-                                    vErrors.push(err284);
-                                  }
-                                  errors++;
-                                }
-                                if (func2(data96) < 1) {
-                                  const err285 = {
-                                    instancePath:
-                                      instancePath +
-                                      '/spec/attestations/' +
-                                      i4 +
-                                      '/slsa/verifiers/' +
-                                      i9 +
-                                      '/resourceUri',
-                                    schemaPath:
-                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/resourceUri/minLength',
-                                    keyword: 'minLength',
-                                    params: { limit: 1 },
-                                    message: 'must NOT have fewer than 1 characters',
-                                  };
-                                  if (vErrors === null) {
-                                    vErrors = [err285];
-                                  } else {
-                                    vErrors.push(err285);
-                                  }
-                                  errors++;
-                                }
-                              } else {
-                                const err286 = {
-                                  instancePath:
-                                    instancePath +
-                                    '/spec/attestations/' +
-                                    i4 +
-                                    '/slsa/verifiers/' +
-                                    i9 +
-                                    '/resourceUri',
-                                  schemaPath:
-                                    '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/resourceUri/type',
-                                  keyword: 'type',
-                                  params: { type: 'string' },
-                                  message: 'must be string',
                                 };
                                 if (vErrors === null) {
                                   vErrors = [err286];
@@ -6394,45 +6411,45 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                 errors++;
                               }
                             }
-                            if (data94.level !== undefined) {
-                              let data97 = data94.level;
-                              if (!(typeof data97 == 'number' && !(data97 % 1) && !isNaN(data97))) {
-                                const err287 = {
-                                  instancePath:
-                                    instancePath +
-                                    '/spec/attestations/' +
-                                    i4 +
-                                    '/slsa/verifiers/' +
-                                    i9 +
-                                    '/level',
-                                  schemaPath:
-                                    '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/level/type',
-                                  keyword: 'type',
-                                  params: { type: 'integer' },
-                                  message: 'must be integer',
-                                };
-                                if (vErrors === null) {
-                                  vErrors = [err287];
-                                } else {
-                                  vErrors.push(err287);
+                            if (data96.id !== undefined) {
+                              let data97 = data96.id;
+                              if (typeof data97 === 'string') {
+                                if (func2(data97) > 1024) {
+                                  const err287 = {
+                                    instancePath:
+                                      instancePath +
+                                      '/spec/attestations/' +
+                                      i4 +
+                                      '/slsa/verifiers/' +
+                                      i10 +
+                                      '/id',
+                                    schemaPath:
+                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/id/maxLength',
+                                    keyword: 'maxLength',
+                                    params: { limit: 1024 },
+                                    message: 'must NOT have more than 1024 characters',
+                                  };
+                                  if (vErrors === null) {
+                                    vErrors = [err287];
+                                  } else {
+                                    vErrors.push(err287);
+                                  }
+                                  errors++;
                                 }
-                                errors++;
-                              }
-                              if (typeof data97 == 'number') {
-                                if (data97 > 3 || isNaN(data97)) {
+                                if (func2(data97) < 1) {
                                   const err288 = {
                                     instancePath:
                                       instancePath +
                                       '/spec/attestations/' +
                                       i4 +
                                       '/slsa/verifiers/' +
-                                      i9 +
-                                      '/level',
+                                      i10 +
+                                      '/id',
                                     schemaPath:
-                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/level/maximum',
-                                    keyword: 'maximum',
-                                    params: { comparison: '<=', limit: 3 },
-                                    message: 'must be <= 3',
+                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/id/minLength',
+                                    keyword: 'minLength',
+                                    params: { limit: 1 },
+                                    message: 'must NOT have fewer than 1 characters',
                                   };
                                   if (vErrors === null) {
                                     vErrors = [err288];
@@ -6441,47 +6458,46 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                   }
                                   errors++;
                                 }
-                                if (data97 < 0 || isNaN(data97)) {
-                                  const err289 = {
-                                    instancePath:
-                                      instancePath +
-                                      '/spec/attestations/' +
-                                      i4 +
-                                      '/slsa/verifiers/' +
-                                      i9 +
-                                      '/level',
-                                    schemaPath:
-                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/level/minimum',
-                                    keyword: 'minimum',
-                                    params: { comparison: '>=', limit: 0 },
-                                    message: 'must be >= 0',
-                                  };
-                                  if (vErrors === null) {
-                                    vErrors = [err289];
-                                  } else {
-                                    vErrors.push(err289);
-                                  }
-                                  errors++;
+                              } else {
+                                const err289 = {
+                                  instancePath:
+                                    instancePath +
+                                    '/spec/attestations/' +
+                                    i4 +
+                                    '/slsa/verifiers/' +
+                                    i10 +
+                                    '/id',
+                                  schemaPath:
+                                    '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/id/type',
+                                  keyword: 'type',
+                                  params: { type: 'string' },
+                                  message: 'must be string',
+                                };
+                                if (vErrors === null) {
+                                  vErrors = [err289];
+                                } else {
+                                  vErrors.push(err289);
                                 }
+                                errors++;
                               }
                             }
-                            if (data94.verifiedLevels !== undefined) {
-                              let data98 = data94.verifiedLevels;
-                              if (Array.isArray(data98)) {
-                                if (data98.length > 16) {
+                            if (data96.resourceUri !== undefined) {
+                              let data98 = data96.resourceUri;
+                              if (typeof data98 === 'string') {
+                                if (func2(data98) > 1024) {
                                   const err290 = {
                                     instancePath:
                                       instancePath +
                                       '/spec/attestations/' +
                                       i4 +
                                       '/slsa/verifiers/' +
-                                      i9 +
-                                      '/verifiedLevels',
+                                      i10 +
+                                      '/resourceUri',
                                     schemaPath:
-                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/verifiedLevels/maxItems',
-                                    keyword: 'maxItems',
-                                    params: { limit: 16 },
-                                    message: 'must NOT have more than 16 items',
+                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/resourceUri/maxLength',
+                                    keyword: 'maxLength',
+                                    params: { limit: 1024 },
+                                    message: 'must NOT have more than 1024 characters',
                                   };
                                   if (vErrors === null) {
                                     vErrors = [err290];
@@ -6490,120 +6506,112 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                   }
                                   errors++;
                                 }
-                                const len10 = data98.length;
-                                for (let i10 = 0; i10 < len10; i10++) {
-                                  let data99 = data98[i10];
-                                  if (typeof data99 === 'string') {
-                                    if (func2(data99) > 128) {
-                                      const err291 = {
-                                        instancePath:
-                                          instancePath +
-                                          '/spec/attestations/' +
-                                          i4 +
-                                          '/slsa/verifiers/' +
-                                          i9 +
-                                          '/verifiedLevels/' +
-                                          i10,
-                                        schemaPath:
-                                          '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/verifiedLevels/items/maxLength',
-                                        keyword: 'maxLength',
-                                        params: { limit: 128 },
-                                        message: 'must NOT have more than 128 characters',
-                                      };
-                                      if (vErrors === null) {
-                                        vErrors = [err291];
-                                      } else {
-                                        vErrors.push(err291);
-                                      }
-                                      errors++;
-                                    }
-                                    if (func2(data99) < 1) {
-                                      const err292 = {
-                                        instancePath:
-                                          instancePath +
-                                          '/spec/attestations/' +
-                                          i4 +
-                                          '/slsa/verifiers/' +
-                                          i9 +
-                                          '/verifiedLevels/' +
-                                          i10,
-                                        schemaPath:
-                                          '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/verifiedLevels/items/minLength',
-                                        keyword: 'minLength',
-                                        params: { limit: 1 },
-                                        message: 'must NOT have fewer than 1 characters',
-                                      };
-                                      if (vErrors === null) {
-                                        vErrors = [err292];
-                                      } else {
-                                        vErrors.push(err292);
-                                      }
-                                      errors++;
-                                    }
+                                if (func2(data98) < 1) {
+                                  const err291 = {
+                                    instancePath:
+                                      instancePath +
+                                      '/spec/attestations/' +
+                                      i4 +
+                                      '/slsa/verifiers/' +
+                                      i10 +
+                                      '/resourceUri',
+                                    schemaPath:
+                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/resourceUri/minLength',
+                                    keyword: 'minLength',
+                                    params: { limit: 1 },
+                                    message: 'must NOT have fewer than 1 characters',
+                                  };
+                                  if (vErrors === null) {
+                                    vErrors = [err291];
                                   } else {
-                                    const err293 = {
-                                      instancePath:
-                                        instancePath +
-                                        '/spec/attestations/' +
-                                        i4 +
-                                        '/slsa/verifiers/' +
-                                        i9 +
-                                        '/verifiedLevels/' +
-                                        i10,
-                                      schemaPath:
-                                        '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/verifiedLevels/items/type',
-                                      keyword: 'type',
-                                      params: { type: 'string' },
-                                      message: 'must be string',
-                                    };
-                                    if (vErrors === null) {
-                                      vErrors = [err293];
-                                    } else {
-                                      vErrors.push(err293);
-                                    }
-                                    errors++;
+                                    vErrors.push(err291);
                                   }
+                                  errors++;
                                 }
                               } else {
-                                const err294 = {
+                                const err292 = {
                                   instancePath:
                                     instancePath +
                                     '/spec/attestations/' +
                                     i4 +
                                     '/slsa/verifiers/' +
-                                    i9 +
-                                    '/verifiedLevels',
+                                    i10 +
+                                    '/resourceUri',
                                   schemaPath:
-                                    '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/verifiedLevels/type',
+                                    '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/resourceUri/type',
                                   keyword: 'type',
-                                  params: { type: 'array' },
-                                  message: 'must be array',
+                                  params: { type: 'string' },
+                                  message: 'must be string',
                                 };
                                 if (vErrors === null) {
-                                  vErrors = [err294];
+                                  vErrors = [err292];
                                 } else {
-                                  vErrors.push(err294);
+                                  vErrors.push(err292);
                                 }
                                 errors++;
                               }
                             }
-                            if (data94.authorities !== undefined) {
-                              let data100 = data94.authorities;
-                              if (Array.isArray(data100)) {
-                                if (data100.length > 32) {
+                            if (data96.level !== undefined) {
+                              let data99 = data96.level;
+                              if (!(typeof data99 == 'number' && !(data99 % 1) && !isNaN(data99))) {
+                                const err293 = {
+                                  instancePath:
+                                    instancePath +
+                                    '/spec/attestations/' +
+                                    i4 +
+                                    '/slsa/verifiers/' +
+                                    i10 +
+                                    '/level',
+                                  schemaPath:
+                                    '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/level/type',
+                                  keyword: 'type',
+                                  params: { type: 'integer' },
+                                  message: 'must be integer',
+                                };
+                                if (vErrors === null) {
+                                  vErrors = [err293];
+                                } else {
+                                  vErrors.push(err293);
+                                }
+                                errors++;
+                              }
+                              if (typeof data99 == 'number') {
+                                if (data99 > 3 || isNaN(data99)) {
+                                  const err294 = {
+                                    instancePath:
+                                      instancePath +
+                                      '/spec/attestations/' +
+                                      i4 +
+                                      '/slsa/verifiers/' +
+                                      i10 +
+                                      '/level',
+                                    schemaPath:
+                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/level/maximum',
+                                    keyword: 'maximum',
+                                    params: { comparison: '<=', limit: 3 },
+                                    message: 'must be <= 3',
+                                  };
+                                  if (vErrors === null) {
+                                    vErrors = [err294];
+                                  } else {
+                                    vErrors.push(err294);
+                                  }
+                                  errors++;
+                                }
+                                if (data99 < 0 || isNaN(data99)) {
                                   const err295 = {
                                     instancePath:
                                       instancePath +
                                       '/spec/attestations/' +
                                       i4 +
                                       '/slsa/verifiers/' +
-                                      i9 +
-                                      '/authorities',
+                                      i10 +
+                                      '/level',
                                     schemaPath:
-                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/authorities/maxItems',
-                                    keyword: 'maxItems',
-                                    params: { limit: 32 },
-                                    message: 'must NOT have more than 32 items',
+                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/level/minimum',
+                                    keyword: 'minimum',
+                                    params: { comparison: '>=', limit: 0 },
+                                    message: 'must be >= 0',
                                   };
                                   if (vErrors === null) {
                                     vErrors = [err295];
@@ -6612,20 +6620,25 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                   }
                                   errors++;
                                 }
-                                if (data100.length < 1) {
+                              }
+                            }
+                            if (data96.verifiedLevels !== undefined) {
+                              let data100 = data96.verifiedLevels;
+                              if (Array.isArray(data100)) {
+                                if (data100.length > 16) {
                                   const err296 = {
                                     instancePath:
                                       instancePath +
                                       '/spec/attestations/' +
                                       i4 +
                                       '/slsa/verifiers/' +
-                                      i9 +
-                                      '/authorities',
+                                      i10 +
+                                      '/verifiedLevels',
                                     schemaPath:
-                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/authorities/minItems',
-                                    keyword: 'minItems',
-                                    params: { limit: 1 },
-                                    message: 'must NOT have fewer than 1 items',
+                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/verifiedLevels/maxItems',
+                                    keyword: 'maxItems',
+                                    params: { limit: 16 },
+                                    message: 'must NOT have more than 16 items',
                                   };
                                   if (vErrors === null) {
                                     vErrors = [err296];
@@ -6638,21 +6651,21 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                 for (let i11 = 0; i11 < len11; i11++) {
                                   let data101 = data100[i11];
                                   if (typeof data101 === 'string') {
-                                    if (func2(data101) > 63) {
+                                    if (func2(data101) > 128) {
                                       const err297 = {
                                         instancePath:
                                           instancePath +
                                           '/spec/attestations/' +
                                           i4 +
                                           '/slsa/verifiers/' +
-                                          i9 +
-                                          '/authorities/' +
+                                          i10 +
+                                          '/verifiedLevels/' +
                                           i11,
                                         schemaPath:
-                                          '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/authorities/items/maxLength',
+                                          '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/verifiedLevels/items/maxLength',
                                         keyword: 'maxLength',
-                                        params: { limit: 63 },
-                                        message: 'must NOT have more than 63 characters',
+                                        params: { limit: 128 },
+                                        message: 'must NOT have more than 128 characters',
                                       };
                                       if (vErrors === null) {
                                         vErrors = [err297];
@@ -6661,22 +6674,21 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                       }
                                       errors++;
                                     }
-                                    if (!pattern1.test(data101)) {
+                                    if (func2(data101) < 1) {
                                       const err298 = {
                                         instancePath:
                                           instancePath +
                                           '/spec/attestations/' +
                                           i4 +
                                           '/slsa/verifiers/' +
-                                          i9 +
-                                          '/authorities/' +
+                                          i10 +
+                                          '/verifiedLevels/' +
                                           i11,
                                         schemaPath:
-                                          '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/authorities/items/pattern',
-                                        keyword: 'pattern',
-                                        params: { pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' },
-                                        message:
-                                          'must match pattern "' + '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' + '"',
+                                          '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/verifiedLevels/items/minLength',
+                                        keyword: 'minLength',
+                                        params: { limit: 1 },
+                                        message: 'must NOT have fewer than 1 characters',
                                       };
                                       if (vErrors === null) {
                                         vErrors = [err298];
@@ -6692,11 +6704,11 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                         '/spec/attestations/' +
                                         i4 +
                                         '/slsa/verifiers/' +
-                                        i9 +
-                                        '/authorities/' +
+                                        i10 +
+                                        '/verifiedLevels/' +
                                         i11,
                                       schemaPath:
-                                        '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/authorities/items/type',
+                                        '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/verifiedLevels/items/type',
                                       keyword: 'type',
                                       params: { type: 'string' },
                                       message: 'must be string',
@@ -6716,10 +6728,10 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                     '/spec/attestations/' +
                                     i4 +
                                     '/slsa/verifiers/' +
-                                    i9 +
-                                    '/authorities',
+                                    i10 +
+                                    '/verifiedLevels',
                                   schemaPath:
-                                    '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/authorities/type',
+                                    '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/verifiedLevels/type',
                                   keyword: 'type',
                                   params: { type: 'array' },
                                   message: 'must be array',
@@ -6732,10 +6744,155 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                 errors++;
                               }
                             }
+                            if (data96.authorities !== undefined) {
+                              let data102 = data96.authorities;
+                              if (Array.isArray(data102)) {
+                                if (data102.length > 32) {
+                                  const err301 = {
+                                    instancePath:
+                                      instancePath +
+                                      '/spec/attestations/' +
+                                      i4 +
+                                      '/slsa/verifiers/' +
+                                      i10 +
+                                      '/authorities',
+                                    schemaPath:
+                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/authorities/maxItems',
+                                    keyword: 'maxItems',
+                                    params: { limit: 32 },
+                                    message: 'must NOT have more than 32 items',
+                                  };
+                                  if (vErrors === null) {
+                                    vErrors = [err301];
+                                  } else {
+                                    vErrors.push(err301);
+                                  }
+                                  errors++;
+                                }
+                                if (data102.length < 1) {
+                                  const err302 = {
+                                    instancePath:
+                                      instancePath +
+                                      '/spec/attestations/' +
+                                      i4 +
+                                      '/slsa/verifiers/' +
+                                      i10 +
+                                      '/authorities',
+                                    schemaPath:
+                                      '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/authorities/minItems',
+                                    keyword: 'minItems',
+                                    params: { limit: 1 },
+                                    message: 'must NOT have fewer than 1 items',
+                                  };
+                                  if (vErrors === null) {
+                                    vErrors = [err302];
+                                  } else {
+                                    vErrors.push(err302);
+                                  }
+                                  errors++;
+                                }
+                                const len12 = data102.length;
+                                for (let i12 = 0; i12 < len12; i12++) {
+                                  let data103 = data102[i12];
+                                  if (typeof data103 === 'string') {
+                                    if (func2(data103) > 63) {
+                                      const err303 = {
+                                        instancePath:
+                                          instancePath +
+                                          '/spec/attestations/' +
+                                          i4 +
+                                          '/slsa/verifiers/' +
+                                          i10 +
+                                          '/authorities/' +
+                                          i12,
+                                        schemaPath:
+                                          '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/authorities/items/maxLength',
+                                        keyword: 'maxLength',
+                                        params: { limit: 63 },
+                                        message: 'must NOT have more than 63 characters',
+                                      };
+                                      if (vErrors === null) {
+                                        vErrors = [err303];
+                                      } else {
+                                        vErrors.push(err303);
+                                      }
+                                      errors++;
+                                    }
+                                    if (!pattern1.test(data103)) {
+                                      const err304 = {
+                                        instancePath:
+                                          instancePath +
+                                          '/spec/attestations/' +
+                                          i4 +
+                                          '/slsa/verifiers/' +
+                                          i10 +
+                                          '/authorities/' +
+                                          i12,
+                                        schemaPath:
+                                          '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/authorities/items/pattern',
+                                        keyword: 'pattern',
+                                        params: { pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' },
+                                        message:
+                                          'must match pattern "' + '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' + '"',
+                                      };
+                                      if (vErrors === null) {
+                                        vErrors = [err304];
+                                      } else {
+                                        vErrors.push(err304);
+                                      }
+                                      errors++;
+                                    }
+                                  } else {
+                                    const err305 = {
+                                      instancePath:
+                                        instancePath +
+                                        '/spec/attestations/' +
+                                        i4 +
+                                        '/slsa/verifiers/' +
+                                        i10 +
+                                        '/authorities/' +
+                                        i12,
+                                      schemaPath:
+                                        '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/authorities/items/type',
+                                      keyword: 'type',
+                                      params: { type: 'string' },
+                                      message: 'must be string',
+                                    };
+                                    if (vErrors === null) {
+                                      vErrors = [err305];
+                                    } else {
+                                      vErrors.push(err305);
+                                    }
+                                    errors++;
+                                  }
+                                }
+                              } else {
+                                const err306 = {
+                                  instancePath:
+                                    instancePath +
+                                    '/spec/attestations/' +
+                                    i4 +
+                                    '/slsa/verifiers/' +
+                                    i10 +
+                                    '/authorities',
+                                  schemaPath:
+                                    '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/properties/authorities/type',
+                                  keyword: 'type',
+                                  params: { type: 'array' },
+                                  message: 'must be array',
+                                };
+                                if (vErrors === null) {
+                                  vErrors = [err306];
+                                } else {
+                                  vErrors.push(err306);
+                                }
+                                errors++;
+                              }
+                            }
                           } else {
-                            const err301 = {
+                            const err307 = {
                               instancePath:
-                                instancePath + '/spec/attestations/' + i4 + '/slsa/verifiers/' + i9,
+                                instancePath + '/spec/attestations/' + i4 + '/slsa/verifiers/' + i10,
                               schemaPath:
                                 '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/items/type',
                               keyword: 'type',
@@ -6743,15 +6900,15 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                               message: 'must be object',
                             };
                             if (vErrors === null) {
-                              vErrors = [err301];
+                              vErrors = [err307];
                             } else {
-                              vErrors.push(err301);
+                              vErrors.push(err307);
                             }
                             errors++;
                           }
                         }
                       } else {
-                        const err302 = {
+                        const err308 = {
                           instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa/verifiers',
                           schemaPath:
                             '#/properties/spec/properties/attestations/items/properties/slsa/properties/verifiers/type',
@@ -6760,15 +6917,15 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                           message: 'must be array',
                         };
                         if (vErrors === null) {
-                          vErrors = [err302];
+                          vErrors = [err308];
                         } else {
-                          vErrors.push(err302);
+                          vErrors.push(err308);
                         }
                         errors++;
                       }
                     }
                   } else {
-                    const err303 = {
+                    const err309 = {
                       instancePath: instancePath + '/spec/attestations/' + i4 + '/slsa',
                       schemaPath: '#/properties/spec/properties/attestations/items/properties/slsa/type',
                       keyword: 'type',
@@ -6776,18 +6933,18 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                       message: 'must be object',
                     };
                     if (vErrors === null) {
-                      vErrors = [err303];
+                      vErrors = [err309];
                     } else {
-                      vErrors.push(err303);
+                      vErrors.push(err309);
                     }
                     errors++;
                   }
                 }
                 if (data73.conditions !== undefined) {
-                  let data102 = data73.conditions;
-                  if (Array.isArray(data102)) {
-                    if (data102.length > 32) {
-                      const err304 = {
+                  let data104 = data73.conditions;
+                  if (Array.isArray(data104)) {
+                    if (data104.length > 32) {
+                      const err310 = {
                         instancePath: instancePath + '/spec/attestations/' + i4 + '/conditions',
                         schemaPath:
                           '#/properties/spec/properties/attestations/items/properties/conditions/maxItems',
@@ -6796,19 +6953,19 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                         message: 'must NOT have more than 32 items',
                       };
                       if (vErrors === null) {
-                        vErrors = [err304];
+                        vErrors = [err310];
                       } else {
-                        vErrors.push(err304);
+                        vErrors.push(err310);
                       }
                       errors++;
                     }
-                    const len12 = data102.length;
-                    for (let i12 = 0; i12 < len12; i12++) {
-                      let data103 = data102[i12];
-                      if (data103 && typeof data103 == 'object' && !Array.isArray(data103)) {
-                        if (data103.expression === undefined) {
-                          const err305 = {
-                            instancePath: instancePath + '/spec/attestations/' + i4 + '/conditions/' + i12,
+                    const len13 = data104.length;
+                    for (let i13 = 0; i13 < len13; i13++) {
+                      let data105 = data104[i13];
+                      if (data105 && typeof data105 == 'object' && !Array.isArray(data105)) {
+                        if (data105.expression === undefined) {
+                          const err311 = {
+                            instancePath: instancePath + '/spec/attestations/' + i4 + '/conditions/' + i13,
                             schemaPath:
                               '#/properties/spec/properties/attestations/items/properties/conditions/items/required',
                             keyword: 'required',
@@ -6816,16 +6973,16 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                             message: "must have required property '" + 'expression' + "'",
                           };
                           if (vErrors === null) {
-                            vErrors = [err305];
+                            vErrors = [err311];
                           } else {
-                            vErrors.push(err305);
+                            vErrors.push(err311);
                           }
                           errors++;
                         }
-                        for (const key16 in data103) {
+                        for (const key16 in data105) {
                           if (!(key16 === 'expression' || key16 === 'message')) {
-                            const err306 = {
-                              instancePath: instancePath + '/spec/attestations/' + i4 + '/conditions/' + i12,
+                            const err312 = {
+                              instancePath: instancePath + '/spec/attestations/' + i4 + '/conditions/' + i13,
                               schemaPath:
                                 '#/properties/spec/properties/attestations/items/properties/conditions/items/additionalProperties',
                               keyword: 'additionalProperties',
@@ -6833,24 +6990,24 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                               message: 'must NOT have additional properties',
                             };
                             if (vErrors === null) {
-                              vErrors = [err306];
+                              vErrors = [err312];
                             } else {
-                              vErrors.push(err306);
+                              vErrors.push(err312);
                             }
                             errors++;
                           }
                         }
-                        if (data103.expression !== undefined) {
-                          let data104 = data103.expression;
-                          if (typeof data104 === 'string') {
-                            if (func2(data104) > 4096) {
-                              const err307 = {
+                        if (data105.expression !== undefined) {
+                          let data106 = data105.expression;
+                          if (typeof data106 === 'string') {
+                            if (func2(data106) > 4096) {
+                              const err313 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/attestations/' +
                                   i4 +
                                   '/conditions/' +
-                                  i12 +
+                                  i13 +
                                   '/expression',
                                 schemaPath:
                                   '#/properties/spec/properties/attestations/items/properties/conditions/items/properties/expression/maxLength',
@@ -6859,20 +7016,20 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                 message: 'must NOT have more than 4096 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err307];
+                                vErrors = [err313];
                               } else {
-                                vErrors.push(err307);
+                                vErrors.push(err313);
                               }
                               errors++;
                             }
-                            if (func2(data104) < 1) {
-                              const err308 = {
+                            if (func2(data106) < 1) {
+                              const err314 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/attestations/' +
                                   i4 +
                                   '/conditions/' +
-                                  i12 +
+                                  i13 +
                                   '/expression',
                                 schemaPath:
                                   '#/properties/spec/properties/attestations/items/properties/conditions/items/properties/expression/minLength',
@@ -6881,20 +7038,20 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                 message: 'must NOT have fewer than 1 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err308];
+                                vErrors = [err314];
                               } else {
-                                vErrors.push(err308);
+                                vErrors.push(err314);
                               }
                               errors++;
                             }
                           } else {
-                            const err309 = {
+                            const err315 = {
                               instancePath:
                                 instancePath +
                                 '/spec/attestations/' +
                                 i4 +
                                 '/conditions/' +
-                                i12 +
+                                i13 +
                                 '/expression',
                               schemaPath:
                                 '#/properties/spec/properties/attestations/items/properties/conditions/items/properties/expression/type',
@@ -6903,24 +7060,24 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err309];
+                              vErrors = [err315];
                             } else {
-                              vErrors.push(err309);
+                              vErrors.push(err315);
                             }
                             errors++;
                           }
                         }
-                        if (data103.message !== undefined) {
-                          let data105 = data103.message;
-                          if (typeof data105 === 'string') {
-                            if (func2(data105) > 512) {
-                              const err310 = {
+                        if (data105.message !== undefined) {
+                          let data107 = data105.message;
+                          if (typeof data107 === 'string') {
+                            if (func2(data107) > 512) {
+                              const err316 = {
                                 instancePath:
                                   instancePath +
                                   '/spec/attestations/' +
                                   i4 +
                                   '/conditions/' +
-                                  i12 +
+                                  i13 +
                                   '/message',
                                 schemaPath:
                                   '#/properties/spec/properties/attestations/items/properties/conditions/items/properties/message/maxLength',
@@ -6929,16 +7086,16 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                                 message: 'must NOT have more than 512 characters',
                               };
                               if (vErrors === null) {
-                                vErrors = [err310];
+                                vErrors = [err316];
                               } else {
-                                vErrors.push(err310);
+                                vErrors.push(err316);
                               }
                               errors++;
                             }
                           } else {
-                            const err311 = {
+                            const err317 = {
                               instancePath:
-                                instancePath + '/spec/attestations/' + i4 + '/conditions/' + i12 + '/message',
+                                instancePath + '/spec/attestations/' + i4 + '/conditions/' + i13 + '/message',
                               schemaPath:
                                 '#/properties/spec/properties/attestations/items/properties/conditions/items/properties/message/type',
                               keyword: 'type',
@@ -6946,16 +7103,16 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                               message: 'must be string',
                             };
                             if (vErrors === null) {
-                              vErrors = [err311];
+                              vErrors = [err317];
                             } else {
-                              vErrors.push(err311);
+                              vErrors.push(err317);
                             }
                             errors++;
                           }
                         }
                       } else {
-                        const err312 = {
-                          instancePath: instancePath + '/spec/attestations/' + i4 + '/conditions/' + i12,
+                        const err318 = {
+                          instancePath: instancePath + '/spec/attestations/' + i4 + '/conditions/' + i13,
                           schemaPath:
                             '#/properties/spec/properties/attestations/items/properties/conditions/items/type',
                           keyword: 'type',
@@ -6963,15 +7120,15 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                           message: 'must be object',
                         };
                         if (vErrors === null) {
-                          vErrors = [err312];
+                          vErrors = [err318];
                         } else {
-                          vErrors.push(err312);
+                          vErrors.push(err318);
                         }
                         errors++;
                       }
                     }
                   } else {
-                    const err313 = {
+                    const err319 = {
                       instancePath: instancePath + '/spec/attestations/' + i4 + '/conditions',
                       schemaPath:
                         '#/properties/spec/properties/attestations/items/properties/conditions/type',
@@ -6980,15 +7137,15 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                       message: 'must be array',
                     };
                     if (vErrors === null) {
-                      vErrors = [err313];
+                      vErrors = [err319];
                     } else {
-                      vErrors.push(err313);
+                      vErrors.push(err319);
                     }
                     errors++;
                   }
                 }
               } else {
-                const err314 = {
+                const err320 = {
                   instancePath: instancePath + '/spec/attestations/' + i4,
                   schemaPath: '#/properties/spec/properties/attestations/items/type',
                   keyword: 'type',
@@ -6996,15 +7153,15 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                   message: 'must be object',
                 };
                 if (vErrors === null) {
-                  vErrors = [err314];
+                  vErrors = [err320];
                 } else {
-                  vErrors.push(err314);
+                  vErrors.push(err320);
                 }
                 errors++;
               }
             }
           } else {
-            const err315 = {
+            const err321 = {
               instancePath: instancePath + '/spec/attestations',
               schemaPath: '#/properties/spec/properties/attestations/type',
               keyword: 'type',
@@ -7012,18 +7169,18 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
               message: 'must be array',
             };
             if (vErrors === null) {
-              vErrors = [err315];
+              vErrors = [err321];
             } else {
-              vErrors.push(err315);
+              vErrors.push(err321);
             }
             errors++;
           }
         }
         if (data5.signaturePullSecrets !== undefined) {
-          let data106 = data5.signaturePullSecrets;
-          if (Array.isArray(data106)) {
-            if (data106.length > 16) {
-              const err316 = {
+          let data108 = data5.signaturePullSecrets;
+          if (Array.isArray(data108)) {
+            if (data108.length > 16) {
+              const err322 = {
                 instancePath: instancePath + '/spec/signaturePullSecrets',
                 schemaPath: '#/properties/spec/properties/signaturePullSecrets/maxItems',
                 keyword: 'maxItems',
@@ -7031,144 +7188,40 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                 message: 'must NOT have more than 16 items',
               };
               if (vErrors === null) {
-                vErrors = [err316];
+                vErrors = [err322];
               } else {
-                vErrors.push(err316);
+                vErrors.push(err322);
               }
               errors++;
             }
-            const len13 = data106.length;
-            for (let i13 = 0; i13 < len13; i13++) {
-              let data107 = data106[i13];
-              if (data107 && typeof data107 == 'object' && !Array.isArray(data107)) {
-                if (data107.name === undefined) {
-                  const err317 = {
-                    instancePath: instancePath + '/spec/signaturePullSecrets/' + i13,
+            const len14 = data108.length;
+            for (let i14 = 0; i14 < len14; i14++) {
+              let data109 = data108[i14];
+              if (data109 && typeof data109 == 'object' && !Array.isArray(data109)) {
+                if (data109.name === undefined) {
+                  const err323 = {
+                    instancePath: instancePath + '/spec/signaturePullSecrets/' + i14,
                     schemaPath: '#/properties/spec/properties/signaturePullSecrets/items/required',
                     keyword: 'required',
                     params: { missingProperty: 'name' },
                     message: "must have required property '" + 'name' + "'",
                   };
                   if (vErrors === null) {
-                    vErrors = [err317];
+                    vErrors = [err323];
                   } else {
-                    vErrors.push(err317);
+                    vErrors.push(err323);
                   }
                   errors++;
                 }
-                for (const key17 in data107) {
+                for (const key17 in data109) {
                   if (!(key17 === 'name' || key17 === 'namespace')) {
-                    const err318 = {
-                      instancePath: instancePath + '/spec/signaturePullSecrets/' + i13,
+                    const err324 = {
+                      instancePath: instancePath + '/spec/signaturePullSecrets/' + i14,
                       schemaPath:
                         '#/properties/spec/properties/signaturePullSecrets/items/additionalProperties',
                       keyword: 'additionalProperties',
                       params: { additionalProperty: key17 },
                       message: 'must NOT have additional properties',
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err318];
-                    } else {
-                      vErrors.push(err318);
-                    }
-                    errors++;
-                  }
-                }
-                if (data107.name !== undefined) {
-                  let data108 = data107.name;
-                  if (typeof data108 === 'string') {
-                    if (func2(data108) > 253) {
-                      const err319 = {
-                        instancePath: instancePath + '/spec/signaturePullSecrets/' + i13 + '/name',
-                        schemaPath:
-                          '#/properties/spec/properties/signaturePullSecrets/items/properties/name/maxLength',
-                        keyword: 'maxLength',
-                        params: { limit: 253 },
-                        message: 'must NOT have more than 253 characters',
-                      };
-                      if (vErrors === null) {
-                        vErrors = [err319];
-                      } else {
-                        vErrors.push(err319);
-                      }
-                      errors++;
-                    }
-                    if (func2(data108) < 1) {
-                      const err320 = {
-                        instancePath: instancePath + '/spec/signaturePullSecrets/' + i13 + '/name',
-                        schemaPath:
-                          '#/properties/spec/properties/signaturePullSecrets/items/properties/name/minLength',
-                        keyword: 'minLength',
-                        params: { limit: 1 },
-                        message: 'must NOT have fewer than 1 characters',
-                      };
-                      if (vErrors === null) {
-                        vErrors = [err320];
-                      } else {
-                        vErrors.push(err320);
-                      }
-                      errors++;
-                    }
-                  } else {
-                    const err321 = {
-                      instancePath: instancePath + '/spec/signaturePullSecrets/' + i13 + '/name',
-                      schemaPath:
-                        '#/properties/spec/properties/signaturePullSecrets/items/properties/name/type',
-                      keyword: 'type',
-                      params: { type: 'string' },
-                      message: 'must be string',
-                    };
-                    if (vErrors === null) {
-                      vErrors = [err321];
-                    } else {
-                      vErrors.push(err321);
-                    }
-                    errors++;
-                  }
-                }
-                if (data107.namespace !== undefined) {
-                  let data109 = data107.namespace;
-                  if (typeof data109 === 'string') {
-                    if (func2(data109) > 63) {
-                      const err322 = {
-                        instancePath: instancePath + '/spec/signaturePullSecrets/' + i13 + '/namespace',
-                        schemaPath:
-                          '#/properties/spec/properties/signaturePullSecrets/items/properties/namespace/maxLength',
-                        keyword: 'maxLength',
-                        params: { limit: 63 },
-                        message: 'must NOT have more than 63 characters',
-                      };
-                      if (vErrors === null) {
-                        vErrors = [err322];
-                      } else {
-                        vErrors.push(err322);
-                      }
-                      errors++;
-                    }
-                    if (func2(data109) < 1) {
-                      const err323 = {
-                        instancePath: instancePath + '/spec/signaturePullSecrets/' + i13 + '/namespace',
-                        schemaPath:
-                          '#/properties/spec/properties/signaturePullSecrets/items/properties/namespace/minLength',
-                        keyword: 'minLength',
-                        params: { limit: 1 },
-                        message: 'must NOT have fewer than 1 characters',
-                      };
-                      if (vErrors === null) {
-                        vErrors = [err323];
-                      } else {
-                        vErrors.push(err323);
-                      }
-                      errors++;
-                    }
-                  } else {
-                    const err324 = {
-                      instancePath: instancePath + '/spec/signaturePullSecrets/' + i13 + '/namespace',
-                      schemaPath:
-                        '#/properties/spec/properties/signaturePullSecrets/items/properties/namespace/type',
-                      keyword: 'type',
-                      params: { type: 'string' },
-                      message: 'must be string',
                     };
                     if (vErrors === null) {
                       vErrors = [err324];
@@ -7178,24 +7231,128 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                     errors++;
                   }
                 }
+                if (data109.name !== undefined) {
+                  let data110 = data109.name;
+                  if (typeof data110 === 'string') {
+                    if (func2(data110) > 253) {
+                      const err325 = {
+                        instancePath: instancePath + '/spec/signaturePullSecrets/' + i14 + '/name',
+                        schemaPath:
+                          '#/properties/spec/properties/signaturePullSecrets/items/properties/name/maxLength',
+                        keyword: 'maxLength',
+                        params: { limit: 253 },
+                        message: 'must NOT have more than 253 characters',
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err325];
+                      } else {
+                        vErrors.push(err325);
+                      }
+                      errors++;
+                    }
+                    if (func2(data110) < 1) {
+                      const err326 = {
+                        instancePath: instancePath + '/spec/signaturePullSecrets/' + i14 + '/name',
+                        schemaPath:
+                          '#/properties/spec/properties/signaturePullSecrets/items/properties/name/minLength',
+                        keyword: 'minLength',
+                        params: { limit: 1 },
+                        message: 'must NOT have fewer than 1 characters',
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err326];
+                      } else {
+                        vErrors.push(err326);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err327 = {
+                      instancePath: instancePath + '/spec/signaturePullSecrets/' + i14 + '/name',
+                      schemaPath:
+                        '#/properties/spec/properties/signaturePullSecrets/items/properties/name/type',
+                      keyword: 'type',
+                      params: { type: 'string' },
+                      message: 'must be string',
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err327];
+                    } else {
+                      vErrors.push(err327);
+                    }
+                    errors++;
+                  }
+                }
+                if (data109.namespace !== undefined) {
+                  let data111 = data109.namespace;
+                  if (typeof data111 === 'string') {
+                    if (func2(data111) > 63) {
+                      const err328 = {
+                        instancePath: instancePath + '/spec/signaturePullSecrets/' + i14 + '/namespace',
+                        schemaPath:
+                          '#/properties/spec/properties/signaturePullSecrets/items/properties/namespace/maxLength',
+                        keyword: 'maxLength',
+                        params: { limit: 63 },
+                        message: 'must NOT have more than 63 characters',
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err328];
+                      } else {
+                        vErrors.push(err328);
+                      }
+                      errors++;
+                    }
+                    if (func2(data111) < 1) {
+                      const err329 = {
+                        instancePath: instancePath + '/spec/signaturePullSecrets/' + i14 + '/namespace',
+                        schemaPath:
+                          '#/properties/spec/properties/signaturePullSecrets/items/properties/namespace/minLength',
+                        keyword: 'minLength',
+                        params: { limit: 1 },
+                        message: 'must NOT have fewer than 1 characters',
+                      };
+                      if (vErrors === null) {
+                        vErrors = [err329];
+                      } else {
+                        vErrors.push(err329);
+                      }
+                      errors++;
+                    }
+                  } else {
+                    const err330 = {
+                      instancePath: instancePath + '/spec/signaturePullSecrets/' + i14 + '/namespace',
+                      schemaPath:
+                        '#/properties/spec/properties/signaturePullSecrets/items/properties/namespace/type',
+                      keyword: 'type',
+                      params: { type: 'string' },
+                      message: 'must be string',
+                    };
+                    if (vErrors === null) {
+                      vErrors = [err330];
+                    } else {
+                      vErrors.push(err330);
+                    }
+                    errors++;
+                  }
+                }
               } else {
-                const err325 = {
-                  instancePath: instancePath + '/spec/signaturePullSecrets/' + i13,
+                const err331 = {
+                  instancePath: instancePath + '/spec/signaturePullSecrets/' + i14,
                   schemaPath: '#/properties/spec/properties/signaturePullSecrets/items/type',
                   keyword: 'type',
                   params: { type: 'object' },
                   message: 'must be object',
                 };
                 if (vErrors === null) {
-                  vErrors = [err325];
+                  vErrors = [err331];
                 } else {
-                  vErrors.push(err325);
+                  vErrors.push(err331);
                 }
                 errors++;
               }
             }
           } else {
-            const err326 = {
+            const err332 = {
               instancePath: instancePath + '/spec/signaturePullSecrets',
               schemaPath: '#/properties/spec/properties/signaturePullSecrets/type',
               keyword: 'type',
@@ -7203,18 +7360,18 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
               message: 'must be array',
             };
             if (vErrors === null) {
-              vErrors = [err326];
+              vErrors = [err332];
             } else {
-              vErrors.push(err326);
+              vErrors.push(err332);
             }
             errors++;
           }
         }
         if (data5.signatureRepository !== undefined) {
-          let data110 = data5.signatureRepository;
-          if (typeof data110 === 'string') {
-            if (func2(data110) > 512) {
-              const err327 = {
+          let data112 = data5.signatureRepository;
+          if (typeof data112 === 'string') {
+            if (func2(data112) > 512) {
+              const err333 = {
                 instancePath: instancePath + '/spec/signatureRepository',
                 schemaPath: '#/properties/spec/properties/signatureRepository/maxLength',
                 keyword: 'maxLength',
@@ -7222,14 +7379,14 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                 message: 'must NOT have more than 512 characters',
               };
               if (vErrors === null) {
-                vErrors = [err327];
+                vErrors = [err333];
               } else {
-                vErrors.push(err327);
+                vErrors.push(err333);
               }
               errors++;
             }
-            if (func2(data110) < 1) {
-              const err328 = {
+            if (func2(data112) < 1) {
+              const err334 = {
                 instancePath: instancePath + '/spec/signatureRepository',
                 schemaPath: '#/properties/spec/properties/signatureRepository/minLength',
                 keyword: 'minLength',
@@ -7237,14 +7394,14 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
                 message: 'must NOT have fewer than 1 characters',
               };
               if (vErrors === null) {
-                vErrors = [err328];
+                vErrors = [err334];
               } else {
-                vErrors.push(err328);
+                vErrors.push(err334);
               }
               errors++;
             }
           } else {
-            const err329 = {
+            const err335 = {
               instancePath: instancePath + '/spec/signatureRepository',
               schemaPath: '#/properties/spec/properties/signatureRepository/type',
               keyword: 'type',
@@ -7252,15 +7409,15 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
               message: 'must be string',
             };
             if (vErrors === null) {
-              vErrors = [err329];
+              vErrors = [err335];
             } else {
-              vErrors.push(err329);
+              vErrors.push(err335);
             }
             errors++;
           }
         }
       } else {
-        const err330 = {
+        const err336 = {
           instancePath: instancePath + '/spec',
           schemaPath: '#/properties/spec/type',
           keyword: 'type',
@@ -7268,15 +7425,15 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
           message: 'must be object',
         };
         if (vErrors === null) {
-          vErrors = [err330];
+          vErrors = [err336];
         } else {
-          vErrors.push(err330);
+          vErrors.push(err336);
         }
         errors++;
       }
     }
   } else {
-    const err331 = {
+    const err337 = {
       instancePath,
       schemaPath: '#/type',
       keyword: 'type',
@@ -7284,9 +7441,9 @@ const validate10 = (function validate10(data, { instancePath = '', parentData, p
       message: 'must be object',
     };
     if (vErrors === null) {
-      vErrors = [err331];
+      vErrors = [err337];
     } else {
-      vErrors.push(err331);
+      vErrors.push(err337);
     }
     errors++;
   }
