@@ -207,8 +207,8 @@ function capPolicyLevel(
       basis: `${listed}, but it is not a reusable workflow called by another workflow (Build Signer URI ${signerWorkflow}, Build Config URI ${caller ?? 'absent'}): L2 at most`,
     };
   }
-  // A certificate without Runner Environment (.11; a token without the claim, as older GitHub Enterprise
-  // Server instances issue) does not show a GitHub-hosted runner either.
+  // A certificate without Runner Environment (.11), which Fulcio leaves out when the token has no
+  // runner_environment claim, does not show a GitHub-hosted runner either.
   if (cert.runnerEnvironment !== 'github-hosted') {
     const where =
       cert.runnerEnvironment === undefined
