@@ -129,6 +129,17 @@ describe('rateBuilder', () => {
       builders(['https://github.com/bazel-contrib/**', 3]),
       2,
     ],
+    [
+      'reusable workflow whose certificate names no runner environment, rated 3',
+      (() => {
+        const r = real('bcr-module');
+        const certificate = { ...r.signer.certificate };
+        delete certificate.runnerEnvironment;
+        return { ...r, signer: { ...r.signer, certificate } };
+      })(),
+      builders(['https://github.com/bazel-contrib/**', 3]),
+      2,
+    ],
     ['forged builder.id', real('bcr-wrong-signer'), undefined, 'untrusted'],
     // BYOB: the delegator signs and names the tool workflow as builder; the framework attests L3.
     ['BYOB: Bazel builder through the delegator at v1.8.0', byob(), undefined, 3],

@@ -224,8 +224,14 @@ function capPolicyLevel(
       basis: `${listed}, but it is not a reusable workflow called by another workflow (Build Signer URI ${signerWorkflow}, Build Config URI ${caller ?? 'absent'}): L2 at most`,
     };
   }
-  if (cert.runnerEnvironment !== undefined && cert.runnerEnvironment !== 'github-hosted') {
-    return { level: 2, basis: `${listed}, but it ran on a ${cert.runnerEnvironment} runner: L2 at most` };
+  // A certificate without Runner Environment (.11), which Fulcio leaves out when the token has no
+  // runner_environment claim, does not show a GitHub-hosted runner either.
+  if (cert.runnerEnvironment !== 'github-hosted') {
+    const where =
+      cert.runnerEnvironment === undefined
+        ? 'its certificate does not say it ran on a GitHub-hosted runner'
+        : `it ran on a ${cert.runnerEnvironment} runner`;
+    return { level: 2, basis: `${listed}, but ${where}: L2 at most` };
   }
   return { level, basis: `${listed}; reusable workflow called by ${caller}` };
 }

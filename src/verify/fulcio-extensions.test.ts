@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { X509Certificate } from '@sigstore/core';
+import { generateKeyPairSync } from 'node:crypto';
 import { fixtureJson } from '../../test/support/fixtures.js';
+import {
+  createCertificateAuthority,
+  encodeFulcioExtension,
+  FULCIO_OIDS,
+  type LeafExtension,
+} from '../../test/support/sigstore-ca.js';
+import { sequence, tlv } from '../../test/support/sigstore-der.js';
 import { readFulcioIdentity } from './fulcio-extensions.js';
 
 function leaf(path: string): Buffer<ArrayBuffer> {
@@ -68,6 +76,53 @@ describe('readFulcioIdentity', () => {
           code: 'CERTIFICATE_INVALID',
           message: 'certificate SAN is not ASCII (IA5String)',
         }),
+      );
+    });
+  });
+
+  describe('an extension given twice, which Go x509 refuses', () => {
+    const SAN = 'https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.0.0';
+    const issuer = (value: string): LeafExtension => ({
+      oid: FULCIO_OIDS.issuer,
+      value: encodeFulcioExtension(FULCIO_OIDS.issuer, value),
+    });
+    async function issued(extensions: LeafExtension[]): Promise<X509Certificate> {
+      const ca = await createCertificateAuthority({ organization: 'duplicates', intermediate: true });
+      const publicKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({
+        type: 'spki',
+        format: 'der',
+      });
+      const [der] = await ca.issue({
+        publicKey,
+        subjectAltName: { type: 'uri', value: SAN },
+        extensions,
+        notBefore: new Date(Date.now() - 60_000),
+        notAfter: new Date(Date.now() + 600_000),
+      });
+      return X509Certificate.parse(Buffer.from(der ?? []));
+    }
+
+    it('reads one issuer', async () => {
+      const identity = readFulcioIdentity(await issued([issuer('https://token.example')]));
+      expect(identity).toMatchObject({ issuer: 'https://token.example', subject: SAN });
+    });
+
+    it('is CERTIFICATE_INVALID for two issuers or two SAN extensions', async () => {
+      const twoIssuers = await issued([issuer('https://token.example'), issuer('https://evil.example')]);
+      expect(() => readFulcioIdentity(twoIssuers)).toThrow(
+        expect.objectContaining({ code: 'CERTIFICATE_INVALID' }),
+      );
+      // The CA writes the SAN it was asked for; this one comes after it, naming another workflow.
+      const otherSan = tlv(
+        0x86,
+        Buffer.from('https://github.com/evil/app/.github/workflows/x.yml@refs/heads/x'),
+      );
+      const twoSans = await issued([
+        issuer('https://token.example'),
+        { oid: '2.5.29.17', value: sequence(otherSan) },
+      ]);
+      expect(() => readFulcioIdentity(twoSans)).toThrow(
+        expect.objectContaining({ code: 'CERTIFICATE_INVALID' }),
       );
     });
   });

@@ -69,15 +69,20 @@ export function readFulcioIdentity(cert: X509Certificate): FulcioIdentity {
 }
 
 /**
- * Each extension's value (its extnValue octets) by OID, the first of each as `cert.extension(oid)` finds it,
- * read in one pass: looking the twenty-odd Fulcio OIDs up one by one decoded every extension's OID each time.
+ * Each extension's value (its extnValue octets) by OID, read in one pass: looking the twenty-odd Fulcio OIDs
+ * up one by one decoded every extension's OID each time. An OID given twice (two SANs extensions, two
+ * issuers) is CERTIFICATE_INVALID, as Go's x509 (cosign, sigstore-go) refuses such a certificate: reading
+ * the first copy would let the copy a verifier sees depend on the verifier.
  */
 function extensionValues(cert: X509Certificate): ReadonlyMap<string, Buffer> {
   const values = new Map<string, Buffer>();
   for (const extension of cert.extensions) {
     const oid = extension.subs[0]?.toOID();
     const extnValue = extension.subs[extension.subs.length - 1];
-    if (oid !== undefined && extnValue !== undefined && !values.has(oid)) values.set(oid, extnValue.value);
+    if (oid === undefined || extnValue === undefined) continue;
+    if (values.has(oid))
+      throw new ProvenantError('CERTIFICATE_INVALID', `certificate has extension ${oid} twice`);
+    values.set(oid, extnValue.value);
   }
   return values;
 }

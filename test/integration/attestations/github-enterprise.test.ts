@@ -22,8 +22,16 @@ const COMMIT = '6f1e3b0c9d2a4e5f8a7b6c5d4e3f2a1b0c9d8e7f';
 let registry: TestRegistry;
 let sigstore: PrivateSigstore;
 let image: PushedImage;
+/** Attested by a reusable workflow on the instance, with a token that states no runner environment. */
+let reusable: PushedImage;
+const RELEASE_WORKFLOW = `${GHE.url}/acme/ci/.github/workflows/release.yml@refs/tags/v1.0.0`;
 
-async function verify(minBuildLevel: number, githubEnterprise?: GithubInstance[]) {
+async function verify(
+  minBuildLevel: number,
+  githubEnterprise?: GithubInstance[],
+  target: PushedImage = image,
+  builders?: { id: string; level: number }[],
+) {
   const policy = await writeAttestationPolicy({
     glob: `${registry.host}/**`,
     authorities: [
@@ -31,7 +39,7 @@ async function verify(minBuildLevel: number, githubEnterprise?: GithubInstance[]
         name: 'ghe-ci',
         keyless: {
           trustRoot: 'private',
-          identities: [{ issuer: GHE.issuer, subjectRegExp: '^https://ghe\\.example\\.com/acme/app/.+$' }],
+          identities: [{ issuer: GHE.issuer, subjectRegExp: '^https://ghe\\.example\\.com/acme/.+$' }],
         },
       },
     ],
@@ -44,11 +52,12 @@ async function verify(minBuildLevel: number, githubEnterprise?: GithubInstance[]
           minBuildLevel,
           source: { repository: 'https://ghe.example.com/acme/app', refs: ['refs/heads/main'] },
           ...(githubEnterprise ? { githubEnterprise } : {}),
+          ...(builders ? { builders } : {}),
         },
       },
     ],
   });
-  return verifyAttested(image.ref, policy, registry.host, [
+  return verifyAttested(target.ref, policy, registry.host, [
     '--trust-root',
     `private=${sigstore.trustedRootPath}`,
   ]);
@@ -56,7 +65,10 @@ async function verify(minBuildLevel: number, githubEnterprise?: GithubInstance[]
 
 beforeAll(async () => {
   [registry, sigstore] = await Promise.all([startRegistry(), startPrivateSigstore()]);
-  image = await pushRandomImage(registry, 'ghe/app', 'v1');
+  [image, reusable] = await Promise.all([
+    pushRandomImage(registry, 'ghe/app', 'v1'),
+    pushRandomImage(registry, 'ghe/released', 'v1'),
+  ]);
   const predicate = (
     await readFile(new URL('../../fixtures/predicates/slsa-provenance-v1.json', import.meta.url), 'utf8')
   ).replaceAll('https://github.com/', `${GHE.url}/`);
@@ -73,6 +85,25 @@ beforeAll(async () => {
     type: 'slsaprovenance1',
     predicate: predicatePath,
     identity,
+  });
+
+  // The same build signed by a reusable workflow that acme/app called, as L3 builders are; the instance's
+  // token has no runner_environment claim, so the certificate has no Runner Environment (.11) extension.
+  const releasePredicate = join(await mkdtemp(join(tmpdir(), 'provenant-ghe-')), 'predicate.json');
+  const parsed = JSON.parse(predicate) as { runDetails: { builder: { id: string } } };
+  parsed.runDetails.builder.id = RELEASE_WORKFLOW;
+  await writeFile(releasePredicate, JSON.stringify(parsed));
+  const claims = Object.fromEntries(
+    Object.entries(identity.claims ?? {}).filter(([name]) => name !== 'runner_environment'),
+  );
+  await cosignAttestKeyless(3, sigstore, reusable.digestRef, registry, {
+    type: 'slsaprovenance1',
+    predicate: releasePredicate,
+    identity: {
+      ...identity,
+      subject: RELEASE_WORKFLOW,
+      claims: { ...claims, job_workflow_ref: RELEASE_WORKFLOW.slice(`${GHE.url}/`.length) },
+    },
   });
 });
 
@@ -91,6 +122,21 @@ describe('GitHub Enterprise artifact attestations', () => {
       ref: 'refs/heads/main',
       commit: COMMIT,
       levelBasis: expect.stringContaining('from https://ghe.example.com'),
+    });
+  });
+
+  it('keep L3 from a listed reusable workflow only when the certificate names a GitHub-hosted runner', async () => {
+    // GitHub Enterprise Server runners are the instance's own; a certificate that does not say where the
+    // job ran does not show the isolation L3 asks for.
+    const builders = [{ id: `${GHE.url}/acme/ci/.github/workflows/release.yml@refs/tags/v*`, level: 3 }];
+    const { codes, result } = await verify(3, [GHE], reusable, builders);
+    expect(codes, JSON.stringify(result.reasons)).toEqual(['SLSA_LEVEL_TOO_LOW']);
+    const rated = await verify(2, [GHE], reusable, builders);
+    expect(rated.codes, JSON.stringify(rated.result.reasons)).toEqual([]);
+    expect(rated.result.attestations[0]?.slsa).toMatchObject({
+      level: 2,
+      builder: RELEASE_WORKFLOW,
+      levelBasis: expect.stringContaining('runner'),
     });
   });
 
