@@ -50,3 +50,73 @@ describe('predictedSimpleSigningPayload', () => {
     });
   });
 });
+
+describe('parseSimpleSigning with keys cosign reads otherwise', () => {
+  const a = `sha256:${'a'.repeat(64)}`;
+  const b = `sha256:${'b'.repeat(64)}`;
+  const payload = (critical: string, outer = '') =>
+    new TextEncoder().encode(
+      `{"critical":{"identity":{"docker-reference":"r.example/app"},${critical},"type":"cosign container image signature"}${outer},"optional":null}`,
+    );
+
+  it('reads the exact keys', () => {
+    expect(parseSimpleSigning(payload(`"image":{"docker-manifest-digest":"${a}"}`))).toMatchObject({
+      dockerManifestDigest: a,
+    });
+  });
+
+  // Go's encoding/json matches these to the same fields as the exact keys (Unicode simple folding).
+  it.each([
+    [
+      'a second image in another case',
+      `"image":{"docker-manifest-digest":"${a}"},"Image":{"docker-manifest-digest":"${b}"}`,
+      '',
+      'Image',
+    ],
+    ['only a capitalised image', `"IMAGE":{"docker-manifest-digest":"${a}"}`, '', 'IMAGE'],
+    [
+      'a digest key in another case',
+      `"image":{"docker-manifest-digest":"${a}","Docker-Manifest-Digest":"${b}"}`,
+      '',
+      'Docker-Manifest-Digest',
+    ],
+    [
+      'a Kelvin sign for k',
+      `"image":{"docker-manifest-digest":"${a}","doc\u212aer-manifest-digest":"${b}"}`,
+      '',
+      'doc\u212aer-manifest-digest',
+    ],
+    [
+      'a long s for s',
+      `"image":{"docker-manifest-digest":"${a}","docker-manife\u017ft-digest":"${b}"}`,
+      '',
+      'docker-manife\u017ft-digest',
+    ],
+    ['a type in another case', `"image":{"docker-manifest-digest":"${a}"},"Type":"other"`, '', 'Type'],
+    [
+      'an identity in another case',
+      `"image":{"docker-manifest-digest":"${a}"},"Identity":{}`,
+      '',
+      'Identity',
+    ],
+    [
+      'a second critical',
+      `"image":{"docker-manifest-digest":"${a}"}`,
+      `,"Critical":{"image":{"docker-manifest-digest":"${b}"}}`,
+      'Critical',
+    ],
+  ])('refuses %s', (_what, critical, outer, key) => {
+    expect(parseSimpleSigning(payload(critical, outer))).toBe(
+      `payload is ambiguous: key ${JSON.stringify(key)} is read as "${key
+        .replace(/\u212a/g, 'k')
+        .replace(/\u017f/g, 's')
+        .toLowerCase()}" by cosign (Go's encoding/json)`,
+    );
+  });
+
+  it('leaves other keys alone, whatever their case', () => {
+    expect(
+      parseSimpleSigning(payload(`"image":{"docker-manifest-digest":"${a}"},"Images":{},"İmage":{}`)),
+    ).toMatchObject({ dockerManifestDigest: a });
+  });
+});
