@@ -39,11 +39,24 @@ describe('misspelledKey', () => {
   const fields = ['digest', 'platform', 'os'];
   it.each([
     [{ digest: 'a', platform: {}, size: 1, Size: 2 }, undefined],
-    [{ Platform: {} }, 'Platform'],
-    [{ digest: 'a', DIGEST: 'b' }, 'DIGEST'],
-    [{ oſ: 'linux' }, 'o\u017f'],
-    [{ '\u0131gnored': 1, dıgest: 'a' }, 'd\u0131gest'],
-  ])('%j: %s', (record, expected) => {
-    expect(misspelledKey(record, fields)).toBe(expected);
+    [{ Platform: {} }, { key: 'Platform', field: 'platform' }],
+    [
+      { digest: 'a', DIGEST: 'b' },
+      { key: 'DIGEST', field: 'digest' },
+    ],
+    [{ oſ: 'linux' }, { key: 'o\u017f', field: 'os' }],
+    [
+      { '\u0131gnored': 1, dıgest: 'a' },
+      { key: 'd\u0131gest', field: 'digest' },
+    ],
+    [{ '\u212aind': 'Pod' }, { key: '\u212aind', field: 'kind' }],
+  ])('%j: %j', (record, expected) => {
+    expect(misspelledKey(record, [...fields, 'kind'])).toEqual(expected);
+  });
+
+  it('finds nothing in what is no object', () => {
+    for (const value of [undefined, null, 'digest', ['Digest'], 1]) {
+      expect(misspelledKey(value, fields)).toBeUndefined();
+    }
   });
 });

@@ -16,23 +16,30 @@ const CLOSE_OBJECT = 0x7d;
 const COMMA = 0x2c;
 
 /**
- * Go folds a key rune by rune to upper case (simple mapping: `ſ` is `S`, `ı` is `I`). toUpperCase uses the
- * full mapping, which folds a few more keys together (`ß` and `SS`): those documents are refused too.
+ * Go folds a key rune by rune (simple case folding: `ſ` is `S`, the Kelvin sign `\u212a` is `K`).
+ * toUpperCase does the same but leaves the Kelvin sign alone, and uses the full mapping, which folds a few
+ * more keys together (`ß` and `SS`, `ı` and `I`): those documents are refused too.
  */
 function fold(key: string): string {
-  return key.toUpperCase();
+  return key.replace(/\u212a/g, 'k').toUpperCase();
 }
 
 /**
  * The first key of `record` that Go would read as one of `fields` but JSON.parse does not (`Platform` for
- * `platform`), or undefined. Keys repeated in one object are ambiguousKeyProblem's to find.
+ * `platform`), with the field Go reads it as; undefined when there is none, or when `record` is no object.
+ * Keys repeated in one object are ambiguousKeyProblem's to find.
  */
-export function misspelledKey(record: object, fields: readonly string[]): string | undefined {
+export function misspelledKey(
+  record: unknown,
+  fields: readonly string[],
+): { readonly key: string; readonly field: string } | undefined {
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) return undefined;
   const wanted = new Map(fields.map((f) => [fold(f), f]));
-  return Object.keys(record).find((key) => {
+  for (const key of Object.keys(record)) {
     const field = wanted.get(fold(key));
-    return field !== undefined && field !== key;
-  });
+    if (field !== undefined && field !== key) return { key, field };
+  }
+  return undefined;
 }
 
 /**

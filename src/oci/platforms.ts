@@ -110,12 +110,11 @@ const PLATFORM_FIELDS = ['architecture', 'os', 'os.version', 'os.features', 'var
 
 /** Refuses a key a node's decoder would read as one of `fields` although it is spelled otherwise (`Platform`). */
 function misspelled(value: unknown, fields: readonly string[], where: string): void {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return;
-  const key = misspelledKey(value, fields);
-  if (key !== undefined) {
+  const misspelt = misspelledKey(value, fields);
+  if (misspelt !== undefined) {
     throw new ProvenantError(
       'REGISTRY_RESPONSE_INVALID',
-      `the image index is ambiguous: ${where} has the key ${JSON.stringify(key.slice(0, 64))}, which other JSON readers take for ${JSON.stringify(fields.find((f) => f.toUpperCase() === key.toUpperCase()))}`,
+      `the image index is ambiguous: ${where} has the key ${JSON.stringify(misspelt.key.slice(0, 64))}, which other JSON readers take for ${JSON.stringify(misspelt.field)}`,
     );
   }
 }

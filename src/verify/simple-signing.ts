@@ -1,4 +1,5 @@
 import { JsonBoundsError, parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
+import { misspelledKey } from '../json/ambiguous-keys.js';
 import { DOCKER_HUB, type Repository } from '../oci/reference.js';
 
 /** The `critical` claims of a cosign simple-signing payload (sigstore/sigstore pkg/signature/payload). */
@@ -25,13 +26,16 @@ export function parseSimpleSigning(payload: Uint8Array): SimpleSigningClaim | st
   const critical = field(doc, 'critical');
   const image = field(critical, 'image');
   const identity = field(critical, 'identity');
+  // cosign decodes the payload into structs with Go's encoding/json, which matches keys whatever their case
+  // and lets the last match win: `{"image":{…A},"Image":{…B}}` is a signature for B to cosign and would be
+  // one for A here. The signer wrote both, but which image it signed is then a matter of reading: refuse.
   const ambiguous =
-    foldVariant(doc, 'critical') ??
-    foldVariant(critical, 'type', 'image', 'identity') ??
-    foldVariant(image, 'docker-manifest-digest') ??
-    foldVariant(identity, 'docker-reference');
+    misspelledKey(doc, ['critical']) ??
+    misspelledKey(critical, ['type', 'image', 'identity']) ??
+    misspelledKey(image, ['docker-manifest-digest']) ??
+    misspelledKey(identity, ['docker-reference']);
   if (ambiguous !== undefined) {
-    return `payload is ambiguous: key ${JSON.stringify(ambiguous.key)} is read as "${ambiguous.name}" by cosign (Go's encoding/json)`;
+    return `payload is ambiguous: key ${JSON.stringify(ambiguous.key)} is read as "${ambiguous.field}" by cosign (Go's encoding/json)`;
   }
   const type = field(critical, 'type');
   const digest = field(image, 'docker-manifest-digest');
@@ -41,29 +45,6 @@ export function parseSimpleSigning(payload: Uint8Array): SimpleSigningClaim | st
   return typeof reference === 'string'
     ? { type, dockerManifestDigest: digest, dockerReference: reference }
     : { type, dockerManifestDigest: digest };
-}
-
-/**
- * A key that Go's encoding/json matches to one of `names` without being spelled exactly so. cosign decodes the
- * payload into structs, matching keys whatever their case (Unicode simple folding: `\u212a` is `k`, `\u017f`
- * is `s`) and letting the last match win, so `{"image":{…A},"Image":{…B}}` is a signature for B to cosign and
- * would be one for A here. The signer wrote both, but which image it signed is then a matter of reading: refuse.
- */
-function foldVariant(value: unknown, ...names: string[]): { key: string; name: string } | undefined {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  for (const key of Object.keys(value)) {
-    const name = names.find((n) => n !== key && foldKey(key) === n);
-    if (name !== undefined) return { key, name };
-  }
-  return undefined;
-}
-
-// The names are lowercase ASCII; these are the only other characters that fold onto ASCII letters.
-function foldKey(key: string): string {
-  return key
-    .replace(/\u212a/g, 'k')
-    .replace(/\u017f/g, 's')
-    .replace(/[A-Z]/g, (c) => c.toLowerCase());
 }
 
 function field(value: unknown, name: string): unknown {
