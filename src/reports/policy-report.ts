@@ -264,16 +264,17 @@ export function buildClusterReport(judgements: readonly Judgement[]): PolicyRepo
 
 /**
  * The failing policies per resource that a report records (by uid, else kind/namespace/name), so a restarted
- * replica remembers what was already failing and does not announce it again.
+ * replica remembers what was already failing and does not announce it again. Only resources of the report's
+ * own namespace count: whoever may write one namespace's report must not silence another's Events.
  */
-export function failingPoliciesIn(report: unknown): Map<string, Set<string>> {
+export function failingPoliciesIn(report: unknown, namespace: string): Map<string, Set<string>> {
   const failing = new Map<string, Set<string>>();
   const results = isObject(report) && Array.isArray(report['results']) ? report['results'] : [];
   for (const result of results as unknown[]) {
     if (!isObject(result) || typeof result['policy'] !== 'string') continue;
     const resources = Array.isArray(result['resources']) ? (result['resources'] as unknown[]) : [];
     for (const resource of resources) {
-      if (!isObject(resource)) continue;
+      if (!isObject(resource) || resource['namespace'] !== namespace) continue;
       const key = resourceKey(resource);
       if (key === undefined) continue;
       const set = failing.get(key) ?? new Set<string>();
