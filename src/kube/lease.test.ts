@@ -119,6 +119,33 @@ describe('LeaderElector', () => {
       vi.useRealTimers();
     }
   });
+
+  it('does not lead on a renewal answered after its deadline: others count from when it asked', async () => {
+    vi.useFakeTimers();
+    try {
+      let now = 0;
+      const clock = { now: () => now };
+      const api = memoryLease();
+      const slowRead = api.read.bind(api);
+      let calls = 0;
+      // The API server answers 11 s late: the Lease's renewTime is 11 s old when the answer arrives.
+      api.read = (...args) => {
+        calls++;
+        now += 11_000;
+        return slowRead(...args);
+      };
+      const a = elector(api, 'a', clock);
+      a.e.start();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(calls).toBe(1);
+      expect(api.current()?.holderIdentity).toBe('a');
+      expect(a.e.leading).toBe(false);
+      expect(a.events).toEqual([]);
+      await a.e.stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
 
 /** Waits for a condition driven by the elector's own timers (bounded). */

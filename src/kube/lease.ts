@@ -61,9 +61,11 @@ export class LeaderElector {
   readonly #renewMs: number;
   readonly #clock: Clock;
   #leading = false;
-  /** When this replica last wrote the Lease successfully as its holder. */
+  /** The renewTime of this replica's last successful write as holder: when it asked, not when answered. */
   #renewedAt = 0;
   #timer: NodeJS.Timeout | undefined;
+  /** Steps down at the deadline of the last renewal, whether or not a request is still unanswered. */
+  #lapse: NodeJS.Timeout | undefined;
   #stopped = true;
   #cycle: Promise<void> | undefined;
 
@@ -89,6 +91,7 @@ export class LeaderElector {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#lapse);
     await this.#cycle;
     if (!this.#leading) return;
     this.#setLeading(false);
@@ -143,10 +146,16 @@ export class LeaderElector {
 
   #loop(): void {
     this.#cycle = (async () => {
+      // Others count the Lease from the renewTime written, which is when this attempt began.
+      const asked = this.#clock.now();
       try {
         if (await this.tryAcquireOrRenew()) {
-          this.#renewedAt = this.#clock.now();
-          if (!this.#leading && !this.#stopped) this.#setLeading(true);
+          // An answer that came after the deadline renewed nothing this replica may still lead on.
+          if (this.#clock.now() - asked < this.#durationMs - this.#renewMs) {
+            this.#renewedAt = asked;
+            if (!this.#leading && !this.#stopped) this.#setLeading(true);
+            this.#armLapse();
+          }
         } else if (this.#leading) {
           // Someone else holds it now: our renewals lost a race we should never be in.
           this.#setLeading(false);
@@ -164,6 +173,24 @@ export class LeaderElector {
       this.#timer = setTimeout(() => this.#loop(), this.#renewMs);
       this.#timer.unref();
     });
+  }
+
+  /**
+   * A request to the API server may never be answered (a connection that hangs): the loop then waits for
+   * ever, and without this timer the replica would go on leading after another took the Lease over.
+   */
+  #armLapse(): void {
+    clearTimeout(this.#lapse);
+    const deadline = this.#renewedAt + this.#durationMs - this.#renewMs;
+    this.#lapse = setTimeout(
+      () => {
+        if (this.#leading && this.#clock.now() - this.#renewedAt >= this.#durationMs - this.#renewMs) {
+          this.#setLeading(false);
+        }
+      },
+      Math.max(0, deadline - this.#clock.now()),
+    );
+    this.#lapse.unref();
   }
 
   #setLeading(leading: boolean): void {

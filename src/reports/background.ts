@@ -129,7 +129,7 @@ export class BackgroundVerifier {
     };
     for (const report of existing) {
       if (report.namespace === undefined || report.name !== REPORT_NAME) continue;
-      for (const [key, policies] of failingPoliciesIn(report.object)) add(key, policies);
+      for (const [key, policies] of failingPoliciesIn(report.object, report.namespace)) add(key, policies);
     }
     for (const [key, policies] of this.#lastFailing) add(key, policies);
     return previous;

@@ -262,9 +262,11 @@ describe('PolicyReports', () => {
     expect(cluster.results[0]!.message).toBe('1 workload violates the policy: Deployment/shop/web');
 
     // What a stored report says was failing, as a restarted replica reads it back.
-    const failing = failingPoliciesIn(JSON.parse(JSON.stringify(report)));
+    const failing = failingPoliciesIn(JSON.parse(JSON.stringify(report)), 'shop');
     expect(failing.get('uid-web-1')).toEqual(new Set(['release']));
     expect(failing.get('uid-signed')).toEqual(new Set());
+    // Another namespace's report says nothing about this one's resources.
+    expect(failingPoliciesIn(JSON.parse(JSON.stringify(report)), 'data').size).toBe(0);
   });
 
   it('builds the same report from the same judgements (nothing to write on a quiet pass)', async () => {

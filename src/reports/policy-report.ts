@@ -15,8 +15,14 @@ const REPORT_SOURCE = 'provenant';
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'provenant' } as const;
 /** The rule a result is for: Provenant policies have one, "verify the images". */
 const REPORT_RULE = 'verify-images';
-/** Keeps a report well below etcd's object size limit (about 1.5 MiB) with 1 KiB messages. */
+/** Results a report lists at most. */
 const MAX_RESULTS_PER_REPORT = 1000;
+/**
+ * Bytes of a report's results as JSON, whatever their count: etcd stores at most 1.5 MiB an object, and a
+ * report the API server refuses keeps saying what the last one written said. A result may hold ~3 KiB
+ * (253-character names, 1 KiB of message and of images), so 1000 of them do not fit.
+ */
+export const MAX_RESULTS_BYTES = 1024 * 1024;
 /** On a report whose results were cut: how many were left out (the summary still counts them). */
 export const OMITTED_ANNOTATION = 'provenant.dev/omitted-results';
 
@@ -133,6 +139,19 @@ function compareEntries(a: ReportEntry, b: ReportEntry): number {
   );
 }
 
+/** The first results that fit in a report: at most MAX_RESULTS_PER_REPORT, and MAX_RESULTS_BYTES as JSON. */
+function withinBounds(entries: readonly ReportEntry[]): ReportEntry[] {
+  const kept: ReportEntry[] = [];
+  let bytes = 0;
+  for (const entry of entries) {
+    if (kept.length >= MAX_RESULTS_PER_REPORT) break;
+    bytes += Buffer.byteLength(JSON.stringify(entry)) + 1;
+    if (bytes > MAX_RESULTS_BYTES) break;
+    kept.push(entry);
+  }
+  return kept;
+}
+
 /** One PolicyReport per namespace that has audited workloads, keyed by namespace. */
 export function buildPolicyReports(judgements: readonly Judgement[]): Map<string, PolicyReportObject> {
   const byNamespace = new Map<string, ReportEntry[]>();
@@ -145,7 +164,7 @@ export function buildPolicyReports(judgements: readonly Judgement[]): Map<string
   const reports = new Map<string, PolicyReportObject>();
   for (const [namespace, entries] of [...byNamespace.entries()].sort(([a], [b]) => a.localeCompare(b))) {
     entries.sort(compareEntries);
-    const kept = entries.slice(0, MAX_RESULTS_PER_REPORT);
+    const kept = withinBounds(entries);
     const omitted = entries.length - kept.length;
     reports.set(namespace, {
       apiVersion: REPORT_API_VERSION,
@@ -226,27 +245,36 @@ export function buildClusterReport(judgements: readonly Judgement[]): PolicyRepo
         properties: { violatingWorkloads: String(names.length) },
       };
     });
+  // Tenants' ImagePolicies count too: failures first, so that a cut keeps them.
+  const ordered = [...results].sort((a, b) => ORDER[a.result] - ORDER[b.result]);
+  const kept = withinBounds(ordered);
+  const omitted = results.length - kept.length;
   return {
     apiVersion: REPORT_API_VERSION,
     kind: 'ClusterPolicyReport',
-    metadata: { name: REPORT_NAME, labels: { ...MANAGED_BY } },
+    metadata: {
+      name: REPORT_NAME,
+      labels: { ...MANAGED_BY },
+      ...(omitted > 0 ? { annotations: { [OMITTED_ANNOTATION]: String(omitted) } } : {}),
+    },
     summary: summarise(results),
-    results,
+    results: kept,
   };
 }
 
 /**
  * The failing policies per resource that a report records (by uid, else kind/namespace/name), so a restarted
- * replica remembers what was already failing and does not announce it again.
+ * replica remembers what was already failing and does not announce it again. Only resources of the report's
+ * own namespace count: whoever may write one namespace's report must not silence another's Events.
  */
-export function failingPoliciesIn(report: unknown): Map<string, Set<string>> {
+export function failingPoliciesIn(report: unknown, namespace: string): Map<string, Set<string>> {
   const failing = new Map<string, Set<string>>();
   const results = isObject(report) && Array.isArray(report['results']) ? report['results'] : [];
   for (const result of results as unknown[]) {
     if (!isObject(result) || typeof result['policy'] !== 'string') continue;
     const resources = Array.isArray(result['resources']) ? (result['resources'] as unknown[]) : [];
     for (const resource of resources) {
-      if (!isObject(resource)) continue;
+      if (!isObject(resource) || resource['namespace'] !== namespace) continue;
       const key = resourceKey(resource);
       if (key === undefined) continue;
       const set = failing.get(key) ?? new Set<string>();
