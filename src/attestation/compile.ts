@@ -146,6 +146,15 @@ function verifierAuthorities(
     );
     return undefined;
   }
+  return namedAuthorities(listed, requirement, problem);
+}
+
+/** `listed`, each once, when it names some of the requirement's authorities and no other; else a problem. */
+function namedAuthorities(
+  listed: readonly string[],
+  requirement: readonly string[],
+  problem: (message: string) => void,
+): string[] | undefined {
   const unknown = listed.filter((name) => !requirement.includes(name));
   if (listed.length === 0 || unknown.length > 0) {
     problem(
@@ -169,14 +178,7 @@ function builderAuthorities(
 ): string[] | undefined | null {
   if (requirement === undefined) return null; // the requirement's own authorities are refused already
   if (listed === undefined) return requirement.length === 1 ? [...requirement] : undefined;
-  const unknown = listed.filter((name) => !requirement.includes(name));
-  if (listed.length === 0 || unknown.length > 0) {
-    problem(
-      `must name authorities of this requirement (${requirement.join(', ')})${unknown.length ? `; not: ${unknown.join(', ')}` : ''}`,
-    );
-    return null;
-  }
-  return [...new Set(listed)];
+  return namedAuthorities(listed, requirement, problem) ?? null;
 }
 
 function compileSlsa(

@@ -5,6 +5,7 @@
 import { ProvenantError } from '../errors.js';
 import { ambiguousKeyProblem, misspelledKey } from '../json/ambiguous-keys.js';
 import { JsonBoundsError, parseBoundedJsonBytes, REMOTE_JSON_BOUNDS } from '../json/bounded-json.js';
+import { decodeStrictUtf8 } from '../json/strict-utf8.js';
 import { DOCKER_MANIFEST_LIST, OCI_INDEX } from './media-types.js';
 import type { Repository } from './reference.js';
 import type { Registry, RequestOptions } from './registry.js';
@@ -151,7 +152,7 @@ export function parseIndexPlatforms(bytes: Uint8Array): PlatformManifest[] {
   const document = parseJson(bytes, 'the image index') as { manifests?: unknown } | null;
   // A node reads the index with Go's encoding/json: keys repeated, or spelled in another letter case
   // (`Platform`, `Digest`, `Manifests`), choose for it what JSON.parse does not show here.
-  const ambiguous = ambiguousKeyProblem(new TextDecoder().decode(bytes));
+  const ambiguous = ambiguousKeyProblem(decodeStrictUtf8(bytes));
   if (ambiguous !== undefined) {
     throw new ProvenantError('REGISTRY_RESPONSE_INVALID', `the image index is ambiguous: ${ambiguous}`);
   }
