@@ -110,3 +110,39 @@ function indent(text: string, spaces: number): string {
     .map((l) => ' '.repeat(spaces) + l)
     .join('\n');
 }
+
+/** A folder of manifest files, and `provenant check` of them against one policy, the registry on plain HTTP. */
+export interface CheckWorkspace {
+  readonly dir: string;
+  /** Writes `text` to a new file in `dir` and gives its path. */
+  manifest(text: string, extension?: string): Promise<string>;
+  check(file: string, ...flags: string[]): Promise<CliResult>;
+}
+
+export async function checkWorkspace(options: {
+  readonly prefix: string;
+  readonly policy: string;
+  readonly insecureRegistry: string;
+}): Promise<CheckWorkspace> {
+  const dir = await mkdtemp(join(tmpdir(), options.prefix));
+  let files = 0;
+  return {
+    dir,
+    manifest: async (text, extension = 'yaml') => {
+      const path = join(dir, `manifest-${++files}.${extension}`);
+      await writeFile(path, text);
+      return path;
+    },
+    check: (file, ...flags) =>
+      provenant([
+        'check',
+        '-f',
+        file,
+        '--policy',
+        options.policy,
+        '--insecure-registry',
+        options.insecureRegistry,
+        ...flags,
+      ]),
+  };
+}

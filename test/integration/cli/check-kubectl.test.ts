@@ -4,13 +4,10 @@
  * real cosign signatures.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, cosignSign, type CosignKeyPair } from '../../support/cosign.js';
-import { provenant, writeKeyPolicy } from '../../support/cli.js';
+import { checkWorkspace, writeKeyPolicy, type CheckWorkspace } from '../../support/cli.js';
 import { pushRandomImage, type PushedImage } from '../../support/images.js';
 import { startRegistry, toolPath, type TestRegistry } from '../../support/registry.js';
 
@@ -21,7 +18,7 @@ let keyA: CosignKeyPair;
 let signed: PushedImage;
 let unsigned: PushedImage;
 let policy: string;
-let dir: string;
+let ws: CheckWorkspace;
 
 beforeAll(async () => {
   registry = await startRegistry();
@@ -34,23 +31,12 @@ beforeAll(async () => {
     glob: `${registry.host}/**`,
     keys: { 'key-a': keyA.publicKeyPem },
   });
-  dir = await mkdtemp(join(tmpdir(), 'provenant-check-kubectl-'));
+  ws = await checkWorkspace({ prefix: 'provenant-check-kubectl-', policy, insecureRegistry: registry.host });
 });
 
 afterAll(async () => {
   await registry?.stop();
 });
-
-let fileCount = 0;
-async function manifest(text: string): Promise<string> {
-  const path = join(dir, `manifest-${++fileCount}.yaml`);
-  await writeFile(path, text);
-  return path;
-}
-
-function check(file: string, ...flags: string[]) {
-  return provenant(['check', '-f', file, '--policy', policy, '--insecure-registry', registry.host, ...flags]);
-}
 
 /** The images of the objects kubectl would send to the API server for `kubectl apply -f file`. */
 async function kubectlImages(file: string): Promise<string[]> {
@@ -110,15 +96,15 @@ items:
 
   for (const [name, text] of Object.entries(cases)) {
     it(`${name}: never exit 0`, async () => {
-      const file = await manifest(text());
+      const file = await ws.manifest(text());
       expect(await kubectlImages(file)).toContain(unsigned.ref);
-      const result = await check(file);
+      const result = await ws.check(file);
       expect(result.code, result.stdout + result.stderr).not.toBe(0);
     });
   }
 
   it('a PodList is decided item by item, as kubectl creates it', async () => {
-    const file = await manifest(`apiVersion: apps/v1
+    const file = await ws.manifest(`apiVersion: apps/v1
 kind: DeploymentList
 items:
   - metadata: {name: api}
@@ -130,13 +116,13 @@ items:
           containers: [{name: api, image: "${signed.ref}"}]
 `);
     expect(await kubectlImages(file)).toEqual([signed.ref]);
-    const result = await check(file);
+    const result = await ws.check(file);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout.trim()).toBe('Deployment default/api: allowed (1 image checked)');
   });
 
   it('a quoted "<<" is a key like any other, to kubectl and to check', async () => {
-    const file = await manifest(
+    const file = await ws.manifest(
       pod(`  containers:
     - name: web
       image: "${signed.ref}"
@@ -144,6 +130,6 @@ items:
 `),
     );
     expect(await kubectlImages(file)).toEqual([signed.ref]);
-    expect((await check(file)).code).toBe(0);
+    expect((await ws.check(file)).code).toBe(0);
   });
 });

@@ -3,14 +3,18 @@
  * answers must be the webhook's: the same deny message (compared with the webhook's own request handler),
  * the same codes, and `verify`'s exit statuses and JSON shape.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handleAdmissionBody } from '../../../src/admission/handle.js';
 import { parseFlags, VERIFY_FLAGS, verifyFlags } from '../../../src/cli/flags.js';
 import { createRuntime } from '../../../src/cli/runtime.js';
-import { parseVerifyJson, provenant, writeKeyPolicy } from '../../support/cli.js';
+import {
+  checkWorkspace,
+  parseVerifyJson,
+  provenant,
+  writeKeyPolicy,
+  type CheckWorkspace,
+} from '../../support/cli.js';
 import { startRegistry, type TestRegistry } from '../../support/registry.js';
 import { seedSignatureScenarios, type SignatureScenarios } from '../../support/scenarios.js';
 import { reviewWithImages } from '../webhook/reviews.js';
@@ -18,7 +22,7 @@ import { reviewWithImages } from '../webhook/reviews.js';
 let registry: TestRegistry;
 let s: SignatureScenarios;
 let policy: string;
-let dir: string;
+let ws: CheckWorkspace;
 
 beforeAll(async () => {
   registry = await startRegistry();
@@ -28,23 +32,12 @@ beforeAll(async () => {
     glob: `${registry.host}/**`,
     keys: { 'key-a': s.keys.a.publicKeyPem },
   });
-  dir = await mkdtemp(join(tmpdir(), 'provenant-check-'));
+  ws = await checkWorkspace({ prefix: 'provenant-check-', policy, insecureRegistry: registry.host });
 });
 
 afterAll(async () => {
   await registry?.stop();
 });
-
-let fileCount = 0;
-async function manifest(text: string, extension = 'yaml'): Promise<string> {
-  const path = join(dir, `manifest-${++fileCount}.${extension}`);
-  await writeFile(path, text);
-  return path;
-}
-
-function check(file: string, ...flags: string[]) {
-  return provenant(['check', '-f', file, '--policy', policy, '--insecure-registry', registry.host, ...flags]);
-}
 
 const deployment = (name: string, image: string) => `apiVersion: apps/v1
 kind: Deployment
@@ -76,12 +69,12 @@ spec: {ports: [{port: 80}]}
 
 describe('provenant check', () => {
   it('decides each workload of a multi-document file, skipping other kinds', async () => {
-    const file = await manifest(
+    const file = await ws.manifest(
       [deployment('api', s.legacy2Signed.image.ref), service, pod('web', { web: s.unsigned.image.ref })].join(
         '---\n',
       ),
     );
-    const result = await check(file);
+    const result = await ws.check(file);
     expect(result.code).toBe(1);
     const lines = result.stdout.trim().split('\n');
     expect(lines[0]).toBe('Deployment default/api: allowed (1 image checked)');
@@ -98,8 +91,8 @@ describe('provenant check', () => {
       'docker.io/fluent/fluent-bit:3.1': s.copiedSig.bundle3.image.digestRef,
       'ghcr.io/acme/migrate:1.4.2': s.bundle3Signed.image.ref,
     });
-    const file = await manifest(JSON.stringify(review), 'json');
-    const result = await check(file);
+    const file = await ws.manifest(JSON.stringify(review), 'json');
+    const result = await ws.check(file);
     expect(result.code).toBe(1);
 
     // The webhook's own request handler, with the verifier `check` builds from the same flags.
@@ -121,7 +114,7 @@ describe('provenant check', () => {
 
     // The same Pod as a plain manifest reads the same.
     const object = review.request.object as Record<string, unknown>;
-    const fromManifest = await check(await manifest(JSON.stringify(object), 'json'));
+    const fromManifest = await ws.check(await ws.manifest(JSON.stringify(object), 'json'));
     expect(fromManifest.stdout).toBe(result.stdout);
   });
 
@@ -151,10 +144,10 @@ spec:
           containers:
             - {name: report, image: "${s.threshold.legacy2AllThree.image.ref}"}
 `;
-    const file = await manifest(
+    const file = await ws.manifest(
       [deployment('api', s.legacy2Signed.image.ref), cronJob, JSON.stringify(list)].join('\n---\n'),
     );
-    const result = await check(file);
+    const result = await ws.check(file);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout.trim().split('\n')).toEqual([
@@ -165,10 +158,10 @@ spec:
   });
 
   it('names every failing container with its code', async () => {
-    const file = await manifest(
+    const file = await ws.manifest(
       pod('web', { a: s.otherKey.bundle3.image.digestRef, b: s.copiedSig.legacy2.image.digestRef }, 'shop'),
     );
-    const result = await check(file);
+    const result = await ws.check(file);
     expect(result.code).toBe(1);
     const lines = result.stdout.trim().split('\n');
     expect(lines[0]).toBe(
@@ -181,7 +174,7 @@ spec:
   });
 
   it('checks image volumes, naming the volume; --output json lists each use with its kind', async () => {
-    const file = await manifest(`apiVersion: v1
+    const file = await ws.manifest(`apiVersion: v1
 kind: Pod
 metadata: {name: infer, namespace: shop}
 spec:
@@ -190,13 +183,13 @@ spec:
   volumes:
     - {name: models, image: {reference: "${s.unsigned.image.digestRef}"}}
 `);
-    const text = await check(file);
+    const text = await ws.check(file);
     expect(text.code).toBe(1);
     const lines = text.stdout.trim().split('\n');
     expect(lines[0]).toBe('Pod shop/infer: 1 of 2 images failed verification (NO_SIGNATURE)');
     expect(lines[1]).toContain(`volume "models" image ${s.unsigned.image.digestRef}: policy release`);
 
-    const json = JSON.parse((await check(file, '--output', 'json')).stdout) as {
+    const json = JSON.parse((await ws.check(file, '--output', 'json')).stdout) as {
       objects: { images: { container: string; kind: string; image: string }[] }[];
     };
     expect(json.objects[0]?.images).toEqual([
@@ -206,12 +199,12 @@ spec:
   });
 
   it('--output json: the shape of `verify`, plus one entry per object', async () => {
-    const file = await manifest(
+    const file = await ws.manifest(
       [deployment('api', s.legacy2Signed.image.ref), pod('web', { web: s.unsigned.image.digestRef })].join(
         '---\n',
       ),
     );
-    const result = await check(file, '--output', 'json');
+    const result = await ws.check(file, '--output', 'json');
     expect(result.code).toBe(1);
     const json = parseVerifyJson(result) as ReturnType<typeof parseVerifyJson> & {
       objects: {
@@ -236,8 +229,8 @@ spec:
   });
 
   it('-n sets the namespace of manifests that have none', async () => {
-    const file = await manifest(pod('web', { web: s.unsigned.image.digestRef }));
-    const result = await check(file, '-n', 'team-a');
+    const file = await ws.manifest(pod('web', { web: s.unsigned.image.digestRef }));
+    const result = await ws.check(file, '-n', 'team-a');
     expect(result.stdout).toMatch(/^Pod team-a\/web: /);
   });
 
@@ -248,13 +241,13 @@ spec:
       'ghcr.io/acme/agent@sha256:4f6e2d7c3b1a09e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4':
         s.unsigned.image.digestRef,
     });
-    const result = await check(await manifest(JSON.stringify(review), 'json'));
+    const result = await ws.check(await ws.manifest(JSON.stringify(review), 'json'));
     expect(result.code).toBe(0);
     expect(result.stdout.trim()).toBe('Deployment shop/web: allowed (no new or changed images to verify)');
   });
 
   it('says so when a file holds no workloads (exit 0)', async () => {
-    const result = await check(await manifest(service));
+    const result = await ws.check(await ws.manifest(service));
     expect(result.code).toBe(0);
     expect(result.stderr).toContain('no Pods or pod controllers');
   });
@@ -275,7 +268,7 @@ describe('provenant check: invalid input exits 2', () => {
       'v1beta1',
     ],
   ])('%s', async (_name, text, message) => {
-    const result = await check(await manifest(text));
+    const result = await ws.check(await ws.manifest(text));
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(message);
     expect(result.stdout).toBe('');
@@ -289,13 +282,13 @@ describe('provenant check: invalid input exits 2', () => {
     ],
     ['an unparseable image reference', pod('x', { c: 'UPPER/Case:bad tag' }), 'INVALID_REFERENCE'],
   ])('%s, still printing the decision', async (_name, text, code) => {
-    const result = await check(await manifest(text));
+    const result = await ws.check(await ws.manifest(text));
     expect(result.code).toBe(2);
     expect(result.stdout).toContain(code);
   });
 
   it('a missing file and a missing -f', async () => {
-    const missing = await check(join(dir, 'nope.yaml'));
+    const missing = await ws.check(join(ws.dir, 'nope.yaml'));
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('cannot read');
     const noFile = await provenant(['check', '--policy', policy]);

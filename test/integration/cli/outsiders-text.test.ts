@@ -5,12 +5,17 @@
  * file reached through a symbolic link would publish what the job can read. Real registry, real cosign
  * signatures.
  */
-import { mkdtemp, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, cosignSign, type CosignKeyPair } from '../../support/cosign.js';
-import { parseVerifyJson, provenant, writeKeyPolicy } from '../../support/cli.js';
+import {
+  checkWorkspace,
+  parseVerifyJson,
+  provenant,
+  writeKeyPolicy,
+  type CheckWorkspace,
+} from '../../support/cli.js';
 import { attachBundleReferrer } from '../../support/sigstore-oci.js';
 import {
   digestTag,
@@ -28,7 +33,7 @@ let keyB: CosignKeyPair;
 let signed: PushedImage;
 let unsigned: PushedImage;
 let policy: string;
-let dir: string;
+let ws: CheckWorkspace;
 
 beforeAll(async () => {
   registry = await startRegistry();
@@ -41,23 +46,12 @@ beforeAll(async () => {
     glob: `${registry.host}/**`,
     keys: { 'key-a': keyA.publicKeyPem },
   });
-  dir = await mkdtemp(join(tmpdir(), 'provenant-outsiders-'));
+  ws = await checkWorkspace({ prefix: 'provenant-outsiders-', policy, insecureRegistry: registry.host });
 });
 
 afterAll(async () => {
   await registry?.stop();
 });
-
-let fileCount = 0;
-async function manifest(text: string): Promise<string> {
-  const path = join(dir, `manifest-${++fileCount}.yaml`);
-  await writeFile(path, text);
-  return path;
-}
-
-function check(file: string, ...flags: string[]) {
-  return provenant(['check', '-f', file, '--policy', policy, '--insecure-registry', registry.host, ...flags]);
-}
 
 /** No line an outsider starts, and no escape sequence, carriage return or bidi override, in what is printed. */
 function expectNoInjection(text: string): void {
@@ -70,7 +64,7 @@ describe("outsiders' text in check's and verify's output", () => {
   const injected = '\\n::error title=Provenant::all images verified\\r\\e[2K\\u202E';
 
   it("a manifest's name starts no line and carries no escape sequence", async () => {
-    const file = await manifest(`apiVersion: v1
+    const file = await ws.manifest(`apiVersion: v1
 kind: Pod
 metadata: {name: "web${injected}"}
 spec:
@@ -82,7 +76,7 @@ metadata: {name: "api${injected}"}
 spec:
   containers: [{name: api, image: "${unsigned.ref}"}]
 `);
-    const result = await check(file);
+    const result = await ws.check(file);
     expectNoInjection(result.stdout + result.stderr);
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('allowed (1 image checked)');
@@ -90,13 +84,15 @@ spec:
 
   it('a YAML error quotes no line of the file, whatever the file is', async () => {
     // A manifest in the pull request may be a link to any file the job can read.
-    const secret = join(dir, 'environment');
+    const secret = join(ws.dir, 'environment');
     await writeFile(secret, 'CLOUD_TOKEN=very-secret-value\u0000OTHER=1\u0000');
-    const link = join(dir, 'linked.yaml');
+    const link = join(ws.dir, 'linked.yaml');
     await symlink(secret, link);
-    const escape = await manifest('apiVersion: v1\nkind: Pod\nmetadata: {name: "x\u001b[2K\u001b[1Aok"}\n');
+    const escape = await ws.manifest(
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: "x\u001b[2K\u001b[1Aok"}\n',
+    );
     for (const file of [link, escape]) {
-      const result = await check(file);
+      const result = await ws.check(file);
       expect(result.stderr).not.toContain('very-secret-value');
       expectNoInjection(result.stderr);
       expect(result.code).toBe(2);
@@ -142,12 +138,12 @@ spec:
   it("a certificate's SAN prints as one line of text in verify-bundle's answer", async () => {
     const sigstore = await startPrivateSigstore();
     try {
-      const artifact = join(dir, 'artifact.txt');
+      const artifact = join(ws.dir, 'artifact.txt');
       await writeFile(artifact, 'release');
       // A URI SAN with a line break in it, from a CA the trusted root names.
       const subject = 'https://ci.example/x\n::error title=Provenant::verified\r\u001b[2Kok';
       const bundle = await sigstore.signBlob('release', { issuer: 'https://issuer.example', subject });
-      const bundleFile = join(dir, 'san.sigstore.json');
+      const bundleFile = join(ws.dir, 'san.sigstore.json');
       await writeFile(bundleFile, JSON.stringify(bundle));
       const args = ['--bundle', bundleFile, '--trusted-root', sigstore.trustedRootPath];
       const issuer = ['--certificate-oidc-issuer', 'https://issuer.example'];

@@ -42,6 +42,22 @@ export async function startClusterWithCrds(): Promise<Cluster> {
   }
 }
 
+/** The wgpolicyk8s.io report CRDs the chart ships (charts/provenant/files), installed and established. */
+export async function installReportCrds(cluster: Cluster): Promise<void> {
+  const reports = ['policyreports', 'clusterpolicyreports'];
+  await kubectlOk(cluster, [
+    'apply',
+    '--server-side',
+    ...reports.flatMap((p) => ['-f', join(CHART_DIR, 'files', `wgpolicyk8s.io_${p}.yaml`)]),
+  ]);
+  await kubectlOk(cluster, [
+    'wait',
+    '--for=condition=Established',
+    '--timeout=60s',
+    ...reports.map((p) => `crd/${p}.wgpolicyk8s.io`),
+  ]);
+}
+
 /**
  * Installs what the chart grants Provenant (its ServiceAccount, RBAC and the empty TLS Secret), rendered
  * with helm, so that clients impersonating CHART_SERVICE_ACCOUNT have exactly the chart's permissions.

@@ -1,6 +1,5 @@
 // PolicyReports against a real kube-apiserver (etcd's default 1.5 MiB request limit): whatever a tenant puts
 // in its namespace, the report Provenant builds for it can be written, so it never keeps an older verdict.
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReportStore } from '../../../src/kube/background-client.js';
 import type { AuditSubject } from '../../../src/kube/workload-inventory.js';
@@ -11,28 +10,15 @@ import {
   OMITTED_ANNOTATION,
 } from '../../../src/reports/policy-report.js';
 import type { Cluster } from '../../e2e/harness/index.js';
-import { getObject, kubeConfigFor, kubectlOk, startClusterWithCrds } from '../kube/helpers.js';
+import { getObject, kubeConfigFor, startClusterWithCrds, installReportCrds } from '../kube/helpers.js';
 
-const CHART_FILES = join(import.meta.dirname, '../../../charts/provenant/files');
-
-const REPORT_CRDS = ['policyreports', 'clusterpolicyreports'];
 const NS = 'tenant';
 
 let cluster: Cluster;
 
 beforeAll(async () => {
   cluster = await startClusterWithCrds();
-  await kubectlOk(cluster, [
-    'apply',
-    '--server-side',
-    ...REPORT_CRDS.flatMap((p) => ['-f', join(CHART_FILES, `wgpolicyk8s.io_${p}.yaml`)]),
-  ]);
-  await kubectlOk(cluster, [
-    'wait',
-    '--for=condition=Established',
-    '--timeout=60s',
-    ...REPORT_CRDS.map((p) => `crd/${p}.wgpolicyk8s.io`),
-  ]);
+  await installReportCrds(cluster);
   await cluster.createNamespace(NS);
 }, 180_000);
 

@@ -1,6 +1,5 @@
 // A tenant that may write the `provenant` PolicyReport of its own namespace, against a real kube-apiserver:
 // what it writes there must not decide which Events another namespace's workloads get.
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   createEventSink,
@@ -13,27 +12,21 @@ import { BackgroundVerifier } from '../../../src/reports/background.js';
 import type { PolicyOutcome } from '../../../src/verdict.js';
 import type { Cluster } from '../../e2e/harness/index.js';
 import { fakeVerifier } from '../admission/fake-verifier.js';
-import { applyObject, getObject, kubeConfigFor, kubectlOk, startClusterWithCrds } from '../kube/helpers.js';
+import {
+  applyObject,
+  getObject,
+  kubeConfigFor,
+  startClusterWithCrds,
+  installReportCrds,
+} from '../kube/helpers.js';
 
-const CHART_FILES = join(import.meta.dirname, '../../../charts/provenant/files');
-const REPORT_CRDS = ['policyreports', 'clusterpolicyreports'];
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
 let cluster: Cluster;
 
 beforeAll(async () => {
   cluster = await startClusterWithCrds();
-  await kubectlOk(cluster, [
-    'apply',
-    '--server-side',
-    ...REPORT_CRDS.flatMap((p) => ['-f', join(CHART_FILES, `wgpolicyk8s.io_${p}.yaml`)]),
-  ]);
-  await kubectlOk(cluster, [
-    'wait',
-    '--for=condition=Established',
-    '--timeout=60s',
-    ...REPORT_CRDS.map((p) => `crd/${p}.wgpolicyk8s.io`),
-  ]);
+  await installReportCrds(cluster);
   await cluster.createNamespace('victim');
   await cluster.createNamespace('tenant');
 }, 180_000);
